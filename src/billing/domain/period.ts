@@ -10,7 +10,7 @@ const PERIOD_PATTERN = /^([0-9]{4})-(0[1-9]|1[0-2])$/;
 // An instant needs an explicit zone: a zoneless timestamp would land in a different month
 // depending on the server's TZ, and billing must not depend on where it runs.
 const INSTANT_PATTERN =
-  /^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?(Z|[+-][0-9]{2}:[0-9]{2})$/;
+  /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?(?:Z|[+-]([0-9]{2}):([0-9]{2}))$/;
 const FIRST_YEAR = 1970;
 
 /** True for a well-formed `YYYY-MM` from 1970-01 on. */
@@ -28,13 +28,34 @@ export function parseBillingPeriod(value: unknown): BillingPeriod {
   return value;
 }
 
+function hasValidFields(instant: string): boolean {
+  const match = INSTANT_PATTERN.exec(instant);
+  if (!match) return false;
+  const [year, month, day, hour, minute, second, offsetHour, offsetMinute] = match
+    .slice(1)
+    .map((field) => (field === undefined ? 0 : Number(field)));
+  // Date.parse rolls 2026-02-30 over into March and accepts 24:00; an instant naming a day or
+  // time that does not exist is a client error, not something to reinterpret.
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  return (
+    month >= 1 &&
+    month <= 12 &&
+    day >= 1 &&
+    day <= daysInMonth &&
+    hour <= 23 &&
+    minute <= 59 &&
+    second <= 59 &&
+    offsetHour <= 23 &&
+    offsetMinute <= 59
+  );
+}
+
 /**
  * Reads an instant given as a Date or an ISO 8601 string with a zone (`Z` or `±hh:mm`).
  * Throws on anything else rather than guessing.
  */
 export function toInstant(instant: Date | string): Date {
-  const date =
-    typeof instant === 'string' ? (INSTANT_PATTERN.test(instant) ? new Date(instant) : null) : instant;
+  const date = typeof instant === 'string' ? (hasValidFields(instant) ? new Date(instant) : null) : instant;
   if (!(date instanceof Date) || Number.isNaN(date.getTime())) {
     throw new BillingValidationError(
       `invalid instant ${JSON.stringify(instant)}: expected ISO 8601 with a zone`,
