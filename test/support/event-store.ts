@@ -1,0 +1,168 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { startEmbeddedEventStore } from '../../src/embedded-eventstore';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const CLI_PATH = path.join(REPO_ROOT, 'src', 'embedded-eventstore', 'cli.ts');
+const READY_LINE = /^EMBEDDED_EVENTSTORE_READY (\S+)$/;
+
+export interface TestEventStore {
+  readonly client: EventStoreDBClient;
+  readonly connectionString: string;
+  /** False when the tests run against the server named by EVENTSTORE_CONNECTION_STRING. */
+  readonly embedded: boolean;
+  stop(): Promise<void>;
+}
+
+/**
+ * The event store a test talks to: the real server named by EVENTSTORE_CONNECTION_STRING when set,
+ * so the same assertions can be checked against EventStoreDB, otherwise an embedded server of its own.
+ */
+export async function startTestEventStore(opts: { dataDir?: string } = {}): Promise<TestEventStore> {
+  const external = process.env.EVENTSTORE_CONNECTION_STRING;
+  if (external) {
+    const client = EventStoreDBClient.connectionString(external);
+    return { client, connectionString: external, embedded: false, stop: () => client.dispose() };
+  }
+  const server = await startEmbeddedEventStore({
+    host: '127.0.0.1',
+    port: 0,
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : { memory: true }),
+  });
+  const client = EventStoreDBClient.connectionString(server.connectionString);
+  return {
+    client,
+    connectionString: server.connectionString,
+    embedded: true,
+    async stop() {
+      await client.dispose();
+      await server.close();
+    },
+  };
+}
+
+export interface EventStoreProcess {
+  readonly child: ChildProcess;
+  readonly port: number;
+  readonly connectionString: string;
+  /** Resolves once the process is gone, however it ended. */
+  readonly exited: Promise<void>;
+  /** SIGKILL: the process gets no chance to flush or close anything. */
+  killHard(): Promise<void>;
+  /** SIGTERM, then SIGKILL if it is still alive after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface SpawnEventStoreOptions {
+  /** Data directory; the server runs in memory when absent. */
+  dataDir?: string;
+  port?: number;
+  env?: NodeJS.ProcessEnv;
+  /** How long to wait for the ready line before giving up (a start that hangs must fail the test). */
+  readyTimeoutMs?: number;
+}
+
+/**
+ * Starts the embedded server's CLI as a child process and waits for its ready line.
+ * Node loads ts-node in-process (instead of going through `npx`) so the pid we hold is the server
+ * itself: a SIGKILL then hits the process that owns the files, not a wrapper.
+ */
+export function spawnEmbeddedEventStore(opts: SpawnEventStoreOptions = {}): Promise<EventStoreProcess> {
+  const args = ['-r', 'ts-node/register/transpile-only', CLI_PATH, '--port', String(opts.port ?? 0)];
+  args.push(...(opts.dataDir ? ['--db', opts.dataDir] : ['--memory']));
+  const child = spawn(process.execPath, args, {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<void>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) resolve();
+    else child.once('exit', () => resolve());
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-8192);
+  });
+
+  return new Promise<EventStoreProcess>((resolve, reject) => {
+    let stdoutBuffer = '';
+    let ready = false;
+    const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`embedded event store printed no ready line within ${readyTimeoutMs} ms\n${stderr}`));
+    }, readyTimeoutMs);
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      if (ready) return;
+      stdoutBuffer += chunk;
+      const lines = stdoutBuffer.split('\n');
+      stdoutBuffer = lines.pop() ?? '';
+      for (const line of lines) {
+        const match = READY_LINE.exec(line.trim());
+        if (!match) continue;
+        ready = true;
+        clearTimeout(timer);
+        const connectionString = match[1];
+        const port = Number(new URL(connectionString.replace(/^esdb(\+discover)?:/, 'http:')).port);
+        resolve(makeHandle(child, exited, connectionString, port));
+        return;
+      }
+    });
+    child.once('exit', (code, signal) => {
+      if (ready) return;
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `embedded event store exited before it was ready (code ${code}, signal ${signal})\n${stderr}`,
+        ),
+      );
+    });
+  });
+}
+
+function makeHandle(
+  child: ChildProcess,
+  exited: Promise<void>,
+  connectionString: string,
+  port: number,
+): EventStoreProcess {
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  return {
+    child,
+    port,
+    connectionString,
+    exited,
+    async killHard() {
+      if (alive()) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop(graceMs = 5_000) {
+      if (!alive()) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => alive() && child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** A stream id no other test or earlier run uses: a real server keeps every stream between runs. */
+export function uniqueStream(prefix: string): string {
+  return `${prefix}-${randomUUID().replace(/-/g, '')}`;
+}
+
+/** A prefix shared by a family of streams of one test, for prefix filters that must match only them. */
+export function uniquePrefix(prefix: string): string {
+  return `${prefix}_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+}
+
+/** Drains a finite read (readStream / readAll) into an array. */
+export async function collect<T>(read: AsyncIterable<T>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of read) items.push(item);
+  return items;
+}
