@@ -1,0 +1,35 @@
+/**
+ * The stream kept moving under us: every retry of the batch met another writer's events. Nothing of
+ * the command was recorded; the caller may send it again.
+ */
+export class ConcurrencyConflictError extends Error {
+  readonly code = 'concurrency_conflict';
+  readonly retryable = true;
+
+  constructor(
+    readonly streamName: string,
+    readonly attempts: number,
+  ) {
+    super(`stream ${streamName} changed concurrently on each of ${attempts} attempts; nothing was recorded`);
+    this.name = 'ConcurrencyConflictError';
+  }
+}
+
+/**
+ * The event store did not confirm the command: it was unreachable, timed out, or failed otherwise.
+ * The events may or may not have been written, so the caller must treat the outcome as unknown
+ * (HTTP 503) and retry with the same idempotency key where the command has one.
+ */
+export class EventStoreUnavailableError extends Error {
+  readonly code = 'event_store_unavailable';
+  readonly retryable = true;
+
+  constructor(
+    readonly streamName: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'EventStoreUnavailableError';
+  }
+}

@@ -1,0 +1,601 @@
+import { performance } from 'node:perf_hooks';
+import {
+  NO_STREAM,
+  START,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+  type EventData,
+  type EventStoreDBClient,
+} from '@eventstore/db-client';
+import { ConcurrencyConflictError, EventStoreUnavailableError } from './command-processing.errors';
+import type { Decider, DomainEvent, EventMetadata } from './decider';
+import { toEventData } from './event-envelope';
+import { SnapshotStore, defaultSnapshotStreamName } from './snapshot-store';
+
+/** What a caller gets once the store has acknowledged the command (or it needed no event). */
+export interface CommandOutcome<Result> {
+  readonly result: Result;
+  readonly streamName: string;
+  /**
+   * Revision of the command's last event, or of the state it was decided on when it produced none
+   * (-1n: the stream does not exist yet).
+   */
+  readonly streamRevision: bigint;
+  /**
+   * Commit position of the append that carried the command's events (for a command without events: of
+   * its batch's append, else of the last event known in the stream). A read model that has processed
+   * this position reflects the command: the read-your-writes token.
+   */
+  readonly commitPosition: bigint | undefined;
+  readonly eventCount: number;
+}
+
+export interface ExecuteOptions {
+  /** Merged into the metadata of every event of the command: correlation, causation, actor, request id. */
+  readonly metadata?: EventMetadata;
+}
+
+export interface SnapshotOptions {
+  /** Write a snapshot once this many events were appended since the last one. */
+  readonly every: number;
+  /** Snapshot stream of a stream; default `ledger-p1` → `ledgersnapshot-p1`. */
+  readonly streamName?: (streamName: string) => string;
+}
+
+/** Small hooks for metrics and logs; each is optional and must not throw. */
+export interface CommandProcessorObserver {
+  onAppend?(info: { streamName: string; commands: number; events: number; durationMs: number }): void;
+  onConflict?(info: { streamName: string; attempt: number }): void;
+  onLoad?(info: { streamName: string; events: number; fromSnapshot: boolean; durationMs: number }): void;
+  onSnapshot?(info: { streamName: string; revision: bigint; durationMs: number }): void;
+  onFailure?(info: {
+    streamName: string;
+    stage: 'load' | 'append' | 'evolve' | 'snapshot';
+    error: unknown;
+  }): void;
+}
+
+export interface CommandProcessorLogger {
+  warn(message: string, details: Record<string, unknown>): void;
+}
+
+export interface CommandProcessorOptions<State, Command, Event extends DomainEvent, Result> {
+  readonly client: EventStoreDBClient;
+  readonly decider: Decider<State, Command, Event, Result>;
+  /** Most commands decided together and appended in one call. Default 500. */
+  readonly maxBatchCommands?: number;
+  /** Rough cap on a batch's event payload (data + metadata, UTF-8). Default 900 KiB, under the 1 MiB append limit of EventStoreDB. */
+  readonly maxBatchBytes?: number;
+  /** Retries of a batch that met a concurrent writer before its commands fail. Default 5. */
+  readonly maxConflictRetries?: number;
+  /** Streams whose folded state stays in memory, least recently used evicted first. Default 10,000. */
+  readonly maxCachedStreams?: number;
+  /** Default `{every: 5000}` when the decider has `toSnapshot` and `fromSnapshot`; `false` turns them off. */
+  readonly snapshots?: SnapshotOptions | false;
+  /** Per-append deadline; the client's default (10 s) when absent. */
+  readonly appendDeadlineMs?: number;
+  readonly observer?: CommandProcessorObserver;
+  /** Where failed snapshot writes are reported. Default `console`. */
+  readonly logger?: CommandProcessorLogger;
+}
+
+interface PendingCommand<Command, Result> {
+  readonly command: Command;
+  readonly metadata: EventMetadata | undefined;
+  readonly resolve: (outcome: CommandOutcome<Result>) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** A stream's state folded up to `revision`. */
+interface FoldedStream<State> {
+  state: State;
+  revision: bigint;
+  commitPosition: bigint | undefined;
+}
+
+interface StreamSlot<State, Command, Result> {
+  readonly streamName: string;
+  /** Undefined until loaded, and again whenever it cannot be trusted (an append of unknown outcome). */
+  folded: FoldedStream<State> | undefined;
+  readonly queue: PendingCommand<Command, Result>[];
+  working: boolean;
+  snapshotRevision: bigint;
+  snapshotStreamCapped: boolean;
+  snapshotInFlight: boolean;
+}
+
+type Verdict<Command, Result> =
+  | { readonly pending: PendingCommand<Command, Result>; readonly ok: false; readonly error: unknown }
+  | {
+      readonly pending: PendingCommand<Command, Result>;
+      readonly ok: true;
+      readonly result: Result;
+      readonly revision: bigint;
+      readonly eventCount: number;
+    };
+
+interface DecidedBatch<Command, Result> {
+  readonly verdicts: Verdict<Command, Result>[];
+  readonly events: EventData[];
+  /** Commands pushed out by the byte cap, to be decided in the next batch. */
+  readonly deferred: PendingCommand<Command, Result>[];
+}
+
+const consoleLogger: CommandProcessorLogger = {
+  warn: (message, details) => console.warn(message, details),
+};
+
+/**
+ * The one command-handling loop: load a stream, fold, decide, append with the expected revision.
+ *
+ * Commands of one stream are queued and drained by a single worker, which decides everything waiting
+ * against the cached state and appends the accepted events in one call. A hot stream therefore costs
+ * one round trip per batch rather than per command, and no two decisions on a stream ever race inside
+ * this process. Races with other processes are caught by the expected revision: the batch is decided
+ * again on the caught-up state, a bounded number of times. Nothing is acknowledged before the store
+ * acknowledged it.
+ */
+export class CommandProcessor<State, Command, Event extends DomainEvent, Result> {
+  private readonly client: EventStoreDBClient;
+  private readonly decider: Decider<State, Command, Event, Result>;
+  private readonly maxBatchCommands: number;
+  private readonly maxBatchBytes: number;
+  private readonly maxConflictRetries: number;
+  private readonly maxCachedStreams: number;
+  private readonly appendDeadlineMs: number | undefined;
+  private readonly observer: CommandProcessorObserver;
+  private readonly logger: CommandProcessorLogger;
+  private readonly snapshots: { readonly store: SnapshotStore; readonly every: bigint } | undefined;
+  private readonly snapshotVersion: number;
+
+  /** Insertion order is recency order: a used slot is moved to the end. */
+  private readonly slots = new Map<string, StreamSlot<State, Command, Result>>();
+  private readonly workers = new Set<Promise<void>>();
+  private readonly snapshotWrites = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(options: CommandProcessorOptions<State, Command, Event, Result>) {
+    this.client = options.client;
+    this.decider = options.decider;
+    this.maxBatchCommands = positive(options.maxBatchCommands ?? 500, 'maxBatchCommands');
+    this.maxBatchBytes = positive(options.maxBatchBytes ?? 900 * 1024, 'maxBatchBytes');
+    this.maxConflictRetries = options.maxConflictRetries ?? 5;
+    this.maxCachedStreams = positive(options.maxCachedStreams ?? 10_000, 'maxCachedStreams');
+    this.appendDeadlineMs = options.appendDeadlineMs;
+    this.observer = options.observer ?? {};
+    this.logger = options.logger ?? consoleLogger;
+    this.snapshotVersion = options.decider.snapshotVersion ?? 1;
+
+    const canSnapshot = Boolean(options.decider.toSnapshot && options.decider.fromSnapshot);
+    if (options.snapshots && !canSnapshot) {
+      throw new Error('snapshots need a decider with both toSnapshot and fromSnapshot');
+    }
+    const snapshotOptions = options.snapshots ?? (canSnapshot ? { every: 5_000 } : false);
+    this.snapshots = snapshotOptions
+      ? {
+          store: new SnapshotStore(this.client, snapshotOptions.streamName ?? defaultSnapshotStreamName),
+          every: BigInt(positive(snapshotOptions.every, 'snapshots.every')),
+        }
+      : undefined;
+  }
+
+  /**
+   * Decides `command` on the stream and appends its events. Resolves once they are durable; rejects
+   * with the decider's own error when the command is refused (nothing recorded), with
+   * `ConcurrencyConflictError` when the stream kept changing under us, or with
+   * `EventStoreUnavailableError` when the store did not confirm (outcome unknown).
+   */
+  execute(
+    streamName: string,
+    command: Command,
+    options: ExecuteOptions = {},
+  ): Promise<CommandOutcome<Result>> {
+    if (this.closed) {
+      return Promise.reject(new EventStoreUnavailableError(streamName, 'the command processor is closed'));
+    }
+    return new Promise<CommandOutcome<Result>>((resolve, reject) => {
+      const slot = this.slotFor(streamName);
+      slot.queue.push({ command, metadata: options.metadata, resolve, reject });
+      if (!slot.working) this.startWorker(slot);
+    });
+  }
+
+  /** Streams currently cached. */
+  get cachedStreams(): number {
+    return this.slots.size;
+  }
+
+  /** Refuses new commands, then waits for queued commands and snapshot writes to settle. */
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.workers.size > 0 || this.snapshotWrites.size > 0) {
+      await Promise.allSettled([...this.workers, ...this.snapshotWrites]);
+    }
+  }
+
+  private slotFor(streamName: string): StreamSlot<State, Command, Result> {
+    const existing = this.slots.get(streamName);
+    if (existing) {
+      this.slots.delete(streamName);
+      this.slots.set(streamName, existing);
+      return existing;
+    }
+    this.evictIdle(this.maxCachedStreams - 1);
+    const slot: StreamSlot<State, Command, Result> = {
+      streamName,
+      folded: undefined,
+      queue: [],
+      working: false,
+      snapshotRevision: -1n,
+      snapshotStreamCapped: false,
+      snapshotInFlight: false,
+    };
+    this.slots.set(streamName, slot);
+    return slot;
+  }
+
+  /** Busy slots are skipped: their worker holds them, so the cache may briefly exceed its bound. */
+  private evictIdle(target: number): void {
+    if (this.slots.size <= target) return;
+    for (const [name, slot] of this.slots) {
+      if (this.slots.size <= target) return;
+      if (!slot.working && slot.queue.length === 0) this.slots.delete(name);
+    }
+  }
+
+  private startWorker(slot: StreamSlot<State, Command, Result>): void {
+    slot.working = true;
+    // Start on the next microtask so that commands sent in the same tick (a batch route) share a batch.
+    const worker = Promise.resolve()
+      .then(() => this.drain(slot))
+      .finally(() => {
+        this.workers.delete(worker);
+        this.evictIdle(this.maxCachedStreams);
+      });
+    this.workers.add(worker);
+  }
+
+  private async drain(slot: StreamSlot<State, Command, Result>): Promise<void> {
+    try {
+      while (slot.queue.length > 0) {
+        const batch = slot.queue.splice(0, this.maxBatchCommands);
+        try {
+          await this.runBatch(slot, batch);
+        } catch (error) {
+          // A bug of ours must not wedge the stream: forget the state and fail what is unsettled.
+          slot.folded = undefined;
+          for (const pending of batch) pending.reject(error);
+        }
+      }
+    } finally {
+      // In the same synchronous step as the last empty-queue check, so no command can slip in between.
+      slot.working = false;
+    }
+  }
+
+  private async runBatch(
+    slot: StreamSlot<State, Command, Result>,
+    batch: PendingCommand<Command, Result>[],
+  ): Promise<void> {
+    let pending = batch;
+    for (let attempt = 1; ; attempt++) {
+      let folded: FoldedStream<State>;
+      try {
+        folded = slot.folded ?? (await this.load(slot));
+      } catch (error) {
+        this.report(slot.streamName, 'load', error);
+        return this.rejectAll(pending, this.unavailable(slot.streamName, 'could not load the stream', error));
+      }
+
+      const beforeBatch = this.decider.clone
+        ? {
+            state: this.decider.clone(folded.state),
+            revision: folded.revision,
+            commitPosition: folded.commitPosition,
+          }
+        : undefined;
+      let decided: DecidedBatch<Command, Result>;
+      try {
+        decided = this.decideBatch(slot.streamName, folded, pending);
+      } catch (error) {
+        // evolve threw halfway through a fold: the cached state is no longer a fold of anything.
+        slot.folded = undefined;
+        this.report(slot.streamName, 'evolve', error);
+        return this.rejectAll(pending, error);
+      }
+      if (decided.deferred.length > 0) {
+        slot.queue.unshift(...decided.deferred);
+        pending = pending.slice(0, pending.length - decided.deferred.length);
+      }
+      if (decided.events.length === 0) return this.settle(slot.streamName, decided, folded.commitPosition);
+
+      const started = performance.now();
+      try {
+        const appended = await this.client.appendToStream(slot.streamName, decided.events, {
+          expectedRevision: folded.revision < 0n ? NO_STREAM : folded.revision,
+          ...(this.appendDeadlineMs === undefined ? {} : { deadline: this.appendDeadlineMs }),
+        });
+        folded.revision = appended.nextExpectedRevision;
+        folded.commitPosition = appended.position?.commit ?? folded.commitPosition;
+        this.notify(() =>
+          this.observer.onAppend?.({
+            streamName: slot.streamName,
+            commands: pending.length,
+            events: decided.events.length,
+            durationMs: performance.now() - started,
+          }),
+        );
+        this.settle(slot.streamName, decided, folded.commitPosition);
+        this.maybeSnapshot(slot);
+        return;
+      } catch (error) {
+        // The batch's events were folded into the cached state but are not (knowingly) in the store.
+        slot.folded = beforeBatch;
+        if (!(error instanceof WrongExpectedVersionError)) {
+          slot.folded = undefined;
+          this.report(slot.streamName, 'append', error);
+          return this.rejectAll(
+            pending,
+            this.unavailable(slot.streamName, 'the append was not confirmed', error),
+          );
+        }
+        this.notify(() => this.observer.onConflict?.({ streamName: slot.streamName, attempt }));
+        if (attempt > this.maxConflictRetries) {
+          return this.rejectAll(pending, new ConcurrencyConflictError(slot.streamName, attempt));
+        }
+        if (beforeBatch) {
+          try {
+            await this.foldTail(slot.streamName, beforeBatch);
+          } catch (readError) {
+            slot.folded = undefined;
+            this.report(slot.streamName, 'load', readError);
+            return this.rejectAll(
+              pending,
+              this.unavailable(slot.streamName, 'could not catch up', readError),
+            );
+          }
+        }
+      }
+    }
+  }
+
+  /**
+   * Decides the commands in order, each on the state left by the ones before it. A refused command is
+   * simply skipped: its decision changed nothing, and its events are folded only on success.
+   */
+  private decideBatch(
+    streamName: string,
+    folded: FoldedStream<State>,
+    pending: readonly PendingCommand<Command, Result>[],
+  ): DecidedBatch<Command, Result> {
+    const verdicts: Verdict<Command, Result>[] = [];
+    const events: EventData[] = [];
+    let revision = folded.revision;
+    let bytes = 0;
+    for (let i = 0; i < pending.length; i++) {
+      const command = pending[i];
+      let decision: { readonly events: readonly Event[]; readonly result: Result };
+      try {
+        decision = this.decider.decide(command.command, folded.state, {
+          streamName,
+          streamRevision: revision,
+        });
+      } catch (error) {
+        verdicts.push({ pending: command, ok: false, error });
+        continue;
+      }
+      const eventData = decision.events.map((event) => toEventData(event, command.metadata));
+      const size = eventData.reduce((sum, event) => sum + payloadBytes(event), 0);
+      if (events.length > 0 && bytes + size > this.maxBatchBytes) {
+        return { verdicts, events, deferred: pending.slice(i) };
+      }
+      for (const event of decision.events) folded.state = this.decider.evolve(folded.state, event);
+      bytes += size;
+      revision += BigInt(decision.events.length);
+      events.push(...eventData);
+      verdicts.push({
+        pending: command,
+        ok: true,
+        result: decision.result,
+        revision,
+        eventCount: decision.events.length,
+      });
+    }
+    return { verdicts, events, deferred: [] };
+  }
+
+  private settle(
+    streamName: string,
+    decided: DecidedBatch<Command, Result>,
+    commitPosition: bigint | undefined,
+  ): void {
+    for (const verdict of decided.verdicts) {
+      if (!verdict.ok) {
+        verdict.pending.reject(verdict.error);
+        continue;
+      }
+      verdict.pending.resolve({
+        result: verdict.result,
+        streamName,
+        streamRevision: verdict.revision,
+        commitPosition,
+        eventCount: verdict.eventCount,
+      });
+    }
+  }
+
+  private rejectAll(pending: readonly PendingCommand<Command, Result>[], error: unknown): void {
+    for (const command of pending) command.reject(error);
+  }
+
+  /** Newest snapshot (if any and of the current version) plus every event after it. */
+  private async load(slot: StreamSlot<State, Command, Result>): Promise<FoldedStream<State>> {
+    const started = performance.now();
+    const fromStart = (): FoldedStream<State> => ({
+      state: this.decider.initialState(),
+      revision: -1n,
+      commitPosition: undefined,
+    });
+    let folded = fromStart();
+    let fromSnapshot = false;
+    if (this.snapshots) {
+      const snapshot = await this.snapshots.store.read(slot.streamName);
+      if (snapshot) {
+        slot.snapshotStreamCapped = true;
+        slot.snapshotRevision = snapshot.revision;
+        if (snapshot.version === this.snapshotVersion) {
+          try {
+            folded = {
+              state: this.decider.fromSnapshot!(snapshot.state),
+              revision: snapshot.revision,
+              commitPosition: snapshot.commitPosition,
+            };
+            fromSnapshot = true;
+          } catch (error) {
+            this.logger.warn('ignoring a snapshot that does not restore', {
+              streamName: slot.streamName,
+              error,
+            });
+            slot.snapshotRevision = -1n;
+          }
+        } else {
+          slot.snapshotRevision = -1n;
+        }
+      }
+    }
+    let tail = await this.foldTail(slot.streamName, folded);
+    if (!tail.streamExists && fromSnapshot) {
+      // The stream was deleted after its snapshot was taken: the snapshot describes nothing any more.
+      folded = fromStart();
+      fromSnapshot = false;
+      slot.snapshotRevision = -1n;
+      tail = { events: 0, streamExists: false };
+    }
+    slot.folded = folded;
+    const durationMs = performance.now() - started;
+    this.notify(() =>
+      this.observer.onLoad?.({ streamName: slot.streamName, events: tail.events, fromSnapshot, durationMs }),
+    );
+    this.maybeSnapshot(slot);
+    return folded;
+  }
+
+  /** Folds the stream's events after `folded.revision` into it, in place. */
+  private async foldTail(
+    streamName: string,
+    folded: FoldedStream<State>,
+  ): Promise<{ events: number; streamExists: boolean }> {
+    let events = 0;
+    try {
+      const read = this.client.readStream(streamName, {
+        fromRevision: folded.revision < 0n ? START : folded.revision + 1n,
+      });
+      for await (const resolved of read) {
+        const recorded = resolved.event;
+        if (!recorded) continue;
+        const event = {
+          type: recorded.type,
+          data: recorded.data,
+          metadata: recorded.metadata,
+        } as unknown as Event;
+        folded.state = this.decider.evolve(folded.state, event);
+        folded.revision = recorded.revision;
+        folded.commitPosition = recorded.position?.commit ?? resolved.commitPosition ?? folded.commitPosition;
+        events++;
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return { events, streamExists: false };
+      throw error;
+    }
+    return { events, streamExists: true };
+  }
+
+  /**
+   * Writes a snapshot in the background once enough events have gone by. It is only an optimisation:
+   * a failure is logged and the next attempt waits another `every` events.
+   */
+  private maybeSnapshot(slot: StreamSlot<State, Command, Result>): void {
+    const folded = slot.folded;
+    if (!this.snapshots || !folded || slot.snapshotInFlight) return;
+    if (folded.revision - slot.snapshotRevision < this.snapshots.every) return;
+    const revision = folded.revision;
+    slot.snapshotRevision = revision;
+    let state: unknown;
+    try {
+      // Detached now: the client serialises later, and by then the live state has moved on.
+      state = JSON.parse(JSON.stringify(this.decider.toSnapshot!(folded.state)));
+    } catch (error) {
+      this.snapshotFailed(slot.streamName, error);
+      return;
+    }
+    const started = performance.now();
+    slot.snapshotInFlight = true;
+    const snapshot = {
+      revision,
+      commitPosition: folded.commitPosition,
+      version: this.snapshotVersion,
+      state,
+    };
+    const write = this.snapshots.store
+      .write(slot.streamName, snapshot, !slot.snapshotStreamCapped)
+      .then(
+        () => {
+          slot.snapshotStreamCapped = true;
+          const durationMs = performance.now() - started;
+          this.notify(() =>
+            this.observer.onSnapshot?.({ streamName: slot.streamName, revision, durationMs }),
+          );
+        },
+        (error: unknown) => this.snapshotFailed(slot.streamName, error),
+      )
+      .finally(() => {
+        slot.snapshotInFlight = false;
+        this.snapshotWrites.delete(write);
+      });
+    this.snapshotWrites.add(write);
+  }
+
+  private snapshotFailed(streamName: string, error: unknown): void {
+    this.logger.warn('snapshot not written; loads read a longer tail until the next one', {
+      streamName,
+      error,
+    });
+    this.report(streamName, 'snapshot', error);
+  }
+
+  private unavailable(streamName: string, what: string, cause: unknown): EventStoreUnavailableError {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new EventStoreUnavailableError(streamName, `${what} (${streamName}): ${reason}`, { cause });
+  }
+
+  private report(streamName: string, stage: 'load' | 'append' | 'evolve' | 'snapshot', error: unknown): void {
+    this.notify(() => this.observer.onFailure?.({ streamName, stage, error }));
+  }
+
+  /** A faulty metrics hook must not break command handling. */
+  private notify(hook: () => void): void {
+    try {
+      hook();
+    } catch {
+      return;
+    }
+  }
+}
+
+function payloadBytes(event: EventData): number {
+  const data =
+    event.data instanceof Uint8Array ? event.data.length : Buffer.byteLength(JSON.stringify(event.data));
+  const metadata =
+    event.metadata === undefined
+      ? 0
+      : event.metadata instanceof Uint8Array
+        ? event.metadata.length
+        : Buffer.byteLength(JSON.stringify(event.metadata));
+  return data + metadata + event.type.length;
+}
+
+function positive(value: number, name: string): number {
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
