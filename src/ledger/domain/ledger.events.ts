@@ -1,0 +1,218 @@
+import type { BillingPeriod } from '../../shared/billing-period';
+
+/**
+ * The public contract of the `ledger-<parentId>` stream (docs/events.md). Types are literal
+ * PascalCase strings so that renaming a class can never rename an event; data is plain JSON
+ * (credits are JSON numbers, see credits.ts for why they stay below 2^53).
+ */
+
+export type BillingModel = 'bill-to-parent' | 'bill-to-sub-account';
+export const BILLING_MODELS: readonly BillingModel[] = ['bill-to-parent', 'bill-to-sub-account'];
+
+/** An ISO 8601 instant in UTC as produced by `Date.prototype.toISOString`. */
+export type IsoInstant = string;
+
+/** A non-negative decimal string such as `"0.00099"`; never a binary float. */
+export type DecimalPrice = string;
+
+export type PoolBalances = {
+  purchased: number;
+  /** Sum of all sub-account quotas: allocations net of returns. */
+  allocated: number;
+  /** purchased − allocated. */
+  available: number;
+  /** Sum of all sub-accounts' used credits. */
+  used: number;
+};
+
+export type SubAccountBalances = { quota: number; used: number; remaining: number };
+
+export type PoolBalancesAfter = { pool: PoolBalances };
+export type BalancesAfter = { subAccount: SubAccountBalances; pool: PoolBalances };
+
+export type ActorType = 'operator' | 'parent' | 'sub-account' | 'service';
+
+/** Filled in by the application when it appends; the domain never reads it. */
+export type LedgerEventMetadata = {
+  $correlationId: string;
+  $causationId: string;
+  actor: { type: ActorType; id: string };
+  requestId: string;
+  schemaVersion: 1;
+  /** The service clock (SUBLEDGER_NOW may move it), never the event store's timestamp. */
+  recordedAt: IsoInstant;
+};
+
+type DomainEvent<Type extends string, Data> = Readonly<{ type: Type; data: Readonly<Data> }>;
+
+export type ParentAccountOpened = DomainEvent<
+  'ParentAccountOpened',
+  { parentId: string; name: string; currency: string; creditPrice: DecimalPrice; openedAt: IsoInstant }
+>;
+
+export type ParentAccountRenamed = DomainEvent<'ParentAccountRenamed', { name: string }>;
+
+export type CreditsPurchased = DomainEvent<
+  'CreditsPurchased',
+  { credits: number; reference: string | null; purchasedAt: IsoInstant; balancesAfter: PoolBalancesAfter }
+>;
+
+export type SubAccountCreated = DomainEvent<
+  'SubAccountCreated',
+  {
+    subAccountId: string;
+    name: string;
+    region: string | null;
+    billingModel: BillingModel;
+    /** The sub-account's own price; null means it pays the parent's price. */
+    creditPrice: DecimalPrice | null;
+    createdAt: IsoInstant;
+  }
+>;
+
+export type SubAccountRenamed = DomainEvent<'SubAccountRenamed', { subAccountId: string; name: string }>;
+
+export type QuotaAllocationReason = 'allocation' | 'quota-raised' | 'initial-quota';
+
+export type QuotaAllocated = DomainEvent<
+  'QuotaAllocated',
+  { subAccountId: string; credits: number; reason: QuotaAllocationReason; balancesAfter: BalancesAfter }
+>;
+
+export type CreditsReturnReason = 'return' | 'quota-lowered';
+
+export type CreditsReturned = DomainEvent<
+  'CreditsReturned',
+  { subAccountId: string; credits: number; reason: CreditsReturnReason; balancesAfter: BalancesAfter }
+>;
+
+export type UsageAttributes = Readonly<Record<string, string | number | boolean>>;
+
+export type UsageRecorded = DomainEvent<
+  'UsageRecorded',
+  {
+    subAccountId: string;
+    usageId: string;
+    idempotencyKey: string;
+    credits: number;
+    meter: string;
+    occurredAt: IsoInstant;
+    attributes?: UsageAttributes;
+    /** The period this usage is invoiced in. */
+    billingPeriod: BillingPeriod;
+    /** True when occurredAt's period was already closed, so it is billed in a later one. */
+    late: boolean;
+    recordedAt: IsoInstant;
+    /** Hash of the normalised request payload, compared on an idempotent repeat. */
+    fingerprint: string;
+    balancesAfter: BalancesAfter;
+  }
+>;
+
+export type BillingModelChanged = DomainEvent<
+  'BillingModelChanged',
+  { subAccountId: string; billingModel: BillingModel; effectiveFrom: BillingPeriod; changedAt: IsoInstant }
+>;
+
+export type CreditPriceChanged = DomainEvent<
+  'CreditPriceChanged',
+  | {
+      scope: 'parent';
+      subAccountId: null;
+      creditPrice: DecimalPrice;
+      effectiveFrom: BillingPeriod;
+      changedAt: IsoInstant;
+    }
+  | {
+      scope: 'sub-account';
+      subAccountId: string;
+      /** null removes the override: the sub-account pays the parent's price again. */
+      creditPrice: DecimalPrice | null;
+      effectiveFrom: BillingPeriod;
+      changedAt: IsoInstant;
+    }
+>;
+
+export type ApiKeyIssued = DomainEvent<
+  'ApiKeyIssued',
+  {
+    keyId: string;
+    /** null for a parent key. */
+    subAccountId: string | null;
+    prefix: string;
+    secretHash: string;
+    issuedAt: IsoInstant;
+  }
+>;
+
+export type ApiKeyRevocationReason = 'revoked' | 'sub-account-closed';
+
+export type ApiKeyRevoked = DomainEvent<
+  'ApiKeyRevoked',
+  { keyId: string; subAccountId: string | null; reason: ApiKeyRevocationReason; revokedAt: IsoInstant }
+>;
+
+export type SubAccountClosed = DomainEvent<
+  'SubAccountClosed',
+  {
+    subAccountId: string;
+    closedAt: IsoInstant;
+    /** Unused credits given back to the pool by the closing itself (a credit movement). */
+    returnedCredits: number;
+    balancesAfter: BalancesAfter;
+  }
+>;
+
+export type BillingPeriodClosed = DomainEvent<
+  'BillingPeriodClosed',
+  { period: BillingPeriod; closedAt: IsoInstant }
+>;
+
+/**
+ * The invoice body belongs to billing (src/billing/domain); the ledger only needs to know
+ * that an invoice was issued so it can count them for per-parent invoice numbers.
+ */
+export type InvoiceIssued = DomainEvent<
+  'InvoiceIssued',
+  { invoiceId: string; period: BillingPeriod } & Record<string, unknown>
+>;
+
+export type LedgerEvent =
+  | ParentAccountOpened
+  | ParentAccountRenamed
+  | CreditsPurchased
+  | SubAccountCreated
+  | SubAccountRenamed
+  | QuotaAllocated
+  | CreditsReturned
+  | UsageRecorded
+  | BillingModelChanged
+  | CreditPriceChanged
+  | ApiKeyIssued
+  | ApiKeyRevoked
+  | SubAccountClosed
+  | BillingPeriodClosed
+  | InvoiceIssued;
+
+export type LedgerEventType = LedgerEvent['type'];
+
+/** An event as stored: the application adds metadata when it appends. */
+export type RecordedLedgerEvent = LedgerEvent & { readonly metadata: LedgerEventMetadata };
+
+export const LEDGER_EVENT_TYPES: readonly LedgerEventType[] = [
+  'ParentAccountOpened',
+  'ParentAccountRenamed',
+  'CreditsPurchased',
+  'SubAccountCreated',
+  'SubAccountRenamed',
+  'QuotaAllocated',
+  'CreditsReturned',
+  'UsageRecorded',
+  'BillingModelChanged',
+  'CreditPriceChanged',
+  'ApiKeyIssued',
+  'ApiKeyRevoked',
+  'SubAccountClosed',
+  'BillingPeriodClosed',
+  'InvoiceIssued',
+];

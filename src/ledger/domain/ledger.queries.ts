@@ -1,0 +1,202 @@
+import { nextPeriod, periodOf, type BillingPeriod } from '../../shared/billing-period';
+import { DomainError } from './domain-error';
+import type { BillingModel, DecimalPrice, IsoInstant, PoolBalances } from './ledger.events';
+import {
+  poolBalances,
+  requireParent,
+  requireSubAccount,
+  subAccountBalances,
+  termAt,
+  type ApiKeyState,
+  type LedgerState,
+  type SubAccountState,
+  type SubAccountStatus,
+} from './ledger.state';
+
+/*
+ * Pure reads over the decider's state for the HTTP layer. Anything time-dependent takes `now`
+ * from the service clock, like decide does.
+ */
+
+export type ParentView = {
+  id: string;
+  name: string;
+  currency: string;
+  /** The price of the current period. */
+  creditPrice: DecimalPrice;
+  /** Present when a different price takes effect next period. */
+  pendingCreditPrice?: DecimalPrice;
+  openedAt: IsoInstant;
+  pool: PoolBalances;
+};
+
+export function parentView(state: LedgerState, now: Date): ParentView {
+  const parent = requireParent(state);
+  const current = periodOf(now);
+  const creditPrice = termAt(parent.creditPrices, current);
+  const pending = termAt(parent.creditPrices, nextPeriod(current));
+  return {
+    id: parent.id,
+    name: parent.name,
+    currency: parent.currency,
+    creditPrice,
+    ...(pending === creditPrice ? {} : { pendingCreditPrice: pending }),
+    openedAt: parent.openedAt,
+    pool: poolBalances(parent),
+  };
+}
+
+export type SubAccountView = {
+  id: string;
+  name: string;
+  region: string | null;
+  status: SubAccountStatus;
+  /** The model of the current period. */
+  billingModel: BillingModel;
+  /** Present when a different model takes effect next period. */
+  pendingBillingModel?: BillingModel;
+  quota: number;
+  used: number;
+  remaining: number;
+  createdAt: IsoInstant;
+  closedAt: IsoInstant | null;
+};
+
+export function subAccountView(state: LedgerState, subAccountId: string, now: Date): SubAccountView {
+  return viewOf(requireSubAccount(state, subAccountId), periodOf(now));
+}
+
+function viewOf(subAccount: SubAccountState, current: BillingPeriod): SubAccountView {
+  const billingModel = termAt(subAccount.billingModels, current);
+  const pending = termAt(subAccount.billingModels, nextPeriod(current));
+  return {
+    id: subAccount.id,
+    name: subAccount.name,
+    region: subAccount.region,
+    status: subAccount.status,
+    billingModel,
+    ...(pending === billingModel ? {} : { pendingBillingModel: pending }),
+    ...subAccountBalances(subAccount),
+    createdAt: subAccount.createdAt,
+    closedAt: subAccount.closedAt,
+  };
+}
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;
+
+export type SubAccountPage = { items: SubAccountView[]; nextCursor: string | null };
+
+// Sub-accounts are never removed, so a cached id list is stale exactly when its length differs
+// from the map's; keeping it outside the state keeps the state plain data for snapshots.
+const sortedIdsCache = new WeakMap<LedgerState, string[]>();
+
+/** Sub-accounts in id order; the cursor is opaque to clients (the last id, encoded). */
+export function listSubAccounts(
+  state: LedgerState,
+  now: Date,
+  { cursor, limit = DEFAULT_PAGE_SIZE }: { cursor?: string; limit?: number } = {},
+): SubAccountPage {
+  requireParent(state);
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE_SIZE) {
+    throw new DomainError('validation_failed', `limit must be an integer from 1 to ${MAX_PAGE_SIZE}`);
+  }
+  const ids = sortedIds(state);
+  const start = cursor === undefined ? 0 : firstIndexAfter(ids, decodeCursor(cursor));
+  const pageIds = ids.slice(start, start + limit);
+  const current = periodOf(now);
+  return {
+    items: pageIds.map((id) => viewOf(state.subAccounts.get(id)!, current)),
+    nextCursor: start + limit < ids.length ? encodeCursor(pageIds[pageIds.length - 1]) : null,
+  };
+}
+
+function sortedIds(state: LedgerState): string[] {
+  let ids = sortedIdsCache.get(state);
+  if (!ids || ids.length !== state.subAccounts.size) {
+    ids = [...state.subAccounts.keys()].sort(compareIds);
+    sortedIdsCache.set(state, ids);
+  }
+  return ids;
+}
+
+// Code-unit order, not locale order, so pages are stable whatever the server's locale.
+function compareIds(left: string, right: string): number {
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+function firstIndexAfter(ids: readonly string[], after: string): number {
+  let low = 0;
+  let high = ids.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if (ids[middle] <= after) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+function encodeCursor(lastId: string): string {
+  return Buffer.from(JSON.stringify({ after: lastId })).toString('base64url');
+}
+
+function decodeCursor(cursor: string): string {
+  try {
+    const decoded: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (
+      typeof decoded === 'object' &&
+      decoded !== null &&
+      typeof (decoded as { after?: unknown }).after === 'string'
+    ) {
+      return (decoded as { after: string }).after;
+    }
+  } catch {
+    // falls through to the refusal below
+  }
+  throw new DomainError('validation_failed', 'cursor is not one this API returned');
+}
+
+export type Terms = { billingModel: BillingModel; creditPrice: DecimalPrice; currency: string };
+
+/**
+ * Rule 7, for billing: the terms a sub-account is invoiced under in `period`. Its own price if
+ * it has one in force then, otherwise the parent's price of that period.
+ */
+export function termsFor(state: LedgerState, subAccountId: string, period: BillingPeriod): Terms {
+  const parent = requireParent(state);
+  const subAccount = requireSubAccount(state, subAccountId);
+  return {
+    billingModel: termAt(subAccount.billingModels, period),
+    creditPrice: termAt(subAccount.creditPrices, period) ?? termAt(parent.creditPrices, period),
+    currency: parent.currency,
+  };
+}
+
+export type ApiKeyView = Omit<ApiKeyState, 'secretHash'>;
+
+/** The keys of a sub-account, or the parent's own keys for null; never the hashes. */
+export function apiKeysOf(state: LedgerState, subAccountId: string | null): ApiKeyView[] {
+  requireParent(state);
+  const keys =
+    subAccountId === null
+      ? [...state.apiKeys.values()].filter((key) => key.subAccountId === null)
+      : requireSubAccount(state, subAccountId).keyIds.map((keyId) => state.apiKeys.get(keyId)!);
+  return keys.map(({ secretHash: _secretHash, ...view }) => view);
+}
+
+export type BillingPeriodView = { period: BillingPeriod; status: 'open' | 'closed' };
+
+/** Every period from the parent's opening to the current one, oldest first. */
+export function billingPeriods(state: LedgerState, now: Date): BillingPeriodView[] {
+  const parent = requireParent(state);
+  const current = periodOf(now);
+  const periods: BillingPeriodView[] = [];
+  for (let period = periodOf(new Date(parent.openedAt)); period <= current; period = nextPeriod(period)) {
+    periods.push({ period, status: state.closedPeriods.has(period) ? 'closed' : 'open' });
+  }
+  return periods;
+}
+
+export function isPeriodClosed(state: LedgerState, period: BillingPeriod): boolean {
+  return state.closedPeriods.has(period);
+}

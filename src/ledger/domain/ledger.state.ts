@@ -1,0 +1,312 @@
+import { periodOf, type BillingPeriod } from '../../shared/billing-period';
+import { DomainError } from './domain-error';
+import type {
+  BalancesAfter,
+  BillingModel,
+  DecimalPrice,
+  IsoInstant,
+  LedgerEvent,
+  PoolBalances,
+  SubAccountBalances,
+} from './ledger.events';
+
+/**
+ * The state of one `ledger-<parentId>` stream: everything decide needs for every rule of
+ * SPEC §2, and nothing more.
+ *
+ * evolve MUTATES the state it is given and returns the same object. The application keeps
+ * one state per hot parent and folds each decided event into it, so deciding a batch of
+ * commands is O(1) per event even with thousands of sub-accounts and a million idempotency
+ * keys; copying maps per event would make it O(size). The price: a state that has been
+ * evolved with events that then failed to append must be thrown away and reloaded
+ * (snapshot + tail). decide never mutates; a refused command leaves the state untouched.
+ */
+export type LedgerState = {
+  parent: ParentState | null;
+  subAccounts: Map<string, SubAccountState>;
+  apiKeys: Map<string, ApiKeyState>;
+  closedPeriods: Set<BillingPeriod>;
+  /** Number of InvoiceIssued events, so billing can number invoices per parent. */
+  invoicesIssued: number;
+  usageKeys: UsageKeyLog;
+};
+
+/** A term that applies from `effectiveFrom` on, until a later entry replaces it. */
+export type Term<T> = { effectiveFrom: BillingPeriod; value: T };
+
+export type ParentState = {
+  id: string;
+  name: string;
+  currency: string;
+  openedAt: IsoInstant;
+  purchased: number;
+  allocated: number;
+  used: number;
+  creditPrices: Term<DecimalPrice>[];
+};
+
+export type SubAccountStatus = 'active' | 'closed';
+
+export type SubAccountState = {
+  id: string;
+  name: string;
+  region: string | null;
+  status: SubAccountStatus;
+  createdAt: IsoInstant;
+  closedAt: IsoInstant | null;
+  quota: number;
+  used: number;
+  billingModels: Term<BillingModel>[];
+  /** null entries mean "the parent's price". */
+  creditPrices: Term<DecimalPrice | null>[];
+  keyIds: string[];
+  receipts: Map<string, UsageReceipt>;
+};
+
+export type ApiKeyState = {
+  keyId: string;
+  subAccountId: string | null;
+  prefix: string;
+  secretHash: string;
+  status: 'active' | 'revoked';
+  issuedAt: IsoInstant;
+  revokedAt: IsoInstant | null;
+};
+
+/** What an idempotent repeat of a usage record answers with (rule 5). */
+export type UsageReceipt = {
+  subAccountId: string;
+  idempotencyKey: string;
+  usageId: string;
+  fingerprint: string;
+  remaining: number;
+  recordedAtMs: number;
+};
+
+/**
+ * Receipts in recording order, so expired ones are dropped from the front in amortised O(1)
+ * per UsageRecorded instead of by scanning every sub-account.
+ */
+export type UsageKeyLog = { entries: UsageReceipt[]; head: number; latestRecordedAtMs: number };
+
+/**
+ * Rule 5 asks for at least 35 days. A key recorded at t is honoured while now < t + 35 days;
+ * after that it is forgotten in memory, in snapshots and in decide alike, so a decision never
+ * depends on whether the state came from a snapshot or from the full history.
+ */
+export const USAGE_KEY_RETENTION_MS = 35 * 24 * 60 * 60 * 1000;
+
+export function initialLedgerState(): LedgerState {
+  return {
+    parent: null,
+    subAccounts: new Map(),
+    apiKeys: new Map(),
+    closedPeriods: new Set(),
+    invoicesIssued: 0,
+    usageKeys: { entries: [], head: 0, latestRecordedAtMs: Number.NEGATIVE_INFINITY },
+  };
+}
+
+export function evolve(state: LedgerState, event: LedgerEvent): LedgerState {
+  switch (event.type) {
+    case 'ParentAccountOpened': {
+      const { parentId, name, currency, creditPrice, openedAt } = event.data;
+      state.parent = {
+        id: parentId,
+        name,
+        currency,
+        openedAt,
+        purchased: 0,
+        allocated: 0,
+        used: 0,
+        creditPrices: [{ effectiveFrom: periodOf(new Date(openedAt)), value: creditPrice }],
+      };
+      return state;
+    }
+    case 'ParentAccountRenamed':
+      parentOf(state).name = event.data.name;
+      return state;
+    case 'CreditsPurchased':
+      parentOf(state).purchased += event.data.credits;
+      return state;
+    case 'SubAccountCreated': {
+      const { subAccountId, name, region, billingModel, creditPrice, createdAt } = event.data;
+      const since = periodOf(new Date(createdAt));
+      state.subAccounts.set(subAccountId, {
+        id: subAccountId,
+        name,
+        region,
+        status: 'active',
+        createdAt,
+        closedAt: null,
+        quota: 0,
+        used: 0,
+        billingModels: [{ effectiveFrom: since, value: billingModel }],
+        creditPrices: [{ effectiveFrom: since, value: creditPrice }],
+        keyIds: [],
+        receipts: new Map(),
+      });
+      return state;
+    }
+    case 'SubAccountRenamed':
+      subAccountOf(state, event.data.subAccountId).name = event.data.name;
+      return state;
+    case 'QuotaAllocated':
+      subAccountOf(state, event.data.subAccountId).quota += event.data.credits;
+      parentOf(state).allocated += event.data.credits;
+      return state;
+    case 'CreditsReturned':
+      subAccountOf(state, event.data.subAccountId).quota -= event.data.credits;
+      parentOf(state).allocated -= event.data.credits;
+      return state;
+    case 'UsageRecorded': {
+      const { subAccountId, credits, idempotencyKey, usageId, fingerprint, recordedAt } = event.data;
+      const subAccount = subAccountOf(state, subAccountId);
+      subAccount.used += credits;
+      parentOf(state).used += credits;
+      const receipt: UsageReceipt = {
+        subAccountId,
+        idempotencyKey,
+        usageId,
+        fingerprint,
+        remaining: subAccount.quota - subAccount.used,
+        recordedAtMs: Date.parse(recordedAt),
+      };
+      subAccount.receipts.set(idempotencyKey, receipt);
+      rememberUsageKey(state, receipt);
+      return state;
+    }
+    case 'BillingModelChanged': {
+      const { subAccountId, billingModel, effectiveFrom } = event.data;
+      setTerm(subAccountOf(state, subAccountId).billingModels, effectiveFrom, billingModel);
+      return state;
+    }
+    case 'CreditPriceChanged':
+      if (event.data.scope === 'parent') {
+        setTerm(parentOf(state).creditPrices, event.data.effectiveFrom, event.data.creditPrice);
+      } else {
+        const subAccount = subAccountOf(state, event.data.subAccountId);
+        setTerm(subAccount.creditPrices, event.data.effectiveFrom, event.data.creditPrice);
+      }
+      return state;
+    case 'ApiKeyIssued': {
+      const { keyId, subAccountId, prefix, secretHash, issuedAt } = event.data;
+      state.apiKeys.set(keyId, {
+        keyId,
+        subAccountId,
+        prefix,
+        secretHash,
+        status: 'active',
+        issuedAt,
+        revokedAt: null,
+      });
+      if (subAccountId !== null) subAccountOf(state, subAccountId).keyIds.push(keyId);
+      return state;
+    }
+    case 'ApiKeyRevoked': {
+      const key = state.apiKeys.get(event.data.keyId);
+      if (!key) throw new Error(`ApiKeyRevoked for unknown key ${event.data.keyId}`);
+      key.status = 'revoked';
+      key.revokedAt = event.data.revokedAt;
+      return state;
+    }
+    case 'SubAccountClosed': {
+      const subAccount = subAccountOf(state, event.data.subAccountId);
+      subAccount.quota -= event.data.returnedCredits;
+      parentOf(state).allocated -= event.data.returnedCredits;
+      subAccount.status = 'closed';
+      subAccount.closedAt = event.data.closedAt;
+      return state;
+    }
+    case 'BillingPeriodClosed':
+      state.closedPeriods.add(event.data.period);
+      return state;
+    case 'InvoiceIssued':
+      state.invoicesIssued += 1;
+      return state;
+    default:
+      // A type added by a newer version of the service: an older reader leaves state alone.
+      return state;
+  }
+}
+
+/** For decisions and reads: a missing parent is the caller's not_found, not a bug. */
+export function requireParent(state: LedgerState): ParentState {
+  if (!state.parent) throw new DomainError('not_found', 'parent account not found');
+  return state.parent;
+}
+
+export function requireSubAccount(state: LedgerState, subAccountId: unknown): SubAccountState {
+  const subAccount = typeof subAccountId === 'string' ? state.subAccounts.get(subAccountId) : undefined;
+  if (!subAccount) throw new DomainError('not_found', `sub-account ${String(subAccountId)} not found`);
+  return subAccount;
+}
+
+export function parentOf(state: LedgerState): ParentState {
+  if (!state.parent) throw new Error('ledger event before ParentAccountOpened');
+  return state.parent;
+}
+
+function subAccountOf(state: LedgerState, subAccountId: string): SubAccountState {
+  const subAccount = state.subAccounts.get(subAccountId);
+  if (!subAccount) throw new Error(`ledger event for unknown sub-account ${subAccountId}`);
+  return subAccount;
+}
+
+export function poolBalances(parent: ParentState): PoolBalances {
+  return {
+    purchased: parent.purchased,
+    allocated: parent.allocated,
+    available: parent.purchased - parent.allocated,
+    used: parent.used,
+  };
+}
+
+export function subAccountBalances(subAccount: SubAccountState): SubAccountBalances {
+  return { quota: subAccount.quota, used: subAccount.used, remaining: subAccount.quota - subAccount.used };
+}
+
+export function balancesAfter(subAccount: SubAccountState, parent: ParentState): BalancesAfter {
+  return { subAccount: subAccountBalances(subAccount), pool: poolBalances(parent) };
+}
+
+/** The term in force in `period`; periods before the first entry get the first entry's. */
+export function termAt<T>(history: readonly Term<T>[], period: BillingPeriod): T {
+  for (let index = history.length - 1; index > 0; index--) {
+    if (history[index].effectiveFrom <= period) return history[index].value;
+  }
+  return history[0].value;
+}
+
+/** Several changes decided in one period all target the next: the last one wins. */
+function setTerm<T>(history: Term<T>[], effectiveFrom: BillingPeriod, value: T): void {
+  let index = history.length;
+  while (index > 0 && history[index - 1].effectiveFrom > effectiveFrom) index--;
+  if (index > 0 && history[index - 1].effectiveFrom === effectiveFrom) history[index - 1].value = value;
+  else history.splice(index, 0, { effectiveFrom, value });
+}
+
+export function isUsageKeyLive(receipt: UsageReceipt, nowMs: number): boolean {
+  return nowMs < receipt.recordedAtMs + USAGE_KEY_RETENTION_MS;
+}
+
+function rememberUsageKey(state: LedgerState, receipt: UsageReceipt): void {
+  const log = state.usageKeys;
+  log.entries.push(receipt);
+  if (receipt.recordedAtMs > log.latestRecordedAtMs) log.latestRecordedAtMs = receipt.recordedAtMs;
+  while (log.head < log.entries.length && !isUsageKeyLive(log.entries[log.head], log.latestRecordedAtMs)) {
+    forget(state, log.entries[log.head]);
+    log.head++;
+  }
+  // Compact only when the dead prefix dominates, so the copy is paid for by the removals.
+  if (log.head > 1024 && log.head * 2 > log.entries.length) {
+    log.entries = log.entries.slice(log.head);
+    log.head = 0;
+  }
+}
+
+function forget(state: LedgerState, receipt: UsageReceipt): void {
+  const receipts = state.subAccounts.get(receipt.subAccountId)?.receipts;
+  // The key may have been reused after it expired; only the receipt itself is removed.
+  if (receipts?.get(receipt.idempotencyKey) === receipt) receipts.delete(receipt.idempotencyKey);
+}

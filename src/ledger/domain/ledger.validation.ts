@@ -1,0 +1,114 @@
+import { DomainError } from './domain-error';
+import { BILLING_MODELS, type BillingModel, type DecimalPrice, type UsageAttributes } from './ledger.events';
+
+/*
+ * Business-level checks of command fields. The HTTP layer checks JSON shapes too, but the
+ * domain must not trust any caller: every value that reaches an event passes through here.
+ */
+
+// Ids end up in stream names (`ledger-<parentId>`) and URLs, so keep them URL- and
+// stream-safe; a dash is fine because the category is the part before the first dash.
+const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const METER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/;
+// Up to 18 integer and 18 fraction digits: more than any currency needs, and bounded so a
+// price times 10^12 credits stays a reasonable exact decimal for billing.
+const PRICE_PATTERN = /^(\d{1,18})(?:\.(\d{1,18}))?$/;
+const CURRENCY_PATTERN = /^[A-Z]{3}$/;
+const INSTANT_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
+export const MAX_NAME_LENGTH = 200;
+export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+export const MAX_ATTRIBUTES = 32;
+export const MAX_ATTRIBUTE_VALUE_LENGTH = 256;
+
+function invalid(detail: string): never {
+  throw new DomainError('validation_failed', detail);
+}
+
+export function requireId(field: string, value: unknown): string {
+  if (typeof value !== 'string' || !ID_PATTERN.test(value)) {
+    invalid(`${field} must be 1–64 letters, digits, '_', '.' or '-', starting with a letter or digit`);
+  }
+  return value;
+}
+
+export function requireName(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_NAME_LENGTH) {
+    invalid(`${field} must be a non-blank string of at most ${MAX_NAME_LENGTH} characters`);
+  }
+  return value;
+}
+
+export function requireText(field: string, value: unknown, maxLength: number): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
+    invalid(`${field} must be a non-empty string of at most ${maxLength} characters`);
+  }
+  return value;
+}
+
+/**
+ * Any three uppercase letters for now; billing owns the ISO 4217 table (with minor-unit
+ * exponents) and the check will move to it once it exists.
+ */
+export function requireCurrency(value: unknown): string {
+  if (typeof value !== 'string' || !CURRENCY_PATTERN.test(value)) {
+    invalid('currency must be an ISO 4217 code of three uppercase letters');
+  }
+  return value;
+}
+
+/**
+ * Returns the canonical form (no leading zeros in the integer part, no trailing zeros in the
+ * fraction) so that "0.50" and "0.5" are one price and a change between them is a no-op.
+ */
+export function requirePrice(field: string, value: unknown): DecimalPrice {
+  const match = typeof value === 'string' ? PRICE_PATTERN.exec(value) : null;
+  if (!match) invalid(`${field} must be a non-negative decimal string such as "0.00099"`);
+  const integer = match[1].replace(/^0+(?=\d)/, '');
+  const fraction = (match[2] ?? '').replace(/0+$/, '');
+  return fraction ? `${integer}.${fraction}` : integer;
+}
+
+export function requireBillingModel(value: unknown): BillingModel {
+  if (!BILLING_MODELS.includes(value as BillingModel)) {
+    invalid(`billingModel must be one of ${BILLING_MODELS.join(', ')}`);
+  }
+  return value as BillingModel;
+}
+
+export function requireMeter(value: unknown): string {
+  if (typeof value !== 'string' || !METER_PATTERN.test(value)) {
+    invalid("meter must be 1–64 letters, digits, '_', '.', ':', '/' or '-'");
+  }
+  return value;
+}
+
+/** Parses an RFC 3339 instant with an explicit offset; `Date` alone accepts far too much. */
+export function requireInstant(field: string, value: unknown): Date {
+  const instant = typeof value === 'string' && INSTANT_PATTERN.test(value) ? new Date(value) : null;
+  if (!instant || Number.isNaN(instant.getTime())) {
+    invalid(`${field} must be an RFC 3339 instant with an offset, e.g. 2026-10-31T23:00:00Z`);
+  }
+  return instant;
+}
+
+export function requireAttributes(value: unknown): UsageAttributes {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    invalid('attributes must be an object');
+  }
+  const entries = Object.entries(value);
+  if (entries.length > MAX_ATTRIBUTES) invalid(`attributes may hold at most ${MAX_ATTRIBUTES} entries`);
+  for (const [name, attribute] of entries) {
+    if (!METER_PATTERN.test(name)) invalid(`attribute name "${name.slice(0, 64)}" is not allowed`);
+    const ok =
+      (typeof attribute === 'string' && attribute.length <= MAX_ATTRIBUTE_VALUE_LENGTH) ||
+      (typeof attribute === 'number' && Number.isFinite(attribute)) ||
+      typeof attribute === 'boolean';
+    if (!ok) {
+      invalid(
+        `attribute "${name}" must be a string of at most ${MAX_ATTRIBUTE_VALUE_LENGTH} characters, a finite number or a boolean`,
+      );
+    }
+  }
+  return value as UsageAttributes;
+}
