@@ -1,0 +1,187 @@
+import { randomBytes } from 'node:crypto';
+import * as path from 'node:path';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
+const MIN_OPERATOR_TOKEN_LENGTH = 16;
+
+/**
+ * The validated settings of one running service. An abstract class rather than an interface so
+ * that it can be the injection token itself: `constructor(private readonly config: AppConfig)`.
+ */
+export abstract class AppConfig {
+  abstract readonly production: boolean;
+  abstract readonly port: number;
+  abstract readonly host: string;
+  abstract readonly eventStore: EventStoreSettings;
+  abstract readonly operatorToken: string;
+  /** True when no OPERATOR_TOKEN was configured and one was made up for this run. */
+  abstract readonly operatorTokenGenerated: boolean;
+  /** SUBLEDGER_NOW: the instant the service clock starts from, instead of the wall clock. */
+  abstract readonly clockStartsAt: Date | undefined;
+  abstract readonly logLevel: LogLevel;
+  abstract readonly bodyLimitBytes: number;
+}
+
+export type EventStoreSettings =
+  | { readonly kind: 'external'; readonly connectionString: string }
+  | { readonly kind: 'embedded'; readonly memory: true }
+  | { readonly kind: 'embedded'; readonly memory: false; readonly dataDir: string };
+
+/** Settings given in code (tests, tools); each wins over its environment variable. */
+export interface ConfigOverrides {
+  nodeEnv?: string;
+  port?: number;
+  host?: string;
+  eventStoreConnectionString?: string;
+  eventStoreMemory?: boolean;
+  dataDir?: string;
+  operatorToken?: string;
+  now?: string | Date;
+  logLevel?: LogLevel;
+  bodyLimitBytes?: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid configuration:\n${problems.map((problem) => `  - ${problem}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads the settings from the environment (plus overrides) and checks all of them at once, so a
+ * misconfigured service stops before it listens and names every problem in one message.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: ConfigOverrides = {}): AppConfig {
+  const source = { ...env, ...overridesAsEnv(overrides) };
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const raw = source[name]?.trim();
+    return raw === undefined || raw === '' ? undefined : raw;
+  };
+
+  const production = value('NODE_ENV') === 'production';
+  const port = parseInteger('PORT', value('PORT'), 3000, 0, 65535, problems);
+  const host = value('HOST') ?? '0.0.0.0';
+  const bodyLimitBytes = parseInteger(
+    'SUBLEDGER_BODY_LIMIT_BYTES',
+    value('SUBLEDGER_BODY_LIMIT_BYTES'),
+    DEFAULT_BODY_LIMIT_BYTES,
+    1024,
+    64 * 1024 * 1024,
+    problems,
+  );
+
+  const logLevelRaw = (value('LOG_LEVEL') ?? 'info').toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
+    problems.push(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')} (got "${logLevelRaw}")`);
+  }
+
+  const connectionString = value('EVENTSTORE_CONNECTION_STRING');
+  if (connectionString !== undefined && !/^esdb(\+discover)?:\/\/\S+$/.test(connectionString)) {
+    problems.push('EVENTSTORE_CONNECTION_STRING must look like esdb://host:2113?tls=false');
+  }
+  const memory = parseBoolean('SUBLEDGER_EVENTSTORE_MEMORY', value('SUBLEDGER_EVENTSTORE_MEMORY'), problems);
+  const eventStore: EventStoreSettings = connectionString
+    ? { kind: 'external', connectionString }
+    : memory
+      ? { kind: 'embedded', memory: true }
+      : { kind: 'embedded', memory: false, dataDir: path.resolve(value('SUBLEDGER_DATA_DIR') ?? './data') };
+
+  let operatorToken = value('OPERATOR_TOKEN');
+  if (operatorToken !== undefined && operatorToken.length < MIN_OPERATOR_TOKEN_LENGTH) {
+    problems.push(`OPERATOR_TOKEN must be at least ${MIN_OPERATOR_TOKEN_LENGTH} characters long`);
+  }
+  if (operatorToken !== undefined && /\s/.test(operatorToken)) {
+    problems.push('OPERATOR_TOKEN must not contain whitespace (it is sent as a bearer token)');
+  }
+  const operatorTokenGenerated = operatorToken === undefined;
+
+  const now = value('SUBLEDGER_NOW');
+  let clockStartsAt: Date | undefined;
+  if (now !== undefined) {
+    clockStartsAt = parseInstant(now);
+    if (!clockStartsAt) {
+      problems.push(
+        `SUBLEDGER_NOW must be an ISO 8601 instant with a zone, e.g. 2026-10-31T23:00:00Z (got "${now}")`,
+      );
+    }
+  }
+
+  if (production) {
+    // A made-up operator token or an embedded store would each be lost or unknown after a
+    // restart; a fake clock would date real money movements wrongly.
+    if (operatorTokenGenerated) problems.push('OPERATOR_TOKEN is required when NODE_ENV=production');
+    if (!connectionString) problems.push('EVENTSTORE_CONNECTION_STRING is required when NODE_ENV=production');
+    if (now !== undefined) problems.push('SUBLEDGER_NOW is refused when NODE_ENV=production');
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  if (operatorToken === undefined) operatorToken = randomBytes(32).toString('base64url');
+  return {
+    production,
+    port,
+    host,
+    eventStore,
+    operatorToken,
+    operatorTokenGenerated,
+    clockStartsAt,
+    logLevel: logLevelRaw as LogLevel,
+    bodyLimitBytes,
+  };
+}
+
+function overridesAsEnv(overrides: ConfigOverrides): Record<string, string> {
+  const env: Record<string, string> = {};
+  const set = (name: string, value: string | number | boolean | undefined) => {
+    if (value !== undefined) env[name] = String(value);
+  };
+  set('NODE_ENV', overrides.nodeEnv);
+  set('PORT', overrides.port);
+  set('HOST', overrides.host);
+  set('EVENTSTORE_CONNECTION_STRING', overrides.eventStoreConnectionString);
+  set('SUBLEDGER_EVENTSTORE_MEMORY', overrides.eventStoreMemory);
+  set('SUBLEDGER_DATA_DIR', overrides.dataDir);
+  set('OPERATOR_TOKEN', overrides.operatorToken);
+  set('SUBLEDGER_NOW', overrides.now instanceof Date ? overrides.now.toISOString() : overrides.now);
+  set('LOG_LEVEL', overrides.logLevel);
+  set('SUBLEDGER_BODY_LIMIT_BYTES', overrides.bodyLimitBytes);
+  return env;
+}
+
+function parseInteger(
+  name: string,
+  raw: string | undefined,
+  fallback: number,
+  min: number,
+  max: number,
+  problems: string[],
+): number {
+  if (raw === undefined) return fallback;
+  const parsed = /^\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(parsed) || parsed < min || parsed > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max} (got "${raw}")`);
+    return fallback;
+  }
+  return parsed;
+}
+
+function parseBoolean(name: string, raw: string | undefined, problems: string[]): boolean {
+  if (raw === undefined) return false;
+  const normalized = raw.toLowerCase();
+  if (['true', '1', 'yes'].includes(normalized)) return true;
+  if (['false', '0', 'no'].includes(normalized)) return false;
+  problems.push(`${name} must be true or false (got "${raw}")`);
+  return false;
+}
+
+/** Only instants with an explicit zone: a local time would mean a different instant on each machine. */
+function parseInstant(raw: string): Date | undefined {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i.test(raw)) return undefined;
+  const instant = new Date(raw);
+  return Number.isNaN(instant.getTime()) ? undefined : instant;
+}

@@ -1,0 +1,19 @@
+/**
+ * The one source of business time. With SUBLEDGER_NOW the clock starts at that instant when the
+ * service boots and runs on in real time, so periods can be closed and replayed in tests and demos;
+ * without it, it is the wall clock.
+ */
+export class Clock {
+  private readonly offsetMs: number;
+
+  constructor(
+    startsAt?: Date,
+    private readonly wallClockMs: () => number = Date.now,
+  ) {
+    this.offsetMs = startsAt ? startsAt.getTime() - wallClockMs() : 0;
+  }
+
+  now(): Date {
+    return new Date(this.wallClockMs() + this.offsetMs);
+  }
+}

@@ -1,0 +1,72 @@
+import { Logger, OnApplicationShutdown, Provider } from '@nestjs/common';
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { AppConfig, EventStoreSettings } from '../config/app-config';
+
+/** Injection token of the application's single `EventStoreDBClient`. */
+export const EVENT_STORE_CLIENT = Symbol('EVENT_STORE_CLIENT');
+
+interface EmbeddedServer {
+  readonly connectionString: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Owns the client and, when no EVENTSTORE_CONNECTION_STRING is configured, the embedded server it
+ * talks to. Both go through the same client code path; only where the server runs differs.
+ */
+export class EventStoreConnection implements OnApplicationShutdown {
+  private static readonly logger = new Logger('EventStore');
+  private closed = false;
+
+  private constructor(
+    readonly client: EventStoreDBClient,
+    private readonly embedded: EmbeddedServer | undefined,
+  ) {}
+
+  static async open(settings: EventStoreSettings): Promise<EventStoreConnection> {
+    if (settings.kind === 'external') {
+      return new EventStoreConnection(
+        EventStoreDBClient.connectionString(settings.connectionString),
+        undefined,
+      );
+    }
+    // Loaded only when used: a service pointed at a real EventStoreDB never loads the embedded one.
+    const { startEmbeddedEventStore } = await import('../embedded-eventstore');
+    const embedded: EmbeddedServer = await startEmbeddedEventStore({
+      host: '127.0.0.1',
+      port: 0,
+      ...(settings.memory ? { memory: true } : { dataDir: settings.dataDir }),
+    });
+    EventStoreConnection.logger.log(
+      settings.memory
+        ? `Embedded event store in memory at ${embedded.connectionString}`
+        : `Embedded event store on ${settings.dataDir} at ${embedded.connectionString}`,
+    );
+    return new EventStoreConnection(EventStoreDBClient.connectionString(embedded.connectionString), embedded);
+  }
+
+  /**
+   * Runs in Nest's last shutdown phase, after the HTTP server has drained and every other module's
+   * `onModuleDestroy` / `beforeApplicationShutdown` (subscriptions, projections) has run, so nothing
+   * still appends when the client goes away. The embedded server flushes on close.
+   */
+  async onApplicationShutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.dispose();
+    await this.embedded?.close();
+  }
+}
+
+export const eventStoreProviders: Provider[] = [
+  {
+    provide: EventStoreConnection,
+    useFactory: (config: AppConfig) => EventStoreConnection.open(config.eventStore),
+    inject: [AppConfig],
+  },
+  {
+    provide: EVENT_STORE_CLIENT,
+    useFactory: (connection: EventStoreConnection) => connection.client,
+    inject: [EventStoreConnection],
+  },
+];

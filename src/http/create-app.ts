@@ -1,0 +1,90 @@
+import type { AddressInfo } from 'node:net';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import { AppModule } from '../app.module';
+import { AppConfig, ConfigOverrides, loadConfig } from '../config/app-config';
+import { useJsonBodyOnly } from './json-body-parser';
+import { setUpOpenApi } from './open-api';
+import { REQUEST_ID_HEADER, requestIdFor } from './request-id';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { version } = require('../../package.json') as { version: string };
+
+export interface CreateAppOptions extends ConfigOverrides {
+  /** The environment to read settings from; `process.env` unless given. Overrides win over it. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Where log lines go instead of stdout. */
+  readonly logDestination?: DestinationStream;
+  /** Close the app on SIGTERM / SIGINT (the real process); off for services started inside tests. */
+  readonly handleSignals?: boolean;
+}
+
+export interface RunningApp {
+  readonly app: NestFastifyApplication;
+  readonly config: AppConfig;
+  /** e.g. http://127.0.0.1:49152, with the port actually bound (PORT=0 picks a free one). */
+  readonly url: string;
+  /** Stops HTTP, then disposes the event store client and closes (flushes) the embedded store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Builds, configures and starts the whole service: used by `main.ts` and by the tests, which start
+ * it in-process on port 0 with settings of their own. Throws `ConfigError` before anything starts
+ * when the settings are invalid.
+ */
+export async function createApp(options: CreateAppOptions = {}): Promise<RunningApp> {
+  const config = loadConfig(options.env ?? process.env, options);
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, { logDestination: options.logDestination }),
+    createFastifyAdapter(config),
+    { bufferLogs: true, bodyParser: false },
+  );
+  try {
+    configureApp(app, config, { handleSignals: options.handleSignals ?? true });
+    await app.listen(config.port, config.host);
+  } catch (error) {
+    await app.close();
+    throw error;
+  }
+  const url = localUrl(app, config);
+  app.get(Logger).log(`Subledger listening on ${url}`, 'Bootstrap');
+  return { app, config, url, close: () => app.close() };
+}
+
+export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
+  return new FastifyAdapter({
+    bodyLimit: config.bodyLimitBytes,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+  });
+}
+
+/**
+ * Everything an application needs beyond its modules; also applied by tests that build the app from
+ * a `Test.createTestingModule` over AppModule.
+ */
+export function configureApp(
+  app: NestFastifyApplication,
+  config: AppConfig,
+  options: { handleSignals: boolean },
+): void {
+  app.useLogger(app.get(Logger));
+  app.flushLogs();
+  const fastify = app.getHttpAdapter().getInstance();
+  useJsonBodyOnly(fastify, config.bodyLimitBytes);
+  fastify.addHook('onRequest', (request, reply, done) => {
+    void reply.header(REQUEST_ID_HEADER, request.id);
+    done();
+  });
+  setUpOpenApi(app, version);
+  if (options.handleSignals) app.enableShutdownHooks();
+}
+
+function localUrl(app: NestFastifyApplication, config: AppConfig): string {
+  const address = app.getHttpServer().address() as AddressInfo;
+  const host = ['0.0.0.0', '::', ''].includes(config.host) ? '127.0.0.1' : config.host;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}

@@ -1,0 +1,102 @@
+/**
+ * The stable machine codes of the API's errors and the HTTP status and title each one answers with.
+ * Domain errors carry one of these codes; the problem-details filter turns them into
+ * `application/problem+json` (RFC 9457) in one place, so routes never map errors themselves.
+ *
+ * 409 is for a request that is well formed but conflicts with the current state (not enough credits,
+ * a closed sub-account, a reused idempotency key); 400 for a request that is wrong whatever the state.
+ */
+export const PROBLEMS = {
+  validation_failed: { status: 400, title: 'The request is not valid' },
+  malformed_json: { status: 400, title: 'The request body is not valid JSON' },
+  bad_request: { status: 400, title: 'Bad request' },
+  unauthorized: { status: 401, title: 'Authentication required' },
+  forbidden: { status: 403, title: 'Not allowed' },
+  not_found: { status: 404, title: 'Not found' },
+  method_not_allowed: { status: 405, title: 'Method not allowed' },
+  not_acceptable: { status: 406, title: 'Not acceptable' },
+  conflict: { status: 409, title: 'Conflict' },
+  insufficient_pool: { status: 409, title: "The parent's pool has too few credits" },
+  insufficient_quota: { status: 409, title: "The sub-account's quota has too few credits left" },
+  quota_below_used: { status: 409, title: 'The quota cannot go below the credits already used' },
+  idempotency_conflict: { status: 409, title: 'The idempotency key was used with a different request' },
+  sub_account_closed: { status: 409, title: 'The sub-account is closed' },
+  concurrency_conflict: { status: 409, title: 'Too many concurrent changes; retry the request' },
+  payload_too_large: { status: 413, title: 'The request body is too large' },
+  unsupported_media_type: { status: 415, title: 'Unsupported content type; send application/json' },
+  unprocessable: { status: 422, title: 'Unprocessable request' },
+  rate_limited: { status: 429, title: 'Too many requests' },
+  internal_error: { status: 500, title: 'Internal error' },
+  not_implemented: { status: 501, title: 'Not implemented' },
+  service_unavailable: { status: 503, title: 'Service unavailable' },
+  event_store_unavailable: { status: 503, title: 'The event store is unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemCode = keyof typeof PROBLEMS;
+
+export const PROBLEM_TYPE_BASE = 'https://subledger.dev/problems/';
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+export interface FieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+export interface ProblemDetails {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail: string;
+  readonly code: ProblemCode;
+  readonly instance: string;
+  readonly [extension: string]: unknown;
+}
+
+export function isProblemCode(code: unknown): code is ProblemCode {
+  return typeof code === 'string' && Object.prototype.hasOwnProperty.call(PROBLEMS, code);
+}
+
+/**
+ * An error whose meaning the client can act on. `extensions` become extra members of the problem
+ * document (e.g. `errors` for validation, `available` for a short pool); never put secrets there.
+ * Domain code that must stay free of HTTP may throw its own error class instead: any error with a
+ * `code` from PROBLEMS is answered the same way.
+ */
+export class ApplicationError extends Error {
+  constructor(
+    readonly code: ProblemCode,
+    message: string,
+    readonly extensions: Readonly<Record<string, unknown>> = {},
+  ) {
+    super(message);
+    this.name = 'ApplicationError';
+  }
+
+  get status(): number {
+    return PROBLEMS[this.code].status;
+  }
+}
+
+export function problemDetails(
+  code: ProblemCode,
+  detail: string,
+  instance: string,
+  extensions: Readonly<Record<string, unknown>> = {},
+): ProblemDetails {
+  const { status, title } = PROBLEMS[code];
+  return {
+    type: `${PROBLEM_TYPE_BASE}${code}`,
+    title,
+    status,
+    detail,
+    code,
+    instance,
+    ...withoutCoreMembers(extensions),
+  };
+}
+
+const CORE_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'instance']);
+
+function withoutCoreMembers(extensions: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(extensions).filter(([key]) => !CORE_MEMBERS.has(key)));
+}

@@ -1,0 +1,233 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { DestinationStream } from 'pino';
+import type { LogLevel } from '../../src/config/app-config';
+import { createApp } from '../../src/http/create-app';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
+const MAIN_PATH = path.join(REPO_ROOT, 'src', 'main.ts');
+
+export interface ApiResponse<T = any> {
+  readonly status: number;
+  readonly headers: Headers;
+  /** Parsed JSON when the response is JSON (including problem+json), the text otherwise. */
+  readonly body: T;
+}
+
+export interface RequestOptions {
+  readonly body?: unknown;
+  /** A bearer token; no Authorization header when absent. */
+  readonly token?: string;
+  readonly headers?: Record<string, string>;
+}
+
+/** A small client over Node's global fetch, so tests read like the HTTP they send. */
+export interface Api {
+  request<T = any>(method: string, path: string, options?: RequestOptions): Promise<ApiResponse<T>>;
+  get<T = any>(path: string, token?: string): Promise<ApiResponse<T>>;
+  post<T = any>(path: string, body?: unknown, token?: string): Promise<ApiResponse<T>>;
+  put<T = any>(path: string, body?: unknown, token?: string): Promise<ApiResponse<T>>;
+  patch<T = any>(path: string, body?: unknown, token?: string): Promise<ApiResponse<T>>;
+  delete<T = any>(path: string, token?: string): Promise<ApiResponse<T>>;
+}
+
+export function apiClient(baseUrl: string): Api {
+  const request = async <T>(method: string, urlPath: string, options: RequestOptions = {}) => {
+    const headers: Record<string, string> = { ...options.headers };
+    if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(`${baseUrl}${urlPath}`, { method, headers, body });
+    const text = await response.text();
+    const isJson = /json/.test(response.headers.get('content-type') ?? '');
+    return {
+      status: response.status,
+      headers: response.headers,
+      body: (isJson && text ? JSON.parse(text) : text) as T,
+    };
+  };
+  return {
+    request,
+    get: (urlPath, token) => request('GET', urlPath, { token }),
+    post: (urlPath, body, token) => request('POST', urlPath, { body, token }),
+    put: (urlPath, body, token) => request('PUT', urlPath, { body, token }),
+    patch: (urlPath, body, token) => request('PATCH', urlPath, { body, token }),
+    delete: (urlPath, token) => request('DELETE', urlPath, { token }),
+  };
+}
+
+export interface TestServiceOptions {
+  /** Keep the event store in this folder (so a later start can reopen it); in memory when absent. */
+  readonly dataDir?: string;
+  /** Use this event store instead of an embedded one. */
+  readonly eventStoreConnectionString?: string;
+  /** SUBLEDGER_NOW: where the service clock starts. */
+  readonly now?: string | Date;
+  readonly operatorToken?: string;
+  /** `error` unless given, so a failing test shows unexpected errors and little else. */
+  readonly logLevel?: LogLevel;
+  readonly logDestination?: DestinationStream;
+  readonly bodyLimitBytes?: number;
+}
+
+export interface TestService {
+  readonly baseUrl: string;
+  readonly operatorToken: string;
+  readonly app: NestFastifyApplication;
+  readonly api: Api;
+  /** Stops the service and closes (flushes) its embedded store. */
+  close(): Promise<void>;
+}
+
+/**
+ * The real service, in this process, on an ephemeral port with an embedded store of its own. The
+ * process environment is not read, so a developer's shell settings cannot leak into a test.
+ */
+export async function startTestService(opts: TestServiceOptions = {}): Promise<TestService> {
+  const operatorToken = opts.operatorToken ?? randomBytes(24).toString('base64url');
+  const running = await createApp({
+    env: {},
+    host: '127.0.0.1',
+    port: 0,
+    operatorToken,
+    logLevel: opts.logLevel ?? 'error',
+    logDestination: opts.logDestination,
+    handleSignals: false,
+    now: opts.now,
+    bodyLimitBytes: opts.bodyLimitBytes,
+    ...(opts.eventStoreConnectionString
+      ? { eventStoreConnectionString: opts.eventStoreConnectionString }
+      : opts.dataDir
+        ? { dataDir: opts.dataDir }
+        : { eventStoreMemory: true }),
+  });
+  return {
+    baseUrl: running.url,
+    operatorToken,
+    app: running.app,
+    api: apiClient(running.url),
+    close: () => running.close(),
+  };
+}
+
+export interface ServiceProcess {
+  readonly child: ChildProcess;
+  readonly baseUrl: string;
+  readonly operatorToken: string;
+  readonly api: Api;
+  /** Resolves once the process is gone, however it ended. */
+  readonly exited: Promise<void>;
+  /** The last few KiB the process wrote, for failure messages. */
+  output(): string;
+  /** SIGKILL: no chance to flush or close anything. */
+  killHard(): Promise<void>;
+  /** SIGTERM (a clean shutdown), then SIGKILL if it is still alive after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface SpawnServiceOptions {
+  /** Settings for the child, over a copy of this process's environment minus the event store's. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** How long to wait for GET /health to answer 200 before giving up (a start that hangs must fail). */
+  readonly readyTimeoutMs?: number;
+}
+
+/**
+ * Starts `src/main.ts` as a child process (through ts-node, so no build is needed) and waits until
+ * its /health answers 200. For crash and restart tests: the pid held is the service itself.
+ * Without SUBLEDGER_DATA_DIR or EVENTSTORE_CONNECTION_STRING in `env`, its store is in memory.
+ */
+export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promise<ServiceProcess> {
+  const port = await freePort();
+  const operatorToken = opts.env?.OPERATOR_TOKEN ?? randomBytes(24).toString('base64url');
+  const inherited = { ...process.env };
+  delete inherited.EVENTSTORE_CONNECTION_STRING;
+  delete inherited.NODE_ENV;
+  const env: NodeJS.ProcessEnv = {
+    ...inherited,
+    LOG_LEVEL: 'warn',
+    ...(opts.env?.SUBLEDGER_DATA_DIR || opts.env?.EVENTSTORE_CONNECTION_STRING
+      ? {}
+      : { SUBLEDGER_EVENTSTORE_MEMORY: 'true' }),
+    ...opts.env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    OPERATOR_TOKEN: operatorToken,
+  };
+  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', MAIN_PATH], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const keep = (chunk: string) => {
+    output = (output + chunk).slice(-16_384);
+  };
+  child.stdout!.setEncoding('utf8').on('data', keep);
+  child.stderr!.setEncoding('utf8').on('data', keep);
+  let running = true;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      running = false;
+      resolve();
+    });
+  });
+
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const api = apiClient(baseUrl);
+  const handle: ServiceProcess = {
+    child,
+    baseUrl,
+    operatorToken,
+    api,
+    exited,
+    output: () => output,
+    async killHard() {
+      if (running) child.kill('SIGKILL');
+      await exited;
+    },
+    async stop(graceMs = 10_000) {
+      if (!running) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => running && child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
+  while (running) {
+    const status = await api
+      .get('/health')
+      .then((response) => response.status)
+      .catch(() => 0);
+    if (status === 200) return handle;
+    if (Date.now() > deadline) {
+      await handle.killHard();
+      throw new Error(`service did not become ready on ${baseUrl}\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(
+    `service exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})\n${output}`,
+  );
+}
+
+/** A port nobody listens on right now; the child binds it a moment later. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
