@@ -1,0 +1,76 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import { GossipService } from '@eventstore/db-client/generated/gossip_grpc_pb';
+import { MonitoringService } from '@eventstore/db-client/generated/monitoring_grpc_pb';
+import { OperationsService } from '@eventstore/db-client/generated/operations_grpc_pb';
+import { PersistentSubscriptionsService } from '@eventstore/db-client/generated/persistent_grpc_pb';
+import { ProjectionsService } from '@eventstore/db-client/generated/projections_grpc_pb';
+import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
+import { UsersService } from '@eventstore/db-client/generated/users_grpc_pb';
+import { EventStoreEngine } from './engine/event-store.engine';
+import { serverFeaturesImplementation } from './grpc/server-features.service';
+import { StreamsHandlers, streamsServiceDefinition } from './grpc/streams.service';
+import { unimplementedImplementation } from './grpc/unimplemented.service';
+
+export interface EmbeddedEventStoreOptions {
+  host?: string;
+  port?: number;
+  dataDir?: string;
+  memory?: boolean;
+}
+
+export interface EmbeddedEventStore {
+  readonly port: number;
+  readonly connectionString: string;
+  close(): Promise<void>;
+}
+
+/** Large enough for a full 3 MiB BatchAppend chunk plus framing. */
+const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+export async function startEmbeddedEventStore(opts: EmbeddedEventStoreOptions): Promise<EmbeddedEventStore> {
+  const host = opts.host ?? '127.0.0.1';
+  const engine = new EventStoreEngine({ dataDir: opts.dataDir, memory: opts.memory });
+  const server = new Server({
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+  });
+  server.addService(streamsServiceDefinition(), new StreamsHandlers(engine).implementation());
+  server.addService(ServerFeaturesService, serverFeaturesImplementation());
+  for (const def of [
+    GossipService,
+    PersistentSubscriptionsService,
+    ProjectionsService,
+    UsersService,
+    OperationsService,
+    MonitoringService,
+  ]) {
+    server.addService(def, unimplementedImplementation(def));
+  }
+  let port: number;
+  try {
+    port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${host}:${opts.port ?? 2113}`, ServerCredentials.createInsecure(), (err, bound) =>
+        err ? reject(err) : resolve(bound),
+      ),
+    );
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
+  let closing: Promise<void> | null = null;
+  return {
+    port,
+    connectionString: `esdb://127.0.0.1:${port}?tls=false`,
+    close: () => {
+      closing ??= (async () => {
+        // Stop taking calls, let queued appends reach the disk and their answers go out, then
+        // cut what is still open (subscriptions never end on their own).
+        const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        await engine.close();
+        await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, 200))]);
+        server.forceShutdown();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,417 @@
+import { randomUUID } from 'node:crypto';
+import {
+  EventLog,
+  FileEventLog,
+  MemoryEventLog,
+  ENTRY_HEADER_SIZE,
+  firstEntryOffset,
+  frameRecord,
+} from '../storage/event-log';
+import { EventIndex, StreamState } from '../storage/event-index';
+import {
+  encodeRecordedEvent,
+  NewEvent,
+  parseRecordedEvent,
+  TOMBSTONE_REVISION,
+} from '../storage/recorded-event.codec';
+import {
+  isMetaStream,
+  isSoftDeleted,
+  META_STREAM_METADATA,
+  META_STREAM_PREFIX,
+  metadataJsonWithTruncateBefore,
+  metaStreamOf,
+  parseStreamMetadata,
+  SOFT_DELETED_TB_JSON,
+  StreamMetadata,
+} from './stream-metadata';
+
+/** Expected revisions as EventStoreDB numbers them: >= 0 exact, or one of these. */
+export const EXPECTED_ANY = -2;
+export const EXPECTED_NO_STREAM = -1;
+export const EXPECTED_STREAM_EXISTS = -4;
+
+export type AppendOutcome =
+  | { kind: 'success'; revision: number; position: number }
+  | { kind: 'wrong_expected_version'; current: number; expected: number }
+  | { kind: 'stream_deleted' };
+
+export type DeleteOutcome =
+  | { kind: 'success'; position: number }
+  | { kind: 'wrong_expected_version'; current: number; expected: number }
+  | { kind: 'stream_deleted' };
+
+export type StreamReadState =
+  | { kind: 'not_found' }
+  | { kind: 'deleted' }
+  | { kind: 'ok'; stream: StreamState; first: number; end: number };
+
+export interface EngineOptions {
+  dataDir?: string;
+  memory?: boolean;
+}
+
+/** How many recent event ids the idempotent re-append check remembers (EventStoreDB keeps an LRU too). */
+const RECENT_ID_CAPACITY = 100_000;
+const LINK_EVENT_TYPE = '$>';
+const JSON_CONTENT_TYPE = 'application/json';
+
+type Decision =
+  | { kind: 'ok'; current: number; undelete: boolean }
+  | { kind: 'wrong_expected_version'; current: number }
+  | { kind: 'stream_deleted' }
+  | { kind: 'idempotent'; lastRevision: number; lastIndex: number };
+
+interface PlannedEvent {
+  stream: StreamState;
+  revision: number | bigint;
+  event: NewEvent;
+}
+
+/**
+ * The storage engine: decides appends against expected revisions, writes one framed record
+ * per operation, and makes events visible to readers only once their record is durable.
+ * Everything runs on the event loop, so a decision and the index update it implies happen
+ * atomically with respect to every other request.
+ */
+export class EventStoreEngine {
+  readonly index = new EventIndex();
+  /** Events [0, durableCount) are on disk and visible; later ones are still in flight. */
+  durableCount = 0;
+  private readonly log: EventLog;
+  private readonly recentIds = new Map<string, number>();
+  private readonly pendingEntries = new Map<number, Buffer>();
+  private readonly listeners = new Set<() => void>();
+  private durableWaiters: { index: number; resolve: () => void }[] = [];
+  readonly truncatedBytes: number;
+
+  constructor(opts: EngineOptions) {
+    if (opts.memory) {
+      this.log = new MemoryEventLog();
+      this.truncatedBytes = 0;
+    } else {
+      if (!opts.dataDir) throw new Error('dataDir is required unless memory is set');
+      const { log, truncatedBytes } = FileEventLog.open(opts.dataDir, (position, buf, s, e) =>
+        this.replayEntry(position, buf, s, e),
+      );
+      this.log = log;
+      this.truncatedBytes = truncatedBytes;
+      this.durableCount = this.index.count;
+      for (const st of this.index.streams) st.readMeta = st.writeMeta;
+    }
+    this.log.onFlushed = () => this.afterFlush();
+  }
+
+  private replayEntry(position: number, buf: Buffer, start: number, end: number): void {
+    const e = parseRecordedEvent(buf, start, end);
+    const st = this.index.streamOrCreate(e.streamName);
+    const createdMs = Math.floor(Number(e.createdTicks) / 10_000);
+    const i = this.index.add(position, end - start, st, e.revision, e.type, createdMs);
+    this.rememberId(e.id, i);
+    if (isMetaStream(e.streamName)) {
+      this.applyMetadata(e.streamName, buf.subarray(e.dataStart, e.dataEnd), 'write');
+    }
+  }
+
+  private rememberId(id: string, index: number): void {
+    this.recentIds.delete(id);
+    this.recentIds.set(id, index);
+    if (this.recentIds.size > RECENT_ID_CAPACITY) {
+      const oldest = this.recentIds.keys().next().value as string;
+      this.recentIds.delete(oldest);
+    }
+  }
+
+  private applyMetadata(metaStreamName: string, data: Uint8Array, which: 'write' | 'read'): void {
+    const target = this.index.streamOrCreate(metaStreamName.slice(META_STREAM_PREFIX.length));
+    const { meta, raw } = parseStreamMetadata(data);
+    if (which === 'write') {
+      target.writeMeta = meta;
+      target.rawMetaJson = raw;
+    } else {
+      target.readMeta = meta;
+    }
+  }
+
+  onCommit(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private afterFlush(): void {
+    if (this.durableWaiters.length > 0) {
+      const still: typeof this.durableWaiters = [];
+      for (const w of this.durableWaiters) {
+        if (w.index < this.durableCount) w.resolve();
+        else still.push(w);
+      }
+      this.durableWaiters = still;
+    }
+    for (const l of this.listeners) l();
+  }
+
+  private whenDurable(index: number): Promise<void> {
+    if (index < this.durableCount) return Promise.resolve();
+    return new Promise((resolve) => this.durableWaiters.push({ index, resolve }));
+  }
+
+  // ---------------------------------------------------------------- writes
+
+  async append(streamName: string, expected: number, events: NewEvent[]): Promise<AppendOutcome> {
+    const st = this.index.stream(streamName);
+    const d = this.checkCommit(streamName, st, expected, events);
+    switch (d.kind) {
+      case 'stream_deleted':
+        return d;
+      case 'wrong_expected_version':
+        return { kind: 'wrong_expected_version', current: d.current, expected };
+      case 'idempotent':
+        await this.whenDurable(d.lastIndex);
+        return {
+          kind: 'success',
+          revision: d.lastRevision,
+          position: this.index.position(d.lastIndex),
+        };
+      case 'ok':
+        break;
+    }
+    if (events.length === 0) {
+      return { kind: 'success', revision: d.current, position: this.log.end };
+    }
+    const stream = st ?? this.index.streamOrCreate(streamName);
+    const planned: PlannedEvent[] = events.map((event, k) => ({
+      stream,
+      revision: d.current + 1 + k,
+      event,
+    }));
+    if (d.undelete) {
+      // EventStoreDB recreates a soft-deleted stream by moving $tb to the first new revision.
+      planned.push({
+        stream: this.index.streamOrCreate(metaStreamOf(streamName)),
+        revision: this.nextRevisionOf(metaStreamOf(streamName)),
+        event: metadataEvent(metadataJsonWithTruncateBefore(stream.rawMetaJson, String(d.current + 1))),
+      });
+    }
+    const indexes = await this.write(planned);
+    const last = indexes[events.length - 1];
+    return {
+      kind: 'success',
+      revision: d.current + events.length,
+      position: this.index.position(last),
+    };
+  }
+
+  async deleteStream(streamName: string, expected: number): Promise<DeleteOutcome> {
+    const st = this.index.stream(streamName);
+    const check = this.checkDelete(st, expected);
+    if (check) return check;
+    const metaName = metaStreamOf(streamName);
+    const raw = st?.rawMetaJson ?? {};
+    const [i] = await this.write([
+      {
+        stream: this.index.streamOrCreate(metaName),
+        revision: this.nextRevisionOf(metaName),
+        event: metadataEvent(metadataJsonWithTruncateBefore(raw, SOFT_DELETED_TB_JSON)),
+      },
+    ]);
+    return { kind: 'success', position: this.index.position(i) };
+  }
+
+  async tombstone(streamName: string, expected: number): Promise<DeleteOutcome> {
+    const st = this.index.stream(streamName);
+    const check = this.checkDelete(st, expected);
+    if (check) return check;
+    const [i] = await this.write([
+      {
+        stream: st ?? this.index.streamOrCreate(streamName),
+        revision: TOMBSTONE_REVISION,
+        event: {
+          id: randomUUID(),
+          type: '$streamDeleted',
+          contentType: 'application/octet-stream',
+          data: new Uint8Array(0),
+          customMetadata: new Uint8Array(0),
+        },
+      },
+    ]);
+    return { kind: 'success', position: this.index.position(i) };
+  }
+
+  private nextRevisionOf(streamName: string): number {
+    return this.index.stream(streamName)?.count ?? 0;
+  }
+
+  private checkDelete(st: StreamState | undefined, expected: number): DeleteOutcome | null {
+    if (st && st.tombstoneIndex >= 0) return { kind: 'stream_deleted' };
+    const current = st ? st.count - 1 : -1;
+    const ok =
+      expected === EXPECTED_ANY ||
+      (expected === EXPECTED_NO_STREAM && current < 0) ||
+      (expected === EXPECTED_STREAM_EXISTS && current >= 0) ||
+      expected === current;
+    return ok ? null : { kind: 'wrong_expected_version', current, expected };
+  }
+
+  /** EventStoreDB's commit check, including its idempotent re-append rule. */
+  private checkCommit(
+    streamName: string,
+    st: StreamState | undefined,
+    expected: number,
+    events: NewEvent[],
+  ): Decision {
+    if (st && st.tombstoneIndex >= 0) return { kind: 'stream_deleted' };
+    const current = st ? st.count - 1 : -1;
+    const softDeleted = st ? isSoftDeleted(st.writeMeta) : false;
+    if (expected === EXPECTED_STREAM_EXISTS) {
+      if (softDeleted) return { kind: 'stream_deleted' };
+      if (current < 0 && !(this.index.stream(metaStreamOf(streamName))?.count ?? 0)) {
+        return { kind: 'wrong_expected_version', current };
+      }
+    }
+    if (expected === EXPECTED_ANY || expected === EXPECTED_STREAM_EXISTS) {
+      let lastIndex = -1;
+      for (let k = 0; k < events.length; k++) {
+        const i = this.recentIds.get(events[k].id);
+        if (i === undefined || !st || this.index.streamOf(i) !== st.no) {
+          return k === 0
+            ? { kind: 'ok', current, undelete: softDeleted }
+            : { kind: 'wrong_expected_version', current };
+        }
+        lastIndex = i;
+      }
+      if (lastIndex < 0) return { kind: 'ok', current, undelete: softDeleted };
+      return {
+        kind: 'idempotent',
+        lastRevision: this.index.revision(lastIndex),
+        lastIndex,
+      };
+    }
+    if (expected < current) {
+      let revision = expected;
+      for (let k = 0; k < events.length; k++) {
+        revision++;
+        if (revision <= current && this.idAt(st!, revision) === events[k].id) continue;
+        if (k > 0) return { kind: 'wrong_expected_version', current };
+        if (expected === EXPECTED_NO_STREAM && softDeleted) {
+          return { kind: 'ok', current, undelete: true };
+        }
+        return { kind: 'wrong_expected_version', current };
+      }
+      if (revision === expected) return { kind: 'wrong_expected_version', current };
+      const lastIndex = st!.at(revision);
+      return { kind: 'idempotent', lastRevision: revision, lastIndex };
+    }
+    if (expected > current) return { kind: 'wrong_expected_version', current };
+    return { kind: 'ok', current, undelete: softDeleted };
+  }
+
+  private idAt(st: StreamState, revision: number): string {
+    const i = st.at(revision);
+    const pb = this.pendingEntries.get(i) ?? this.entry(i);
+    return parseRecordedEvent(pb, 0, pb.length).id;
+  }
+
+  private write(planned: PlannedEvent[]): Promise<number[]> {
+    const recordStart = this.log.end;
+    let position = firstEntryOffset(recordStart);
+    const nowMs = Date.now();
+    const ticks = `${nowMs}0000`;
+    const entries: Buffer[] = [];
+    const indexes: number[] = [];
+    const metaUpdates: { name: string; data: Uint8Array }[] = [];
+    for (const p of planned) {
+      const pb = encodeRecordedEvent(p.stream.name, p.revision, position, ticks, p.event);
+      const revision = typeof p.revision === 'bigint' ? -1 : p.revision;
+      const i = this.index.add(position, pb.length, p.stream, revision, p.event.type, nowMs);
+      this.rememberId(p.event.id, i);
+      this.pendingEntries.set(i, pb);
+      if (isMetaStream(p.stream.name)) {
+        this.applyMetadata(p.stream.name, p.event.data, 'write');
+        metaUpdates.push({ name: p.stream.name, data: p.event.data });
+      }
+      entries.push(pb);
+      indexes.push(i);
+      position += ENTRY_HEADER_SIZE + pb.length;
+    }
+    const endCount = this.index.count;
+    return new Promise((resolve, reject) => {
+      this.log.append(frameRecord(entries), (err) => {
+        for (const i of indexes) this.pendingEntries.delete(i);
+        if (err) return reject(err);
+        this.durableCount = endCount;
+        for (const m of metaUpdates) this.applyMetadata(m.name, m.data, 'read');
+        resolve(indexes);
+      });
+    });
+  }
+
+  // ----------------------------------------------------------------- reads
+
+  /** The stored RecordedEvent bytes of a durable event. */
+  entry(i: number): Buffer {
+    const start = this.index.position(i) + ENTRY_HEADER_SIZE;
+    return this.log.read(start, start + this.index.length(i));
+  }
+
+  /** One read covering durable events [from, to): returns the bytes and the offset of byte 0. */
+  readBlock(from: number, to: number): { buf: Buffer; base: number } {
+    const base = this.index.position(from);
+    const last = to - 1;
+    const end = this.index.position(last) + ENTRY_HEADER_SIZE + this.index.length(last);
+    return { buf: this.log.read(base, end), base };
+  }
+
+  streamReadState(streamName: string): StreamReadState {
+    const st = this.index.stream(streamName);
+    if (!st) return { kind: 'not_found' };
+    if (st.tombstoneIndex >= 0 && st.tombstoneIndex < this.durableCount) return { kind: 'deleted' };
+    const end = st.durableCount(this.durableCount);
+    if (end === 0) return { kind: 'not_found' };
+    const meta: StreamMetadata = isMetaStream(streamName) ? META_STREAM_METADATA : st.readMeta;
+    if (isSoftDeleted(meta)) return { kind: 'not_found' };
+    return { kind: 'ok', stream: st, first: this.firstReadable(st, meta, end), end };
+  }
+
+  private firstReadable(st: StreamState, meta: StreamMetadata, end: number): number {
+    let first = 0;
+    if (meta.truncateBefore !== undefined) first = Math.max(first, meta.truncateBefore);
+    if (meta.maxCount !== undefined) first = Math.max(first, end - meta.maxCount);
+    if (meta.maxAge !== undefined) {
+      const cutoff = Date.now() - meta.maxAge * 1000;
+      while (first < end && this.index.createdMs(st.at(first)) < cutoff) first++;
+    }
+    return Math.min(first, end);
+  }
+
+  isLink(i: number): boolean {
+    return this.index.types[this.index.typeOf(i)] === LINK_EVENT_TYPE;
+  }
+
+  /** Global index of a link's target if it is readable, else -1. */
+  resolveLink(linkPb: Buffer): number {
+    const e = parseRecordedEvent(linkPb, 0, linkPb.length);
+    const text = linkPb.toString('utf8', e.dataStart, e.dataEnd);
+    const at = text.indexOf('@');
+    if (at <= 0) return -1;
+    const revision = Number(text.slice(0, at));
+    const state = this.streamReadState(text.slice(at + 1));
+    if (state.kind !== 'ok' || !Number.isInteger(revision)) return -1;
+    if (revision < state.first || revision >= state.end) return -1;
+    return state.stream.at(revision);
+  }
+
+  async close(): Promise<void> {
+    this.listeners.clear();
+    await this.log.close();
+  }
+}
+
+function metadataEvent(json: Buffer): NewEvent {
+  return {
+    id: randomUUID(),
+    type: '$metadata',
+    contentType: JSON_CONTENT_TYPE,
+    data: json,
+    customMetadata: new Uint8Array(0),
+  };
+}

@@ -1,0 +1,44 @@
+import { UUID } from '@eventstore/db-client/generated/shared_pb';
+import { NewEvent } from '../storage/recorded-event.codec';
+
+/** EventStoreDB's default MaxAppendSize (1 MiB). */
+export const MAX_APPEND_SIZE = 1024 * 1024;
+
+interface ProposedMessageLike {
+  getId(): UUID | undefined;
+  getMetadataMap(): { get(key: string): string | undefined };
+  getData_asU8(): Uint8Array;
+  getCustomMetadata_asU8(): Uint8Array;
+}
+
+export function uuidToString(uuid: UUID | undefined): string {
+  if (!uuid) return '';
+  if (uuid.hasString()) return uuid.getString().toLowerCase();
+  const s = uuid.getStructured();
+  if (!s) return '';
+  const hi = BigInt.asUintN(64, BigInt(s.getMostSignificantBits()));
+  const lo = BigInt.asUintN(64, BigInt(s.getLeastSignificantBits()));
+  const hex = hi.toString(16).padStart(16, '0') + lo.toString(16).padStart(16, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** Converts one proposed message; returns the name of a missing required property instead. */
+export function toNewEvent(m: ProposedMessageLike): NewEvent | string {
+  const meta = m.getMetadataMap();
+  const type = meta.get('type');
+  if (type === undefined) return 'type';
+  const contentType = meta.get('content-type');
+  if (contentType === undefined) return 'content-type';
+  return {
+    id: uuidToString(m.getId()),
+    type,
+    contentType,
+    data: m.getData_asU8(),
+    customMetadata: m.getCustomMetadata_asU8(),
+  };
+}
+
+/** EventStoreDB counts data + metadata + the type (as UTF-16) against MaxAppendSize. */
+export function sizeOnDisk(e: NewEvent): number {
+  return e.data.length + e.customMetadata.length + e.type.length * 2;
+}

@@ -1,0 +1,407 @@
+import {
+  handleBidiStreamingCall,
+  handleClientStreamingCall,
+  handleServerStreamingCall,
+  handleUnaryCall,
+  ServiceDefinition,
+  status,
+  UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import { Any } from 'google-protobuf/google/protobuf/any_pb';
+import { Empty as GoogleEmpty } from 'google-protobuf/google/protobuf/empty_pb';
+import {
+  Empty,
+  AllStreamPosition,
+  MaximumAppendSizeExceeded,
+  StreamDeleted,
+  StreamIdentifier,
+  Timeout,
+  WrongExpectedVersion,
+} from '@eventstore/db-client/generated/shared_pb';
+import { Code } from '@eventstore/db-client/generated/code_pb';
+import { Status } from '@eventstore/db-client/generated/status_pb';
+import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb';
+import {
+  AppendReq,
+  AppendResp,
+  BatchAppendReq,
+  BatchAppendResp,
+  DeleteReq,
+  DeleteResp,
+  ReadReq,
+  TombstoneReq,
+  TombstoneResp,
+} from '@eventstore/db-client/generated/streams_pb';
+import {
+  AppendOutcome,
+  DeleteOutcome,
+  EventStoreEngine,
+  EXPECTED_ANY,
+  EXPECTED_NO_STREAM,
+  EXPECTED_STREAM_EXISTS,
+} from '../engine/event-store.engine';
+import { NewEvent } from '../storage/recorded-event.codec';
+import { MAX_APPEND_SIZE, sizeOnDisk, toNewEvent, uuidToString } from './proposed-event';
+import { ReadSession } from './read.handler';
+import {
+  maximumAppendSizeError,
+  missingMetadataError,
+  streamDeletedError,
+  wrongExpectedVersionError,
+} from './rpc-errors';
+
+const TYPE_URL_PREFIX = 'type.googleapis.com/';
+
+/**
+ * The Streams service definition with one change: Read responses may be pre-encoded Buffers
+ * (see read-frames.ts), which pass through untouched.
+ */
+export function streamsServiceDefinition(): ServiceDefinition {
+  const def = { ...StreamsService } as unknown as Record<string, Record<string, unknown>>;
+  const readDef = { ...def.read };
+  const original = readDef.responseSerialize as (value: unknown) => Buffer;
+  readDef.responseSerialize = (value: unknown) => (Buffer.isBuffer(value) ? value : original(value));
+  def.read = readDef;
+  return def as unknown as ServiceDefinition;
+}
+
+function streamName(identifier: StreamIdentifier | undefined): string {
+  return Buffer.from(identifier?.getStreamName_asU8() ?? []).toString('utf8');
+}
+
+interface ExpectedOptions {
+  hasAny(): boolean;
+  hasNoStream(): boolean;
+  hasStreamExists(): boolean;
+}
+
+function expectedOf(o: ExpectedOptions, exact: () => string): number {
+  if (o.hasAny()) return EXPECTED_ANY;
+  if (o.hasNoStream()) return EXPECTED_NO_STREAM;
+  if (o.hasStreamExists()) return EXPECTED_STREAM_EXISTS;
+  return Number(exact());
+}
+
+export class StreamsHandlers {
+  constructor(private readonly engine: EventStoreEngine) {}
+
+  implementation(): UntypedServiceImplementation {
+    return {
+      read: this.read,
+      append: this.append,
+      batchAppend: this.batchAppend,
+      delete: this.delete,
+      tombstone: this.tombstone,
+    };
+  }
+
+  private readonly read: handleServerStreamingCall<ReadReq, Buffer> = (call) => {
+    new ReadSession(this.engine, call).run().catch((err: Error) => {
+      call.emit('error', { code: status.INTERNAL, details: err.message });
+    });
+  };
+
+  private readonly append: handleClientStreamingCall<AppendReq, AppendResp> = (call, callback) => {
+    let options: AppendReq.Options | undefined;
+    const events: NewEvent[] = [];
+    let size = 0;
+    let failed = false;
+    const fail = (err: Parameters<typeof callback>[0]) => {
+      if (failed) return;
+      failed = true;
+      callback(err);
+    };
+    call.on('data', (req: AppendReq) => {
+      if (failed) return;
+      if (req.hasOptions()) {
+        options = req.getOptions();
+        return;
+      }
+      const m = req.getProposedMessage();
+      if (!m) return;
+      const e = toNewEvent(m);
+      if (typeof e === 'string') return fail(missingMetadataError(e));
+      size += sizeOnDisk(e);
+      if (size > MAX_APPEND_SIZE) return fail(maximumAppendSizeError(MAX_APPEND_SIZE));
+      events.push(e);
+    });
+    call.on('end', () => {
+      if (failed || !options) return;
+      const o = options;
+      const name = streamName(o.getStreamIdentifier());
+      const expected = expectedOf(o, () => o.getRevision());
+      this.engine.append(name, expected, events).then(
+        (outcome) => {
+          if (outcome.kind === 'stream_deleted') return fail(streamDeletedError(name));
+          callback(null, appendResponse(outcome));
+        },
+        (err: Error) => fail({ code: status.UNAVAILABLE, details: err.message }),
+      );
+    });
+  };
+
+  private readonly batchAppend: handleBidiStreamingCall<BatchAppendReq, BatchAppendResp> = (call) => {
+    interface Pending {
+      options?: BatchAppendReq.Options;
+      events: NewEvent[];
+      size: number;
+      error?: Status;
+    }
+    const pending = new Map<string, Pending>();
+    let inFlight = 0;
+    let ended = false;
+    const finish = () => {
+      if (ended && inFlight === 0) call.end();
+    };
+    const respond = (resp: BatchAppendResp) => {
+      if (!call.cancelled && call.writable) call.write(resp);
+    };
+    call.on('data', (req: BatchAppendReq) => {
+      const cid = req.getCorrelationId();
+      const key = uuidToString(cid);
+      let p = pending.get(key);
+      if (!p) {
+        p = { events: [], size: 0 };
+        pending.set(key, p);
+      }
+      if (req.hasOptions()) p.options = req.getOptions();
+      if (!p.error) {
+        for (const m of req.getProposedMessagesList()) {
+          const e = toNewEvent(m);
+          if (typeof e === 'string') {
+            p.error = rpcStatus(status.INVALID_ARGUMENT, `Required Metadata Property '${e}' is missing`);
+            break;
+          }
+          p.size += sizeOnDisk(e);
+          if (p.size > MAX_APPEND_SIZE) {
+            const detail = new MaximumAppendSizeExceeded();
+            detail.setMaxappendsize(MAX_APPEND_SIZE);
+            p.error = rpcStatus(
+              status.INVALID_ARGUMENT,
+              `Maximum Append Size of ${MAX_APPEND_SIZE} Exceeded.`,
+              detail,
+              'event_store.client.MaximumAppendSizeExceeded',
+            );
+            break;
+          }
+          p.events.push(e);
+        }
+      }
+      if (!req.getIsFinal()) return;
+      pending.delete(key);
+      const o = p.options ?? new BatchAppendReq.Options();
+      const name = streamName(o.getStreamIdentifier());
+      const expected = expectedOf(o, () => o.getStreamPosition());
+      const base = () => batchResponseBase(cid, o, expected);
+      if (p.error) {
+        respond(base().setError(p.error));
+        return;
+      }
+      const deadline = o.getDeadline();
+      if (deadline && deadline.toDate().getTime() < Date.now()) {
+        respond(
+          base().setError(
+            rpcStatus(
+              status.DEADLINE_EXCEEDED,
+              'Deadline Exceeded',
+              new Timeout(),
+              'event_store.client.Timeout',
+            ),
+          ),
+        );
+        return;
+      }
+      inFlight++;
+      this.engine
+        .append(name, expected, p.events)
+        .then(
+          (outcome) => respond(batchResponse(base(), outcome, name)),
+          (err: Error) => respond(base().setError(rpcStatus(status.UNAVAILABLE, err.message))),
+        )
+        .finally(() => {
+          inFlight--;
+          finish();
+        });
+    });
+    call.on('end', () => {
+      ended = true;
+      finish();
+    });
+    call.on('error', () => undefined);
+  };
+
+  private readonly delete: handleUnaryCall<DeleteReq, DeleteResp> = (call, callback) => {
+    const o = call.request.getOptions() ?? new DeleteReq.Options();
+    const name = streamName(o.getStreamIdentifier());
+    const expected = expectedOf(o, () => o.getRevision());
+    this.engine.deleteStream(name, expected).then(
+      (outcome) => {
+        const err = deleteError(outcome, name);
+        if (err) return callback(err);
+        const resp = new DeleteResp();
+        if (outcome.kind === 'success') {
+          const pos = new DeleteResp.Position();
+          pos.setCommitPosition(String(outcome.position));
+          pos.setPreparePosition(String(outcome.position));
+          resp.setPosition(pos);
+        }
+        callback(null, resp);
+      },
+      (err: Error) => callback({ code: status.UNAVAILABLE, details: err.message }),
+    );
+  };
+
+  private readonly tombstone: handleUnaryCall<TombstoneReq, TombstoneResp> = (call, callback) => {
+    const o = call.request.getOptions() ?? new TombstoneReq.Options();
+    const name = streamName(o.getStreamIdentifier());
+    const expected = expectedOf(o, () => o.getRevision());
+    this.engine.tombstone(name, expected).then(
+      (outcome) => {
+        const err = deleteError(outcome, name);
+        if (err) return callback(err);
+        const resp = new TombstoneResp();
+        if (outcome.kind === 'success') {
+          const pos = new TombstoneResp.Position();
+          pos.setCommitPosition(String(outcome.position));
+          pos.setPreparePosition(String(outcome.position));
+          resp.setPosition(pos);
+        }
+        callback(null, resp);
+      },
+      (err: Error) => callback({ code: status.UNAVAILABLE, details: err.message }),
+    );
+  };
+}
+
+function deleteError(outcome: DeleteOutcome, name: string) {
+  if (outcome.kind === 'stream_deleted') return streamDeletedError(name);
+  if (outcome.kind === 'wrong_expected_version') {
+    return wrongExpectedVersionError(name, outcome.expected, outcome.current);
+  }
+  return null;
+}
+
+function appendResponse(outcome: Exclude<AppendOutcome, { kind: 'stream_deleted' }>): AppendResp {
+  const resp = new AppendResp();
+  if (outcome.kind === 'success') {
+    const success = new AppendResp.Success();
+    success.setCurrentRevision(String(outcome.revision));
+    const pos = new AppendResp.Position();
+    pos.setCommitPosition(String(outcome.position));
+    pos.setPreparePosition(String(outcome.position));
+    success.setPosition(pos);
+    resp.setSuccess(success);
+    return resp;
+  }
+  const wev = new AppendResp.WrongExpectedVersion();
+  if (outcome.current >= 0) wev.setCurrentRevision(String(outcome.current));
+  else wev.setCurrentNoStream(new Empty());
+  switch (outcome.expected) {
+    case EXPECTED_ANY:
+      wev.setExpectedAny(new Empty());
+      break;
+    case EXPECTED_NO_STREAM:
+      wev.setExpectedNoStream(new Empty());
+      break;
+    case EXPECTED_STREAM_EXISTS:
+      wev.setExpectedStreamExists(new Empty());
+      break;
+    default:
+      wev.setExpectedRevision(String(outcome.expected));
+  }
+  resp.setWrongExpectedVersion(wev);
+  return resp;
+}
+
+function rpcStatus(
+  code: status,
+  message: string,
+  detail?: { serializeBinary(): Uint8Array },
+  typeName?: string,
+): Status {
+  const s = new Status();
+  // google.rpc.Code and gRPC status share their numbering.
+  s.setCode(code as number as Code);
+  s.setMessage(message);
+  if (detail && typeName) {
+    const any = new Any();
+    any.pack(detail.serializeBinary(), typeName, TYPE_URL_PREFIX);
+    s.setDetails(any);
+  }
+  return s;
+}
+
+function batchResponseBase(
+  cid: ReturnType<BatchAppendReq['getCorrelationId']>,
+  o: BatchAppendReq.Options,
+  expected: number,
+): BatchAppendResp {
+  const resp = new BatchAppendResp();
+  if (cid) resp.setCorrelationId(cid);
+  const ident = o.getStreamIdentifier();
+  if (ident) resp.setStreamIdentifier(ident);
+  switch (expected) {
+    case EXPECTED_ANY:
+      resp.setAny(new GoogleEmpty());
+      break;
+    case EXPECTED_NO_STREAM:
+      resp.setNoStream(new GoogleEmpty());
+      break;
+    case EXPECTED_STREAM_EXISTS:
+      resp.setStreamExists(new GoogleEmpty());
+      break;
+    default:
+      resp.setStreamPosition(String(expected));
+  }
+  return resp;
+}
+
+function batchResponse(resp: BatchAppendResp, outcome: AppendOutcome, name: string): BatchAppendResp {
+  if (outcome.kind === 'success') {
+    const success = new BatchAppendResp.Success();
+    success.setCurrentRevision(String(outcome.revision));
+    const pos = new AllStreamPosition();
+    pos.setCommitPosition(String(outcome.position));
+    pos.setPreparePosition(String(outcome.position));
+    success.setPosition(pos);
+    return resp.setSuccess(success);
+  }
+  if (outcome.kind === 'stream_deleted') {
+    const detail = new StreamDeleted();
+    const ident = new StreamIdentifier();
+    ident.setStreamName(Buffer.from(name, 'utf8'));
+    detail.setStreamIdentifier(ident);
+    return resp.setError(
+      rpcStatus(
+        status.FAILED_PRECONDITION,
+        `Event stream '${name}' is deleted.`,
+        detail,
+        'event_store.client.StreamDeleted',
+      ),
+    );
+  }
+  const detail = new WrongExpectedVersion();
+  if (outcome.current >= 0) detail.setCurrentStreamRevision(String(outcome.current));
+  else detail.setCurrentNoStream(new GoogleEmpty());
+  switch (outcome.expected) {
+    case EXPECTED_ANY:
+      detail.setExpectedAny(new GoogleEmpty());
+      break;
+    case EXPECTED_NO_STREAM:
+      detail.setExpectedNoStream(new GoogleEmpty());
+      break;
+    case EXPECTED_STREAM_EXISTS:
+      detail.setExpectedStreamExists(new GoogleEmpty());
+      break;
+    default:
+      detail.setExpectedStreamPosition(String(outcome.expected));
+  }
+  return resp.setError(
+    rpcStatus(
+      status.FAILED_PRECONDITION,
+      `Append failed due to WrongExpectedVersion. Stream: ${name}, Expected version: ${outcome.expected}, Actual version: ${outcome.current}`,
+      detail,
+      'event_store.client.WrongExpectedVersion',
+    ),
+  );
+}

@@ -1,0 +1,5 @@
+export {
+  startEmbeddedEventStore,
+  EmbeddedEventStore,
+  EmbeddedEventStoreOptions,
+} from './embedded-eventstore.server';

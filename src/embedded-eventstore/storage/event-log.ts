@@ -1,0 +1,324 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
+
+/**
+ * The append-only log. One file, `events.log`: a 16-byte magic header, then records.
+ *
+ *   record := u32le bodyLength | u32le crc32(body) | body
+ *   body   := u8 kind (1 = events) | u32le entryCount | entry*
+ *   entry  := u32le length | RecordedEvent protobuf bytes
+ *
+ * A record is one append (or delete/tombstone), so an append is all-or-nothing on disk: a
+ * torn or corrupt record fails its checksum and recovery cuts the file there. The position of
+ * an event is the file offset of its entry, so positions only grow and never move.
+ */
+
+export const LOG_MAGIC = Buffer.from('SUBLEDGER-ESLOG1', 'latin1');
+export const RECORD_HEADER_SIZE = 8;
+export const BODY_HEADER_SIZE = 5;
+export const ENTRY_HEADER_SIZE = 4;
+export const RECORD_KIND_EVENTS = 1;
+/** Far above the largest append we accept; anything bigger is corruption, not data. */
+const MAX_RECORD_BODY = 64 * 1024 * 1024;
+const SCAN_CHUNK = 8 * 1024 * 1024;
+
+export type FlushCallback = (error: Error | null) => void;
+
+export interface EventLog {
+  /** Offset where the next record will start. */
+  readonly end: number;
+  /** Queues a framed record; `done` runs once its bytes are durable (or failed). */
+  append(record: Buffer, done: FlushCallback): void;
+  /** Called after each group of appends became durable, after their `done` callbacks. */
+  onFlushed: () => void;
+  /** Bytes [start, end) of durable records. */
+  read(start: number, end: number): Buffer;
+  close(): Promise<void>;
+}
+
+/** Frames entries (each already encoded for its final position) into one record. */
+export function frameRecord(entries: Buffer[]): Buffer {
+  let bodyLength = BODY_HEADER_SIZE;
+  for (const e of entries) bodyLength += ENTRY_HEADER_SIZE + e.length;
+  const record = Buffer.allocUnsafe(RECORD_HEADER_SIZE + bodyLength);
+  let at = RECORD_HEADER_SIZE;
+  record[at++] = RECORD_KIND_EVENTS;
+  record.writeUInt32LE(entries.length, at);
+  at += 4;
+  for (const e of entries) {
+    record.writeUInt32LE(e.length, at);
+    e.copy(record, at + ENTRY_HEADER_SIZE);
+    at += ENTRY_HEADER_SIZE + e.length;
+  }
+  record.writeUInt32LE(bodyLength, 0);
+  record.writeUInt32LE(crc32(record.subarray(RECORD_HEADER_SIZE)), 4);
+  return record;
+}
+
+/** Offset of the first entry of a record that starts at `recordStart`. */
+export function firstEntryOffset(recordStart: number): number {
+  return recordStart + RECORD_HEADER_SIZE + BODY_HEADER_SIZE;
+}
+
+export type EntryVisitor = (position: number, buf: Buffer, start: number, end: number) => void;
+
+function visitEntries(
+  buf: Buffer,
+  bodyStart: number,
+  bodyEnd: number,
+  fileOffsetOfBuf: number,
+  visit: EntryVisitor,
+): void {
+  if (buf[bodyStart] !== RECORD_KIND_EVENTS) return;
+  const count = buf.readUInt32LE(bodyStart + 1);
+  let at = bodyStart + BODY_HEADER_SIZE;
+  for (let i = 0; i < count && at < bodyEnd; i++) {
+    const len = buf.readUInt32LE(at);
+    visit(fileOffsetOfBuf + at, buf, at + ENTRY_HEADER_SIZE, at + ENTRY_HEADER_SIZE + len);
+    at += ENTRY_HEADER_SIZE + len;
+  }
+}
+
+interface PendingWrite {
+  record: Buffer;
+  done: FlushCallback;
+}
+
+export class FileEventLog implements EventLog {
+  end: number;
+  onFlushed: () => void = () => undefined;
+  private written: number;
+  private queue: PendingWrite[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private closed = false;
+  private failure: Error | null = null;
+  private idleWaiters: (() => void)[] = [];
+
+  private constructor(
+    private readonly fd: number,
+    end: number,
+  ) {
+    this.end = end;
+    this.written = end;
+  }
+
+  /**
+   * Opens (or creates) the log, replays every intact record through `visit`, and cuts a torn
+   * or corrupt tail so the next append starts on a clean boundary.
+   */
+  static open(dataDir: string, visit: EntryVisitor): { log: FileEventLog; truncatedBytes: number } {
+    fs.mkdirSync(dataDir, { recursive: true });
+    const file = path.join(dataDir, 'events.log');
+    const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT);
+    const size = fs.fstatSync(fd).size;
+    if (size < LOG_MAGIC.length) {
+      // A new log (or one torn before its header was durable): start afresh.
+      fs.ftruncateSync(fd, 0);
+      fs.writeSync(fd, LOG_MAGIC, 0, LOG_MAGIC.length, 0);
+      fs.fsyncSync(fd);
+      syncDirectory(dataDir);
+      return { log: new FileEventLog(fd, LOG_MAGIC.length), truncatedBytes: size };
+    }
+    const header = Buffer.alloc(LOG_MAGIC.length);
+    fs.readSync(fd, header, 0, header.length, 0);
+    if (!header.equals(LOG_MAGIC)) {
+      fs.closeSync(fd);
+      throw new Error(`${file} is not a Subledger event log (bad magic header)`);
+    }
+    const validEnd = scanRecords(fd, size, visit);
+    if (validEnd < size) {
+      fs.ftruncateSync(fd, validEnd);
+      fs.fsyncSync(fd);
+    }
+    return { log: new FileEventLog(fd, validEnd), truncatedBytes: size - validEnd };
+  }
+
+  append(record: Buffer, done: FlushCallback): void {
+    if (this.closed || this.failure) {
+      const err = this.failure ?? new Error('event log is closed');
+      process.nextTick(done, err);
+      return;
+    }
+    this.end += record.length;
+    this.queue.push({ record, done });
+    if (!this.flushing && !this.scheduled) {
+      // Let every append that arrives in this turn of the event loop share one fsync.
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        this.flush();
+      });
+    }
+  }
+
+  private flush(): void {
+    if (this.flushing || this.queue.length === 0) {
+      if (!this.flushing) this.notifyIdle();
+      return;
+    }
+    this.flushing = true;
+    const batch = this.queue;
+    this.queue = [];
+    const buffers = batch.map((p) => p.record);
+    const at = this.written;
+    let bytes = 0;
+    for (const b of buffers) bytes += b.length;
+    fs.writev(this.fd, buffers, at, (writeErr, n) => {
+      const err = writeErr ?? (n !== bytes ? new Error(`short write: ${n} of ${bytes}`) : null);
+      if (err) return this.finishFlush(batch, err);
+      fs.fdatasync(this.fd, (syncErr) => {
+        if (!syncErr) this.written = at + bytes;
+        this.finishFlush(batch, syncErr);
+      });
+    });
+  }
+
+  private finishFlush(batch: PendingWrite[], err: Error | null): void {
+    if (err) {
+      // After a failed write or fsync we cannot know what reached the disk; refuse all
+      // further writes so nothing is acknowledged on top of a hole.
+      this.failure = err;
+    }
+    for (const p of batch) p.done(err);
+    this.flushing = false;
+    if (!err) this.onFlushed();
+    if (this.failure) {
+      const rest = this.queue;
+      this.queue = [];
+      for (const p of rest) p.done(this.failure);
+    }
+    this.flush();
+  }
+
+  private notifyIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  read(start: number, end: number): Buffer {
+    const buf = Buffer.allocUnsafe(end - start);
+    let got = 0;
+    while (got < buf.length) {
+      const n = fs.readSync(this.fd, buf, got, buf.length - got, start + got);
+      if (n === 0) throw new Error(`unexpected end of event log at ${start + got}`);
+      got += n;
+    }
+    return buf;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.flushing || this.scheduled || this.queue.length > 0) {
+      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    }
+    await new Promise<void>((resolve) => fs.fsync(this.fd, () => resolve()));
+    await new Promise<void>((resolve) => fs.close(this.fd, () => resolve()));
+  }
+}
+
+function syncDirectory(dir: string): void {
+  try {
+    const dfd = fs.openSync(dir, 'r');
+    try {
+      fs.fsyncSync(dfd);
+    } finally {
+      fs.closeSync(dfd);
+    }
+  } catch {
+    // Some platforms cannot fsync a directory; the file itself was fsync'd.
+  }
+}
+
+/** Returns the offset just past the last intact record. */
+function scanRecords(fd: number, size: number, visit: EntryVisitor): number {
+  let buf = Buffer.allocUnsafe(SCAN_CHUNK);
+  let bufStart = 0;
+  let bufLen = 0;
+  let pos = LOG_MAGIC.length;
+  const fill = (from: number, need: number): boolean => {
+    if (from + need > size) return false;
+    if (from >= bufStart && from + need <= bufStart + bufLen) return true;
+    const want = Math.min(Math.max(SCAN_CHUNK, need), size - from);
+    if (buf.length < want) buf = Buffer.allocUnsafe(want);
+    let got = 0;
+    while (got < want) {
+      const n = fs.readSync(fd, buf, got, want - got, from + got);
+      if (n === 0) break;
+      got += n;
+    }
+    bufStart = from;
+    bufLen = got;
+    return got >= need;
+  };
+  while (pos < size) {
+    if (!fill(pos, RECORD_HEADER_SIZE)) break;
+    const h = pos - bufStart;
+    const bodyLength = buf.readUInt32LE(h);
+    const checksum = buf.readUInt32LE(h + 4);
+    if (bodyLength < BODY_HEADER_SIZE || bodyLength > MAX_RECORD_BODY) break;
+    if (!fill(pos, RECORD_HEADER_SIZE + bodyLength)) break;
+    const bodyStart = pos - bufStart + RECORD_HEADER_SIZE;
+    const bodyEnd = bodyStart + bodyLength;
+    if (crc32(buf.subarray(bodyStart, bodyEnd)) !== checksum) break;
+    visitEntries(buf, bodyStart, bodyEnd, bufStart, visit);
+    pos += RECORD_HEADER_SIZE + bodyLength;
+  }
+  return pos;
+}
+
+/** Same contract without files: records live in memory and are "durable" next tick. */
+export class MemoryEventLog implements EventLog {
+  end = LOG_MAGIC.length;
+  onFlushed: () => void = () => undefined;
+  private starts: number[] = [];
+  private records: Buffer[] = [];
+  private queue: PendingWrite[] = [];
+  private scheduled = false;
+
+  append(record: Buffer, done: FlushCallback): void {
+    this.starts.push(this.end);
+    this.records.push(record);
+    this.end += record.length;
+    this.queue.push({ record, done });
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => {
+        this.scheduled = false;
+        const batch = this.queue;
+        this.queue = [];
+        for (const p of batch) p.done(null);
+        this.onFlushed();
+      });
+    }
+  }
+
+  read(start: number, end: number): Buffer {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid] <= start) lo = mid;
+      else hi = mid - 1;
+    }
+    const first = this.records[lo];
+    const offset = start - this.starts[lo];
+    if (offset + (end - start) <= first.length) return first.subarray(offset, offset + end - start);
+    const parts: Buffer[] = [first.subarray(offset)];
+    let have = first.length - offset;
+    for (let i = lo + 1; have < end - start; i++) {
+      const r = this.records[i];
+      const take = Math.min(r.length, end - start - have);
+      parts.push(r.subarray(0, take));
+      have += take;
+    }
+    return Buffer.concat(parts);
+  }
+
+  async close(): Promise<void> {
+    if (this.queue.length > 0 || this.scheduled) await new Promise((r) => setImmediate(r));
+  }
+}
