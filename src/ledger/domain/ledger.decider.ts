@@ -120,6 +120,17 @@ export function decide(command: LedgerCommand, state: LedgerState): LedgerEvent[
   }
 }
 
+/** The result a caller gets back besides the events: the usage answer for RecordUsage. */
+export type LedgerResult = UsageResult | null;
+
+export type LedgerDecision = { events: LedgerEvent[]; result: LedgerResult };
+
+/** decide with the command's answer, the shape the application's command processor expects. */
+export function decideWithResult(command: LedgerCommand, state: LedgerState): LedgerDecision {
+  if (command.type === 'RecordUsage') return decideUsage(command, state);
+  return { events: decide(command, state), result: null };
+}
+
 export type CommandOutcome =
   { ok: true; events: LedgerEvent[]; usage?: UsageResult } | { ok: false; error: DomainError };
 
@@ -133,14 +144,9 @@ export type CommandOutcome =
 export function decideEach(commands: readonly LedgerCommand[], state: LedgerState): CommandOutcome[] {
   return commands.map((command): CommandOutcome => {
     try {
-      if (command.type === 'RecordUsage') {
-        const { events, result } = decideUsage(command, state);
-        for (const event of events) evolve(state, event);
-        return { ok: true, events, usage: result };
-      }
-      const events = decide(command, state);
+      const { events, result } = decideWithResult(command, state);
       for (const event of events) evolve(state, event);
-      return { ok: true, events };
+      return result === null ? { ok: true, events } : { ok: true, events, usage: result };
     } catch (error) {
       if (isDomainError(error)) return { ok: false, error };
       throw error;
