@@ -1,5 +1,6 @@
 import {
   ANY,
+  DeadlineExceededError,
   NO_STREAM,
   STREAM_EXISTS,
   WrongExpectedVersionError,
@@ -69,6 +70,12 @@ describe('appendToStream', () => {
       const first = await append(stream, testEvents(1));
       const second = await append(stream, testEvents(1));
       expect(second.position!.commit).toBeGreaterThan(first.position!.commit);
+    });
+
+    it('fails with DeadlineExceededError when the deadline passes first', async () => {
+      // On BatchAppend the deadline travels inside the request, so only the server can enforce it.
+      const stream = uniqueStream('append_deadline');
+      await expectRejection(append(stream, testEvents(2_000), { deadline: 1 }), DeadlineExceededError);
     });
 
     describe('expected revision ANY', () => {
@@ -199,6 +206,35 @@ describe('appendToStream', () => {
         expect((await append(stream, secondBatch, { expectedRevision: ANY })).nextExpectedRevision).toBe(4n);
 
         expect(await readIds(stream)).toEqual([...firstBatch, ...secondBatch].map((e) => e.id));
+      });
+
+      it('stays idempotent for an earlier batch retried with its original expected revision', async () => {
+        // EventStoreDB compares the ids at expected+1.. with the retried ones, however far the stream moved on.
+        const stream = uniqueStream('append_idempotent_late');
+        const firstBatch = testEvents(3, 'first');
+        await append(stream, firstBatch, { expectedRevision: NO_STREAM });
+        await append(stream, testEvents(2, 'later'), { expectedRevision: 2n });
+
+        const retried = await append(stream, firstBatch, { expectedRevision: NO_STREAM });
+
+        expect(retried.nextExpectedRevision).toBe(2n);
+        expect(await readIds(stream)).toHaveLength(5);
+      });
+
+      it('refuses a retry whose ids only partly match what is stored', async () => {
+        const stream = uniqueStream('append_idempotent_partial');
+        const firstBatch = testEvents(3, 'first');
+        await append(stream, firstBatch, { expectedRevision: NO_STREAM });
+
+        const error = await expectRejection(
+          append(stream, [firstBatch[0], firstBatch[1], ...testEvents(1, 'new')], {
+            expectedRevision: NO_STREAM,
+          }),
+          WrongExpectedVersionError,
+        );
+
+        expect(error.actualVersion).toBe(2n);
+        expect(await readIds(stream)).toEqual(firstBatch.map((e) => e.id));
       });
     });
   });

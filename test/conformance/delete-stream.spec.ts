@@ -1,6 +1,7 @@
 import {
   ANY,
   NO_STREAM,
+  STREAM_EXISTS,
   StreamDeletedError,
   StreamNotFoundError,
   WrongExpectedVersionError,
@@ -46,6 +47,32 @@ describe('deleting streams', () => {
         [3n, again[0].id],
         [4n, again[1].id],
       ]);
+    });
+
+    it('lets NO_STREAM recreate a soft-deleted stream', async () => {
+      const stream = uniqueStream('delete_recreate_nostream');
+      await store.client.appendToStream(stream, testEvents(2));
+      await store.client.deleteStream(stream);
+
+      const result = await store.client.appendToStream(stream, testEvents(1), {
+        expectedRevision: NO_STREAM,
+      });
+
+      expect(result.nextExpectedRevision).toBe(2n);
+      expect((await read(stream)).map(({ event }) => event!.revision)).toEqual([2n]);
+    });
+
+    it('refuses STREAM_EXISTS on a soft-deleted stream as deleted', async () => {
+      const stream = uniqueStream('delete_exists');
+      await store.client.appendToStream(stream, testEvents(2));
+      await store.client.deleteStream(stream);
+
+      const error = await expectRejection(
+        store.client.appendToStream(stream, testEvents(1), { expectedRevision: STREAM_EXISTS }),
+        StreamDeletedError,
+      );
+
+      expect(error.streamName).toBe(stream);
     });
 
     it('refuses a wrong expected revision and leaves the stream alone', async () => {
