@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { ProblemDetailsFilter } from './problem-details.filter';
-import { createValidationPipe } from './validation.pipe';
+import { RequestValidationPipe } from './validation.pipe';
 
 /**
  * The global filter and pipe, registered as providers rather than with `app.useGlobal*()` so that
@@ -10,7 +10,7 @@ import { createValidationPipe } from './validation.pipe';
 @Module({
   providers: [
     { provide: APP_FILTER, useClass: ProblemDetailsFilter },
-    { provide: APP_PIPE, useFactory: createValidationPipe },
+    { provide: APP_PIPE, useClass: RequestValidationPipe },
   ],
 })
 export class HttpModule {}

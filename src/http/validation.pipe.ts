@@ -1,41 +1,61 @@
-import { ValidationError, ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, ValidationError, ValidationPipe } from '@nestjs/common';
 import { ApplicationError, FieldError } from './problem';
+
+const PRIMITIVE_TYPES: ReadonlySet<unknown> = new Set([String, Number, Boolean, Object, Array]);
 
 /**
  * The global pipe: DTOs are checked with class-validator, unknown fields are refused rather than
  * silently dropped, and every failure becomes a `validation_failed` problem listing each field.
  */
-export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
-    whitelist: true,
-    forbidNonWhitelisted: true,
-    transform: true,
-    // Whole numbers and booleans in query strings arrive as strings; DTOs convert them explicitly.
-    transformOptions: { enableImplicitConversion: false },
-    exceptionFactory: (errors) => {
-      const fieldErrors = flattenValidationErrors(errors);
-      const detail =
-        fieldErrors.length === 1
-          ? fieldErrors[0].message
-          : `${fieldErrors.length} problems: ${fieldErrors.map((error) => error.message).join('; ')}`;
-      return new ApplicationError('validation_failed', detail, { errors: fieldErrors });
-    },
-  });
+export class RequestValidationPipe extends ValidationPipe {
+  constructor() {
+    super({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      // Query strings arrive as strings; DTOs convert what they expect explicitly, nothing is guessed.
+      transformOptions: { enableImplicitConversion: false },
+      exceptionFactory: (errors) => validationFailed(flattenValidationErrors(errors)),
+    });
+  }
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    // class-validator would report an array body as "property 0 should not exist"; say what is wrong.
+    const isDto = typeof metadata.metatype === 'function' && !PRIMITIVE_TYPES.has(metadata.metatype);
+    if (
+      metadata.type === 'body' &&
+      isDto &&
+      (typeof value !== 'object' || value === null || Array.isArray(value))
+    ) {
+      throw validationFailed([{ field: 'body', message: 'The request body must be a JSON object' }]);
+    }
+    return super.transform(value, metadata);
+  }
+}
+
+function validationFailed(errors: FieldError[]): ApplicationError {
+  const detail =
+    errors.length === 1
+      ? `${errors[0].message}.`
+      : `${errors.length} problems: ${errors.map((error) => error.message).join('; ')}.`;
+  return new ApplicationError('validation_failed', detail, { errors });
 }
 
 export function flattenValidationErrors(errors: readonly ValidationError[], parentPath = ''): FieldError[] {
   return errors.flatMap((error) => {
     const field = joinPath(parentPath, error.property);
-    const own = Object.values(error.constraints ?? {}).map((message) => ({
+    const own = Object.entries(error.constraints ?? {}).map(([constraint, message]) => ({
       field: field || 'body',
-      // class-validator starts its messages with the bare property name; name the full path instead.
-      message:
-        field && message.startsWith(`${error.property} `)
-          ? field + message.slice(error.property.length)
-          : message,
+      message: describe(constraint, message, error.property, field),
     }));
     return [...own, ...flattenValidationErrors(error.children ?? [], field)];
   });
+}
+
+function describe(constraint: string, message: string, property: string, field: string): string {
+  if (constraint === 'whitelistValidation') return `${field} is not an accepted field`;
+  // class-validator starts its messages with the bare property name; name the full path instead.
+  return field && message.startsWith(`${property} `) ? field + message.slice(property.length) : message;
 }
 
 function joinPath(parent: string, property: string): string {
