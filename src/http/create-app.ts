@@ -80,7 +80,9 @@ export function configureApp(
     done();
   });
   setUpOpenApi(app, version);
-  if (options.handleSignals) app.enableShutdownHooks();
+  // Exit 0 after a clean stop (not by re-raising the signal), so a container stop reads as success
+  // and pino gets its exit hook to flush.
+  if (options.handleSignals) app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
 }
 
 function localUrl(app: NestFastifyApplication, config: AppConfig): string {
