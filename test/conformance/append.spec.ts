@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import {
   ANY,
   DeadlineExceededError,
@@ -38,7 +39,7 @@ describe('appendToStream', () => {
       const stream = uniqueStream('append_roundtrip');
       const json = testEvents(2, 'json');
       const binary: EventData = {
-        id: '6b7c1f8e-8f3a-4e53-9a4b-1f1d2c3b4a59',
+        id: randomUUID(),
         contentType: 'application/octet-stream',
         type: 'BinaryThing',
         data: Uint8Array.from([0, 1, 2, 253, 254, 255]),
@@ -63,6 +64,47 @@ describe('appendToStream', () => {
       expect(read[0].event!.metadata).toBeUndefined();
       expect(Buffer.from(read[2].event!.data as Uint8Array)).toEqual(Buffer.from([0, 1, 2, 253, 254, 255]));
       expect(read[2].event!.metadata).toEqual({ $correlationId: 'corr-1', note: 'ünïcødé ✓' });
+    });
+
+    it('round-trips a non-ASCII stream name and an empty binary payload', async () => {
+      const stream = uniqueStream('append_ünïcødé_流');
+      const empty: EventData = {
+        id: randomUUID(),
+        contentType: 'application/octet-stream',
+        type: 'Empty',
+        data: new Uint8Array(0),
+        metadata: undefined,
+      };
+
+      await append(stream, [empty]);
+
+      const [read] = await collect(store.client.readStream(stream));
+      expect(read.event!.streamId).toBe(stream);
+      expect(read.event!.id).toBe(empty.id);
+      expect((read.event!.data as Uint8Array).byteLength).toBe(0);
+      const inAll = (await collect(store.client.readAll())).filter(({ event }) => event!.id === empty.id);
+      expect(inAll.map(({ event }) => event!.streamId)).toEqual([stream]);
+    });
+
+    it('lets exactly one of 20 racing appends with the same expected revision win', async () => {
+      const stream = uniqueStream('append_race');
+      await append(stream, testEvents(5));
+
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 20 }, (_, i) =>
+          append(stream, testEvents(2, `racer${i}`), { expectedRevision: 4n }),
+        ),
+      );
+
+      const winners = outcomes.filter((o) => o.status === 'fulfilled');
+      const losers = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as unknown] : []));
+      expect(winners).toHaveLength(1);
+      expect(losers).toHaveLength(19);
+      for (const loser of losers) {
+        expect(loser).toBeInstanceOf(WrongExpectedVersionError);
+        expect((loser as WrongExpectedVersionError).actualVersion).toBe(6n);
+      }
+      expect(await readIds(stream)).toHaveLength(7);
     });
 
     it('gives later appends later positions', async () => {

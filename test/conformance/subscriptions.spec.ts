@@ -89,6 +89,25 @@ describe('catch-up subscriptions', () => {
       expect(received.map((e) => e.event!.revision)).toEqual([3n, 4n]);
     });
 
+    it('delivers a long history in order to a consumer slower than the server', async () => {
+      const stream = uniqueStream('sub_stream_slow');
+      const events = testEvents(3_000, 'slow');
+      for (let i = 0; i < events.length; i += 500) {
+        await store.client.appendToStream(stream, events.slice(i, i + 500));
+      }
+
+      const subscription = track(store.client.subscribeToStream(stream, { fromRevision: START }));
+      const revisions: bigint[] = [];
+      // Pulling one event per macrotask makes the client's buffer fill, so the server must hold back
+      // rather than drop or reorder.
+      for await (const resolved of subscription) {
+        revisions.push(resolved.event!.revision);
+        await new Promise((resolve) => setImmediate(resolve));
+        if (revisions.length === events.length) break;
+      }
+      expect(revisions).toEqual(events.map((_, i) => BigInt(i)));
+    });
+
     it('waits for a stream that does not exist yet', async () => {
       const stream = uniqueStream('sub_stream_later');
       const subscription = track(store.client.subscribeToStream(stream, { fromRevision: START }));
