@@ -7,6 +7,7 @@ import { EventStoreModule } from './event-store/event-store.module';
 import { HealthModule } from './health/health.module';
 import { HttpModule } from './http/http.module';
 import { loggerParams } from './http/logging';
+import { MetricsModule } from './http/metrics.module';
 
 /** The capabilities of the service; a new feature module is added here and nowhere else. */
 const FEATURE_MODULES: Type[] = [HealthModule];
@@ -26,6 +27,7 @@ export class AppModule {
         LoggerModule.forRoot(loggerParams(config, options.logDestination)),
         EventStoreModule,
         HttpModule,
+        MetricsModule,
         ...FEATURE_MODULES,
       ],
     };

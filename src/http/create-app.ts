@@ -6,6 +6,7 @@ import type { DestinationStream } from 'pino';
 import { AppModule } from '../app.module';
 import { AppConfig, ConfigOverrides, loadConfig } from '../config/app-config';
 import { useJsonBodyOnly } from './json-body-parser';
+import { instrumentHttp, METRICS_REGISTRY } from './metrics.module';
 import { setUpOpenApi } from './open-api';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id';
 
@@ -75,6 +76,7 @@ export function configureApp(
   app.flushLogs();
   const fastify = app.getHttpAdapter().getInstance();
   useJsonBodyOnly(fastify, config.bodyLimitBytes);
+  instrumentHttp(fastify, app.get(METRICS_REGISTRY));
   fastify.addHook('onRequest', (request, reply, done) => {
     void reply.header(REQUEST_ID_HEADER, request.id);
     done();
