@@ -33,6 +33,16 @@ describe('deleting streams', () => {
       expect(error.streamName).toBe(stream);
     });
 
+    it('leaves the deleted events in $all, where only a scavenge would remove them', async () => {
+      const stream = uniqueStream('delete_in_all');
+      const events = testEvents(2);
+      await store.client.appendToStream(stream, events);
+      await store.client.deleteStream(stream);
+
+      const inAll = (await collect(store.client.readAll())).filter(({ event }) => event!.streamId === stream);
+      expect(inAll.map(({ event }) => event!.id)).toEqual(events.map((e) => e.id));
+    });
+
     it('lets the stream be recreated, continuing its revisions', async () => {
       const stream = uniqueStream('delete_recreate');
       await store.client.appendToStream(stream, testEvents(3));

@@ -75,6 +75,9 @@ describe('stream metadata', () => {
     expect(await revisions(stream, true)).toEqual([9, 8, 7]);
     await store.client.appendToStream(stream, testEvents(1));
     expect(await revisions(stream)).toEqual([8, 9, 10]);
+    // Only a scavenge removes them from $all.
+    const inAll = (await collect(store.client.readAll())).filter(({ event }) => event!.streamId === stream);
+    expect(inAll).toHaveLength(11);
   });
 
   it('$tb (truncateBefore) hides the revisions below it', async () => {
