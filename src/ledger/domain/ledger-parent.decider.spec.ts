@@ -51,10 +51,16 @@ describe('ledger decider: parent account', () => {
         .thenFails('validation_failed');
     });
 
-    it('stores the canonical form of the price', () => {
+    it('keeps the price as written, in the grammar billing accepts', () => {
       const open = openParent();
-      const [opened] = historyOf({ ...open, data: { ...open.data, creditPrice: '000.00990' } });
-      expect(opened).toMatchObject({ data: { creditPrice: '0.0099' } });
+      const [opened] = historyOf({ ...open, data: { ...open.data, creditPrice: '0.00990' } });
+      expect(opened).toMatchObject({ data: { creditPrice: '0.00990' } });
+      for (const creditPrice of ['00.1', '0.1234567890123', '1234567890', '.5', '1.']) {
+        spec
+          .given([])
+          .when({ ...open, data: { ...open.data, creditPrice } })
+          .thenFails('validation_failed');
+      }
     });
   });
 

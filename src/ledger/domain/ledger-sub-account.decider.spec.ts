@@ -40,7 +40,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
               name: 'Client brand-a',
               region: 'eu-west',
               billingModel: 'bill-to-parent',
-              creditPrice: '0.002',
+              creditPrice: '0.0020',
               createdAt: NOW.toISOString(),
             },
           },

@@ -57,6 +57,7 @@ import {
   requireName,
   requirePrice,
   requireText,
+  samePrice,
   MAX_IDEMPOTENCY_KEY_LENGTH,
 } from './ledger.validation';
 import { usageFingerprint } from './usage-fingerprint';
@@ -311,7 +312,7 @@ function updateParentAccount(command: UpdateParentAccount, state: LedgerState): 
   if (name !== undefined && name !== parent.name)
     events.push({ type: 'ParentAccountRenamed', data: { name } });
   const effectiveFrom = nextPeriodAfter(command.metadata.now);
-  if (creditPrice !== undefined && termAt(parent.creditPrices, effectiveFrom) !== creditPrice) {
+  if (creditPrice !== undefined && !samePrice(termAt(parent.creditPrices, effectiveFrom), creditPrice)) {
     events.push({
       type: 'CreditPriceChanged',
       data: {
@@ -389,7 +390,7 @@ function updateSubAccount(command: UpdateSubAccount, state: LedgerState): Ledger
       data: { subAccountId, billingModel, effectiveFrom, changedAt },
     } satisfies BillingModelChanged);
   }
-  if (creditPrice !== undefined && termAt(subAccount.creditPrices, effectiveFrom) !== creditPrice) {
+  if (creditPrice !== undefined && !samePrice(termAt(subAccount.creditPrices, effectiveFrom), creditPrice)) {
     events.push({
       type: 'CreditPriceChanged',
       data: { scope: 'sub-account', subAccountId, creditPrice, effectiveFrom, changedAt },

@@ -10,9 +10,10 @@ import { BILLING_MODELS, type BillingModel, type DecimalPrice, type UsageAttribu
 // stream-safe; a dash is fine because the category is the part before the first dash.
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const METER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/;
-// Up to 18 integer and 18 fraction digits: more than any currency needs, and bounded so a
-// price times 10^12 credits stays a reasonable exact decimal for billing.
-const PRICE_PATTERN = /^(\d{1,18})(?:\.(\d{1,18}))?$/;
+// The grammar billing prices with (src/billing/domain/money.ts): no sign, exponent or leading
+// zeros, at most 9 integer and 12 fraction digits. Kept identical so that every price the ledger
+// records can be invoiced.
+const PRICE_PATTERN = /^(0|[1-9]\d{0,8})(?:\.(\d{1,12}))?$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 const INSTANT_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
@@ -57,16 +58,24 @@ export function requireCurrency(value: unknown): string {
   return value;
 }
 
-/**
- * Returns the canonical form (no leading zeros in the integer part, no trailing zeros in the
- * fraction) so that "0.50" and "0.5" are one price and a change between them is a no-op.
- */
+/** Kept as written, so an invoice shows the price the operator typed. */
 export function requirePrice(field: string, value: unknown): DecimalPrice {
-  const match = typeof value === 'string' ? PRICE_PATTERN.exec(value) : null;
-  if (!match) invalid(`${field} must be a non-negative decimal string such as "0.00099"`);
-  const integer = match[1].replace(/^0+(?=\d)/, '');
-  const fraction = (match[2] ?? '').replace(/0+$/, '');
-  return fraction ? `${integer}.${fraction}` : integer;
+  if (typeof value !== 'string' || !PRICE_PATTERN.test(value)) {
+    invalid(`${field} must be a decimal string such as "0.00099" (at most 9 integer and 12 fraction digits)`);
+  }
+  return value;
+}
+
+/** "0.5" and "0.50" are one price: changing one into the other changes nothing. */
+export function samePrice(left: DecimalPrice | null, right: DecimalPrice | null): boolean {
+  if (left === null || right === null) return left === right;
+  return canonicalPrice(left) === canonicalPrice(right);
+}
+
+function canonicalPrice(price: DecimalPrice): string {
+  const [integer, fraction = ''] = price.split('.');
+  const significant = fraction.replace(/0+$/, '');
+  return significant ? `${integer}.${significant}` : integer;
 }
 
 export function requireBillingModel(value: unknown): BillingModel {
