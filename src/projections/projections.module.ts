@@ -1,0 +1,116 @@
+import * as path from 'node:path';
+import {
+  BeforeApplicationShutdown,
+  Injectable,
+  Logger,
+  Module,
+  OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { EventStoreDBClient } from '@eventstore/db-client';
+import { AppConfig } from '../config/app-config';
+import { EVENT_STORE_CLIENT } from '../event-store/event-store-client.provider';
+import { BalanceAsOfService } from './balance-as-of.projection';
+import { ParentFeedService } from './parent-feed.service';
+import type { ProjectionReadOptions } from './projection';
+import { ProjectionRunner } from './projection-runner';
+import {
+  FileProjectionStateStore,
+  InMemoryProjectionStateStore,
+  type ProjectionStateStore,
+} from './projection-state.store';
+import { PROJECTIONS } from './projections';
+import { SubAccountHistoryService } from './sub-account-history.service';
+import { UsageAnalyticsService } from './usage-analytics.projection';
+
+/** Long enough to ride out a short catch-up after a restart, short enough not to hold a request hostage. */
+export const DEFAULT_READ_TIMEOUT_MS = 2_000;
+
+/**
+ * `<SUBLEDGER_DATA_DIR>/projections`, beside the embedded store's log. Against an external EventStoreDB
+ * the config has no data folder of its own, so SUBLEDGER_DATA_DIR (default ./data) is read here; an
+ * in-memory store gets in-memory projections, since files would outlive the events they were built from.
+ */
+export function projectionStateStoreFor(
+  config: AppConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): ProjectionStateStore {
+  const settings = config.eventStore;
+  if (settings.kind === 'embedded' && settings.memory) return new InMemoryProjectionStateStore();
+  const dataDir =
+    settings.kind === 'embedded'
+      ? settings.dataDir
+      : path.resolve(env.SUBLEDGER_DATA_DIR?.trim() || './data');
+  return new FileProjectionStateStore(path.join(dataDir, 'projections'));
+}
+
+const READ_OPTIONS = Symbol('PROJECTION_READ_OPTIONS');
+
+/**
+ * Starts the runner once every module is initialised (it subscribes and catches up in the background;
+ * reads wait for it), and saves every projection before the event-store client is disposed: Nest runs
+ * all `beforeApplicationShutdown` hooks before any `onApplicationShutdown`.
+ */
+@Injectable()
+export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(private readonly runner: ProjectionRunner) {}
+
+  onApplicationBootstrap(): Promise<void> {
+    return this.runner.start();
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.runner.stop({ save: true });
+  }
+}
+
+@Module({
+  providers: [
+    {
+      provide: READ_OPTIONS,
+      useValue: { readTimeoutMs: DEFAULT_READ_TIMEOUT_MS } satisfies ProjectionReadOptions,
+    },
+    {
+      provide: ProjectionRunner,
+      useFactory: (client: EventStoreDBClient, config: AppConfig) =>
+        new ProjectionRunner({
+          client,
+          projections: PROJECTIONS,
+          store: projectionStateStoreFor(config),
+          logger: new Logger('Projections'),
+        }),
+      inject: [EVENT_STORE_CLIENT, AppConfig],
+    },
+    {
+      provide: SubAccountHistoryService,
+      useFactory: (runner: ProjectionRunner, client: EventStoreDBClient, options: ProjectionReadOptions) =>
+        new SubAccountHistoryService(runner, client, options),
+      inject: [ProjectionRunner, EVENT_STORE_CLIENT, READ_OPTIONS],
+    },
+    {
+      provide: BalanceAsOfService,
+      useFactory: (runner: ProjectionRunner, options: ProjectionReadOptions) =>
+        new BalanceAsOfService(runner, options),
+      inject: [ProjectionRunner, READ_OPTIONS],
+    },
+    {
+      provide: UsageAnalyticsService,
+      useFactory: (runner: ProjectionRunner, options: ProjectionReadOptions) =>
+        new UsageAnalyticsService(runner, options),
+      inject: [ProjectionRunner, READ_OPTIONS],
+    },
+    {
+      provide: ParentFeedService,
+      useFactory: (client: EventStoreDBClient) => new ParentFeedService(client),
+      inject: [EVENT_STORE_CLIENT],
+    },
+    ProjectionsLifecycle,
+  ],
+  exports: [
+    ProjectionRunner,
+    SubAccountHistoryService,
+    BalanceAsOfService,
+    UsageAnalyticsService,
+    ParentFeedService,
+  ],
+})
+export class ProjectionsModule {}

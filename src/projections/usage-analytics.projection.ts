@@ -1,0 +1,219 @@
+import { parentIdOfStream, type Projection, type ProjectionReadOptions } from './projection';
+import type { ProjectionRunner } from './projection-runner';
+import { ProjectionQueryError } from './projection.errors';
+
+const DAY_MS = 86_400_000;
+
+/**
+ * Usage totals per parent in buckets of (sub-account, meter, UTC day of occurredAt). A bucket is a few
+ * numbers in parallel arrays, and there are at most sub-accounts × meters × days of them (rule 9 keeps
+ * occurredAt within 35 days of its recording), however many usage events there are.
+ */
+export interface ParentUsage {
+  readonly subAccounts: string[];
+  readonly meters: string[];
+  readonly subAccountIndex: Map<string, number>;
+  readonly meterIndex: Map<string, number>;
+  readonly bucketIndex: Map<string, number>;
+  readonly bucketSubAccount: number[];
+  readonly bucketMeter: number[];
+  /** Days since the epoch (UTC). */
+  readonly bucketDay: number[];
+  readonly bucketCredits: number[];
+  readonly bucketRecords: number[];
+}
+
+export type UsageAnalyticsState = Map<string, ParentUsage>;
+
+type ParentUsageSnapshot = {
+  subAccounts: string[];
+  meters: string[];
+  s: number[];
+  m: number[];
+  d: number[];
+  c: number[];
+  n: number[];
+};
+
+export const usageAnalyticsProjection: Projection<UsageAnalyticsState> = {
+  name: 'usage-analytics',
+  version: 1,
+  initialState: () => new Map(),
+  evolve(state, event) {
+    if (event.type !== 'UsageRecorded') return state;
+    const data = event.data as { subAccountId: string; meter: string; occurredAt: string; credits: number };
+    const parentId = parentIdOfStream(event.streamName);
+    let parent = state.get(parentId);
+    if (!parent) {
+      parent = emptyParentUsage();
+      state.set(parentId, parent);
+    }
+    const sub = intern(parent.subAccounts, parent.subAccountIndex, data.subAccountId);
+    const meter = intern(parent.meters, parent.meterIndex, data.meter);
+    const day = Math.floor(Date.parse(data.occurredAt) / DAY_MS);
+    const key = `${sub}:${meter}:${day}`;
+    let bucket = parent.bucketIndex.get(key);
+    if (bucket === undefined) {
+      bucket = parent.bucketCredits.length;
+      parent.bucketIndex.set(key, bucket);
+      parent.bucketSubAccount.push(sub);
+      parent.bucketMeter.push(meter);
+      parent.bucketDay.push(day);
+      parent.bucketCredits.push(0);
+      parent.bucketRecords.push(0);
+    }
+    parent.bucketCredits[bucket] += data.credits;
+    parent.bucketRecords[bucket] += 1;
+    return state;
+  },
+  toSnapshot(state) {
+    const snapshot: Record<string, ParentUsageSnapshot> = {};
+    for (const [parentId, parent] of state) {
+      snapshot[parentId] = {
+        subAccounts: parent.subAccounts,
+        meters: parent.meters,
+        s: parent.bucketSubAccount,
+        m: parent.bucketMeter,
+        d: parent.bucketDay,
+        c: parent.bucketCredits,
+        n: parent.bucketRecords,
+      };
+    }
+    return snapshot;
+  },
+  fromSnapshot(json) {
+    const state: UsageAnalyticsState = new Map();
+    for (const [parentId, saved] of Object.entries(json as Record<string, ParentUsageSnapshot>)) {
+      const parent: ParentUsage = {
+        subAccounts: saved.subAccounts,
+        meters: saved.meters,
+        subAccountIndex: new Map(saved.subAccounts.map((id, i) => [id, i])),
+        meterIndex: new Map(saved.meters.map((meter, i) => [meter, i])),
+        bucketIndex: new Map(saved.s.map((sub, i) => [`${sub}:${saved.m[i]}:${saved.d[i]}`, i])),
+        bucketSubAccount: saved.s,
+        bucketMeter: saved.m,
+        bucketDay: saved.d,
+        bucketCredits: saved.c,
+        bucketRecords: saved.n,
+      };
+      state.set(parentId, parent);
+    }
+    return state;
+  },
+};
+
+function emptyParentUsage(): ParentUsage {
+  return {
+    subAccounts: [],
+    meters: [],
+    subAccountIndex: new Map(),
+    meterIndex: new Map(),
+    bucketIndex: new Map(),
+    bucketSubAccount: [],
+    bucketMeter: [],
+    bucketDay: [],
+    bucketCredits: [],
+    bucketRecords: [],
+  };
+}
+
+function intern(values: string[], index: Map<string, number>, value: string): number {
+  let i = index.get(value);
+  if (i === undefined) {
+    i = values.length;
+    values.push(value);
+    index.set(value, i);
+  }
+  return i;
+}
+
+export type UsageGroupBy = 'subAccount' | 'meter' | 'day';
+export const USAGE_GROUP_BYS: readonly UsageGroupBy[] = ['subAccount', 'meter', 'day'];
+
+export interface UsageQuery {
+  /** Inclusive, a UTC midnight (analytics are kept per UTC day of occurredAt); all time when absent. */
+  readonly from?: Date;
+  /** Exclusive, a UTC midnight. */
+  readonly to?: Date;
+  readonly groupBy: UsageGroupBy;
+}
+
+export interface UsageGroup {
+  /** The sub-account id, the meter, or the day as `YYYY-MM-DD`. */
+  readonly key: string;
+  readonly credits: number;
+  readonly records: number;
+}
+
+export interface UsageReport {
+  readonly groupBy: UsageGroupBy;
+  readonly from: string | null;
+  readonly to: string | null;
+  /** Sorted by key. */
+  readonly groups: UsageGroup[];
+  readonly total: { readonly credits: number; readonly records: number };
+}
+
+export function usageReport(parent: ParentUsage | undefined, query: UsageQuery): UsageReport {
+  if (!USAGE_GROUP_BYS.includes(query.groupBy)) {
+    throw new ProjectionQueryError(`groupBy must be one of ${USAGE_GROUP_BYS.join(', ')}`);
+  }
+  const fromDay = query.from === undefined ? -Infinity : dayOf('from', query.from);
+  const toDay = query.to === undefined ? Infinity : dayOf('to', query.to);
+  if (fromDay > toDay) throw new ProjectionQueryError('from must not be after to');
+  const groups = new Map<string, { credits: number; records: number }>();
+  let credits = 0;
+  let records = 0;
+  const buckets = parent?.bucketCredits.length ?? 0;
+  for (let i = 0; i < buckets; i++) {
+    const day = parent!.bucketDay[i];
+    if (day < fromDay || day >= toDay) continue;
+    const key =
+      query.groupBy === 'subAccount'
+        ? parent!.subAccounts[parent!.bucketSubAccount[i]]
+        : query.groupBy === 'meter'
+          ? parent!.meters[parent!.bucketMeter[i]]
+          : new Date(day * DAY_MS).toISOString().slice(0, 10);
+    const group = groups.get(key) ?? { credits: 0, records: 0 };
+    group.credits += parent!.bucketCredits[i];
+    group.records += parent!.bucketRecords[i];
+    groups.set(key, group);
+    credits += parent!.bucketCredits[i];
+    records += parent!.bucketRecords[i];
+  }
+  return {
+    groupBy: query.groupBy,
+    from: query.from?.toISOString() ?? null,
+    to: query.to?.toISOString() ?? null,
+    groups: [...groups]
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([key, total]) => ({ key, ...total })),
+    total: { credits, records },
+  };
+}
+
+function dayOf(field: string, instant: Date): number {
+  const ms = instant.getTime();
+  if (Number.isNaN(ms) || ms % DAY_MS !== 0) {
+    throw new ProjectionQueryError(
+      `${field} must be a UTC midnight such as 2026-10-01T00:00:00Z (usage is kept per UTC day)`,
+    );
+  }
+  return ms / DAY_MS;
+}
+
+export class UsageAnalyticsService {
+  constructor(
+    private readonly runner: ProjectionRunner,
+    private readonly options: ProjectionReadOptions,
+  ) {}
+
+  /** A parent with no usage yet gets an empty report; whether the parent exists is the caller's check. */
+  async usage(parentId: string, query: UsageQuery): Promise<UsageReport> {
+    const state = await this.runner.read<UsageAnalyticsState>(
+      usageAnalyticsProjection.name,
+      this.options.readTimeoutMs,
+    );
+    return usageReport(state.get(parentId), query);
+  }
+}
