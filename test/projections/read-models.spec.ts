@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { jsonEvent } from '@eventstore/db-client';
+import {
+  BalanceAsOfService,
+  InMemoryProjectionStateStore,
+  PROJECTIONS,
+  ProjectionQueryError,
+  ProjectionRunner,
+  SubAccountHistoryService,
+  UsageAnalyticsService,
+} from '../../src/projections';
+import { startTestEventStore, type TestEventStore } from '../support/event-store';
+import { LedgerWriter } from './ledger-writer';
+
+const WAIT_MS = 15_000;
+const READ = { readTimeoutMs: WAIT_MS };
+
+describe('read models over the ledger stream', () => {
+  let store: TestEventStore;
+  let runner: ProjectionRunner;
+  let history: SubAccountHistoryService;
+  let balances: BalanceAsOfService;
+  let usage: UsageAnalyticsService;
+
+  beforeAll(async () => {
+    store = await startTestEventStore();
+    runner = new ProjectionRunner({
+      client: store.client,
+      projections: PROJECTIONS,
+      store: new InMemoryProjectionStateStore(),
+    });
+    await runner.start();
+    history = new SubAccountHistoryService(runner, store.client, READ);
+    balances = new BalanceAsOfService(runner, READ);
+    usage = new UsageAnalyticsService(runner, READ);
+  });
+
+  afterAll(async () => {
+    await runner.stop();
+    await store.stop();
+  });
+
+  const newParent = () => new LedgerWriter(store.client, `p${randomUUID().replace(/-/g, '')}`);
+
+  it('answers the audit trail of a sub-account with the balances each event states', async () => {
+    const ledger = newParent()
+      .open('2026-10-01T08:00:00.000Z')
+      .purchase(20_000, '2026-10-01T08:01:00.000Z')
+      .createSubAccount('s1', '2026-10-01T09:00:00.000Z')
+      .createSubAccount('s2', '2026-10-01T09:00:01.000Z')
+      .allocate('s1', 8_000, '2026-10-01T09:05:00.000Z')
+      .allocate('s2', 1_000, '2026-10-01T09:06:00.000Z')
+      .use('s1', 2_000, '2026-10-02T10:00:00.000Z', {
+        meter: 'images',
+        occurredAt: '2026-10-02T09:59:00.000Z',
+      })
+      .returnCredits('s1', 6_000, '2026-10-03T10:00:00.000Z');
+    const position = await ledger.flush();
+    await runner.waitForPosition(position, WAIT_MS);
+
+    const page = await history.history(ledger.parentId, 's1', { limit: 50 });
+    expect(page!.nextCursor).toBeNull();
+    expect(
+      page!.entries.map((e) => [
+        e.type,
+        e.credits,
+        e.balancesAfter.quota,
+        e.balancesAfter.used,
+        e.balancesAfter.remaining,
+      ]),
+    ).toEqual([
+      ['SubAccountCreated', 0, 0, 0, 0],
+      ['QuotaAllocated', 8_000, 8_000, 0, 8_000],
+      ['UsageRecorded', 2_000, 8_000, 2_000, 6_000],
+      ['CreditsReturned', 6_000, 2_000, 2_000, 0],
+    ]);
+    const usageEntry = page!.entries[2];
+    expect(usageEntry).toMatchObject({
+      occurredAt: '2026-10-02T09:59:00.000Z',
+      recordedAt: '2026-10-02T10:00:00.000Z',
+      meter: 'images',
+      actor: { type: 'parent', id: ledger.parentId },
+    });
+    expect(usageEntry.correlationId).toMatch(/^corr-/);
+    // The sub-account's trail never carries the parent's prices.
+    expect(JSON.stringify(page)).not.toContain('0.002');
+
+    const pool = await history.poolHistory(ledger.parentId, { limit: 50 });
+    expect(pool!.entries.map((e) => [e.type, e.subAccountId, e.credits, e.poolAfter.available])).toEqual([
+      ['CreditsPurchased', null, 20_000, 20_000],
+      ['QuotaAllocated', 's1', 8_000, 12_000],
+      ['QuotaAllocated', 's2', 1_000, 11_000],
+      ['CreditsReturned', 's1', 6_000, 17_000],
+    ]);
+    expect(await history.history(ledger.parentId, 'nobody', { limit: 10 })).toBeUndefined();
+  });
+
+  it('filters the history by a half-open recordedAt range', async () => {
+    const ledger = newParent()
+      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+      .allocate('s', 100, '2026-10-01T12:00:00.000Z')
+      .use('s', 1, '2026-10-02T00:00:00.000Z')
+      .use('s', 2, '2026-10-02T23:59:59.999Z')
+      .use('s', 3, '2026-10-03T00:00:00.000Z');
+    await runner.waitForPosition(await ledger.flush(), WAIT_MS);
+
+    const day = await history.history(ledger.parentId, 's', {
+      from: new Date('2026-10-02T00:00:00Z'),
+      to: new Date('2026-10-03T00:00:00Z'),
+      limit: 50,
+    });
+    expect(day!.entries.map((e) => e.credits)).toEqual([1, 2]);
+    await expect(history.history(ledger.parentId, 's', { limit: 0 })).rejects.toBeInstanceOf(
+      ProjectionQueryError,
+    );
+    await expect(history.history(ledger.parentId, 's', { limit: 5, cursor: 'bogus' })).rejects.toBeInstanceOf(
+      ProjectionQueryError,
+    );
+  });
+
+  it('gives the balance as of instants before, between, at and after events', async () => {
+    const ledger = newParent()
+      .createSubAccount('s', '2026-10-01T10:00:00.000Z')
+      .allocate('s', 500, '2026-10-01T11:00:00.000Z')
+      .use('s', 120, '2026-10-05T11:00:00.000Z')
+      .returnCredits('s', 80, '2026-10-06T11:00:00.000Z');
+    await runner.waitForPosition(await ledger.flush(), WAIT_MS);
+    const at = async (instant: string) => {
+      const balance = await balances.balanceAsOf(ledger.parentId, 's', new Date(instant));
+      return [balance!.existed, balance!.quota, balance!.used, balance!.remaining];
+    };
+
+    expect(await at('2026-10-01T09:59:59.999Z')).toEqual([false, 0, 0, 0]);
+    expect(await at('2026-10-01T10:00:00.000Z')).toEqual([true, 0, 0, 0]);
+    expect(await at('2026-10-01T10:59:59.999Z')).toEqual([true, 0, 0, 0]);
+    expect(await at('2026-10-01T11:00:00.000Z')).toEqual([true, 500, 0, 500]);
+    expect(await at('2026-10-03T00:00:00.000Z')).toEqual([true, 500, 0, 500]);
+    expect(await at('2026-10-05T11:00:00.000Z')).toEqual([true, 500, 120, 380]);
+    expect(await at('2026-10-06T10:59:59.999Z')).toEqual([true, 500, 120, 380]);
+    expect(await at('2030-01-01T00:00:00.000Z')).toEqual([true, 420, 120, 300]);
+    expect(await balances.balanceAsOf(ledger.parentId, 'other', new Date())).toBeUndefined();
+  });
+
+  it('totals usage by sub-account, meter and UTC day of occurredAt', async () => {
+    const ledger = newParent()
+      .createSubAccount('a', '2026-10-01T00:00:00.000Z')
+      .createSubAccount('b', '2026-10-01T00:00:00.000Z')
+      .allocate('a', 1_000, '2026-10-01T00:00:00.000Z')
+      .allocate('b', 1_000, '2026-10-01T00:00:00.000Z')
+      // Recorded on the 3rd, but it happened late on the 1st: analytics go by occurredAt.
+      .use('a', 10, '2026-10-03T00:10:00.000Z', { meter: 'images', occurredAt: '2026-10-01T23:59:59.999Z' })
+      .use('a', 20, '2026-10-03T00:10:00.000Z', { meter: 'video', occurredAt: '2026-10-02T00:00:00.000Z' })
+      .use('b', 5, '2026-10-03T00:10:00.000Z', { meter: 'images', occurredAt: '2026-10-02T13:00:00.000Z' })
+      .use('b', 7, '2026-10-03T00:10:00.000Z', { meter: 'images', occurredAt: '2026-10-03T00:00:00.000Z' });
+    await runner.waitForPosition(await ledger.flush(), WAIT_MS);
+
+    const all = await usage.usage(ledger.parentId, { groupBy: 'subAccount' });
+    expect(all.groups).toEqual([
+      { key: 'a', credits: 30, records: 2 },
+      { key: 'b', credits: 12, records: 2 },
+    ]);
+    expect(all.total).toEqual({ credits: 42, records: 4 });
+
+    const range = { from: new Date('2026-10-02T00:00:00Z'), to: new Date('2026-10-03T00:00:00Z') };
+    expect((await usage.usage(ledger.parentId, { ...range, groupBy: 'meter' })).groups).toEqual([
+      { key: 'images', credits: 5, records: 1 },
+      { key: 'video', credits: 20, records: 1 },
+    ]);
+    expect((await usage.usage(ledger.parentId, { groupBy: 'day' })).groups).toEqual([
+      { key: '2026-10-01', credits: 10, records: 1 },
+      { key: '2026-10-02', credits: 25, records: 2 },
+      { key: '2026-10-03', credits: 7, records: 1 },
+    ]);
+    await expect(
+      usage.usage(ledger.parentId, { from: new Date('2026-10-02T01:00:00Z'), groupBy: 'day' }),
+    ).rejects.toBeInstanceOf(ProjectionQueryError);
+    expect((await usage.usage(`none-${randomUUID()}`, { groupBy: 'meter' })).total).toEqual({
+      credits: 0,
+      records: 0,
+    });
+  });
+
+  it('ignores snapshot streams and other categories', async () => {
+    const ledger = newParent()
+      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+      .allocate('s', 10, '2026-10-01T00:00:00.000Z');
+    await ledger.flush();
+    const lookalike = jsonEvent({
+      type: 'QuotaAllocated',
+      data: {
+        subAccountId: 's',
+        credits: 99,
+        reason: 'allocation',
+        balancesAfter: { subAccount: { quota: 99, used: 0, remaining: 99 }, pool: {} },
+      },
+      metadata: { recordedAt: '2026-10-01T00:00:01.000Z' },
+    });
+    await store.client.appendToStream(`ledgersnapshot-${ledger.parentId}`, lookalike);
+    await store.client.appendToStream(`billing-${ledger.parentId}`, { ...lookalike, id: randomUUID() });
+    const last = await ledger.use('s', 1, '2026-10-01T00:00:02.000Z').flush();
+    await runner.waitForPosition(last, WAIT_MS);
+
+    const page = await history.history(ledger.parentId, 's', { limit: 10 });
+    expect(page!.entries.map((e) => e.credits)).toEqual([0, 10, 1]);
+    const balance = await balances.balanceAsOf(ledger.parentId, 's', new Date('2030-01-01T00:00:00Z'));
+    expect(balance).toMatchObject({ quota: 10, used: 1 });
+  });
+
+  it('waitForPosition resolves only once the appended event is applied, and times out otherwise', async () => {
+    const ledger = newParent()
+      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+      .allocate('s', 10, '2026-10-01T00:00:00.000Z');
+    const position = await ledger.flush();
+    await runner.waitForPosition(position, WAIT_MS);
+    // Right after the wait, a read sees the write without any further waiting.
+    const balance = await balances.balanceAsOf(ledger.parentId, 's', new Date('2030-01-01T00:00:00Z'));
+    expect(balance).toMatchObject({ quota: 10 });
+    const beyond = position + 1_000_000_000n;
+    await expect(runner.waitForPosition(beyond, 50)).rejects.toMatchObject({ code: 'projection_lagging' });
+  });
+});
