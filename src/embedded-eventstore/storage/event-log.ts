@@ -14,6 +14,7 @@ import { crc32 } from 'node:zlib';
  * an event is the file offset of its entry, so positions only grow and never move.
  */
 
+export const EVENT_LOG_FILE = 'events.log';
 export const LOG_MAGIC = Buffer.from('SUBLEDGER-ESLOG1', 'latin1');
 export const RECORD_HEADER_SIZE = 8;
 export const BODY_HEADER_SIZE = 5;
@@ -110,7 +111,7 @@ export class FileEventLog implements EventLog {
    */
   static open(dataDir: string, visit: EntryVisitor): { log: FileEventLog; truncatedBytes: number } {
     fs.mkdirSync(dataDir, { recursive: true });
-    const file = path.join(dataDir, 'events.log');
+    const file = path.join(dataDir, EVENT_LOG_FILE);
     const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT);
     const size = fs.fstatSync(fd).size;
     if (size < LOG_MAGIC.length) {
