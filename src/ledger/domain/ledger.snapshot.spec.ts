@@ -89,6 +89,18 @@ describe('ledger snapshots', () => {
     expect(toSnapshot(reload(state))).toEqual(toSnapshot(state));
   });
 
+  it('forgets at most 16 expired keys per event, and decide ignores the expired ones still held', () => {
+    const setup = [openParent(), purchase(1_000), createSub('a', { quota: 1_000 })];
+    const early = Array.from({ length: 40 }, (_, index) => useCredits('a', `early-${index}`, 1));
+    const jump = later(USAGE_KEY_RETENTION_MS + day);
+    const state = stateOf(...setup, ...early, useCredits('a', 'after-jump', 1, {}, jump));
+    expect(state.subAccounts.get('a')!.receipts.size).toBe(40 - 16 + 1);
+    expect(decideWithResult(useCredits('a', 'early-39', 1, {}, jump), state).result).toMatchObject({
+      replayed: false,
+    });
+    expect(toSnapshot(reload(state))).toEqual(toSnapshot(state));
+  });
+
   it('keeps only the newest record of a key reused after it expired', () => {
     const setup = [openParent(), purchase(1_000), createSub('a', { quota: 1_000 })];
     const state = stateOf(

@@ -96,6 +96,8 @@ export type UsageKeyLog = { entries: UsageReceipt[]; head: number; latestRecorde
  */
 export const USAGE_KEY_RETENTION_MS = 35 * 24 * 60 * 60 * 1000;
 
+const MAX_KEYS_FORGOTTEN_PER_EVENT = 16;
+
 export function initialLedgerState(): LedgerState {
   return {
     parent: null,
@@ -294,7 +296,15 @@ function rememberUsageKey(state: LedgerState, receipt: UsageReceipt): void {
   const log = state.usageKeys;
   log.entries.push(receipt);
   if (receipt.recordedAtMs > log.latestRecordedAtMs) log.latestRecordedAtMs = receipt.recordedAtMs;
-  while (log.head < log.entries.length && !isUsageKeyLive(log.entries[log.head], log.latestRecordedAtMs)) {
+  // Bounded per event so that a clock jump expiring a million keys at once never stalls one
+  // append; forgetting still outpaces remembering, and decide ignores expired keys meanwhile.
+  for (
+    let budget = MAX_KEYS_FORGOTTEN_PER_EVENT;
+    budget > 0 &&
+    log.head < log.entries.length &&
+    !isUsageKeyLive(log.entries[log.head], log.latestRecordedAtMs);
+    budget--
+  ) {
     forget(state, log.entries[log.head]);
     log.head++;
   }
