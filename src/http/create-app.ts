@@ -1,13 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from '../app.module';
 import { AppConfig, ConfigOverrides, loadConfig } from '../config/app-config';
 import { useJsonBodyOnly } from './json-body-parser';
+import { createRootLogger, logRequests, ROOT_LOGGER } from './logging.module';
 import { instrumentHttp, METRICS_REGISTRY } from './metrics.module';
 import { setUpOpenApi } from './open-api';
+import { PinoLoggerService } from './pino-logger.service';
 import { REQUEST_ID_HEADER, requestIdFor } from './request-id';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -38,10 +39,13 @@ export interface RunningApp {
  */
 export async function createApp(options: CreateAppOptions = {}): Promise<RunningApp> {
   const config = loadConfig(options.env ?? process.env, options);
+  const logger = createRootLogger(config, options.logDestination);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, { logDestination: options.logDestination }),
+    AppModule.forRoot(config, logger),
     createFastifyAdapter(config),
-    { bufferLogs: true, bodyParser: false },
+    // abortOnError off: a failed start rejects (main.ts reports it and exits) instead of Nest
+    // killing the process, which would take a whole test run with it.
+    { logger: new PinoLoggerService(logger), bodyParser: false, abortOnError: false },
   );
   try {
     configureApp(app, config, { handleSignals: options.handleSignals ?? true });
@@ -51,7 +55,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
     throw error;
   }
   const url = localUrl(app, config);
-  app.get(Logger).log(`Subledger listening on ${url}`, 'Bootstrap');
+  logger.info({ url }, 'Subledger listening');
   return { app, config, url, close: () => app.close() };
 }
 
@@ -72,9 +76,10 @@ export function configureApp(
   config: AppConfig,
   options: { handleSignals: boolean },
 ): void {
-  app.useLogger(app.get(Logger));
-  app.flushLogs();
+  const logger = app.get<Logger>(ROOT_LOGGER);
+  app.useLogger(new PinoLoggerService(logger));
   const fastify = app.getHttpAdapter().getInstance();
+  logRequests(fastify, logger);
   useJsonBodyOnly(fastify, config.bodyLimitBytes);
   instrumentHttp(fastify, app.get(METRICS_REGISTRY));
   fastify.addHook('onRequest', (request, reply, done) => {

@@ -1,4 +1,5 @@
 import { startEmbeddedEventStore } from '../../src/embedded-eventstore';
+import { createApp } from '../../src/http/create-app';
 import { startTestService, type TestService } from '../support/service';
 
 describe('GET /health', () => {
@@ -51,6 +52,28 @@ describe('GET /health', () => {
       expect(response.body.code).toBe('event_store_unavailable');
     } finally {
       await service.close();
+    }
+  });
+});
+
+describe('start-up', () => {
+  it('rejects, instead of exiting the process, when its port is taken', async () => {
+    const first = await startTestService();
+    try {
+      const port = Number(new URL(first.baseUrl).port);
+      await expect(
+        createApp({
+          env: {},
+          host: '127.0.0.1',
+          port,
+          eventStoreMemory: true,
+          logLevel: 'silent',
+          handleSignals: false,
+        }),
+      ).rejects.toThrow(/EADDRINUSE/);
+      expect((await first.api.get('/health')).status).toBe(200);
+    } finally {
+      await first.close();
     }
   });
 });

@@ -16,6 +16,7 @@ import {
 import { AppModule } from '../../src/app.module';
 import { loadConfig } from '../../src/config/app-config';
 import { configureApp, createFastifyAdapter } from '../../src/http/create-app';
+import { createRootLogger } from '../../src/http/logging.module';
 import { ApplicationError } from '../../src/http/problem';
 import { apiClient, type Api } from '../support/service';
 
@@ -87,7 +88,7 @@ describe('errors as application/problem+json', () => {
   beforeAll(async () => {
     const config = loadConfig({}, { eventStoreMemory: true, host: '127.0.0.1', port: 0, logLevel: 'silent' });
     const moduleRef = await Test.createTestingModule({
-      imports: [AppModule.forRoot(config)],
+      imports: [AppModule.forRoot(config, createRootLogger(config))],
       controllers: [ProbeController],
     }).compile();
     app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), {
