@@ -84,11 +84,13 @@ const record = (index: number) => ({
 describe('errors as application/problem+json', () => {
   let app: NestFastifyApplication;
   let api: Api;
+  const logLines: string[] = [];
 
   beforeAll(async () => {
-    const config = loadConfig({}, { eventStoreMemory: true, host: '127.0.0.1', port: 0, logLevel: 'silent' });
+    const config = loadConfig({}, { eventStoreMemory: true, host: '127.0.0.1', port: 0, logLevel: 'error' });
+    const logger = createRootLogger(config, { write: (line: string) => void logLines.push(line) });
     const moduleRef = await Test.createTestingModule({
-      imports: [AppModule.forRoot(config, createRootLogger(config))],
+      imports: [AppModule.forRoot(config, logger)],
       controllers: [ProbeController],
     }).compile();
     app = moduleRef.createNestApplication<NestFastifyApplication>(createFastifyAdapter(config), {
@@ -213,6 +215,16 @@ describe('errors as application/problem+json', () => {
     expectProblem(response, 500, 'internal_error');
     const text = JSON.stringify(response.body);
     expect(text).not.toMatch(/secret internal detail|ledger\.ts|at \/|stack/i);
+
+    // ...while the log keeps everything needed to find it.
+    const logged = logLines
+      .map((line) => JSON.parse(line))
+      .find((entry) => entry.requestId === response.body.requestId);
+    expect(logged).toMatchObject({
+      level: 50,
+      err: { message: 'secret internal detail at /srv/app/ledger.ts:42' },
+    });
+    expect(logged.err.stack).toContain('ProbeController.bug');
   });
 
   it('echoes a sane x-request-id and replaces one that is not', async () => {
