@@ -103,7 +103,8 @@ export class ProblemDetailsFilter implements ExceptionFilter {
     if (code === 'internal_error') {
       return { code, detail: 'An unexpected error occurred; it has been logged.' };
     }
-    if (code === 'not_found' && exception.message.startsWith('Cannot ')) {
+    // The router's own "Cannot GET /path", as opposed to a route's NotFoundException.
+    if (code === 'not_found' && exception.message === `Cannot ${request.method} ${request.url}`) {
       return { code, detail: `No route ${request.method} ${request.url.split('?')[0]}.` };
     }
     const response = exception.getResponse();

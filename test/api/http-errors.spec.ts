@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Post, UnauthorizedException } from '@nestjs/common';
+import { Body, Controller, Get, NotFoundException, Post, UnauthorizedException } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { UnavailableError } from '@eventstore/db-client';
@@ -55,6 +55,11 @@ class ProbeController {
   plainDomainError(): never {
     // A pure domain error: no HTTP import, only a code from the table.
     throw Object.assign(new Error('Quota 10 is below the 20 credits used.'), { code: 'quota_below_used' });
+  }
+
+  @Get('missing')
+  missing(): never {
+    throw new NotFoundException('Cannot find parent acme');
   }
 
   @Get('unauthorized')
@@ -122,6 +127,12 @@ describe('errors as application/problem+json', () => {
     const response = await api.get('/no/such/route?x=1');
     expectProblem(response, 404, 'not_found');
     expect(response.body.instance).toBe('/no/such/route');
+  });
+
+  it("keeps a route's own not-found detail", async () => {
+    const response = await api.get('/probe/missing');
+    expectProblem(response, 404, 'not_found');
+    expect(response.body.detail).toBe('Cannot find parent acme.');
   });
 
   it('refuses malformed JSON with 400 malformed_json', async () => {
