@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { startServiceProcess } from '../support/service';
 
+// Each start compiles src/main.ts through ts-node in a fresh process: slow on a busy 2-core machine.
+jest.setTimeout(180_000);
+
 describe('the service as a process (src/main.ts)', () => {
   let dataDir: string;
 
