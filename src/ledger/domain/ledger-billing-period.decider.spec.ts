@@ -1,4 +1,6 @@
+import type { LedgerEvent } from './ledger.events';
 import { termsFor, subAccountView, parentView } from './ledger.queries';
+import { evolve } from './ledger.state';
 import {
   NOW,
   closePeriod,
@@ -135,5 +137,17 @@ describe('ledger decider: billing periods and terms', () => {
       const state = stateOf(...history);
       expect(termsFor(state, 'own-price', '2026-09').creditPrice).toBe('0.002');
     });
+  });
+
+  it('counts issued invoices for per-parent numbering and ignores event types it does not know', () => {
+    const state = stateOf(openParent(), closePeriod('2026-10', endOfOctober));
+    const issued = {
+      type: 'InvoiceIssued',
+      data: { invoiceId: 'inv-1', period: '2026-10', total: '0' },
+    } as const;
+    evolve(state, issued);
+    evolve(state, issued);
+    evolve(state, { type: 'SomethingFromTheFuture', data: {} } as unknown as LedgerEvent);
+    expect(state.invoicesIssued).toBe(2);
   });
 });

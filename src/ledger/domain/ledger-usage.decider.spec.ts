@@ -13,11 +13,13 @@ import {
 } from './testing/ledger-fixtures';
 import { usageFingerprint } from './usage-fingerprint';
 
+// Opened and created well before NOW, so occurredAt can reach 35 days back.
+const OPENED = new Date('2026-09-01T00:00:00.000Z');
 const setup = [
-  openParent(),
-  purchase(20_000),
-  createSub('a', { quota: 1_000 }),
-  createSub('b', { quota: 1_000 }),
+  openParent(OPENED),
+  purchase(20_000, OPENED),
+  createSub('a', { quota: 1_000 }, OPENED),
+  createSub('b', { quota: 1_000 }, OPENED),
 ];
 const funded = historyOf(...setup);
 const later = (ms: number) => new Date(NOW.getTime() + ms);
@@ -196,6 +198,25 @@ describe('ledger decider: usage', () => {
         .given(funded)
         .when(useCredits('a', 'p', 1, at(-MAX_USAGE_AGE_MS - 1)))
         .thenFails('validation_failed', /35 days/);
+    });
+
+    it('refuses usage from before the sub-account was created', () => {
+      const created = historyOf(
+        openParent(),
+        purchase(10),
+        createSub('new', { quota: 10 }, later(10 * 24 * 60 * 60 * 1000)),
+      );
+      const tooEarly = useCredits(
+        'new',
+        'x',
+        1,
+        { occurredAt: later(10 * 24 * 60 * 60 * 1000 - 1).toISOString() },
+        later(11 * 24 * 60 * 60 * 1000),
+      );
+      spec
+        .given(created)
+        .when(tooEarly)
+        .thenFails('validation_failed', /before sub-account new was created/);
     });
 
     it.each(['2026-10-15', '2026-10-15T12:00:00', 'yesterday', '2026-13-01T00:00:00Z'])(

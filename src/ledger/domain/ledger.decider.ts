@@ -199,6 +199,13 @@ export function decideUsage(command: RecordUsage, state: LedgerState): UsageDeci
   if (occurredAt.getTime() < now.getTime() - MAX_USAGE_AGE_MS) {
     throw new DomainError('validation_failed', 'occurredAt is more than 35 days in the past');
   }
+  // Otherwise it could be billed in a period before the parent existed, which can never close.
+  if (occurredAt.getTime() < Date.parse(subAccount.createdAt)) {
+    throw new DomainError(
+      'validation_failed',
+      `occurredAt is before sub-account ${subAccount.id} was created`,
+    );
+  }
   const remaining = subAccount.quota - subAccount.used;
   if (credits > remaining) {
     throw new DomainError(
