@@ -80,6 +80,9 @@ export class EventStoreEngine {
   durableCount = 0;
   private readonly log: EventLog;
   private readonly recentIds = new Map<string, number>();
+  /** Ring of the ids in `recentIds`, oldest overwritten first (no Map iteration needed). */
+  private readonly recentRing: (string | undefined)[] = new Array(RECENT_ID_CAPACITY);
+  private recentNext = 0;
   private readonly pendingEntries = new Map<number, Buffer>();
   private readonly listeners = new Set<() => void>();
   private durableWaiters: { index: number; resolve: () => void }[] = [];
@@ -114,12 +117,15 @@ export class EventStoreEngine {
   }
 
   private rememberId(id: string, index: number): void {
-    this.recentIds.delete(id);
-    this.recentIds.set(id, index);
-    if (this.recentIds.size > RECENT_ID_CAPACITY) {
-      const oldest = this.recentIds.keys().next().value as string;
-      this.recentIds.delete(oldest);
+    const slot = this.recentNext;
+    this.recentNext = (slot + 1) % RECENT_ID_CAPACITY;
+    const evicted = this.recentRing[slot];
+    // Drop the evicted id unless a later event reused it (then its entry is newer than the slot).
+    if (evicted !== undefined && this.recentIds.get(evicted)! <= index - RECENT_ID_CAPACITY) {
+      this.recentIds.delete(evicted);
     }
+    this.recentRing[slot] = id;
+    this.recentIds.set(id, index);
   }
 
   private applyMetadata(metaStreamName: string, data: Uint8Array, which: 'write' | 'read'): void {
