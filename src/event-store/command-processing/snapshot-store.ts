@@ -5,6 +5,7 @@ import {
   jsonEvent,
   type EventStoreDBClient,
   type JSONType,
+  type ResolvedEvent,
 } from '@eventstore/db-client';
 import { randomUUID } from 'node:crypto';
 
@@ -46,27 +47,28 @@ export class SnapshotStore {
   ) {}
 
   async read(streamName: string): Promise<StreamSnapshot | undefined> {
-    const snapshotStream = this.streamNameOf(streamName);
+    let newest: ResolvedEvent | undefined;
     try {
-      for await (const resolved of this.client.readStream(snapshotStream, {
+      // Drained rather than left early: a read abandoned mid-way keeps the client from disposing.
+      for await (const resolved of this.client.readStream(this.streamNameOf(streamName), {
         direction: BACKWARDS,
         fromRevision: END,
         maxCount: 1,
       })) {
-        const data = resolved.event?.data as SnapshotEventData | undefined;
-        if (!data || resolved.event?.type !== SNAPSHOT_EVENT_TYPE) return undefined;
-        return {
-          revision: BigInt(data.revision),
-          commitPosition: data.commitPosition === null ? undefined : BigInt(data.commitPosition),
-          version: data.version,
-          state: data.state,
-        };
+        newest = resolved;
       }
-      return undefined;
     } catch (error) {
       if (error instanceof StreamNotFoundError) return undefined;
       throw error;
     }
+    if (newest?.event?.type !== SNAPSHOT_EVENT_TYPE) return undefined;
+    const data = newest.event.data as SnapshotEventData;
+    return {
+      revision: BigInt(data.revision),
+      commitPosition: data.commitPosition === null ? undefined : BigInt(data.commitPosition),
+      version: data.version,
+      state: data.state,
+    };
   }
 
   /**

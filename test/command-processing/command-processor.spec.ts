@@ -1,0 +1,403 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ANY,
+  EventStoreDBClient,
+  StreamNotFoundError,
+  jsonEvent,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import * as fc from 'fast-check';
+import {
+  CommandProcessor,
+  ConcurrencyConflictError,
+  defaultSnapshotStreamName,
+  fromResolvedEvent,
+  type CommandOutcome,
+  type CommandProcessorObserver,
+  type CommandProcessorOptions,
+} from '../../src/event-store/command-processing';
+import { collect, startTestEventStore, uniqueStream, type TestEventStore } from '../support/event-store';
+import {
+  accountDecider,
+  cloningAccountDecider,
+  InsufficientFundsError,
+  InvalidAmountError,
+  modelRun,
+  type AccountCommand,
+  type AccountEvent,
+  type AccountResult,
+  type AccountState,
+} from './toy-account.decider';
+
+type AccountProcessor = CommandProcessor<AccountState, AccountCommand, AccountEvent, AccountResult>;
+type AccountOptions = Partial<
+  CommandProcessorOptions<AccountState, AccountCommand, AccountEvent, AccountResult>
+>;
+
+/** Counts what the processor reports, to see batching and conflicts from outside. */
+function recordingObserver() {
+  const appends: Array<{ commands: number; events: number }> = [];
+  const loads: Array<{ events: number; fromSnapshot: boolean }> = [];
+  const conflicts: number[] = [];
+  const snapshots: bigint[] = [];
+  const failures: string[] = [];
+  const observer: CommandProcessorObserver = {
+    onAppend: ({ commands, events }) => appends.push({ commands, events }),
+    onLoad: ({ events, fromSnapshot }) => loads.push({ events, fromSnapshot }),
+    onConflict: ({ attempt }) => conflicts.push(attempt),
+    onSnapshot: ({ revision }) => snapshots.push(revision),
+    onFailure: ({ stage }) => failures.push(stage),
+  };
+  return { observer, appends, loads, conflicts, snapshots, failures };
+}
+
+const deposit = (amount: number): AccountCommand => ({ type: 'Deposit', opId: randomUUID(), amount });
+const withdraw = (amount: number): AccountCommand => ({ type: 'Withdraw', opId: randomUUID(), amount });
+const inspect: AccountCommand = { type: 'Inspect' };
+
+/** Fulfilled balances or 'refused' (insufficient funds); any other failure is rethrown. */
+async function outcomesOf(
+  promises: ReadonlyArray<Promise<CommandOutcome<AccountResult>>>,
+): Promise<Array<number | 'refused'>> {
+  const settled = await Promise.allSettled(promises);
+  return settled.map((s) => {
+    if (s.status === 'fulfilled') return s.value.result.balance;
+    if (s.reason instanceof InsufficientFundsError) return 'refused';
+    throw s.reason;
+  });
+}
+
+/**
+ * Folds the stream afresh and checks every event against the invariant and against the balance it
+ * states: an event decided on a stale state would state a wrong balance.
+ */
+async function auditStream(client: EventStoreDBClient, streamName: string) {
+  const read = await collect(client.readStream(streamName)).catch((error: unknown) => {
+    if (error instanceof StreamNotFoundError) return [];
+    throw error;
+  });
+  const events = read.map((e: ResolvedEvent) => fromResolvedEvent(e)!);
+  let balance = 0;
+  const opIds: string[] = [];
+  for (const event of events) {
+    const data = event.data as { opId: string; amount: number; balance: number };
+    balance += event.type === 'Deposited' ? data.amount : -data.amount;
+    expect(balance).toBeGreaterThanOrEqual(0);
+    expect(data.balance).toBe(balance);
+    opIds.push(data.opId);
+  }
+  return { balance, opIds, events };
+}
+
+const commandArbitrary: fc.Arbitrary<AccountCommand> = fc.oneof(
+  fc.integer({ min: 1, max: 50 }).map(deposit),
+  fc.integer({ min: 1, max: 60 }).map(withdraw),
+  fc.constant(inspect),
+);
+
+describe('CommandProcessor over the real client', () => {
+  let store: TestEventStore;
+  const processors: AccountProcessor[] = [];
+  const extraClients: EventStoreDBClient[] = [];
+
+  const processor = (options: AccountOptions = {}, client: EventStoreDBClient = store.client) => {
+    const created = new CommandProcessor({ client, decider: accountDecider, ...options });
+    processors.push(created);
+    return created;
+  };
+  const secondClient = () => {
+    const client = EventStoreDBClient.connectionString(store.connectionString);
+    extraClients.push(client);
+    return client;
+  };
+
+  beforeAll(async () => {
+    store = await startTestEventStore();
+  });
+  afterEach(async () => {
+    await Promise.all(processors.splice(0).map((p) => p.close()));
+  });
+  afterAll(async () => {
+    await Promise.all(extraClients.splice(0).map((c) => c.dispose()));
+    await store?.stop();
+  });
+
+  it('decides a batch in order, in one append, and a refused command fails alone', async () => {
+    const stream = uniqueStream('account');
+    const recorded = recordingObserver();
+    const accounts = processor({ observer: recorded.observer });
+    const commands = [
+      deposit(10),
+      withdraw(15),
+      withdraw(5),
+      { ...deposit(0) },
+      withdraw(6),
+      deposit(1),
+      inspect,
+    ];
+
+    const settled = await Promise.allSettled(commands.map((c) => accounts.execute(stream, c)));
+
+    expect(
+      settled.map((s) => (s.status === 'fulfilled' ? s.value.result.balance : s.reason.constructor)),
+    ).toEqual([10, InsufficientFundsError, 5, InvalidAmountError, InsufficientFundsError, 6, 6]);
+    // Sent in one tick, so one batch and one append carrying the three accepted commands' events.
+    expect(recorded.appends).toEqual([{ commands: 7, events: 3 }]);
+    const audit = await auditStream(store.client, stream);
+    expect(audit.balance).toBe(6);
+    expect(audit.opIds).toEqual(
+      [commands[0], commands[2], commands[5]].map((c) => (c as { opId: string }).opId),
+    );
+  });
+
+  it('tells each command the revision and commit position of its own events', async () => {
+    const stream = uniqueStream('account');
+    const accounts = processor();
+    const commands = [deposit(3), deposit(4), withdraw(100), deposit(5)];
+    const settled = await Promise.allSettled(commands.map((c) => accounts.execute(stream, c)));
+    const later = await accounts.execute(stream, inspect);
+
+    const { events } = await auditStream(store.client, stream);
+    const fulfilled = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+    expect(fulfilled.map((o) => o.streamRevision)).toEqual([0n, 1n, 2n]);
+    for (const outcome of fulfilled) {
+      const own = events[Number(outcome.streamRevision)];
+      expect(outcome.eventCount).toBe(1);
+      if (own.commitPosition !== undefined)
+        expect(outcome.commitPosition).toBeGreaterThanOrEqual(own.commitPosition);
+    }
+    expect(later).toMatchObject({ result: { balance: 12 }, streamRevision: 2n, eventCount: 0 });
+    expect(later.commitPosition).toBe(fulfilled[2].commitPosition);
+  });
+
+  it('puts the command metadata on each of its events', async () => {
+    const stream = uniqueStream('account');
+    const accounts = processor();
+    await accounts.execute(stream, deposit(1), {
+      metadata: { $correlationId: 'corr-1', actor: { type: 'service' } },
+    });
+    const [event] = (await collect(store.client.readStream(stream))).map((e) => fromResolvedEvent(e)!);
+    expect(event.metadata).toEqual({ $correlationId: 'corr-1', actor: { type: 'service' } });
+    expect(event.streamName).toBe(stream);
+    expect(event.revision).toBe(0n);
+    expect(event.created).toBeInstanceOf(Date);
+  });
+
+  it('gives exactly the sequential outcome when 200 commands race through one processor', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(commandArbitrary, { minLength: 200, maxLength: 200 }), async (commands) => {
+        const stream = uniqueStream('account');
+        const accounts = processor();
+        const outcomes = await outcomesOf(commands.map((c) => accounts.execute(stream, c)));
+        const model = modelRun(commands);
+        expect(outcomes).toEqual(model.outcomes);
+        expect((await auditStream(store.client, stream)).balance).toBe(model.balance);
+      }),
+      { numRuns: 5 },
+    );
+  });
+
+  it('splits a batch at the byte cap and keeps the order', async () => {
+    const stream = uniqueStream('account');
+    const recorded = recordingObserver();
+    const accounts = processor({ observer: recorded.observer, maxBatchBytes: 400 });
+    const commands = Array.from({ length: 20 }, (_, i) => (i % 3 === 2 ? withdraw(4) : deposit(2)));
+    const outcomes = await outcomesOf(commands.map((c) => accounts.execute(stream, c)));
+    expect(outcomes).toEqual(modelRun(commands).outcomes);
+    expect(recorded.appends.length).toBeGreaterThan(1);
+    expect(recorded.appends.reduce((sum, a) => sum + a.commands, 0)).toBe(20);
+  });
+
+  describe.each([
+    ['reloading', accountDecider],
+    ['cloning', cloningAccountDecider],
+  ])('a conflict with another writer (%s decider)', (_name, decider) => {
+    it('catches up and decides the batch again, which may now refuse it', async () => {
+      const stream = uniqueStream('account');
+      const recorded = recordingObserver();
+      const mine = processor({ decider, observer: recorded.observer });
+      const theirs = processor({ decider }, secondClient());
+
+      await mine.execute(stream, deposit(10));
+      await theirs.execute(stream, withdraw(8));
+      // Our cache still says 10: the first try is refused by the store, the retry by the rule.
+      await expect(mine.execute(stream, withdraw(5))).rejects.toBeInstanceOf(InsufficientFundsError);
+      expect(recorded.conflicts).toEqual([1]);
+      await expect(mine.execute(stream, withdraw(2))).resolves.toMatchObject({
+        result: { balance: 0 },
+        streamRevision: 2n,
+      });
+      expect((await auditStream(store.client, stream)).balance).toBe(0);
+    });
+
+    it('gives up after the configured retries with a retryable concurrency_conflict and records nothing', async () => {
+      const stream = uniqueStream('account');
+      const interloper = secondClient();
+      await store.client.appendToStream(
+        stream,
+        jsonEvent({ type: 'Deposited', data: { opId: 'x', amount: 5, balance: 5 } }),
+      );
+      // Another writer that always gets in first: before each of our appends it appends a deposit.
+      const racing = new Proxy(store.client, {
+        get(target, property, receiver) {
+          if (property !== 'appendToStream') return Reflect.get(target, property, receiver);
+          return async (...args: Parameters<EventStoreDBClient['appendToStream']>) => {
+            const { balance } = await auditStream(interloper, stream);
+            const opId = randomUUID();
+            await interloper.appendToStream(
+              stream,
+              jsonEvent({ type: 'Deposited', data: { opId, amount: 1, balance: balance + 1 } }),
+              { expectedRevision: ANY },
+            );
+            return target.appendToStream(...args);
+          };
+        },
+      });
+      const accounts = processor({ decider, maxConflictRetries: 3 }, racing);
+      const command = withdraw(1);
+
+      const error = await accounts.execute(stream, command).catch((e: unknown) => e);
+
+      expect(error).toBeInstanceOf(ConcurrencyConflictError);
+      expect(error).toMatchObject({ code: 'concurrency_conflict', retryable: true, attempts: 4 });
+      const audit = await auditStream(store.client, stream);
+      expect(audit.opIds).not.toContain((command as { opId: string }).opId);
+      expect(audit.events).toHaveLength(5);
+    });
+  });
+
+  it('keeps the rule and loses nothing when two processors on two clients race on one stream', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(commandArbitrary, { minLength: 100, maxLength: 100 }),
+        fc.array(commandArbitrary, { minLength: 100, maxLength: 100 }),
+        async (left, right) => {
+          const stream = uniqueStream('account');
+          const recorded = recordingObserver();
+          const a = processor({ observer: recorded.observer, maxConflictRetries: 20 });
+          const b = processor(
+            { decider: cloningAccountDecider, observer: recorded.observer },
+            secondClient(),
+          );
+          // Interleave sends over several ticks so the two keep overtaking each other.
+          const sent: Array<{ command: AccountCommand; outcome: Promise<unknown> }> = [];
+          for (let i = 0; i < left.length; i++) {
+            sent.push({ command: left[i], outcome: a.execute(stream, left[i]) });
+            sent.push({ command: right[i], outcome: b.execute(stream, right[i]) });
+            if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve));
+          }
+          const settled = await Promise.allSettled(sent.map((s) => s.outcome));
+          const audit = await auditStream(store.client, stream);
+
+          const acknowledged = new Set<string>();
+          settled.forEach((s, i) => {
+            const command = sent[i].command;
+            if (s.status === 'rejected') {
+              expect(
+                s.reason instanceof InsufficientFundsError || s.reason instanceof ConcurrencyConflictError,
+              ).toBe(true);
+            }
+            if (s.status === 'fulfilled' && command.type !== 'Inspect') acknowledged.add(command.opId);
+          });
+          // Exactly the acknowledged commands are in the stream, each once.
+          expect(new Set(audit.opIds).size).toBe(audit.opIds.length);
+          expect(new Set(audit.opIds)).toEqual(acknowledged);
+          const fresh = processor({ snapshots: false });
+          expect((await fresh.execute(stream, inspect)).result.balance).toBe(audit.balance);
+        },
+      ),
+      { numRuns: 4 },
+    );
+  });
+
+  describe('snapshots', () => {
+    it('writes one every N events to a $maxCount: 1 stream, and snapshot + tail folds like the whole stream', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(commandArbitrary, { minLength: 1, maxLength: 120 }),
+          fc.integer({ min: 1, max: 30 }),
+          async (commands, every) => {
+            const stream = uniqueStream('account');
+            const writer = processor({ snapshots: { every } });
+            // Several batches, so snapshots are taken at several points.
+            for (let i = 0; i < commands.length; i += 7) {
+              await outcomesOf(commands.slice(i, i + 7).map((c) => writer.execute(stream, c)));
+            }
+            await writer.close();
+            const audit = await auditStream(store.client, stream);
+
+            const snapshotEvents = await collect(
+              store.client.readStream(defaultSnapshotStreamName(stream)),
+            ).catch(() => []);
+            const recorded = recordingObserver();
+            const reader = processor({ snapshots: { every }, observer: recorded.observer });
+            const viaSnapshot = await reader.execute(stream, inspect);
+            const viaFullFold = await processor({ snapshots: false }).execute(stream, inspect);
+
+            expect(viaSnapshot.result).toEqual(viaFullFold.result);
+            expect(viaSnapshot.result.balance).toBe(audit.balance);
+            expect(viaSnapshot.streamRevision).toBe(BigInt(audit.events.length - 1));
+            if (audit.events.length >= every) {
+              expect(snapshotEvents).toHaveLength(1);
+              const snapshotRevision = BigInt(
+                (snapshotEvents[0].event!.data as { revision: string }).revision,
+              );
+              expect(recorded.loads).toEqual([
+                { events: audit.events.length - 1 - Number(snapshotRevision), fromSnapshot: true },
+              ]);
+            } else {
+              expect(snapshotEvents).toHaveLength(0);
+            }
+          },
+        ),
+        { numRuns: 12 },
+      );
+    });
+
+    it('ignores a snapshot of another version and folds the whole stream', async () => {
+      const stream = uniqueStream('account');
+      const writer = processor({ snapshots: { every: 2 } });
+      for (const command of [deposit(5), deposit(6), withdraw(3)]) await writer.execute(stream, command);
+      await writer.close();
+      const recorded = recordingObserver();
+      const reader = processor({
+        decider: { ...accountDecider, snapshotVersion: 2 },
+        snapshots: { every: 100 },
+        observer: recorded.observer,
+      });
+      await expect(reader.execute(stream, inspect)).resolves.toMatchObject({ result: { balance: 8 } });
+      expect(recorded.loads).toEqual([{ events: 3, fromSnapshot: false }]);
+    });
+
+    it('refuses snapshot options for a decider that cannot snapshot', () => {
+      const { toSnapshot: _drop, ...noSnapshots } = accountDecider;
+      expect(
+        () => new CommandProcessor({ client: store.client, decider: noSnapshots, snapshots: { every: 10 } }),
+      ).toThrow(/toSnapshot and fromSnapshot/);
+    });
+  });
+
+  it('evicts the least recently used idle stream and reloads it when needed', async () => {
+    const recorded = recordingObserver();
+    const accounts = processor({ maxCachedStreams: 2, observer: recorded.observer });
+    const [s1, s2, s3] = [uniqueStream('account'), uniqueStream('account'), uniqueStream('account')];
+    await accounts.execute(s1, deposit(1));
+    await accounts.execute(s2, deposit(2));
+    await accounts.execute(s1, deposit(1));
+    await accounts.execute(s3, deposit(3));
+    expect(accounts.cachedStreams).toBe(2);
+    expect(recorded.loads).toHaveLength(3);
+    await accounts.execute(s1, inspect);
+    expect(recorded.loads).toHaveLength(3);
+    await expect(accounts.execute(s2, inspect)).resolves.toMatchObject({ result: { balance: 2 } });
+    expect(recorded.loads).toHaveLength(4);
+  });
+
+  it('refuses new commands once closed', async () => {
+    const accounts = processor();
+    await accounts.close();
+    await expect(accounts.execute(uniqueStream('account'), inspect)).rejects.toMatchObject({
+      code: 'event_store_unavailable',
+    });
+  });
+});
