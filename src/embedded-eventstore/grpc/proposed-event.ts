@@ -1,5 +1,6 @@
 import { UUID } from '@eventstore/db-client/generated/shared_pb';
 import { NewEvent } from '../storage/recorded-event.codec';
+import { hexUuid } from './batch-append.codec';
 
 /** EventStoreDB's default MaxAppendSize (1 MiB). */
 export const MAX_APPEND_SIZE = 1024 * 1024;
@@ -18,8 +19,7 @@ export function uuidToString(uuid: UUID | undefined): string {
   if (!s) return '';
   const hi = BigInt.asUintN(64, BigInt(s.getMostSignificantBits()));
   const lo = BigInt.asUintN(64, BigInt(s.getLeastSignificantBits()));
-  const hex = hi.toString(16).padStart(16, '0') + lo.toString(16).padStart(16, '0');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  return hexUuid(hi, lo);
 }
 
 /** Converts one proposed message; returns the name of a missing required property instead. */

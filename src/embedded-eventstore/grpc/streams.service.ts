@@ -16,6 +16,7 @@ import {
   StreamDeleted,
   StreamIdentifier,
   Timeout,
+  UUID,
   WrongExpectedVersion,
 } from '@eventstore/db-client/generated/shared_pb';
 import { Code } from '@eventstore/db-client/generated/code_pb';
@@ -24,7 +25,6 @@ import { StreamsService } from '@eventstore/db-client/generated/streams_grpc_pb'
 import {
   AppendReq,
   AppendResp,
-  BatchAppendReq,
   BatchAppendResp,
   DeleteReq,
   DeleteResp,
@@ -41,7 +41,8 @@ import {
   EXPECTED_STREAM_EXISTS,
 } from '../engine/event-store.engine';
 import { NewEvent } from '../storage/recorded-event.codec';
-import { MAX_APPEND_SIZE, sizeOnDisk, toNewEvent, uuidToString } from './proposed-event';
+import { BatchAppendOptions, BatchAppendRequest, decodeBatchAppendReq } from './batch-append.codec';
+import { MAX_APPEND_SIZE, sizeOnDisk, toNewEvent } from './proposed-event';
 import { ReadSession } from './read.handler';
 import {
   maximumAppendSizeError,
@@ -53,8 +54,8 @@ import {
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
 
 /**
- * The Streams service definition with one change: Read responses may be pre-encoded Buffers
- * (see read-frames.ts), which pass through untouched.
+ * The Streams service definition with two changes on the hot paths: Read responses may be
+ * pre-encoded Buffers (see read-frames.ts), and BatchAppend requests skip google-protobuf.
  */
 export function streamsServiceDefinition(): ServiceDefinition {
   const def = { ...StreamsService } as unknown as Record<string, Record<string, unknown>>;
@@ -62,6 +63,8 @@ export function streamsServiceDefinition(): ServiceDefinition {
   const original = readDef.responseSerialize as (value: unknown) => Buffer;
   readDef.responseSerialize = (value: unknown) => (Buffer.isBuffer(value) ? value : original(value));
   def.read = readDef;
+  // BatchAppend requests are decoded directly into events (batch-append.codec.ts).
+  def.batchAppend = { ...def.batchAppend, requestDeserialize: decodeBatchAppendReq };
   return def as unknown as ServiceDefinition;
 }
 
@@ -140,9 +143,9 @@ export class StreamsHandlers {
     });
   };
 
-  private readonly batchAppend: handleBidiStreamingCall<BatchAppendReq, BatchAppendResp> = (call) => {
+  private readonly batchAppend: handleBidiStreamingCall<BatchAppendRequest, BatchAppendResp> = (call) => {
     interface Pending {
-      options?: BatchAppendReq.Options;
+      options?: BatchAppendOptions;
       events: NewEvent[];
       size: number;
       error?: Status;
@@ -151,27 +154,26 @@ export class StreamsHandlers {
     let inFlight = 0;
     let ended = false;
     const finish = () => {
-      if (ended && inFlight === 0) call.end();
+      if (ended && inFlight === 0 && !call.cancelled) call.end();
     };
     const respond = (resp: BatchAppendResp) => {
       if (!call.cancelled && call.writable) call.write(resp);
     };
-    call.on('data', (req: BatchAppendReq) => {
-      const cid = req.getCorrelationId();
-      const key = uuidToString(cid);
-      let p = pending.get(key);
+    call.on('data', (req: BatchAppendRequest) => {
+      let p = pending.get(req.correlationId);
       if (!p) {
         p = { events: [], size: 0 };
-        pending.set(key, p);
+        pending.set(req.correlationId, p);
       }
-      if (req.hasOptions()) p.options = req.getOptions();
+      if (req.options) p.options = req.options;
+      if (!p.error && req.missingProperty) {
+        p.error = rpcStatus(
+          status.INVALID_ARGUMENT,
+          `Required Metadata Property '${req.missingProperty}' is missing`,
+        );
+      }
       if (!p.error) {
-        for (const m of req.getProposedMessagesList()) {
-          const e = toNewEvent(m);
-          if (typeof e === 'string') {
-            p.error = rpcStatus(status.INVALID_ARGUMENT, `Required Metadata Property '${e}' is missing`);
-            break;
-          }
+        for (const e of req.events) {
           p.size += sizeOnDisk(e);
           if (p.size > MAX_APPEND_SIZE) {
             const detail = new MaximumAppendSizeExceeded();
@@ -182,23 +184,21 @@ export class StreamsHandlers {
               detail,
               'event_store.client.MaximumAppendSizeExceeded',
             );
+            p.events = [];
             break;
           }
           p.events.push(e);
         }
       }
-      if (!req.getIsFinal()) return;
-      pending.delete(key);
-      const o = p.options ?? new BatchAppendReq.Options();
-      const name = streamName(o.getStreamIdentifier());
-      const expected = expectedOf(o, () => o.getStreamPosition());
-      const base = () => batchResponseBase(cid, o, expected);
+      if (!req.isFinal) return;
+      pending.delete(req.correlationId);
+      const o = p.options ?? { streamName: '', expected: EXPECTED_ANY, deadlineMs: undefined };
+      const base = () => batchResponseBase(req.correlationIdBytes, o);
       if (p.error) {
         respond(base().setError(p.error));
         return;
       }
-      const deadline = o.getDeadline();
-      if (deadline && deadline.toDate().getTime() < Date.now()) {
+      if (o.deadlineMs !== undefined && o.deadlineMs < Date.now()) {
         respond(
           base().setError(
             rpcStatus(
@@ -213,9 +213,9 @@ export class StreamsHandlers {
       }
       inFlight++;
       this.engine
-        .append(name, expected, p.events)
+        .append(o.streamName, o.expected, p.events)
         .then(
-          (outcome) => respond(batchResponse(base(), outcome, name)),
+          (outcome) => respond(batchResponse(base(), outcome, o.streamName)),
           (err: Error) => respond(base().setError(rpcStatus(status.UNAVAILABLE, err.message))),
         )
         .finally(() => {
@@ -331,16 +331,13 @@ function rpcStatus(
   return s;
 }
 
-function batchResponseBase(
-  cid: ReturnType<BatchAppendReq['getCorrelationId']>,
-  o: BatchAppendReq.Options,
-  expected: number,
-): BatchAppendResp {
+function batchResponseBase(correlationIdBytes: Buffer, o: BatchAppendOptions): BatchAppendResp {
   const resp = new BatchAppendResp();
-  if (cid) resp.setCorrelationId(cid);
-  const ident = o.getStreamIdentifier();
-  if (ident) resp.setStreamIdentifier(ident);
-  switch (expected) {
+  resp.setCorrelationId(UUID.deserializeBinary(correlationIdBytes));
+  const ident = new StreamIdentifier();
+  ident.setStreamName(Buffer.from(o.streamName, 'utf8'));
+  resp.setStreamIdentifier(ident);
+  switch (o.expected) {
     case EXPECTED_ANY:
       resp.setAny(new GoogleEmpty());
       break;
@@ -351,7 +348,7 @@ function batchResponseBase(
       resp.setStreamExists(new GoogleEmpty());
       break;
     default:
-      resp.setStreamPosition(String(expected));
+      resp.setStreamPosition(String(o.expected));
   }
   return resp;
 }
