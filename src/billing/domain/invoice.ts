@@ -8,7 +8,7 @@ import {
   toCredits,
   toJsonInteger,
 } from './money';
-import { BillingPeriod, parseBillingPeriod, periodOf, toInstant } from './period';
+import { BillingPeriod, parseBillingPeriod, periodBounds, periodOf, toInstant } from './period';
 
 /**
  * Pure invoice building for one parent and one billing period. Everything the result depends on
@@ -50,6 +50,16 @@ export interface BillableUsage {
   readonly late: boolean;
 }
 
+/**
+ * On-time usage of one sub-account and meter already summed, as the ledger keeps it for an open
+ * period. Unlike a single record it has no 10^12 bound: a month of records can sum past it.
+ */
+export interface BillableUsageTotal {
+  readonly subAccountId: string;
+  readonly meter: string;
+  readonly credits: bigint | number;
+}
+
 export interface BuildInvoicesInput {
   readonly parent: InvoiceParent;
   readonly period: BillingPeriod;
@@ -62,6 +72,8 @@ export interface BuildInvoicesInput {
   readonly pastTerms?: readonly PastPeriodTerms[];
   /** Every usage record billed in `period`, on time or late, in any order. */
   readonly usage: readonly BillableUsage[];
+  /** On-time usage given as totals instead of records; added to the lines as records would be. */
+  readonly usageTotals?: readonly BillableUsageTotal[];
   readonly issuedAt: string;
   /** The parent's next invoice sequence number: 1 + the sequence of its last issued invoice (1 if none). */
   readonly nextSequence: number;
@@ -351,6 +363,30 @@ export function buildInvoices(input: BuildInvoicesInput): Invoice[] {
     const priced: PricedUsage = { usage, credits, occurredAt, terms, originalPeriod };
     const section = sectionFor(terms);
     (usage.late ? section.late : section.onTime).push(priced);
+  }
+
+  const periodStartInstant = periodBounds(period).start.toISOString();
+  for (const total of input.usageTotals ?? []) {
+    const subAccountId = requireText(total.subAccountId, 'usageTotals.subAccountId');
+    const meter = requireText(total.meter, 'usageTotals.meter');
+    const terms = currentTerms.get(subAccountId);
+    if (!terms) fail(`no terms of ${period} for sub-account ${subAccountId} (usage total of ${meter})`);
+    const usage: BillableUsage = {
+      subAccountId,
+      usageId: '',
+      meter,
+      credits: total.credits,
+      occurredAt: periodStartInstant,
+      late: false,
+    };
+    const credits = toCredits(total.credits);
+    sectionFor(terms).onTime.push({
+      usage,
+      credits,
+      occurredAt: periodStartInstant,
+      terms,
+      originalPeriod: period,
+    });
   }
 
   const ordered = [...drafts.values()].sort((a, b) => {

@@ -7,6 +7,7 @@ export * from './domain-error';
 export * from './ledger.commands';
 export * from './ledger.decider';
 export * from './ledger.events';
+export * from './ledger.invoices';
 export * from './ledger.queries';
 export * from './ledger.snapshot';
 export * from './ledger.state';

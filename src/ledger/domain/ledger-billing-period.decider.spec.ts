@@ -22,6 +22,24 @@ describe('ledger decider: billing periods and terms', () => {
         .when(closePeriod('2026-10', endOfOctober))
         .then([
           { type: 'BillingPeriodClosed', data: { period: '2026-10', closedAt: endOfOctober.toISOString() } },
+          {
+            type: 'InvoiceIssued',
+            data: {
+              invoiceId: 'inv-acme-2026-10-parent',
+              number: 'acme-2026-000001',
+              sequence: 1,
+              parentId: 'acme',
+              period: '2026-10',
+              currency: 'EUR',
+              billTo: { type: 'parent', id: 'acme' },
+              sections: [],
+              subtotalMinor: '0',
+              totalMinor: '0',
+              subtotal: '0.00',
+              total: '0.00',
+              issuedAt: endOfOctober.toISOString(),
+            },
+          },
         ]);
     });
 
@@ -140,14 +158,21 @@ describe('ledger decider: billing periods and terms', () => {
   });
 
   it('counts issued invoices for per-parent numbering and ignores event types it does not know', () => {
-    const state = stateOf(openParent(), closePeriod('2026-10', endOfOctober));
-    const issued = {
-      type: 'InvoiceIssued',
-      data: { invoiceId: 'inv-1', period: '2026-10', total: '0' },
-    } as const;
-    evolve(state, issued);
-    evolve(state, issued);
+    const state = stateOf(openParent(), createSub('own', { billingModel: 'bill-to-sub-account' }));
+    const closed = historyOf(
+      openParent(),
+      createSub('own', { billingModel: 'bill-to-sub-account' }),
+      closePeriod('2026-10', endOfOctober),
+    ).slice(-3);
+    for (const event of closed) evolve(state, event);
     evolve(state, { type: 'SomethingFromTheFuture', data: {} } as unknown as LedgerEvent);
     expect(state.invoicesIssued).toBe(2);
+    expect(state.lastRevision).toBe(6);
+    expect(state.closings.get('2026-10')).toEqual({
+      period: '2026-10',
+      closedAt: endOfOctober.toISOString(),
+      revision: 3,
+      invoiceIds: ['inv-acme-2026-10-parent', 'inv-acme-2026-10-sub-own'],
+    });
   });
 });

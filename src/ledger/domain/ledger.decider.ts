@@ -30,6 +30,7 @@ import type {
   BalancesAfter,
   BillingModelChanged,
   CreditPriceChanged,
+  InvoiceIssued,
   LedgerEvent,
   PoolBalances,
   QuotaAllocated,
@@ -60,6 +61,7 @@ import {
   samePrice,
   MAX_IDEMPOTENCY_KEY_LENGTH,
 } from './ledger.validation';
+import { invoicesOfOpenPeriod } from './ledger.invoices';
 import { usageFingerprint } from './usage-fingerprint';
 
 /*
@@ -530,7 +532,7 @@ function revokeApiKey(command: RevokeApiKey, state: LedgerState): LedgerEvent[] 
 /**
  * Only an ended period can be closed. Closing it again is refused with period_already_closed,
  * which the HTTP layer answers with the invoices already issued ("repeating it changes
- * nothing"). Billing appends its InvoiceIssued events to this same decision.
+ * nothing"). The decision issues every invoice of the period (docs/billing.md).
  */
 function closeBillingPeriod(command: CloseBillingPeriod, state: LedgerState): LedgerEvent[] {
   const period = command.data.period;
@@ -545,7 +547,14 @@ function closeBillingPeriod(command: CloseBillingPeriod, state: LedgerState): Le
   if (state.closedPeriods.has(period)) {
     throw new DomainError('period_already_closed', `period ${period} is already closed`);
   }
-  return [{ type: 'BillingPeriodClosed', data: { period, closedAt: command.metadata.now.toISOString() } }];
+  const closedAt = command.metadata.now;
+  // Closing and issuing are one decision and one append: a crash leaves all of it or none, and
+  // usage decided after it sees the period closed and is billed late (rule 8).
+  const invoices = invoicesOfOpenPeriod(state, period, closedAt);
+  return [
+    { type: 'BillingPeriodClosed', data: { period, closedAt: closedAt.toISOString() } },
+    ...invoices.map((invoice): InvoiceIssued => ({ type: 'InvoiceIssued', data: invoice })),
+  ];
 }
 
 /** Rule 7: terms change from the period after the one the clock is in. */

@@ -1,3 +1,4 @@
+import type { Invoice } from '../../billing/domain/invoice';
 import type { BillingPeriod } from '../../shared/billing-period';
 
 /**
@@ -169,13 +170,11 @@ export type BillingPeriodClosed = DomainEvent<
 >;
 
 /**
- * The invoice body belongs to billing (src/billing/domain); the ledger only needs to know
- * that an invoice was issued so it can count them for per-parent invoice numbers.
+ * One issued invoice, whole, as billing's builder made it (src/billing/domain, amounts as
+ * integer strings): the log itself is the record of what was billed, and it never changes.
+ * Appended right after its BillingPeriodClosed, in the same append.
  */
-export type InvoiceIssued = DomainEvent<
-  'InvoiceIssued',
-  { invoiceId: string; period: BillingPeriod } & Record<string, unknown>
->;
+export type InvoiceIssued = DomainEvent<'InvoiceIssued', Invoice>;
 
 export type LedgerEvent =
   | ParentAccountOpened

@@ -125,7 +125,7 @@ describe('ledger snapshots', () => {
   });
 
   it('refuses a snapshot of another schema version', () => {
-    expect(() => fromSnapshot({ ...toSnapshot(stateOf(openParent())), schemaVersion: 2 })).toThrow(
+    expect(() => fromSnapshot({ ...toSnapshot(stateOf(openParent())), schemaVersion: 1 })).toThrow(
       'unsupported',
     );
     expect(() => fromSnapshot(null)).toThrow('unsupported');

@@ -2,7 +2,10 @@ import type { BillingModel, DecimalPrice, IsoInstant } from './ledger.events';
 import {
   initialLedgerState,
   type ApiKeyState,
+  type LateUsage,
   type LedgerState,
+  type PeriodClosing,
+  type PeriodUsage,
   type ParentState,
   type SubAccountState,
   type Term,
@@ -18,7 +21,9 @@ import {
  * 35 days after it was recorded (measured against the newest recordedAt it has folded), so a
  * snapshot carries only the keys still remembered, in recording order.
  */
-export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 1;
+// 2: billable usage of open periods, closings and the last revision (billing). A version-1
+// snapshot is ignored by the command processor, which then folds the whole stream once.
+export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 2;
 
 export type LedgerSnapshot = {
   schemaVersion: typeof LEDGER_SNAPSHOT_SCHEMA_VERSION;
@@ -29,6 +34,16 @@ export type LedgerSnapshot = {
   invoicesIssued: number;
   /** [subAccountId, idempotencyKey, usageId, fingerprint, remaining, recordedAtMs], oldest first. */
   usageKeys: UsageKeySnapshot[];
+  billableUsage: PeriodUsageSnapshot[];
+  closings: PeriodClosing[];
+  lastRevision: number;
+};
+
+export type PeriodUsageSnapshot = {
+  period: string;
+  /** [subAccountId, meter, credits]. */
+  onTime: [string, string, number][];
+  late: LateUsage[];
 };
 
 export type SubAccountSnapshot = {
@@ -82,6 +97,18 @@ export function toSnapshot(state: LedgerState): LedgerSnapshot {
     closedPeriods: [...state.closedPeriods].sort(),
     invoicesIssued: state.invoicesIssued,
     usageKeys,
+    billableUsage: [...state.billableUsage].map(([period, usage]) => ({
+      period,
+      onTime: [...usage.onTime].flatMap(([subAccountId, meters]) =>
+        [...meters].map(([meter, credits]): [string, string, number] => [subAccountId, meter, credits]),
+      ),
+      late: usage.late.map((record) => ({ ...record })),
+    })),
+    closings: [...state.closings.values()].map((closing) => ({
+      ...closing,
+      invoiceIds: [...closing.invoiceIds],
+    })),
+    lastRevision: state.lastRevision,
   };
 }
 
@@ -112,6 +139,22 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
   for (const key of source.apiKeys) state.apiKeys.set(key.keyId, { ...key });
   for (const period of source.closedPeriods) state.closedPeriods.add(period);
   state.invoicesIssued = source.invoicesIssued;
+  for (const { period, onTime, late } of source.billableUsage) {
+    const usage: PeriodUsage = { onTime: new Map(), late: late.map((record) => ({ ...record })) };
+    for (const [subAccountId, meter, credits] of onTime) {
+      let meters = usage.onTime.get(subAccountId);
+      if (!meters) {
+        meters = new Map();
+        usage.onTime.set(subAccountId, meters);
+      }
+      meters.set(meter, credits);
+    }
+    state.billableUsage.set(period, usage);
+  }
+  for (const closing of source.closings) {
+    state.closings.set(closing.period, { ...closing, invoiceIds: [...closing.invoiceIds] });
+  }
+  state.lastRevision = source.lastRevision;
   const log = state.usageKeys;
   for (const [
     subAccountId,

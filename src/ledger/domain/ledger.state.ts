@@ -8,6 +8,7 @@ import type {
   LedgerEvent,
   PoolBalances,
   SubAccountBalances,
+  UsageRecorded,
 } from './ledger.events';
 
 /**
@@ -29,6 +30,39 @@ export type LedgerState = {
   /** Number of InvoiceIssued events, so billing can number invoices per parent. */
   invoicesIssued: number;
   usageKeys: UsageKeyLog;
+  /**
+   * Usage billed in each period not yet closed, summed as its invoices need it, so closing a
+   * period builds them from the state (O(sub-accounts × meters)) instead of re-reading the month.
+   * A period's entry is dropped when it closes: issued invoices live in the stream.
+   */
+  billableUsage: Map<BillingPeriod, PeriodUsage>;
+  /** Where each closed period's BillingPeriodClosed and InvoiceIssued events sit in the stream. */
+  closings: Map<BillingPeriod, PeriodClosing>;
+  /** Revision of the last event folded (-1: none), so a closing can record where it is. */
+  lastRevision: number;
+};
+
+export type PeriodUsage = {
+  /** subAccountId → meter → credits of on-time usage. */
+  onTime: Map<string, Map<string, number>>;
+  /** Late usage (rule 8) stays per record: its invoice line lists each with its original date. */
+  late: LateUsage[];
+};
+
+export type LateUsage = {
+  subAccountId: string;
+  usageId: string;
+  meter: string;
+  credits: number;
+  occurredAt: IsoInstant;
+};
+
+export type PeriodClosing = {
+  period: BillingPeriod;
+  closedAt: IsoInstant;
+  /** Revision of the BillingPeriodClosed event; its invoices follow it, in `invoiceIds` order. */
+  revision: number;
+  invoiceIds: string[];
 };
 
 /** A term that applies from `effectiveFrom` on, until a later entry replaces it. */
@@ -106,10 +140,22 @@ export function initialLedgerState(): LedgerState {
     closedPeriods: new Set(),
     invoicesIssued: 0,
     usageKeys: { entries: [], head: 0, latestRecordedAtMs: Number.NEGATIVE_INFINITY },
+    billableUsage: new Map(),
+    closings: new Map(),
+    lastRevision: -1,
   };
 }
 
+/**
+ * Folds one event. Events must come in stream order, every one of them (unknown types too):
+ * `lastRevision` counts them, and a closing records its revision from it.
+ */
 export function evolve(state: LedgerState, event: LedgerEvent): LedgerState {
+  state.lastRevision += 1;
+  return apply(state, event);
+}
+
+function apply(state: LedgerState, event: LedgerEvent): LedgerState {
   switch (event.type) {
     case 'ParentAccountOpened': {
       const { parentId, name, currency, creditPrice, openedAt } = event.data;
@@ -176,6 +222,7 @@ export function evolve(state: LedgerState, event: LedgerEvent): LedgerState {
       };
       subAccount.receipts.set(idempotencyKey, receipt);
       rememberUsageKey(state, receipt);
+      addBillableUsage(state, event.data);
       return state;
     }
     case 'BillingModelChanged': {
@@ -220,16 +267,40 @@ export function evolve(state: LedgerState, event: LedgerEvent): LedgerState {
       subAccount.closedAt = event.data.closedAt;
       return state;
     }
-    case 'BillingPeriodClosed':
-      state.closedPeriods.add(event.data.period);
+    case 'BillingPeriodClosed': {
+      const { period, closedAt } = event.data;
+      state.closedPeriods.add(period);
+      state.billableUsage.delete(period);
+      state.closings.set(period, { period, closedAt, revision: state.lastRevision, invoiceIds: [] });
       return state;
+    }
     case 'InvoiceIssued':
       state.invoicesIssued += 1;
+      state.closings.get(event.data.period)?.invoiceIds.push(event.data.invoiceId);
       return state;
     default:
       // A type added by a newer version of the service: an older reader leaves state alone.
       return state;
   }
+}
+
+function addBillableUsage(state: LedgerState, data: UsageRecorded['data']): void {
+  let usage = state.billableUsage.get(data.billingPeriod);
+  if (!usage) {
+    usage = { onTime: new Map(), late: [] };
+    state.billableUsage.set(data.billingPeriod, usage);
+  }
+  if (data.late) {
+    const { subAccountId, usageId, meter, credits, occurredAt } = data;
+    usage.late.push({ subAccountId, usageId, meter, credits, occurredAt });
+    return;
+  }
+  let meters = usage.onTime.get(data.subAccountId);
+  if (!meters) {
+    meters = new Map();
+    usage.onTime.set(data.subAccountId, meters);
+  }
+  meters.set(data.meter, (meters.get(data.meter) ?? 0) + data.credits);
 }
 
 /** For decisions and reads: a missing parent is the caller's not_found, not a bug. */
