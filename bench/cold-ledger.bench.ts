@@ -1,0 +1,239 @@
+import {
+  EventStoreDBClient,
+  NO_STREAM,
+  type AppendExpectedRevision,
+  type EventData,
+} from '@eventstore/db-client';
+import { mintApiKey } from '../src/auth/api-key-secret';
+import { SnapshotStore } from '../src/event-store/command-processing/snapshot-store';
+import { LEDGER_SNAPSHOT_SCHEMA_VERSION } from '../src/ledger/domain';
+import { approximateBytes, LedgerLog } from './support/ledger-log';
+import {
+  memoryOf,
+  sleep,
+  startService,
+  startStore,
+  type Runtime,
+  type ServiceProcess,
+} from './support/processes';
+import { call, findUsed } from './support/service-api';
+import { fmt, median } from './support/stats';
+
+export interface ColdLedgerResult {
+  readonly events: number;
+  /** The first GET …/balance of a freshly restarted service (its projections saved by the previous run). */
+  readonly firstBalanceMs: number;
+  readonly medianBalanceMs: number;
+  /** The larger of: after projecting the whole log from nothing, and after the cold restart caught up. */
+  readonly rssMiB: number;
+  readonly rssFreshMiB: number;
+  readonly rssRestartMiB: number;
+  readonly firstWriteMs: number;
+  readonly rssAfterWriteMiB: number;
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * The history is spread over this many days up to now, as a real ledger of that size would be: keys
+ * older than 35 days are forgotten (rule 5), so the state holds about 35/120 of the keys.
+ */
+const HISTORY_DAYS = 120;
+/** Under EventStoreDB's 1 MiB append limit, like the service's own batches. */
+const MAX_APPEND_BYTES = 900 * 1024;
+
+/**
+ * One parent whose `ledger-` stream holds `events` events, written by the ledger's own decider straight
+ * into the store, then the service started on it twice: once to project it all from nothing, once cold
+ * (a new process over the saved projections) to time the first balance reads.
+ */
+export async function benchColdLedger(
+  runtime: Runtime,
+  dataDir: string,
+  opts: { events: number; subAccounts: number; log: (line: string) => void },
+): Promise<ColdLedgerResult> {
+  const parentId = 'bench-cold';
+  const key = mintApiKey(parentId);
+  const log = new LedgerLog(parentId);
+  const built = await buildLedger(runtime, dataDir, log, key, opts);
+  opts.log(
+    `  ledger: ${fmt(built.events)} events in one parent (${opts.subAccounts} sub-accounts, ${HISTORY_DAYS} days) written in ` +
+      `${fmt(built.seconds, 1)} s; ${built.snapshot}`,
+  );
+  const subs = log.subAccountIds;
+  const lastSub = subs[(built.usageRecords - 1) % subs.length];
+  const caughtUp = async (service: ServiceProcess, timeoutMs: number) => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const answer = await call(service.baseUrl, 'GET', balancePath(parentId, lastSub), key.secret).catch(
+        () => undefined,
+      );
+      if (answer?.status === 200 && findUsed(answer.body) === log.usedBy(lastSub)) return;
+      if (Date.now() > deadline || !service.running()) {
+        throw new Error(
+          `the balance of ${lastSub} never showed all usage: ${answer?.status} ${JSON.stringify(answer?.body)?.slice(0, 300)}`,
+        );
+      }
+      await sleep(100);
+    }
+  };
+
+  // 1. From nothing: the service projects the whole log, then saves its projections on a clean stop.
+  let rssFreshMiB: number;
+  let fresh = await startService(runtime, { dataDir, readyTimeoutMs: 600_000 });
+  try {
+    const started = performance.now();
+    await caughtUp(fresh, 900_000);
+    const seconds = (performance.now() - started) / 1000;
+    await sleep(1000);
+    rssFreshMiB = memoryOf(fresh.pid).rssMiB;
+    opts.log(
+      `  first start: ready in ${fmt(fresh.readyMs)} ms, every projection caught up ${fmt(seconds, 1)} s later ` +
+        `(${fmt(built.events / seconds)} events/s); rss ${fmt(rssFreshMiB)} MiB (peak ${fmt(memoryOf(fresh.pid).hwmMiB)})`,
+    );
+  } catch (error) {
+    throw withOutput(error, fresh);
+  } finally {
+    await fresh.stop(120_000);
+  }
+
+  // 2. Cold: a new process on the same folder; the first balance is asked the moment /health answers.
+  fresh = await startService(runtime, { dataDir, readyTimeoutMs: 600_000 });
+  try {
+    const first = await call(fresh.baseUrl, 'GET', balancePath(parentId, subs[0]), key.secret);
+    if (first.status !== 200) {
+      throw new Error(
+        `the first cold balance answered ${first.status}: ${JSON.stringify(first.body).slice(0, 300)}`,
+      );
+    }
+    const more: number[] = [];
+    for (let i = 1; i <= Math.min(20, subs.length - 1); i++) {
+      const answer = await call(fresh.baseUrl, 'GET', balancePath(parentId, subs[i]), key.secret);
+      if (answer.status !== 200)
+        throw new Error(`a balance answered ${answer.status}: ${JSON.stringify(answer.body).slice(0, 300)}`);
+      more.push(answer.ms);
+    }
+    await caughtUp(fresh, 300_000);
+    await sleep(1000);
+    const rssRestartMiB = memoryOf(fresh.pid).rssMiB;
+    const write = await call(
+      fresh.baseUrl,
+      'POST',
+      `/v1/parents/${parentId}/sub-accounts/${subs[0]}/usage`,
+      key.secret,
+      {
+        idempotencyKey: 'cold-write-1',
+        credits: 1,
+      },
+    );
+    if (write.status !== 201)
+      throw new Error(
+        `the first cold usage answered ${write.status}: ${JSON.stringify(write.body).slice(0, 300)}`,
+      );
+    const rssAfterWriteMiB = memoryOf(fresh.pid).rssMiB;
+    const result: ColdLedgerResult = {
+      events: built.events,
+      firstBalanceMs: first.ms,
+      medianBalanceMs: median(more),
+      rssMiB: Math.max(rssFreshMiB, rssRestartMiB),
+      rssFreshMiB,
+      rssRestartMiB,
+      firstWriteMs: write.ms,
+      rssAfterWriteMiB,
+    };
+    opts.log(
+      `coldBalanceMs: first ${fmt(result.firstBalanceMs, 1)} ms, median of the next ${more.length} ${fmt(result.medianBalanceMs, 1)} ms ` +
+        `(service ready ${fmt(fresh.readyMs)} ms after spawn; ${fmt(built.events)} events) — target ≤ 50 ms`,
+    );
+    opts.log(
+      `rssMiB1M: ${fmt(result.rssMiB)} MiB (${fmt(rssFreshMiB)} after projecting everything, ${fmt(rssRestartMiB)} after a cold restart; ` +
+        `${fmt(rssAfterWriteMiB)} once a first usage (${fmt(write.ms, 1)} ms) loaded the ledger) — target ≤ 512 MiB`,
+    );
+    return result;
+  } catch (error) {
+    throw withOutput(error, fresh);
+  } finally {
+    await fresh.stop(120_000);
+  }
+}
+
+function balancePath(parentId: string, subAccountId: string): string {
+  return `/v1/parents/${parentId}/sub-accounts/${subAccountId}/balance`;
+}
+
+function withOutput(error: unknown, service: ServiceProcess): Error {
+  return new Error(
+    `${error instanceof Error ? error.message : String(error)}\nservice output:\n${service.output().slice(-4000)}`,
+  );
+}
+
+async function buildLedger(
+  runtime: Runtime,
+  dataDir: string,
+  log: LedgerLog,
+  key: ReturnType<typeof mintApiKey>,
+  opts: { events: number; subAccounts: number },
+): Promise<{ events: number; usageRecords: number; seconds: number; snapshot: string }> {
+  const store = await startStore(runtime, dataDir);
+  const client = EventStoreDBClient.connectionString(store.connectionString);
+  try {
+    const started = performance.now();
+    const end = Date.now() - 60_000;
+    const begin = end - HISTORY_DAYS * DAY_MS;
+    const opening = log.open(opts.subAccounts, 1_000_000_000, new Date(begin), {
+      keyId: key.keyId,
+      prefix: key.prefix,
+      secretHash: key.secretHash,
+    });
+    let revision: AppendExpectedRevision = (
+      await client.appendToStream(log.streamName, opening, { expectedRevision: NO_STREAM })
+    ).nextExpectedRevision;
+    const usageRecords = opts.events - opening.length;
+    const perAppend = Math.max(1, Math.floor(MAX_APPEND_BYTES / approximateBytes(sampleEvent(log, begin))));
+    let written = 0;
+    let pending: Promise<void> = Promise.resolve();
+    while (written < usageRecords) {
+      const count = Math.min(perAppend, usageRecords - written);
+      const now = new Date(begin + ((written + count) / usageRecords) * (end - begin));
+      const batch: EventData[] = log.usage(count, now);
+      written += count;
+      // The next batch is decided while this one is on its way to the disk.
+      await pending;
+      pending = client
+        .appendToStream(log.streamName, batch, { expectedRevision: revision })
+        .then((result) => {
+          revision = result.nextExpectedRevision;
+        });
+    }
+    await pending;
+    const seconds = (performance.now() - started) / 1000;
+    let snapshot: string;
+    try {
+      const state = log.snapshot();
+      const bytes = JSON.stringify(state).length;
+      await new SnapshotStore(client).write(
+        log.streamName,
+        {
+          revision: revision as bigint,
+          commitPosition: undefined,
+          version: LEDGER_SNAPSHOT_SCHEMA_VERSION,
+          state,
+        },
+        true,
+      );
+      snapshot = `snapshot at the last revision written (${fmt(bytes / 2 ** 20, 1)} MiB), as the service's processor would have`;
+    } catch (error) {
+      snapshot = `NO SNAPSHOT (${error instanceof Error ? error.message.slice(0, 200) : String(error)}): a load folds the whole stream`;
+    }
+    return { events: opening.length + usageRecords, usageRecords, seconds, snapshot };
+  } finally {
+    await client.dispose().catch(() => undefined);
+    await store.stop(120_000);
+  }
+}
+
+/** A usage event like the ones to write, decided on a throwaway ledger that is never appended. */
+function sampleEvent(log: LedgerLog, at: number): EventData {
+  const probe = new LedgerLog(`${log.parentId}-probe`);
+  probe.open(1, 10, new Date(at));
+  return probe.usage(1, new Date(at))[0];
+}

@@ -1,0 +1,314 @@
+import { randomUUID } from 'node:crypto';
+import autocannon from 'autocannon';
+import { memoryOf, startService, type Runtime, type ServiceProcess } from './support/processes';
+import { setUpParent, type HotParent } from './support/service-api';
+import { fmt } from './support/stats';
+
+export interface HttpResult {
+  readonly usageSingle: {
+    readonly recordsPerSec: number;
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+    readonly noopRatio: number;
+    readonly noopRequestsPerSec: number;
+    readonly errors: Record<string, number>;
+  };
+  readonly usageBatch: {
+    readonly recordsPerSec: number;
+    readonly p99Ms: number;
+    readonly errors: Record<string, number>;
+  };
+}
+
+interface LoadResult {
+  /** 2xx answers per second (for the batch: records recorded per second). */
+  readonly okPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  /** Non-2xx answers by status, connection errors and timeouts. */
+  readonly errors: Record<string, number>;
+}
+
+function errorsOf(result: autocannon.Result): Record<string, number> {
+  const errors: Record<string, number> = {};
+  for (const [status, stats] of Object.entries(result.statusCodeStats ?? {})) {
+    if (!status.startsWith('2') && stats.count) errors[status] = stats.count;
+  }
+  if (result.errors) errors.connectionErrors = result.errors;
+  if (result.timeouts) errors.timeouts = result.timeouts;
+  return errors;
+}
+
+function run(options: autocannon.Options): Promise<autocannon.Result> {
+  return new Promise((resolve, reject) => {
+    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
+  });
+}
+
+/** The no-op reference: the same server's cheapest route, same connections and duration. */
+async function noop(baseUrl: string, seconds: number): Promise<LoadResult> {
+  const result = await run({
+    url: `${baseUrl}/health/live`,
+    connections: 64,
+    duration: seconds,
+    timeout: 10,
+  });
+  return {
+    okPerSec: result['2xx'] / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: errorsOf(result),
+  };
+}
+
+/** Single usage records, each with a key no other request of the run uses, round-robin over the sub-accounts. */
+async function singleUsage(
+  baseUrl: string,
+  parent: HotParent,
+  seconds: number,
+  connections = 64,
+  overallRate?: number,
+): Promise<LoadResult> {
+  const run_ = randomUUID().slice(0, 8);
+  let n = 0;
+  const result = await run({
+    url: baseUrl,
+    connections,
+    duration: seconds,
+    timeout: 10,
+    ...(overallRate ? { overallRate } : {}),
+    requests: [
+      {
+        method: 'POST',
+        headers: { authorization: `Bearer ${parent.secret}`, 'content-type': 'application/json' },
+        setupRequest: (request) => {
+          const i = n++;
+          const sub = parent.subAccountIds[i % parent.subAccountIds.length];
+          return {
+            ...request,
+            path: `/v1/parents/${parent.parentId}/sub-accounts/${sub}/usage`,
+            body: JSON.stringify({ idempotencyKey: `${run_}-${i}`, credits: 1, meter: 'api-calls' }),
+          };
+        },
+      },
+    ],
+  });
+  return {
+    okPerSec: result['2xx'] / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors: errorsOf(result),
+  };
+}
+
+/**
+ * Batches of `size` records on a few connections. A 200 answers per record, so every answer is read
+ * and only the records it reports as recorded are counted.
+ */
+async function batchUsage(
+  baseUrl: string,
+  parent: HotParent,
+  seconds: number,
+  size: number,
+  connections: number,
+): Promise<LoadResult> {
+  const run_ = randomUUID().slice(0, 8);
+  let n = 0;
+  let recorded = 0;
+  const refused: Record<string, number> = {};
+  const result = await run({
+    url: baseUrl,
+    connections,
+    duration: seconds,
+    timeout: 30,
+    requests: [
+      {
+        method: 'POST',
+        path: `/v1/parents/${parent.parentId}/usage/batch`,
+        headers: { authorization: `Bearer ${parent.secret}`, 'content-type': 'application/json' },
+        setupRequest: (request) => {
+          const records = [];
+          for (let r = 0; r < size; r++) {
+            const i = n++;
+            records.push({
+              subAccountId: parent.subAccountIds[i % parent.subAccountIds.length],
+              idempotencyKey: `${run_}-${i}`,
+              credits: 1,
+              meter: 'api-calls',
+            });
+          }
+          return { ...request, body: JSON.stringify({ records }) };
+        },
+        onResponse: (status, body) => {
+          if (status < 200 || status >= 300) return;
+          for (const outcome of recordOutcomes(body)) {
+            if (outcome === 'ok') recorded++;
+            else refused[outcome] = (refused[outcome] ?? 0) + 1;
+          }
+        },
+      },
+    ],
+  });
+  const errors = errorsOf(result);
+  for (const [code, count] of Object.entries(refused)) errors[`record:${code}`] = count;
+  return {
+    okPerSec: recorded / result.duration,
+    p50Ms: result.latency.p50,
+    p99Ms: result.latency.p99,
+    errors,
+  };
+}
+
+/**
+ * 'ok' or the refusal code of each record of a batch answer. The answer's exact shape is the ledger's;
+ * a record counts as recorded when it carries a usageId and no error.
+ */
+function recordOutcomes(body: string): string[] {
+  let parsed: any;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return ['unparseable-answer'];
+  }
+  const results: unknown[] = Array.isArray(parsed) ? parsed : (parsed?.results ?? parsed?.records ?? []);
+  return results.map((result: any) => {
+    if (result && typeof result.usageId === 'string' && !result.error) return 'ok';
+    return String(result?.error?.code ?? result?.code ?? result?.status ?? 'unknown');
+  });
+}
+
+function describeErrors(errors: Record<string, number>): string {
+  const entries = Object.entries(errors);
+  return entries.length === 0 ? 'no errors' : `ERRORS ${entries.map(([k, v]) => `${k}×${v}`).join(', ')}`;
+}
+
+async function withService<T>(
+  runtime: Runtime,
+  dataDir: string,
+  body: (service: ServiceProcess) => Promise<T>,
+): Promise<T> {
+  const service = await startService(runtime, { dataDir });
+  try {
+    return await body(service);
+  } catch (error) {
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}\nservice output:\n${service.output().slice(-4000)}`,
+      { cause: error },
+    );
+  } finally {
+    await service.stop();
+  }
+}
+
+export async function benchHttp(
+  runtime: Runtime,
+  dataDir: string,
+  opts: { usageSeconds: number; batchSeconds: number; log: (line: string) => void },
+): Promise<HttpResult> {
+  return withService(runtime, dataDir, async (service) => {
+    const hot = await setUpParent(service.baseUrl, service.operatorToken, 'bench-hot', 64, 1_000_000_000);
+    // Warm-up: JIT, connection pools, the hot parent's state in memory.
+    await singleUsage(service.baseUrl, hot, 2);
+    await noop(service.baseUrl, 1);
+    // The reference is taken before and after the usage run, so drift on the shared machine weighs on both.
+    const noopBefore = await noop(service.baseUrl, opts.usageSeconds / 2);
+    const usage = await singleUsage(service.baseUrl, hot, opts.usageSeconds);
+    const noopAfter = await noop(service.baseUrl, opts.usageSeconds / 2);
+    const noopPerSec = (noopBefore.okPerSec + noopAfter.okPerSec) / 2;
+    opts.log(
+      `usageSingle: ${fmt(usage.okPerSec)} records/s, p50 ${fmt(usage.p50Ms, 1)} ms, p99 ${fmt(usage.p99Ms, 1)} ms ` +
+        `(64 connections, ${opts.usageSeconds} s, one hot parent, 64 sub-accounts; ${describeErrors(usage.errors)}); ` +
+        `no-op GET /health/live ${fmt(noopPerSec)} req/s (p99 ${fmt(Math.max(noopBefore.p99Ms, noopAfter.p99Ms), 1)} ms) → ` +
+        `${fmt((100 * usage.okPerSec) / noopPerSec)}% — targets ≥ 5,000/s, p99 ≤ 25 ms, ≥ 40%`,
+    );
+
+    const batchParent = await setUpParent(
+      service.baseUrl,
+      service.operatorToken,
+      'bench-batch',
+      64,
+      1_000_000_000,
+    );
+    await batchUsage(service.baseUrl, batchParent, 2, 1000, 4);
+    const batch = await batchUsage(service.baseUrl, batchParent, opts.batchSeconds, 1000, 4);
+    opts.log(
+      `usageBatch: ${fmt(batch.okPerSec)} records/s (1,000 per request, 4 connections, ${opts.batchSeconds} s, ` +
+        `request p99 ${fmt(batch.p99Ms)} ms; ${describeErrors(batch.errors)}) — target ≥ 50,000`,
+    );
+    return {
+      usageSingle: {
+        recordsPerSec: usage.okPerSec,
+        p50Ms: usage.p50Ms,
+        p99Ms: usage.p99Ms,
+        noopRatio: usage.okPerSec / noopPerSec,
+        noopRequestsPerSec: noopPerSec,
+        errors: usage.errors,
+      },
+      usageBatch: { recordsPerSec: batch.okPerSec, p99Ms: batch.p99Ms, errors: batch.errors },
+    };
+  });
+}
+
+/**
+ * Steady single-usage load at a fixed rate for `seconds`, in 10-second slices: after each, the
+ * service's RSS and the slice's p99. Memory is expected to grow with the idempotency keys the ledger
+ * must remember for 35 days (docs/stream-layout.md), so growth is also shown per 100,000 records.
+ */
+export async function runSoak(
+  runtime: Runtime,
+  dataDir: string,
+  seconds: number,
+  log: (line: string) => void,
+  rate = Number(process.env.BENCH_SOAK_RATE ?? 2000),
+): Promise<void> {
+  await withService(runtime, dataDir, async (service) => {
+    const hot = await setUpParent(service.baseUrl, service.operatorToken, 'soak-hot', 64, 1_000_000_000);
+    log(`soak: ${seconds} s of single usage at ${fmt(rate)} req/s over 64 connections, sampled every 10 s`);
+    const samples: { t: number; rssMiB: number; p99Ms: number; okPerSec: number; records: number }[] = [];
+    let records = 0;
+    const errors: Record<string, number> = {};
+    for (let t = 10; t <= seconds; t += 10) {
+      const slice = await singleUsage(service.baseUrl, hot, 10, 64, rate);
+      records += Math.round(slice.okPerSec * 10);
+      for (const [k, v] of Object.entries(slice.errors)) errors[k] = (errors[k] ?? 0) + v;
+      const { rssMiB } = memoryOf(service.pid);
+      samples.push({ t, rssMiB, p99Ms: slice.p99Ms, okPerSec: slice.okPerSec, records });
+      log(
+        `  t=${t}s rss ${fmt(rssMiB)} MiB, p99 ${fmt(slice.p99Ms, 1)} ms, ${fmt(slice.okPerSec)} records/s (${describeErrors(slice.errors)})`,
+      );
+      if (!service.running()) throw new Error('the service died during the soak');
+    }
+    const third = Math.max(1, Math.floor(samples.length / 3));
+    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const early = samples.slice(0, third);
+    const late = samples.slice(-third);
+    const rssGrowth = mean(late.map((s) => s.rssMiB)) - mean(early.map((s) => s.rssMiB));
+    const recordsBetween = mean(late.map((s) => s.records)) - mean(early.map((s) => s.records));
+    const p99Early = mean(early.map((s) => s.p99Ms));
+    const p99Late = mean(late.map((s) => s.p99Ms));
+    const memoryFlat = rssGrowth <= 0.1 * mean(early.map((s) => s.rssMiB));
+    const latencyStable = p99Late <= 1.5 * p99Early + 2;
+    log(
+      `soak result: memory ${memoryFlat ? 'FLAT' : 'GREW'} (${fmt(rssGrowth, 1)} MiB from the first to the last third, ` +
+        `${fmt(recordsBetween > 0 ? (rssGrowth / recordsBetween) * 100_000 : NaN, 1)} MiB per 100,000 records); ` +
+        `latency ${latencyStable ? 'STABLE' : 'DEGRADED'} (p99 ${fmt(p99Early, 1)} → ${fmt(p99Late, 1)} ms); ` +
+        `${fmt(records)} records; ${describeErrors(errors)}`,
+    );
+    log(
+      JSON.stringify({
+        soak: {
+          seconds,
+          rate,
+          memoryFlat,
+          rssGrowthMiB: rssGrowth,
+          latencyStable,
+          p99EarlyMs: p99Early,
+          p99LateMs: p99Late,
+          records,
+          errors,
+          samples,
+        },
+      }),
+    );
+  });
+}

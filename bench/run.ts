@@ -1,0 +1,253 @@
+/**
+ * `npm run bench` (`ts-node --transpile-only bench/run.ts`): the figures of SPEC §6, each beside its
+ * reference measured in the same run, one line per figure and a JSON summary as the last line.
+ *
+ *   npm run bench                  full volumes (1,000,000-event ledger), ~10 minutes
+ *   npm run bench -- --quick       same figures on smaller volumes, under 3 minutes
+ *   npm run bench -- --soak 600    steady usage load, RSS and p99 sampled every 10 s
+ *   npm run bench -- --only store,http,cold   a subset of the phases
+ *
+ * Durability is never relaxed: every store runs with fsync on, as in production. Everything listens on
+ * loopback, every child is killed on exit, and a watchdog ends a run that overstays its budget.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { EventStoreDBClient } from '@eventstore/db-client';
+import { benchColdLedger, type ColdLedgerResult } from './cold-ledger.bench';
+import { benchHttp, runSoak, type HttpResult } from './http.bench';
+import {
+  benchAppend,
+  benchReadAll,
+  benchRebuild,
+  type AppendResult,
+  type ReadAllResult,
+  type RebuildResult,
+} from './store.bench';
+import { killAllChildren, prepareRuntime, startStore } from './support/processes';
+import { fmt, round } from './support/stats';
+
+type Phase = 'store' | 'http' | 'cold';
+
+interface Options {
+  quick: boolean;
+  soakSeconds: number | null;
+  phases: Set<Phase>;
+  keep: boolean;
+}
+
+function parseArgs(argv: string[]): Options {
+  const options: Options = {
+    quick: false,
+    soakSeconds: null,
+    phases: new Set(['store', 'http', 'cold']),
+    keep: false,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = () => inline ?? argv[++i];
+    switch (flag) {
+      case '--quick':
+        options.quick = true;
+        break;
+      case '--soak': {
+        const seconds = Number(value());
+        if (!Number.isFinite(seconds) || seconds < 10 || seconds > 3600)
+          throw new Error('--soak takes 10 to 3600 seconds');
+        options.soakSeconds = seconds;
+        break;
+      }
+      case '--only':
+        options.phases = new Set(
+          value()
+            .split(',')
+            .map((p) => {
+              if (p !== 'store' && p !== 'http' && p !== 'cold')
+                throw new Error(`--only takes store, http, cold; not ${p}`);
+              return p;
+            }),
+        );
+        break;
+      case '--keep':
+        options.keep = true;
+        break;
+      default:
+        throw new Error(
+          `unknown argument ${argv[i]} (expected --quick, --soak <s>, --only <phases>, --keep)`,
+        );
+    }
+  }
+  return options;
+}
+
+/** Volumes and durations of a full and a quick run. */
+function volumes(quick: boolean) {
+  return quick
+    ? { appendEvents: 100_000, ledgerEvents: 100_000, subAccounts: 200, usageSeconds: 8, batchSeconds: 8 }
+    : {
+        appendEvents: 500_000,
+        ledgerEvents: 1_000_000,
+        subAccounts: 1_000,
+        usageSeconds: 20,
+        batchSeconds: 20,
+      };
+}
+
+const log = (line: string) => process.stdout.write(`${line}\n`);
+/** What the run is doing right now, on stderr so that stdout keeps one line per figure. */
+const progress = (line: string) => process.stderr.write(`… ${line}\n`);
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const budgetMs =
+    options.soakSeconds !== null ? (options.soakSeconds + 180) * 1000 : options.quick ? 240_000 : 1_500_000;
+  const watchdog = setTimeout(() => {
+    process.stderr.write(`bench: over its ${budgetMs / 1000} s budget; killing everything\n`);
+    process.exit(2);
+  }, budgetMs);
+  watchdog.unref();
+
+  const v = volumes(options.quick);
+  log(
+    `Subledger bench (${options.quick ? 'quick' : options.soakSeconds !== null ? 'soak' : 'full'}) on ${cpus().length} × ${cpus()[0]?.model.trim()}, ` +
+      `node ${process.version}, load average ${loadavg()
+        .map((l) => l.toFixed(1))
+        .join(' ')}`,
+  );
+  const runtime = prepareRuntime(log);
+  log(`service and store run ${runtime.description}`);
+  const workDir = mkdtempSync(path.join(tmpdir(), 'subledger-bench-'));
+  if (!options.keep) workDirs.add(workDir);
+  try {
+    if (options.soakSeconds !== null) {
+      await runSoak(runtime, path.join(workDir, 'soak'), options.soakSeconds, log);
+      return;
+    }
+    let append: AppendResult | undefined;
+    let readAll: ReadAllResult | undefined;
+    let rebuild: RebuildResult | undefined;
+    let http: HttpResult | undefined;
+    let cold: ColdLedgerResult | undefined;
+
+    if (options.phases.has('store')) {
+      const store = await startStore(runtime, path.join(workDir, 'store'));
+      const client = EventStoreDBClient.connectionString(store.connectionString);
+      try {
+        progress(`appending ${fmt(v.appendEvents)} ledger events in batches of 100 to the store alone`);
+        append = await benchAppend(client, { events: v.appendEvents, streams: 16, batch: 100 });
+        log(
+          `appendBatch100: ${fmt(append.eventsPerSec)} events/s (${fmt(append.events)} events, 16 streams in flight, ` +
+            `append p50 ${fmt(append.appendP50Ms, 1)} ms p99 ${fmt(append.appendP99Ms, 1)} ms) — target ≥ 50,000`,
+        );
+        progress('reading $all, rebuilding every projection, reading $all again');
+        const readBefore = await benchReadAll(client);
+        rebuild = await benchRebuild(runtime, store.connectionString, path.join(workDir, 'rebuild'), 600_000);
+        const readAfter = await benchReadAll(client);
+        // The reference is the mean of a read just before and just after the rebuild, so a load spike
+        // from other work on the machine weighs on both sides of the ratio alike.
+        readAll = {
+          events: readAfter.events,
+          eventsPerSec: (readBefore.eventsPerSec + readAfter.eventsPerSec) / 2,
+        };
+        log(
+          `readAll: ${fmt(readAll.eventsPerSec)} events/s (${fmt(readAll.events)} events; ` +
+            `${fmt(readBefore.eventsPerSec)} before and ${fmt(readAfter.eventsPerSec)} after the rebuild) — target ≥ 60,000`,
+        );
+        log(
+          `rebuild: ${fmt(rebuild.eventsPerSec)} events/s (${fmt(rebuild.events)} ledger events, every projection; ` +
+            `saving took ${fmt(rebuild.saveSeconds, 2)} s more) = ${fmt((100 * rebuild.eventsPerSec) / readAll.eventsPerSec)}% of readAll — target ≥ 90%`,
+        );
+      } finally {
+        await client.dispose().catch(() => undefined);
+        await store.stop();
+      }
+    }
+
+    if (options.phases.has('http')) {
+      progress('starting the service for the HTTP figures');
+      http = await benchHttp(runtime, path.join(workDir, 'http'), {
+        usageSeconds: v.usageSeconds,
+        batchSeconds: v.batchSeconds,
+        log,
+      });
+    }
+
+    if (options.phases.has('cold')) {
+      progress(`building a ledger of ${fmt(v.ledgerEvents)} events, then starting the service on it twice`);
+      cold = await benchColdLedger(runtime, path.join(workDir, 'cold'), {
+        events: v.ledgerEvents,
+        subAccounts: v.subAccounts,
+        log,
+      });
+    }
+
+    const summary = {
+      usageSingle: {
+        recordsPerSec: round(http?.usageSingle.recordsPerSec ?? NaN),
+        p50Ms: round(http?.usageSingle.p50Ms ?? NaN),
+        p99Ms: round(http?.usageSingle.p99Ms ?? NaN),
+        noopRatio: round(http?.usageSingle.noopRatio ?? NaN),
+        noopRequestsPerSec: round(http?.usageSingle.noopRequestsPerSec ?? NaN),
+        errors: http?.usageSingle.errors ?? null,
+      },
+      usageBatch: {
+        recordsPerSec: round(http?.usageBatch.recordsPerSec ?? NaN),
+        p99Ms: round(http?.usageBatch.p99Ms ?? NaN),
+        errors: http?.usageBatch.errors ?? null,
+      },
+      appendBatch100: { eventsPerSec: round(append?.eventsPerSec ?? NaN) },
+      readAll: { eventsPerSec: round(readAll?.eventsPerSec ?? NaN), events: readAll?.events ?? null },
+      rebuild: {
+        eventsPerSec: round(rebuild?.eventsPerSec ?? NaN),
+        ratioToReadAll: round(rebuild && readAll ? rebuild.eventsPerSec / readAll.eventsPerSec : NaN),
+      },
+      coldBalanceMs: round(cold?.firstBalanceMs ?? NaN),
+      coldBalanceMedianMs: round(cold?.medianBalanceMs ?? NaN),
+      rssMiB1M: round(cold?.rssMiB ?? NaN),
+      ledgerEvents: cold?.events ?? null,
+      quick: options.quick,
+      loadAverage: loadavg().map((l) => round(l)),
+    };
+    // JSON has no NaN: a figure that was not measured is null.
+    log(
+      JSON.stringify(summary, (_key, value: unknown) =>
+        typeof value === 'number' && !Number.isFinite(value) ? null : value,
+      ),
+    );
+  } finally {
+    killAllChildren();
+    if (options.keep) log(`kept ${workDir}`);
+    removeWorkDirs();
+    clearTimeout(watchdog);
+  }
+}
+
+/** Temporary data folders to remove however the run ends. */
+const workDirs = new Set<string>();
+function removeWorkDirs(): void {
+  for (const dir of workDirs) rmSync(dir, { recursive: true, force: true });
+  workDirs.clear();
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    process.stderr.write(`bench: ${signal}; stopping every child\n`);
+    process.exit(130);
+  });
+}
+// Runs on every exit, process.exit included: children first, since they hold files in the folders.
+process.on('exit', () => {
+  killAllChildren();
+  removeWorkDirs();
+});
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    killAllChildren();
+    process.exit(1);
+  },
+);

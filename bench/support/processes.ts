@@ -1,0 +1,224 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import * as path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
+
+/**
+ * The bench compiles the service into a folder of its own instead of `dist/`, which `npm start` and
+ * other people's work in the same checkout own; node still finds the project's node_modules from there.
+ */
+const BUILD_DIR = path.join(REPO_ROOT, 'node_modules', '.cache', 'subledger-bench', 'dist');
+
+/** How to start one of the project's entry points (`main`, `embedded-eventstore/cli`, …). */
+export interface Runtime {
+  readonly description: string;
+  args(entry: string): string[];
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full));
+    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * Compiled JavaScript when `tsc` builds the sources (rebuilt only when a source is newer than the last
+ * build), otherwise ts-node: a half-finished file of another engineer must not stop the bench, and
+ * transpiled code runs at the same speed once loaded.
+ */
+export function prepareRuntime(log: (line: string) => void): Runtime {
+  const mainJs = path.join(BUILD_DIR, 'main.js');
+  const srcDir = path.join(REPO_ROOT, 'src');
+  const fresh = existsSync(mainJs) && statSync(mainJs).mtimeMs >= newestMtime(srcDir);
+  if (!fresh) {
+    log(`building the service into ${path.relative(REPO_ROOT, BUILD_DIR)} …`);
+    const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+    const result = spawnSync(
+      process.execPath,
+      [tsc, '-p', 'tsconfig.build.json', '--outDir', BUILD_DIR, '--noEmitOnError', 'true'],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 300_000 },
+    );
+    if (result.status !== 0) {
+      log(
+        `tsc failed, falling back to ts-node --transpile-only:\n${(result.stdout + result.stderr).slice(0, 2000)}`,
+      );
+      return {
+        description: 'ts-node --transpile-only (build failed)',
+        args: (entry) => ['-r', 'ts-node/register/transpile-only', path.join(srcDir, `${entry}.ts`)],
+      };
+    }
+  }
+  return {
+    description: `compiled (${path.relative(REPO_ROOT, BUILD_DIR)})`,
+    args: (entry) => [path.join(BUILD_DIR, `${entry}.js`)],
+  };
+}
+
+/** Every child the bench starts, so that an exit of any kind can kill what is left. */
+const children = new Set<ChildProcess>();
+
+export function killAllChildren(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  children.clear();
+}
+
+export interface Child {
+  readonly process: ChildProcess;
+  readonly pid: number;
+  readonly exited: Promise<void>;
+  output(): string;
+  running(): boolean;
+  /** SIGTERM (a clean shutdown that saves projections and flushes the store), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export function startChild(args: string[], env: NodeJS.ProcessEnv, extraNodeArgs: string[] = []): Child {
+  const child = spawn(process.execPath, [...extraNodeArgs, ...args], {
+    cwd: REPO_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  let output = '';
+  const keep = (chunk: string) => {
+    output = (output + chunk).slice(-16_384);
+  };
+  child.stdout!.setEncoding('utf8').on('data', keep);
+  child.stderr!.setEncoding('utf8').on('data', keep);
+  let alive = true;
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => {
+      alive = false;
+      children.delete(child);
+      resolve();
+    });
+  });
+  return {
+    process: child,
+    pid: child.pid ?? -1,
+    exited,
+    output: () => output,
+    running: () => alive,
+    async stop(graceMs = 30_000) {
+      if (!alive) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => alive && child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface StoreProcess extends Child {
+  readonly connectionString: string;
+}
+
+/** The embedded store alone (its CLI) on a data folder, fsync on as always; resolves at its ready line. */
+export async function startStore(
+  runtime: Runtime,
+  dataDir: string,
+  timeoutMs = 120_000,
+): Promise<StoreProcess> {
+  const child = startChild([...runtime.args('embedded-eventstore/cli'), '--port', '0', '--db', dataDir], {
+    ...process.env,
+  });
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = /EMBEDDED_EVENTSTORE_READY (\S+)/.exec(child.output());
+    if (match) return { ...child, connectionString: match[1] };
+    if (!child.running())
+      throw new Error(`the embedded store exited before it was ready:\n${child.output()}`);
+    if (Date.now() > deadline) {
+      await child.stop(0);
+      throw new Error(`the embedded store was not ready within ${timeoutMs} ms:\n${child.output()}`);
+    }
+    await sleep(20);
+  }
+}
+
+export interface ServiceProcess extends Child {
+  readonly baseUrl: string;
+  readonly operatorToken: string;
+  /** ms from spawn until GET /health first answered 200. */
+  readonly readyMs: number;
+}
+
+export interface ServiceOptions {
+  readonly dataDir: string;
+  readonly operatorToken?: string;
+  readonly nodeArgs?: string[];
+  readonly env?: NodeJS.ProcessEnv;
+  readonly readyTimeoutMs?: number;
+}
+
+/** The service on its embedded store (in its own process, as `npm start` runs it), loopback only. */
+export async function startService(runtime: Runtime, opts: ServiceOptions): Promise<ServiceProcess> {
+  const port = await freePort();
+  const operatorToken = opts.operatorToken ?? randomBytes(24).toString('base64url');
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.EVENTSTORE_CONNECTION_STRING;
+  delete env.SUBLEDGER_EVENTSTORE_MEMORY;
+  delete env.NODE_ENV;
+  Object.assign(env, {
+    LOG_LEVEL: 'warn',
+    ...opts.env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    OPERATOR_TOKEN: operatorToken,
+    SUBLEDGER_DATA_DIR: opts.dataDir,
+  });
+  const started = performance.now();
+  const child = startChild(runtime.args('main'), env, opts.nodeArgs ?? []);
+  const baseUrl = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 180_000);
+  while (child.running()) {
+    const status = await fetch(`${baseUrl}/health`)
+      .then((response) => response.status)
+      .catch(() => 0);
+    if (status === 200) {
+      return { ...child, baseUrl, operatorToken, readyMs: performance.now() - started };
+    }
+    if (Date.now() > deadline) {
+      await child.stop(0);
+      throw new Error(`the service was not ready on ${baseUrl}:\n${child.output()}`);
+    }
+    await sleep(25);
+  }
+  throw new Error(`the service exited before it was ready:\n${child.output()}`);
+}
+
+/** Resident and peak resident memory of a process, in MiB, from /proc (Linux only; NaN elsewhere). */
+export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+    return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
+  } catch {
+    return { rssMiB: NaN, hwmMiB: NaN };
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
