@@ -377,6 +377,30 @@ describe('CommandProcessor over the real client', () => {
     });
   });
 
+  it('fails the whole batch and reloads when evolve throws halfway through it', async () => {
+    const stream = uniqueStream('account');
+    const recorded = recordingObserver();
+    const brokenOnThirteen: typeof accountDecider = {
+      ...accountDecider,
+      evolve: (state, event) => {
+        if (event.data.amount === 13) throw new Error('evolve bug');
+        return accountDecider.evolve(state, event);
+      },
+    };
+    const accounts = processor({ decider: brokenOnThirteen, observer: recorded.observer });
+    await accounts.execute(stream, deposit(5));
+
+    const settled = await Promise.allSettled(
+      [deposit(1), deposit(13), deposit(2)].map((c) => accounts.execute(stream, c)),
+    );
+
+    expect(settled.map((s) => s.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(recorded.failures).toEqual(['evolve']);
+    await expect(accounts.execute(stream, inspect)).resolves.toMatchObject({ result: { balance: 5 } });
+    expect(recorded.loads).toHaveLength(2);
+    expect((await auditStream(store.client, stream)).events).toHaveLength(1);
+  });
+
   it('evicts the least recently used idle stream and reloads it when needed', async () => {
     const recorded = recordingObserver();
     const accounts = processor({ maxCachedStreams: 2, observer: recorded.observer });
