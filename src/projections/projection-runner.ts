@@ -303,16 +303,19 @@ export class ProjectionRunner {
   }
 
   private async lastPositionOfLog(): Promise<LogPosition | null> {
+    let last: LogPosition | null = null;
+    // Read to the end rather than returning from inside the loop: a read left half-consumed keeps the
+    // client's `dispose` waiting for it forever.
     for await (const resolved of this.options.client.readAll({
       direction: BACKWARDS,
       fromPosition: END,
       maxCount: 1,
     })) {
       const position = resolved.event?.position ?? resolved.commitPosition;
-      if (position === undefined) return null;
-      return typeof position === 'bigint' ? { commit: position, prepare: position } : position;
+      if (position !== undefined)
+        last = typeof position === 'bigint' ? { commit: position, prepare: position } : position;
     }
-    return null;
+    return last;
   }
 
   private async run(): Promise<void> {

@@ -1,0 +1,171 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import {
+  FileProjectionStateStore,
+  InMemoryProjectionStateStore,
+  PROJECTIONS,
+  ProjectionRebuildingError,
+  ProjectionRunner,
+  UsageAnalyticsService,
+  usageAnalyticsProjection,
+  type AnyProjection,
+} from '../../src/projections';
+import { startTestEventStore, type TestEventStore } from '../support/event-store';
+import { LedgerWriter } from './ledger-writer';
+
+const WAIT_MS = 30_000;
+
+/** Appends `count` usage records of 1 credit in appends of 50, returning the last commit position. */
+async function appendUsage(
+  ledger: LedgerWriter,
+  subAccountId: string,
+  count: number,
+  day: string,
+): Promise<bigint> {
+  let position = 0n;
+  for (let done = 0; done < count;) {
+    const batch = Math.min(50, count - done);
+    for (let i = 0; i < batch; i++)
+      ledger.use(subAccountId, 1, `${day}T10:00:00.000Z`, { meter: `m${i % 3}` });
+    position = await ledger.flush();
+    done += batch;
+  }
+  return position;
+}
+
+function snapshots(runner: ProjectionRunner, projections: readonly AnyProjection[]): Record<string, string> {
+  return Object.fromEntries(
+    projections.map((p) => [p.name, JSON.stringify(p.toSnapshot(runner.stateOf(p.name)))]),
+  );
+}
+
+describe('projection checkpoints', () => {
+  let store: TestEventStore;
+  let dir: string;
+  let runners: ProjectionRunner[];
+  const track = (runner: ProjectionRunner) => {
+    runners.push(runner);
+    return runner;
+  };
+
+  beforeEach(async () => {
+    runners = [];
+    // A store of its own: the test counts every ledger event in it.
+    store = await startTestEventStore();
+    dir = await mkdtemp(path.join(tmpdir(), 'subledger-projections-'));
+  });
+
+  afterEach(async () => {
+    for (const runner of runners) await runner.stop({ save: false });
+    await store.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('resumes after the stored checkpoint, with no event counted twice and none skipped', async () => {
+    const ledger = new LedgerWriter(store.client, 'pcheck');
+    ledger
+      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+      .allocate('s', 1_000_000, '2026-10-01T00:00:00.000Z');
+    await ledger.flush();
+    const firstEnd = await appendUsage(ledger, 's', 298, '2026-10-02');
+    const files = new FileProjectionStateStore(dir);
+
+    // Saves once, after its 100th event, then never again: the "crash" below leaves a checkpoint
+    // in the middle of what it had applied.
+    const crashed = track(
+      new ProjectionRunner({
+        client: store.client,
+        projections: PROJECTIONS,
+        store: files,
+        saveEveryEvents: 100,
+        saveEveryMs: 3_600_000,
+        maxSaveShare: 1e-9,
+      }),
+    );
+    await crashed.start();
+    await crashed.waitForPosition(firstEnd, WAIT_MS);
+    await crashed.stop({ save: false });
+
+    const stored = await files.load(usageAnalyticsProjection.name, usageAnalyticsProjection.version);
+    expect(stored).toBeDefined();
+    expect(stored!.checkpoint.commit).toBeLessThan(firstEnd);
+    const hundredth = await store.client.readStream('ledger-pcheck', { fromRevision: 99n, maxCount: 1 });
+    for await (const resolved of hundredth)
+      expect(stored!.checkpoint.commit).toBe(resolved.event!.position!.commit);
+
+    const secondEnd = await appendUsage(ledger, 's', 100, '2026-10-03');
+    const resumed = track(
+      new ProjectionRunner({ client: store.client, projections: PROJECTIONS, store: files }),
+    );
+    await resumed.start();
+    await resumed.waitForPosition(secondEnd, WAIT_MS);
+    const fresh = track(
+      new ProjectionRunner({
+        client: store.client,
+        projections: PROJECTIONS,
+        store: new InMemoryProjectionStateStore(),
+      }),
+    );
+    await fresh.start();
+    await fresh.waitForPosition(secondEnd, WAIT_MS);
+
+    expect(snapshots(resumed, PROJECTIONS)).toEqual(snapshots(fresh, PROJECTIONS));
+    // 2 + 298 + 100 ledger events; the resumed runner folded only those after its checkpoint.
+    expect(resumed.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 300));
+    const usage = new UsageAnalyticsService(resumed, { readTimeoutMs: WAIT_MS });
+    expect((await usage.usage('pcheck', { groupBy: 'day' })).groups).toEqual([
+      { key: '2026-10-02', credits: 298, records: 298 },
+      { key: '2026-10-03', credits: 100, records: 100 },
+    ]);
+    await resumed.stop();
+    await fresh.stop();
+  });
+
+  it('rebuilds a projection whose version changed, and reads wait for the rebuild', async () => {
+    const ledger = new LedgerWriter(store.client, 'pversion');
+    ledger
+      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+      .allocate('s', 1_000_000, '2026-10-01T00:00:00.000Z');
+    await ledger.flush();
+    const end = await appendUsage(ledger, 's', 1_000, '2026-10-02');
+    const files = new FileProjectionStateStore(dir);
+    const first = track(
+      new ProjectionRunner({ client: store.client, projections: PROJECTIONS, store: files }),
+    );
+    await first.start();
+    await first.waitForPosition(end, WAIT_MS);
+    await first.stop({ save: true });
+    expect((await readdir(dir)).sort()).toEqual(
+      PROJECTIONS.map((p) => `${p.name}.v${p.version}.json`).sort(),
+    );
+
+    const bumped: AnyProjection = {
+      ...usageAnalyticsProjection,
+      version: usageAnalyticsProjection.version + 1,
+    };
+    const projections = PROJECTIONS.map((p) => (p.name === bumped.name ? bumped : p));
+    const second = track(new ProjectionRunner({ client: store.client, projections, store: files }));
+    await second.start();
+
+    // Nothing of the log has been applied yet: the rebuilt read model must not answer.
+    expect(second.isCaughtUp()).toBe(false);
+    expect(second.status().find((s) => s.name === bumped.name)!.rebuilding).toBe(true);
+    expect(second.status().filter((s) => s.name !== bumped.name && s.rebuilding)).toEqual([]);
+    const impatient = new UsageAnalyticsService(second, { readTimeoutMs: 0 });
+    await expect(impatient.usage('pversion', { groupBy: 'meter' })).rejects.toBeInstanceOf(
+      ProjectionRebuildingError,
+    );
+
+    const patient = new UsageAnalyticsService(second, { readTimeoutMs: WAIT_MS });
+    const report = await patient.usage('pversion', { groupBy: 'meter' });
+    expect(report.total).toEqual({ credits: 1_000, records: 1_000 });
+    // The others resumed at the end of the log and folded nothing again.
+    expect(second.status().map((s) => [s.name, s.eventsApplied])).toEqual(
+      projections.map((p) => [p.name, p === bumped ? 1_002 : 0]),
+    );
+    await second.stop({ save: true });
+    expect(await readdir(dir)).toContain(`${bumped.name}.v${bumped.version}.json`);
+    expect(await readdir(dir)).not.toContain(`${bumped.name}.v${usageAnalyticsProjection.version}.json`);
+  });
+});
