@@ -266,6 +266,21 @@ describe('CommandProcessor over the real client', () => {
     });
   });
 
+  it('sees a conflict through a client built not to throw on append failure', async () => {
+    const stream = uniqueStream('account');
+    const quiet = EventStoreDBClient.connectionString(`${store.connectionString}&throwOnAppendFailure=false`);
+    extraClients.push(quiet);
+    const recorded = recordingObserver();
+    const mine = processor({ observer: recorded.observer }, quiet);
+    const theirs = processor({}, secondClient());
+
+    await mine.execute(stream, deposit(10));
+    await theirs.execute(stream, withdraw(8));
+    await expect(mine.execute(stream, withdraw(5))).rejects.toBeInstanceOf(InsufficientFundsError);
+    expect(recorded.conflicts).toEqual([1]);
+    expect((await auditStream(store.client, stream)).balance).toBe(2);
+  });
+
   it('keeps the rule and loses nothing when two processors on two clients race on one stream', async () => {
     await fc.assert(
       fc.asyncProperty(

@@ -321,6 +321,14 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
           expectedRevision: folded.revision < 0n ? NO_STREAM : folded.revision,
           ...(this.appendDeadlineMs === undefined ? {} : { deadline: this.appendDeadlineMs }),
         });
+        if (!appended.success) {
+          // A client built with `throwOnAppendFailure: false` reports the conflict instead of throwing.
+          throw new WrongExpectedVersionError(undefined, {
+            streamName: slot.streamName,
+            expected: folded.revision,
+            current: appended.nextExpectedRevision,
+          });
+        }
         folded.revision = appended.nextExpectedRevision;
         folded.commitPosition = appended.position?.commit ?? folded.commitPosition;
         this.notify(() =>
