@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 
@@ -18,14 +18,19 @@ export interface Runtime {
   args(entry: string): string[];
 }
 
-function newestMtime(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+/** Path, size and mtime of every source file: a build is reused only for exactly these sources. */
+function sourceStamp(dir: string, hash = createHash('sha256')): string {
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) =>
+    a.name.localeCompare(b.name),
+  )) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full));
-    else if (entry.name.endsWith('.ts')) newest = Math.max(newest, statSync(full).mtimeMs);
+    if (entry.isDirectory()) sourceStamp(full, hash);
+    else if (entry.name.endsWith('.ts')) {
+      const stat = statSync(full);
+      hash.update(`${full}\0${stat.size}\0${stat.mtimeMs}\n`);
+    }
   }
-  return newest;
+  return hash.copy().digest('hex');
 }
 
 /**
@@ -34,9 +39,10 @@ function newestMtime(dir: string): number {
  * transpiled code runs at the same speed once loaded.
  */
 export function prepareRuntime(log: (line: string) => void): Runtime {
-  const mainJs = path.join(BUILD_DIR, 'main.js');
   const srcDir = path.join(REPO_ROOT, 'src');
-  const fresh = existsSync(mainJs) && statSync(mainJs).mtimeMs >= newestMtime(srcDir);
+  const stampFile = path.join(BUILD_DIR, '.source-stamp');
+  const stamp = sourceStamp(srcDir);
+  const fresh = existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp;
   if (!fresh) {
     log(`building the service into ${path.relative(REPO_ROOT, BUILD_DIR)} …`);
     const tsc = path.join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
@@ -54,6 +60,7 @@ export function prepareRuntime(log: (line: string) => void): Runtime {
         args: (entry) => ['-r', 'ts-node/register/transpile-only', path.join(srcDir, `${entry}.ts`)],
       };
     }
+    writeFileSync(stampFile, stamp);
   }
   return {
     description: `compiled (${path.relative(REPO_ROOT, BUILD_DIR)})`,
