@@ -150,6 +150,41 @@ describe('CommandProcessor over the real client', () => {
     );
   });
 
+  it('answers reads and refusals decided before the first event of a batch without waiting for its append', async () => {
+    const stream = uniqueStream('account');
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const held = new Proxy(store.client, {
+      get(target, property, receiver) {
+        if (property !== 'appendToStream') return Reflect.get(target, property, receiver);
+        return async (...args: Parameters<EventStoreDBClient['appendToStream']>) => {
+          await gate;
+          return target.appendToStream(...args);
+        };
+      },
+    });
+    const accounts = processor({}, held);
+    const settledOrder: string[] = [];
+    const track = (name: string, outcome: Promise<unknown>) =>
+      outcome.then(
+        () => settledOrder.push(name),
+        () => settledOrder.push(name),
+      );
+
+    const all = Promise.all([
+      track('read before', accounts.execute(stream, inspect)),
+      track('refused before', accounts.execute(stream, withdraw(1))),
+      track('deposit', accounts.execute(stream, deposit(5))),
+      track('read after', accounts.execute(stream, inspect)),
+    ]);
+    const giveUpAt = Date.now() + 10_000;
+    while (settledOrder.length < 2 && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 5));
+    expect(settledOrder).toEqual(['read before', 'refused before']);
+    openGate();
+    await all;
+    expect(settledOrder).toEqual(['read before', 'refused before', 'deposit', 'read after']);
+  });
+
   it('tells each command the revision and commit position of its own events', async () => {
     const stream = uniqueStream('account');
     const accounts = processor();

@@ -116,6 +116,11 @@ type Verdict<Command, Result> =
 
 interface DecidedBatch<Command, Result> {
   readonly verdicts: Verdict<Command, Result>[];
+  /**
+   * How many leading verdicts were reached before any event of the batch: they rest on durable state
+   * only, so they need not wait for the append.
+   */
+  readonly settledOnDurableState: number;
   readonly events: EventData[];
   /** Commands pushed out by the byte cap, to be decided in the next batch. */
   readonly deferred: PendingCommand<Command, Result>[];
@@ -313,7 +318,13 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
         slot.queue.unshift(...decided.deferred);
         pending = pending.slice(0, pending.length - decided.deferred.length);
       }
-      if (decided.events.length === 0) return this.settle(slot.streamName, decided, folded.commitPosition);
+      // Reads and refusals decided before the batch's first event answer now, not after the append:
+      // a guard's read then costs no round trip.
+      const early = decided.settledOnDurableState;
+      this.settle(slot.streamName, decided.verdicts.slice(0, early), folded.commitPosition);
+      if (decided.events.length === 0) return;
+      pending = pending.slice(early);
+      const verdicts = decided.verdicts.slice(early);
 
       const started = performance.now();
       try {
@@ -339,7 +350,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
             durationMs: performance.now() - started,
           }),
         );
-        this.settle(slot.streamName, decided, folded.commitPosition);
+        this.settle(slot.streamName, verdicts, folded.commitPosition);
         this.maybeSnapshot(slot);
         return;
       } catch (error) {
@@ -386,6 +397,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     const events: EventData[] = [];
     let revision = folded.revision;
     let bytes = 0;
+    let settledOnDurableState = 0;
     for (let i = 0; i < pending.length; i++) {
       const command = pending[i];
       let decision: { readonly events: readonly Event[]; readonly result: Result };
@@ -396,12 +408,13 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
         });
       } catch (error) {
         verdicts.push({ pending: command, ok: false, error });
+        if (events.length === 0) settledOnDurableState++;
         continue;
       }
       const eventData = decision.events.map((event) => toEventData(event, command.metadata));
       const size = eventData.reduce((sum, event) => sum + payloadBytes(event), 0);
       if (events.length > 0 && bytes + size > this.maxBatchBytes) {
-        return { verdicts, events, deferred: pending.slice(i) };
+        return { verdicts, settledOnDurableState, events, deferred: pending.slice(i) };
       }
       for (const event of decision.events) folded.state = this.decider.evolve(folded.state, event);
       bytes += size;
@@ -414,16 +427,17 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
         revision,
         eventCount: decision.events.length,
       });
+      if (events.length === 0) settledOnDurableState++;
     }
-    return { verdicts, events, deferred: [] };
+    return { verdicts, settledOnDurableState, events, deferred: [] };
   }
 
   private settle(
     streamName: string,
-    decided: DecidedBatch<Command, Result>,
+    verdicts: readonly Verdict<Command, Result>[],
     commitPosition: bigint | undefined,
   ): void {
-    for (const verdict of decided.verdicts) {
+    for (const verdict of verdicts) {
       if (!verdict.ok) {
         verdict.pending.reject(verdict.error);
         continue;
