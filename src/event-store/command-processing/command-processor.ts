@@ -4,6 +4,7 @@ import {
   START,
   StreamNotFoundError,
   WrongExpectedVersionError,
+  type AppendResult,
   type EventData,
   type EventStoreDBClient,
 } from '@eventstore/db-client';
@@ -44,6 +45,7 @@ export interface SnapshotOptions {
 
 /** Small hooks for metrics and logs; each is optional and must not throw. */
 export interface CommandProcessorObserver {
+  /** `commands`: those that waited on this append (reads and refusals settled before it are not counted). */
   onAppend?(info: { streamName: string; commands: number; events: number; durationMs: number }): void;
   onConflict?(info: { streamName: string; attempt: number }): void;
   onLoad?(info: { streamName: string; events: number; fromSnapshot: boolean; durationMs: number }): void;
@@ -327,8 +329,9 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
       const verdicts = decided.verdicts.slice(early);
 
       const started = performance.now();
+      let appended: AppendResult;
       try {
-        const appended = await this.client.appendToStream(slot.streamName, decided.events, {
+        appended = await this.client.appendToStream(slot.streamName, decided.events, {
           expectedRevision: folded.revision < 0n ? NO_STREAM : folded.revision,
           ...(this.appendDeadlineMs === undefined ? {} : { deadline: this.appendDeadlineMs }),
         });
@@ -340,19 +343,6 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
             current: appended.nextExpectedRevision,
           });
         }
-        folded.revision = appended.nextExpectedRevision;
-        folded.commitPosition = appended.position?.commit ?? folded.commitPosition;
-        this.notify(() =>
-          this.observer.onAppend?.({
-            streamName: slot.streamName,
-            commands: pending.length,
-            events: decided.events.length,
-            durationMs: performance.now() - started,
-          }),
-        );
-        this.settle(slot.streamName, verdicts, folded.commitPosition);
-        this.maybeSnapshot(slot);
-        return;
       } catch (error) {
         // The batch's events were folded into the cached state but are not (knowingly) in the store.
         slot.folded = beforeBatch;
@@ -380,7 +370,22 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
             );
           }
         }
+        continue;
       }
+
+      folded.revision = appended.nextExpectedRevision;
+      folded.commitPosition = appended.position?.commit ?? folded.commitPosition;
+      this.notify(() =>
+        this.observer.onAppend?.({
+          streamName: slot.streamName,
+          commands: pending.length,
+          events: decided.events.length,
+          durationMs: performance.now() - started,
+        }),
+      );
+      this.settle(slot.streamName, verdicts, folded.commitPosition);
+      this.maybeSnapshot(slot);
+      return;
     }
   }
 
