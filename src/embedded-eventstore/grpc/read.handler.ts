@@ -9,7 +9,8 @@ import {
   eventFrame,
   streamNotFoundFrame,
 } from './read-frames';
-import { streamDeletedError } from './rpc-errors';
+import { FrameSink } from './frame-sink';
+import { RpcError, streamDeletedError } from './rpc-errors';
 
 type ReadCall = ServerWritableStream<ReadReq, Buffer>;
 
@@ -33,7 +34,9 @@ interface EventFilter {
 export class ReadSession {
   private cancelled = false;
   private wake: (() => void) | null = null;
-  private drained: (() => void) | null = null;
+  private readonly sink: FrameSink;
+  /** Commits seen by a subscription; tells whether one landed during an await. */
+  private commits = 0;
   private readonly resolveLinks: boolean;
   private readonly filter: EventFilter | null;
 
@@ -42,12 +45,12 @@ export class ReadSession {
     private readonly call: ReadCall,
   ) {
     const o = call.request.getOptions();
+    this.sink = new FrameSink(call);
     this.resolveLinks = o?.getResolveLinks() ?? false;
     this.filter = o?.hasFilter() ? this.buildFilter(o.getFilter()!) : null;
     const stop = () => {
       this.cancelled = true;
       this.wakeUp();
-      this.drained?.();
     };
     call.on('cancelled', stop);
     call.on('close', stop);
@@ -56,10 +59,7 @@ export class ReadSession {
 
   async run(): Promise<void> {
     const o = this.call.request.getOptions();
-    if (!o) {
-      this.call.end();
-      return;
-    }
+    if (!o) return this.end();
     const backwards = o.getReadDirection() === ReadReq.Options.ReadDirection.BACKWARDS;
     const count = o.hasSubscription() ? Infinity : Number(o.getCount() || '0');
     if (o.hasStream()) {
@@ -107,16 +107,17 @@ export class ReadSession {
   }
 
   private async send(frame: Buffer): Promise<void> {
-    if (this.call.write(frame) || this.cancelled) return;
-    await new Promise<void>((resolve) => {
-      const done = () => {
-        this.call.off('drain', done);
-        this.drained = null;
-        resolve();
-      };
-      this.drained = done;
-      this.call.on('drain', done);
-    });
+    await this.sink.push(frame);
+  }
+
+  private async end(): Promise<void> {
+    await this.sink.flush();
+    if (!this.cancelled) this.call.end();
+  }
+
+  private async fail(err: RpcError): Promise<void> {
+    await this.sink.flush();
+    this.call.emit('error', err);
   }
 
   /** Resolves on the next commit; callers check for new events synchronously before. */
@@ -142,14 +143,10 @@ export class ReadSession {
     count: number,
   ): Promise<void> {
     const state = this.engine.streamReadState(name);
-    if (state.kind === 'deleted') {
-      this.call.emit('error', streamDeletedError(name));
-      return;
-    }
+    if (state.kind === 'deleted') return this.fail(streamDeletedError(name));
     if (state.kind === 'not_found') {
-      this.call.write(streamNotFoundFrame(name));
-      this.call.end();
-      return;
+      await this.send(streamNotFoundFrame(name));
+      return this.end();
     }
     const { stream, first, end } = state;
     let sent = 0;
@@ -168,7 +165,7 @@ export class ReadSession {
         sent++;
       }
     }
-    if (!this.cancelled) this.call.end();
+    await this.end();
   }
 
   private async readAll(from: 'start' | 'end' | number, backwards: boolean, count: number): Promise<void> {
@@ -199,7 +196,7 @@ export class ReadSession {
         }
       }
     }
-    if (!this.cancelled) this.call.end();
+    await this.end();
   }
 
   private slice(buf: Buffer, base: number, i: number): Buffer {
@@ -216,9 +213,12 @@ export class ReadSession {
         : from === 'end'
           ? this.engine.durableCount
           : index.firstAtOrAfter(from + 1, index.count);
-    const unsubscribe = this.engine.onCommit(() => this.wakeUp());
+    const unsubscribe = this.engine.onCommit(() => {
+      this.commits++;
+      this.wakeUp();
+    });
     try {
-      this.call.write(confirmationFrame(randomUUID()));
+      await this.send(confirmationFrame(randomUUID()));
       let caughtUp = false;
       let sinceCheckpoint = 0;
       let lastScanned = -1;
@@ -244,6 +244,10 @@ export class ReadSession {
           await this.send(CAUGHT_UP_FRAME);
           continue;
         }
+        const seen = this.commits;
+        await this.sink.flush();
+        // Commits may have landed while flushing; look again before sleeping.
+        if (this.commits !== seen) continue;
         await this.waitForCommit();
       }
     } finally {
@@ -253,17 +257,17 @@ export class ReadSession {
 
   private async subscribeStream(name: string, from: 'start' | 'end' | number): Promise<void> {
     let next: number | null = from === 'start' ? 0 : from === 'end' ? null : from + 1;
-    const unsubscribe = this.engine.onCommit(() => this.wakeUp());
+    const unsubscribe = this.engine.onCommit(() => {
+      this.commits++;
+      this.wakeUp();
+    });
     try {
-      this.call.write(confirmationFrame(randomUUID()));
+      await this.send(confirmationFrame(randomUUID()));
       let caughtUp = false;
       while (!this.cancelled) {
         // Re-read the stream's state before every step: commits land between awaits.
         const state = this.engine.streamReadState(name);
-        if (state.kind === 'deleted') {
-          this.call.emit('error', streamDeletedError(name));
-          return;
-        }
+        if (state.kind === 'deleted') return this.fail(streamDeletedError(name));
         let end = 0;
         if (state.kind === 'ok') {
           next = Math.max(next ?? state.end, state.first);
@@ -283,6 +287,10 @@ export class ReadSession {
           await this.send(CAUGHT_UP_FRAME);
           continue;
         }
+        const seen = this.commits;
+        await this.sink.flush();
+        // Commits may have landed while flushing; look again before sleeping.
+        if (this.commits !== seen) continue;
         await this.waitForCommit();
       }
     } finally {
