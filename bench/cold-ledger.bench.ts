@@ -233,7 +233,8 @@ async function buildLedger(
       );
       snapshot = `snapshot at the last revision written (${fmt(bytes / 2 ** 20, 1)} MiB), as the service's processor would have`;
     } catch (error) {
-      snapshot = `NO SNAPSHOT (${error instanceof Error ? error.message.slice(0, 200) : String(error)}): a load folds the whole stream`;
+      const reason = error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error);
+      snapshot = `NO SNAPSHOT (${reason.slice(0, 300)}): a load folds the whole stream`;
     }
     return { events: opening.length + usageRecords, usageRecords, seconds, snapshot };
   } finally {

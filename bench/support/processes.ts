@@ -53,7 +53,7 @@ export function prepareRuntime(log: (line: string) => void): Runtime {
     );
     if (result.status !== 0) {
       log(
-        `tsc failed, falling back to ts-node --transpile-only:\n${(result.stdout + result.stderr).slice(0, 2000)}`,
+        `tsc failed, falling back to ts-node --transpile-only:\n${(result.stdout + result.stderr).slice(0, 600)}`,
       );
       return {
         description: 'ts-node --transpile-only (build failed)',
