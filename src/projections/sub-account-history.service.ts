@@ -25,7 +25,7 @@ export interface HistoryPage<Entry> {
 }
 
 /** Needed revisions closer than this are read in one range rather than in two reads. */
-const MAX_GAP_READ_THROUGH = 32;
+const MAX_GAP_READ_THROUGH = 12;
 const PARALLEL_READS = 8;
 
 /**

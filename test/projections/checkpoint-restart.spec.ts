@@ -62,65 +62,77 @@ describe('projection checkpoints', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('resumes after the stored checkpoint, with no event counted twice and none skipped', async () => {
-    const ledger = new LedgerWriter(store.client, 'pcheck');
-    ledger
-      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
-      .allocate('s', 1_000_000, '2026-10-01T00:00:00.000Z');
-    await ledger.flush();
-    const firstEnd = await appendUsage(ledger, 's', 298, '2026-10-02');
-    const files = new FileProjectionStateStore(dir);
+  it.each([
+    ['reading $all', true],
+    ['the subscription', false],
+  ])(
+    'resumes after the stored checkpoint, catching up by %s, with no event counted twice or skipped',
+    async (_, catchUpByReading) => {
+      const ledger = new LedgerWriter(store.client, 'pcheck');
+      ledger
+        .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+        .allocate('s', 1_000_000, '2026-10-01T00:00:00.000Z');
+      await ledger.flush();
+      const firstEnd = await appendUsage(ledger, 's', 298, '2026-10-02');
+      const files = new FileProjectionStateStore(dir);
 
-    // Saves once, after its 100th event, then never again: the "crash" below leaves a checkpoint
-    // in the middle of what it had applied.
-    const crashed = track(
-      new ProjectionRunner({
-        client: store.client,
-        projections: PROJECTIONS,
-        store: files,
-        saveEveryEvents: 100,
-        saveEveryMs: 3_600_000,
-        maxSaveShare: 1e-9,
-      }),
-    );
-    await crashed.start();
-    await crashed.waitForPosition(firstEnd, WAIT_MS);
-    await crashed.stop({ save: false });
+      // Saves once, after its 100th event, then never again: the "crash" below leaves a checkpoint
+      // in the middle of what it had applied.
+      const crashed = track(
+        new ProjectionRunner({
+          client: store.client,
+          projections: PROJECTIONS,
+          store: files,
+          catchUpByReading,
+          saveEveryEvents: 100,
+          saveEveryMs: 3_600_000,
+          maxSaveShare: 1e-9,
+        }),
+      );
+      await crashed.start();
+      await crashed.waitForPosition(firstEnd, WAIT_MS);
+      await crashed.stop({ save: false });
 
-    const stored = await files.load(usageAnalyticsProjection.name, usageAnalyticsProjection.version);
-    expect(stored).toBeDefined();
-    expect(stored!.checkpoint.commit).toBeLessThan(firstEnd);
-    const hundredth = await store.client.readStream('ledger-pcheck', { fromRevision: 99n, maxCount: 1 });
-    for await (const resolved of hundredth)
-      expect(stored!.checkpoint.commit).toBe(resolved.event!.position!.commit);
+      const stored = await files.load(usageAnalyticsProjection.name, usageAnalyticsProjection.version);
+      expect(stored).toBeDefined();
+      expect(stored!.checkpoint.commit).toBeLessThan(firstEnd);
+      const hundredth = await store.client.readStream('ledger-pcheck', { fromRevision: 99n, maxCount: 1 });
+      for await (const resolved of hundredth)
+        expect(stored!.checkpoint.commit).toBe(resolved.event!.position!.commit);
 
-    const secondEnd = await appendUsage(ledger, 's', 100, '2026-10-03');
-    const resumed = track(
-      new ProjectionRunner({ client: store.client, projections: PROJECTIONS, store: files }),
-    );
-    await resumed.start();
-    await resumed.waitForPosition(secondEnd, WAIT_MS);
-    const fresh = track(
-      new ProjectionRunner({
-        client: store.client,
-        projections: PROJECTIONS,
-        store: new InMemoryProjectionStateStore(),
-      }),
-    );
-    await fresh.start();
-    await fresh.waitForPosition(secondEnd, WAIT_MS);
+      const secondEnd = await appendUsage(ledger, 's', 100, '2026-10-03');
+      const resumed = track(
+        new ProjectionRunner({
+          client: store.client,
+          projections: PROJECTIONS,
+          store: files,
+          catchUpByReading,
+        }),
+      );
+      await resumed.start();
+      await resumed.waitForPosition(secondEnd, WAIT_MS);
+      const fresh = track(
+        new ProjectionRunner({
+          client: store.client,
+          projections: PROJECTIONS,
+          store: new InMemoryProjectionStateStore(),
+        }),
+      );
+      await fresh.start();
+      await fresh.waitForPosition(secondEnd, WAIT_MS);
 
-    expect(snapshots(resumed, PROJECTIONS)).toEqual(snapshots(fresh, PROJECTIONS));
-    // 2 + 298 + 100 ledger events; the resumed runner folded only those after its checkpoint.
-    expect(resumed.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 300));
-    const usage = new UsageAnalyticsService(resumed, { readTimeoutMs: WAIT_MS });
-    expect((await usage.usage('pcheck', { groupBy: 'day' })).groups).toEqual([
-      { key: '2026-10-02', credits: 298, records: 298 },
-      { key: '2026-10-03', credits: 100, records: 100 },
-    ]);
-    await resumed.stop();
-    await fresh.stop();
-  });
+      expect(snapshots(resumed, PROJECTIONS)).toEqual(snapshots(fresh, PROJECTIONS));
+      // 2 + 298 + 100 ledger events; the resumed runner folded only those after its checkpoint.
+      expect(resumed.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 300));
+      const usage = new UsageAnalyticsService(resumed, { readTimeoutMs: WAIT_MS });
+      expect((await usage.usage('pcheck', { groupBy: 'day' })).groups).toEqual([
+        { key: '2026-10-02', credits: 298, records: 298 },
+        { key: '2026-10-03', credits: 100, records: 100 },
+      ]);
+      await resumed.stop();
+      await fresh.stop();
+    },
+  );
 
   it('rebuilds a projection whose version changed, and reads wait for the rebuild', async () => {
     const ledger = new LedgerWriter(store.client, 'pversion');
