@@ -117,37 +117,49 @@ export function ledgerStream(parentId: string): string {
   return `ledger-${parentId}`;
 }
 
+/*
+ * Reads are always drained to their end: an iteration left early keeps its gRPC call open, and the
+ * service's client then waits on it when the service closes.
+ */
+
 /** Every event of a parent's ledger stream, in order; empty when the stream does not exist. */
 export async function readLedger(service: TestService, parentId: string): Promise<StoredEvent[]> {
+  return readEvents(service, parentId, {});
+}
+
+/** The revision of the ledger's last event, -1 when it has none: what "nothing recorded" compares. */
+export async function ledgerRevision(service: TestService, parentId: string): Promise<bigint> {
+  const last = await readEvents(service, parentId, {
+    direction: 'backwards',
+    fromRevision: 'end',
+    maxCount: 1,
+  });
+  return last[0]?.revision ?? -1n;
+}
+
+async function readEvents(
+  service: TestService,
+  parentId: string,
+  options: { direction?: 'backwards'; fromRevision?: 'end'; maxCount?: number },
+): Promise<StoredEvent[]> {
   const events: StoredEvent[] = [];
   try {
-    for await (const resolved of eventStoreClientOf(service).readStream(ledgerStream(parentId))) {
+    for await (const resolved of eventStoreClientOf(service).readStream(ledgerStream(parentId), options)) {
       const event = resolved.event;
-      if (!event) continue;
-      events.push({ revision: event.revision, type: event.type, data: event.data, metadata: event.metadata });
+      if (event) {
+        events.push({
+          revision: event.revision,
+          type: event.type,
+          data: event.data,
+          metadata: event.metadata,
+        });
+      }
     }
   } catch (error) {
     if (error instanceof StreamNotFoundError) return [];
     throw error;
   }
   return events;
-}
-
-/** The revision of the ledger's last event, -1 when it has none: what "nothing recorded" compares. */
-export async function ledgerRevision(service: TestService, parentId: string): Promise<bigint> {
-  try {
-    for await (const resolved of eventStoreClientOf(service).readStream(ledgerStream(parentId), {
-      direction: 'backwards',
-      fromRevision: 'end',
-      maxCount: 1,
-    })) {
-      if (resolved.event) return resolved.event.revision;
-    }
-  } catch (error) {
-    if (error instanceof StreamNotFoundError) return -1n;
-    throw error;
-  }
-  return -1n;
 }
 
 /** The revisions of several parents' ledgers, to compare before and after a refused call. */

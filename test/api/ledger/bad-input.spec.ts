@@ -41,7 +41,17 @@ interface World {
 
 interface FieldSpec {
   readonly path: FieldPath;
-  readonly kind: 'credits' | 'string' | 'id' | 'price' | 'instant' | 'billing-model' | 'currency' | 'object';
+  readonly kind:
+    | 'credits'
+    | 'total'
+    | 'string'
+    | 'id'
+    | 'meter'
+    | 'price'
+    | 'instant'
+    | 'billing-model'
+    | 'currency'
+    | 'object';
   readonly required?: boolean;
   /** Smallest value allowed, for credit fields: 0 or 1. */
   readonly min?: number;
@@ -55,6 +65,11 @@ interface BodyRoute {
   /** A body this route accepts; fresh ids on each call. */
   readonly valid: (world: World) => Json;
   readonly fields: readonly FieldSpec[];
+  /**
+   * A sub-account of its own for each case: a route that ignored a bad body would act on it (close
+   * it, issue it a key), and one such defect must not turn every later case into another failure.
+   */
+  readonly freshSubAccount?: boolean;
   /** The parent whose ledger must not move (defaults to the world's parent). */
   readonly parentOf?: (body: unknown, world: World) => string;
 }
@@ -141,7 +156,7 @@ const BODY_ROUTES: readonly BodyRoute[] = [
     path: (world) => `${subPath(world)}/quota`,
     token: parentKey,
     valid: () => ({ quota: 10_001 }),
-    fields: [{ path: ['quota'], kind: 'credits', required: true, min: 0 }],
+    fields: [{ path: ['quota'], kind: 'total', required: true }],
   },
   {
     name: 'POST /v1/parents/{p}/sub-accounts/{s}/allocations',
@@ -174,7 +189,7 @@ const BODY_ROUTES: readonly BodyRoute[] = [
     fields: [
       { path: ['idempotencyKey'], kind: 'string', required: true },
       { path: ['credits'], kind: 'credits', required: true, min: 0 },
-      { path: ['meter'], kind: 'id' },
+      { path: ['meter'], kind: 'meter' },
       { path: ['occurredAt'], kind: 'instant' },
       { path: ['attributes'], kind: 'object' },
     ],
@@ -196,6 +211,7 @@ const BODY_ROUTES: readonly BodyRoute[] = [
     token: parentKey,
     valid: () => ({}),
     fields: [],
+    freshSubAccount: true,
   },
   {
     name: 'POST /v1/parents/{p}/sub-accounts/{s}/api-keys',
@@ -204,6 +220,7 @@ const BODY_ROUTES: readonly BodyRoute[] = [
     token: parentKey,
     valid: () => ({}),
     fields: [],
+    freshSubAccount: true,
   },
 ];
 
@@ -273,8 +290,19 @@ function badValuesFor(field: FieldSpec): readonly [string, unknown][] {
   switch (field.kind) {
     case 'credits':
       return field.min === 1 ? [...WRONG_CREDITS, ['zero', 0]] : WRONG_CREDITS;
+    case 'total':
+      // A quota is a total, not credits moved: past 10^12 it is refused by the pool (409, tested
+      // below); as a number it must be an integer from 0 to 2^53 − 1 (docs/stream-layout.md).
+      return [...WRONG_CREDITS.filter(([label]) => !label.includes('10^12')), ['2^53', 2 ** 53]];
     case 'id':
       return BAD_IDS;
+    case 'meter':
+      return [
+        ['a number', 7],
+        ['empty', ''],
+        ['with a space', 'image optimize'],
+        ['65 characters', 'm'.repeat(65)],
+      ];
     case 'price':
       return BAD_PRICES;
     case 'instant':
@@ -460,9 +488,12 @@ describe('ledger routes: bad input is refused with problem+json and records noth
   );
 
   it.each(BODY_CASES)('%s', async (_name, route, badCase) => {
-    const payload = badCase.payload(route.valid(world));
-    const otherParent = route.parentOf?.('json' in payload ? payload.json : undefined, world);
-    const response = await recordsNothing(() => send(world, route, payload), otherParent);
+    const caseWorld = route.freshSubAccount
+      ? { ...world, sub: await createSubAccount(world.service, world.parent, { quota: 10 }) }
+      : world;
+    const payload = badCase.payload(route.valid(caseWorld));
+    const otherParent = route.parentOf?.('json' in payload ? payload.json : undefined, caseWorld);
+    const response = await recordsNothing(() => send(caseWorld, route, payload), otherParent);
     expectProblem(response, badCase.status, badCase.code);
   });
 
@@ -599,10 +630,6 @@ describe('ledger routes: bad input is refused with problem+json and records noth
       ['sub-accounts cursor garbage', '/sub-accounts?cursor=%25%25%25'],
       ['history limit -1', '/sub-accounts/{s}/history?limit=-1'],
       ['history from a word', '/sub-accounts/{s}/history?from=yesterday'],
-      [
-        'history to before from',
-        '/sub-accounts/{s}/history?from=2026-10-15T00:00:00Z&to=2026-10-01T00:00:00Z',
-      ],
       ['history cursor garbage', '/sub-accounts/{s}/history?cursor=%25%25%25'],
       ['balance asOf a word', '/sub-accounts/{s}/balance?asOf=yesterday'],
       ['balance asOf month 13', '/sub-accounts/{s}/balance?asOf=2026-13-01T00:00:00Z'],
@@ -679,7 +706,6 @@ describe('ledger routes: bad input is refused with problem+json and records noth
         record({ idempotencyKey: repeatedKey, credits: 3 }),
         record({ idempotencyKey: repeatedKey, credits: 4 }),
         record({ occurredAt: new Date(serviceNow().getTime() + DAY).toISOString() }),
-        record({ occurredAt: 'yesterday' }),
       ];
       const expectedCodes = [
         undefined,
@@ -689,7 +715,6 @@ describe('ledger routes: bad input is refused with problem+json and records noth
         undefined,
         undefined,
         'idempotency_conflict',
-        'validation_failed',
         'validation_failed',
       ];
       const before = await readLedger(world.service, world.parent.id);
