@@ -7,6 +7,7 @@ import {
   expectStatus,
   issueSubAccountKey,
   ledgerRevision,
+  ledgerRevisions,
   openParent,
   readLedger,
   uniqueId,
@@ -493,8 +494,12 @@ describe('ledger routes: bad input is refused with problem+json and records noth
       : world;
     const payload = badCase.payload(route.valid(caseWorld));
     const otherParent = route.parentOf?.('json' in payload ? payload.json : undefined, caseWorld);
-    const response = await recordsNothing(() => send(caseWorld, route, payload), otherParent);
+    const parents = [world.parent.id, ...(otherParent ? [otherParent] : [])];
+    const before = await ledgerRevisions(world.service, parents);
+    const response = await send(caseWorld, route, payload);
+    const after = await ledgerRevisions(world.service, parents);
     expectProblem(response, badCase.status, badCase.code);
+    expect(after).toEqual(before);
   });
 
   describe('business refusals of well-formed bodies', () => {

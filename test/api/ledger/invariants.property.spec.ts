@@ -329,15 +329,30 @@ describe('SPEC §2 holds under concurrent random commands (property)', () => {
   }
 
   it('random interleavings from many clients never break a rule, and every answer matches the stream', async () => {
+    const outcomes = new Set<string>();
     await fc.assert(
       fc.asyncProperty(scenarioArbitrary, async (scenario) => {
         const ledger = await setUp(scenario.purchased, scenario.initialQuotas);
         const answers = await fire(ledger, scenario.ops, scenario.chunkSize);
+        for (const { op, response } of answers)
+          outcomes.add(`${op.kind} ${response.status} ${response.body?.code ?? ''}`.trim());
         await audit(ledger, answers);
       }),
       // Concurrent runs do not replay deterministically, so shrinking would chase a different
       // interleaving each time: report the first failure with its seed instead.
       { numRuns: 12, endOnFailure: true },
+    );
+    // The runs must have met every rule, not only the easy paths.
+    expect([...outcomes].sort()).toEqual(
+      expect.arrayContaining([
+        'allocate 409 insufficient_pool',
+        'set-quota 409 quota_below_used',
+        'usage 200',
+        'usage 201',
+        'usage 409 idempotency_conflict',
+        'usage 409 insufficient_quota',
+        'usage 409 sub_account_closed',
+      ]),
     );
   });
 
