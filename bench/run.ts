@@ -83,7 +83,7 @@ function parseArgs(argv: string[]): Options {
 /** Volumes and durations of a full and a quick run. */
 function volumes(quick: boolean) {
   return quick
-    ? { appendEvents: 100_000, ledgerEvents: 100_000, subAccounts: 200, usageSeconds: 8, batchSeconds: 8 }
+    ? { appendEvents: 50_000, ledgerEvents: 100_000, subAccounts: 200, usageSeconds: 8, batchSeconds: 8 }
     : {
         appendEvents: 500_000,
         ledgerEvents: 1_000_000,
@@ -100,7 +100,7 @@ const progress = (line: string) => process.stderr.write(`… ${line}\n`);
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const budgetMs =
-    options.soakSeconds !== null ? (options.soakSeconds + 180) * 1000 : options.quick ? 240_000 : 1_500_000;
+    options.soakSeconds !== null ? (options.soakSeconds + 180) * 1000 : options.quick ? 600_000 : 1_800_000;
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: over its ${budgetMs / 1000} s budget; killing everything\n`);
     process.exit(2);

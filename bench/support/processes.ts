@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 
@@ -62,6 +62,8 @@ export function prepareRuntime(log: (line: string) => void): Runtime {
     }
     writeFileSync(stampFile, stamp);
   }
+  // The build sits one folder down, as dist/ does, so `require('../../package.json')` finds this copy.
+  copyFileSync(path.join(REPO_ROOT, 'package.json'), path.join(BUILD_DIR, '..', 'package.json'));
   return {
     description: `compiled (${path.relative(REPO_ROOT, BUILD_DIR)})`,
     args: (entry) => [path.join(BUILD_DIR, `${entry}.js`)],
