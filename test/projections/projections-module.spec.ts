@@ -1,0 +1,57 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { EventStoreDBClient } from '@eventstore/db-client';
+import { loadConfig } from '../../src/config/app-config';
+import { AppConfigModule } from '../../src/config/app-config.module';
+import { EVENT_STORE_CLIENT } from '../../src/event-store/event-store-client.provider';
+import { EventStoreModule } from '../../src/event-store/event-store.module';
+import { BalanceAsOfService, PROJECTIONS, ProjectionRunner, ProjectionsModule } from '../../src/projections';
+import { LedgerWriter } from './ledger-writer';
+
+async function startContext(dataDir: string) {
+  const config = loadConfig({}, { dataDir, logLevel: 'silent' });
+  @Module({ imports: [AppConfigModule.forRoot(config), EventStoreModule, ProjectionsModule] })
+  class TestModule {}
+  const app = await NestFactory.createApplicationContext(TestModule, { logger: false });
+  await app.init();
+  return app;
+}
+
+describe('ProjectionsModule', () => {
+  let dataDir: string;
+
+  beforeEach(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'subledger-projections-module-'));
+  });
+
+  afterEach(async () => {
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('starts the runner with the application, saves on shutdown and resumes from the files', async () => {
+    const first = await startContext(dataDir);
+    const client = first.get<EventStoreDBClient>(EVENT_STORE_CLIENT);
+    const ledger = new LedgerWriter(client, 'pmodule')
+      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+      .allocate('s', 50, '2026-10-01T01:00:00.000Z');
+    await first.get(ProjectionRunner).waitForPosition(await ledger.flush(), 15_000);
+    const balance = await first.get(BalanceAsOfService).balanceAsOf('pmodule', 's', new Date('2026-10-02'));
+    expect(balance).toMatchObject({ quota: 50, used: 0 });
+    await first.close();
+    expect((await readdir(path.join(dataDir, 'projections'))).sort()).toEqual(
+      PROJECTIONS.map((p) => `${p.name}.v${p.version}.json`).sort(),
+    );
+
+    const second = await startContext(dataDir);
+    const runner = second.get(ProjectionRunner);
+    await runner.whenCaughtUp(15_000);
+    // Everything came from the files: nothing was folded again.
+    expect(runner.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 0));
+    const again = await second.get(BalanceAsOfService).balanceAsOf('pmodule', 's', new Date('2026-10-02'));
+    expect(again).toEqual(balance);
+    await second.close();
+  });
+});
