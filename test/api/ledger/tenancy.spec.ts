@@ -264,6 +264,15 @@ const ROUTES: readonly RouteCase[] = [
     success: [200],
     records: false,
   },
+  {
+    method: 'GET',
+    template: '/v1/parents/{p}/events',
+    scope: 'parent',
+    allowed: ['operator', 'parent'],
+    path: (world) => `${p(world)}/events`,
+    success: [200],
+    records: false,
+  },
 ];
 
 type Expected = { kind: 'success' } | { kind: 'problem'; status: number; code: string };
