@@ -94,8 +94,8 @@ export async function benchColdLedger(
     await sleep(1000);
     rssFreshMiB = memoryOf(fresh.pid).rssMiB;
     opts.log(
-      `  first start: ready in ${fmt(fresh.readyMs)} ms, every projection caught up ${fmt(seconds, 1)} s later ` +
-        `(${fmt(built.events / seconds)} events/s); rss ${fmt(rssFreshMiB)} MiB (peak ${fmt(memoryOf(fresh.pid).hwmMiB)})`,
+      `  first start: ready in ${fmt(fresh.readyMs)} ms, balance ?asOf=now showed all usage ${fmt(seconds, 1)} s later ` +
+        `(the ledger loaded and every projection caught up); rss ${fmt(rssFreshMiB)} MiB (peak ${fmt(memoryOf(fresh.pid).hwmMiB)})`,
     );
   } catch (error) {
     throw withOutput(error, fresh);

@@ -6,6 +6,7 @@
  *   npm run bench -- --quick       same figures on smaller volumes, under 3 minutes
  *   npm run bench -- --soak 600    steady usage load, RSS and p99 sampled every 10 s
  *   npm run bench -- --only store,http,cold   a subset of the phases
+ *   npm run bench -- --cpu-prof ./profiles   V8 profiles of every service process (see profile-summary.ts)
  *
  * Durability is never relaxed: every store runs with fsync on, as in production. Everything listens on
  * loopback, every child is killed on exit, and a watchdog ends a run that overstays its budget.
@@ -71,9 +72,13 @@ function parseArgs(argv: string[]): Options {
       case '--keep':
         options.keep = true;
         break;
+      case '--cpu-prof':
+        // Read by startService; summarise with bench/profile-summary.ts.
+        process.env.BENCH_CPU_PROF_DIR = path.resolve(value());
+        break;
       default:
         throw new Error(
-          `unknown argument ${argv[i]} (expected --quick, --soak <s>, --only <phases>, --keep)`,
+          `unknown argument ${argv[i]} (expected --quick, --soak <s>, --only <phases>, --keep, --cpu-prof <dir>)`,
         );
     }
   }
@@ -107,6 +112,7 @@ async function main(): Promise<void> {
   }, budgetMs);
   watchdog.unref();
 
+  const startedAt = performance.now();
   const v = volumes(options.quick);
   log(
     `Subledger bench (${options.quick ? 'quick' : options.soakSeconds !== null ? 'soak' : 'full'}) on ${cpus().length} × ${cpus()[0]?.model.trim()}, ` +
@@ -215,6 +221,7 @@ async function main(): Promise<void> {
         rssAfterWriteMiB: round(cold?.rssAfterWriteMiB ?? NaN),
         appendP99Ms: round(append?.appendP99Ms ?? NaN),
         runtime: runtime.description,
+        seconds: Math.round((performance.now() - startedAt) / 1000),
         loadAverage: loadavg().map((l) => round(l)),
       },
     };

@@ -198,7 +198,13 @@ export async function startService(runtime: Runtime, opts: ServiceOptions): Prom
     SUBLEDGER_DATA_DIR: opts.dataDir,
   });
   const started = performance.now();
-  const child = startChild(runtime.args('main'), env, opts.nodeArgs ?? []);
+  // `--cpu-prof <dir>` of the bench: each service process writes a V8 profile there when it stops.
+  const profileDir = process.env.BENCH_CPU_PROF_DIR;
+  const nodeArgs = [
+    ...(opts.nodeArgs ?? []),
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+  ];
+  const child = startChild(runtime.args('main'), env, nodeArgs);
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 180_000);
   while (child.running()) {
