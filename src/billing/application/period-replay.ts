@@ -1,0 +1,152 @@
+import { START, StreamNotFoundError, type EventStoreDBClient } from '@eventstore/db-client';
+import { buildInvoices, type BillableUsageTotal, type Invoice } from '../domain/invoice';
+import { compareInvoices, type InvoiceDifference } from '../domain/replay';
+import {
+  DomainError,
+  evolve,
+  initialLedgerState,
+  invoicesOfOpenPeriod,
+  lateUsageInput,
+  ledgerStreamName,
+  periodTerms,
+  requireParent,
+  type LateUsage,
+  type LedgerEvent,
+  type LedgerState,
+} from '../../ledger/domain';
+
+export type ReplayReport = {
+  readonly parentId: string;
+  readonly period: string;
+  /** `closed`: issued invoices against the log; `open`: the live draft against the log. */
+  readonly status: 'closed' | 'open';
+  readonly matches: boolean;
+  readonly issued: readonly Invoice[];
+  readonly recomputed: readonly Invoice[];
+  readonly differences: readonly InvoiceDifference[];
+  /** The last revision of `ledger-<parentId>` the recomputation read. */
+  readonly throughRevision: number;
+};
+
+export type ReplayOptions = {
+  /** Issue time of an open period's draft and of its recomputation. */
+  readonly now: Date;
+  /**
+   * For an open period: the draft to check and the revision of the state it was drafted from;
+   * without it the draft is taken from the same fold.
+   */
+  readonly draft?: { readonly invoices: readonly Invoice[]; readonly revision: number };
+};
+
+/**
+ * Recomputes one period of one parent from the event log alone and compares it with what was
+ * issued. Usage is summed here from the UsageRecorded events themselves, not taken from the
+ * ledger's running totals, so the check covers the decider's bookkeeping too; terms, names and
+ * numbering come from a fresh fold of the same events up to the close.
+ */
+export async function replayPeriod(
+  client: EventStoreDBClient,
+  parentId: string,
+  period: string,
+  options: ReplayOptions,
+): Promise<ReplayReport> {
+  const state = initialLedgerState();
+  const onTime = new Map<string, Map<string, bigint>>();
+  const late: LateUsage[] = [];
+  let recomputed: Invoice[] | null = null;
+  const issued: Invoice[] = [];
+  const stopAt = options.draft?.revision;
+  let revision = -1;
+  try {
+    for await (const resolved of client.readStream(ledgerStreamName(parentId), { fromRevision: START })) {
+      const recorded = resolved.event;
+      if (!recorded) continue;
+      const event = { type: recorded.type, data: recorded.data } as unknown as LedgerEvent;
+      if (recomputed) {
+        // The close's invoices follow it in its own append; the first other event ends the period.
+        if (event.type !== 'InvoiceIssued' || event.data.period !== period) break;
+        issued.push(event.data);
+      } else if (event.type === 'BillingPeriodClosed' && event.data.period === period) {
+        recomputed = recompute(state, period, onTime, late, new Date(event.data.closedAt));
+      } else if (event.type === 'UsageRecorded' && event.data.billingPeriod === period) {
+        const { subAccountId, usageId, meter, credits, occurredAt } = event.data;
+        if (event.data.late) late.push({ subAccountId, usageId, meter, credits, occurredAt });
+        else addTotal(onTime, subAccountId, meter, credits);
+      }
+      evolve(state, event);
+      revision = Number(recorded.revision);
+      if (!recomputed && stopAt !== undefined && revision >= stopAt) break;
+    }
+  } catch (error) {
+    if (!(error instanceof StreamNotFoundError)) throw error;
+  }
+  requireParent(state);
+  if (recomputed) {
+    const { matches, differences } = compareInvoices(issued, recomputed);
+    return {
+      parentId,
+      period,
+      status: 'closed',
+      matches,
+      issued,
+      recomputed,
+      differences,
+      throughRevision: revision,
+    };
+  }
+  if (stopAt !== undefined && revision !== stopAt) {
+    throw new DomainError('not_found', `the ledger of ${parentId} does not reach revision ${stopAt}`);
+  }
+  const draft = options.draft?.invoices ?? invoicesOfOpenPeriod(state, period, options.now);
+  const again = recompute(state, period, onTime, late, options.now);
+  const { matches, differences } = compareInvoices(draft, again);
+  return {
+    parentId,
+    period,
+    status: 'open',
+    matches,
+    issued: draft,
+    recomputed: again,
+    differences,
+    throughRevision: revision,
+  };
+}
+
+function addTotal(
+  totals: Map<string, Map<string, bigint>>,
+  subAccountId: string,
+  meter: string,
+  credits: number,
+) {
+  let meters = totals.get(subAccountId);
+  if (!meters) {
+    meters = new Map();
+    totals.set(subAccountId, meters);
+  }
+  meters.set(meter, (meters.get(meter) ?? 0n) + BigInt(credits));
+}
+
+function recompute(
+  state: LedgerState,
+  period: string,
+  onTime: Map<string, Map<string, bigint>>,
+  late: readonly LateUsage[],
+  issuedAt: Date,
+): Invoice[] {
+  const parent = requireParent(state);
+  const usageTotals: BillableUsageTotal[] = [];
+  for (const [subAccountId, meters] of onTime) {
+    for (const [meter, credits] of meters) usageTotals.push({ subAccountId, meter, credits });
+  }
+  const lateInput = lateUsageInput(state, late);
+  return buildInvoices({
+    parent: { parentId: parent.id, currency: parent.currency },
+    period,
+    terms: periodTerms(state, period),
+    pastTerms: lateInput.pastTerms,
+    usage: lateInput.usage,
+    usageTotals,
+    issuedAt: issuedAt.toISOString(),
+    nextSequence: state.invoicesIssued + 1,
+  });
+}

@@ -1,0 +1,97 @@
+import { Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { Roles } from '../../auth/roles.decorator';
+import type { RequestContext } from '../../ledger/application/ledger.service';
+import { Context } from '../../ledger/http/request-context.decorator';
+import {
+  BillingService,
+  type ClosedPeriod,
+  type InvoiceListing,
+  type PeriodListing,
+} from '../application/billing.service';
+import type { DraftInvoice, IssuedInvoice } from '../application/invoice-views';
+import type { ReplayReport } from '../application/period-replay';
+import { InvoicesQueryDto } from './billing.dto';
+
+@ApiTags('billing')
+@ApiBearerAuth()
+@Controller('v1/parents/:p')
+export class BillingController {
+  constructor(private readonly billing: BillingService) {}
+
+  @Get('billing-periods')
+  @Roles('operator', 'parent')
+  @ApiOperation({ summary: "Every period from the parent's opening to now, open or closed" })
+  async periods(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+  ): Promise<{ periods: PeriodListing[] }> {
+    return { periods: await this.billing.periods(context, parentId) };
+  }
+
+  @Post('billing-periods/:period/close')
+  @Roles('operator')
+  @ApiOperation({ summary: 'Close an ended period and issue its invoices; repeating it changes nothing' })
+  @ApiResponse({ status: 201, description: 'closed now: the invoices issued' })
+  @ApiResponse({ status: 200, description: 'already closed: the invoices issued then, nothing recorded' })
+  @ApiResponse({ status: 409, description: 'the period has not ended (`reason: period_not_ended`)' })
+  async close(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('period') period: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<ClosedPeriod> {
+    const closed = await this.billing.close(context, parentId, period);
+    void reply.status(closed.closedNow ? HttpStatus.CREATED : HttpStatus.OK);
+    return closed;
+  }
+
+  @Get('billing-periods/:period/replay')
+  @Roles('operator')
+  @ApiOperation({ summary: 'Recompute the period from the event log alone and compare with what was issued' })
+  replay(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('period') period: string,
+  ): Promise<ReplayReport> {
+    return this.billing.replay(context, parentId, period);
+  }
+
+  @Get('invoices')
+  @Roles('operator', 'parent')
+  @ApiOperation({
+    summary: "Issued invoices (of one period with `period=`), plus the open period's live draft",
+  })
+  invoices(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Query() query: InvoicesQueryDto,
+  ): Promise<InvoiceListing> {
+    return this.billing.invoices(context, parentId, query.period);
+  }
+
+  @Get('invoices/:invoiceId')
+  @Roles('operator', 'parent', 'sub-account')
+  @ApiOperation({
+    summary: 'One issued invoice; a sub-account key sees only its own, if it pays its own bills',
+  })
+  invoice(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('invoiceId') invoiceId: string,
+  ): Promise<IssuedInvoice> {
+    return this.billing.invoice(context, parentId, invoiceId);
+  }
+
+  @Get('sub-accounts/:s/invoices')
+  @Roles('parent', 'sub-account')
+  @ApiOperation({ summary: 'The invoices billed to one bill-to-sub-account sub-account, and its draft' })
+  subAccountInvoices(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+  ): Promise<{ subAccountId: string; invoices: IssuedInvoice[]; draft: DraftInvoice | null }> {
+    return this.billing.subAccountInvoices(context, parentId, subAccountId);
+  }
+}
