@@ -8,6 +8,7 @@ import {
   ledgerRevisions,
   openParent,
   poolOf,
+  readLedger,
   uniqueId,
   type IssuedKey,
   type OpenedParent,
@@ -414,6 +415,8 @@ describe('ledger routes: tenant isolation and roles', () => {
     const expected = caller.expected(route);
     if (expected.kind === 'problem') {
       expectProblem(response, expected.status, expected.code);
+      // RFC 6750: a 401 names the scheme the client should use.
+      if (expected.status === 401) expect(response.headers.get('www-authenticate') ?? '').toMatch(/^Bearer/);
       expect(after).toEqual(before);
       return;
     }
@@ -501,6 +504,23 @@ describe('ledger routes: tenant isolation and roles', () => {
       expect(text).not.toContain(world.s1Key.secret);
       expect([...deepKeys(listed.body)].filter((key) => /secret|hash/i.test(key))).toEqual([]);
       expect(text).toContain(world.s1Key.id);
+    });
+
+    it('no secret is ever written to the stream, only its hash', async () => {
+      const { service, a, b } = world;
+      const events = [...(await readLedger(service, a.id)), ...(await readLedger(service, b.id))];
+      const recorded = JSON.stringify(events.map(({ data, metadata }) => ({ data, metadata })));
+      const secrets = [
+        a.key,
+        b.key,
+        world.s1Key,
+        world.s2Key,
+        world.bSubKey,
+        world.revokedKey,
+        world.closedSubAccountKey,
+      ].map((key) => (typeof key === 'string' ? key : key.secret));
+      expect(secrets.filter((secret) => recorded.includes(secret))).toEqual([]);
+      expect(recorded).toContain('secretHash');
     });
 
     it("the operator's token is not a parent key: it opens parents, a parent key does not", async () => {
