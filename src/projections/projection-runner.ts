@@ -59,6 +59,8 @@ export interface ProjectionStatus {
   readonly rebuilding: boolean;
   readonly caughtUp: boolean;
   readonly checkpoint: LogPosition | null;
+  /** The checkpoint in the stored file: where a restart after a crash would resume. */
+  readonly savedCheckpoint: LogPosition | null;
   readonly eventsApplied: number;
 }
 
@@ -287,6 +289,7 @@ export class ProjectionRunner {
       rebuilding: slot.rebuilding && !this.caughtUp,
       caughtUp: this.caughtUp,
       checkpoint: slot.checkpoint,
+      savedCheckpoint: slot.savedCheckpoint,
       eventsApplied: slot.applied,
     }));
   }

@@ -94,6 +94,9 @@ describe('projection checkpoints', () => {
       await crashed.stop({ save: false });
 
       const stored = await files.load(usageAnalyticsProjection.name, usageAnalyticsProjection.version);
+      expect(crashed.status().map((s) => s.savedCheckpoint)).toEqual(
+        PROJECTIONS.map(() => stored!.checkpoint),
+      );
       expect(stored).toBeDefined();
       expect(stored!.checkpoint.commit).toBeLessThan(firstEnd);
       const hundredth = await store.client.readStream('ledger-pcheck', { fromRevision: 99n, maxCount: 1 });
