@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { ForbiddenError } from '../../auth/auth.errors';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
-import { ApplicationError } from '../../http/problem';
+import { ApplicationError, isProblemCode } from '../../http/problem';
 import { LedgerService, type RequestContext } from '../../ledger/application/ledger.service';
 import {
   billingPeriods,
@@ -184,7 +184,8 @@ export class BillingService {
       if (period < periodOf(new Date(parent.openedAt)) || period > periodOf(now)) {
         throw new DomainError('not_found', `period ${period} is not a period of parent ${parentId}`);
       }
-      if (state.closedPeriods.has(period)) return { now, draft: undefined };
+      const closing = state.closings.get(period);
+      if (closing) return { now, lastRevision: closing.revision + closing.invoiceIds.length };
       return {
         now,
         draft: { invoices: invoicesOfOpenPeriod(state, period, now), revision: state.lastRevision },
@@ -236,19 +237,16 @@ function requireBillsItself(state: LedgerState, subAccountId: string, now: Date)
 }
 
 /**
- * Ledger refusals whose codes the problem table has no row for yet are answered as 409/400 here
- * with their own code kept in the detail (docs/billing.md).
+ * Ledger refusals keep their own code when the problem table has a row for it; the period codes,
+ * which it has not, answer 409 `conflict` with the ledger's code as `reason` (docs/billing.md).
  */
 function asProblem(error: unknown): unknown {
   if (!isDomainError(error)) return error;
+  if (isProblemCode(error.code)) return new ApplicationError(error.code, error.detail);
   switch (error.code) {
     case 'period_not_ended':
     case 'period_already_closed':
       return new ApplicationError('conflict', error.detail, { reason: error.code });
-    case 'not_found':
-      return new ApplicationError('not_found', error.detail);
-    case 'validation_failed':
-      return new ApplicationError('validation_failed', error.detail);
     default:
       return error;
   }

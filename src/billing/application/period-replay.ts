@@ -36,6 +36,8 @@ export type ReplayOptions = {
    * without it the draft is taken from the same fold.
    */
   readonly draft?: { readonly invoices: readonly Invoice[]; readonly revision: number };
+  /** The last revision worth reading (a closed period's last invoice), when the caller knows it. */
+  readonly lastRevision?: number;
 };
 
 /**
@@ -56,15 +58,25 @@ export async function replayPeriod(
   let recomputed: Invoice[] | null = null;
   const issued: Invoice[] = [];
   const stopAt = options.draft?.revision;
+  const lastRevision = stopAt ?? options.lastRevision;
   let revision = -1;
+  let done = false;
   try {
-    for await (const resolved of client.readStream(ledgerStreamName(parentId), { fromRevision: START })) {
+    // Read to the end (or to a known last revision), never broken off: a read left half-consumed
+    // keeps its gRPC call open, and the client then cannot be disposed at shutdown.
+    for await (const resolved of client.readStream(ledgerStreamName(parentId), {
+      fromRevision: START,
+      ...(lastRevision === undefined ? {} : { maxCount: BigInt(lastRevision + 1) }),
+    })) {
       const recorded = resolved.event;
-      if (!recorded) continue;
+      if (!recorded || done) continue;
       const event = { type: recorded.type, data: recorded.data } as unknown as LedgerEvent;
       if (recomputed) {
         // The close's invoices follow it in its own append; the first other event ends the period.
-        if (event.type !== 'InvoiceIssued' || event.data.period !== period) break;
+        if (event.type !== 'InvoiceIssued' || event.data.period !== period) {
+          done = true;
+          continue;
+        }
         issued.push(event.data);
       } else if (event.type === 'BillingPeriodClosed' && event.data.period === period) {
         recomputed = recompute(state, period, onTime, late, new Date(event.data.closedAt));
@@ -75,7 +87,7 @@ export async function replayPeriod(
       }
       evolve(state, event);
       revision = Number(recorded.revision);
-      if (!recomputed && stopAt !== undefined && revision >= stopAt) break;
+      if (!recomputed && stopAt !== undefined && revision >= stopAt) done = true;
     }
   } catch (error) {
     if (!(error instanceof StreamNotFoundError)) throw error;
