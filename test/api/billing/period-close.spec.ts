@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { promisify } from 'node:util';
 import {
   expectProblem,
   expectStatus,
@@ -322,5 +324,27 @@ describe('billing periods, invoices and replay over real HTTP', () => {
     ).body;
     expect(all.invoices.map((invoice: any) => invoice.sequence)).toEqual([1, 2, 3, 4, 5]);
     expect(all.draft.period).toBe('2026-12');
+  });
+
+  it('replays from the command line too, against the store left on disk', async () => {
+    await service.close();
+    const root = path.resolve(__dirname, '..', '..', '..');
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [
+        '-r',
+        'ts-node/register/transpile-only',
+        'src/billing/replay.cli.ts',
+        '--parent',
+        usdId,
+        '--period',
+        '2026-11',
+      ],
+      { cwd: root, env: { ...process.env, SUBLEDGER_DATA_DIR: dataDir, EVENTSTORE_CONNECTION_STRING: '' } },
+    );
+    const report = JSON.parse(stdout);
+    expect(report).toMatchObject({ period: '2026-11', status: 'closed', matches: true, differences: [] });
+    expect(report.issued.map((invoice: any) => invoice.sequence)).toEqual([3, 4, 5]);
+    service = await startTestService({ now: DECEMBER, dataDir, operatorToken: service.operatorToken });
   });
 });
