@@ -16,6 +16,8 @@ export const PROBLEMS = {
   method_not_allowed: { status: 405, title: 'Method not allowed' },
   not_acceptable: { status: 406, title: 'Not acceptable' },
   conflict: { status: 409, title: 'Conflict' },
+  already_exists: { status: 409, title: 'It already exists' },
+  limit_exceeded: { status: 409, title: 'A limit of the ledger would be exceeded' },
   insufficient_pool: { status: 409, title: "The parent's pool has too few credits" },
   insufficient_quota: { status: 409, title: "The sub-account's quota has too few credits left" },
   quota_below_used: { status: 409, title: 'The quota cannot go below the credits already used' },
@@ -30,6 +32,8 @@ export const PROBLEMS = {
   not_implemented: { status: 501, title: 'Not implemented' },
   service_unavailable: { status: 503, title: 'Service unavailable' },
   event_store_unavailable: { status: 503, title: 'The event store is unavailable' },
+  projection_rebuilding: { status: 503, title: 'A read model is being rebuilt; retry shortly' },
+  projection_lagging: { status: 503, title: 'A read model has not caught up with the last write yet' },
 } as const satisfies Record<string, { status: number; title: string }>;
 
 export type ProblemCode = keyof typeof PROBLEMS;

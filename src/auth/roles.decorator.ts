@@ -1,0 +1,32 @@
+import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import type { Principal, Role } from './principal';
+
+export const ROLES_KEY = 'subledger:roles';
+export const PUBLIC_KEY = 'subledger:public';
+export const KEY_CHECKED_IN_COMMAND_KEY = 'subledger:key-checked-in-command';
+
+/**
+ * Who may call a route. Route parameters `p` (parent) and `s` (sub-account) scope keys: a key is only
+ * accepted on its own parent, and a sub-account key only on its own sub-account.
+ */
+export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
+
+/** A route outside `/v1` that needs no credentials (health, metrics, docs need nothing at all). */
+export const Public = () => SetMetadata(PUBLIC_KEY, true);
+
+/**
+ * The route passes the request's key to the ledger inside its command or read (LedgerService does),
+ * so the guard need not look up whether the key is still active: one trip through the parent's queue
+ * instead of two. Routes that do not go through LedgerService must not use it.
+ */
+export const KeyCheckedInCommand = () => SetMetadata(KEY_CHECKED_IN_COMMAND_KEY, true);
+
+export type AuthenticatedRequest = FastifyRequest & { principal?: Principal };
+
+/** The principal the guard authenticated. */
+export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext) => {
+  const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
+  if (!principal) throw new Error('CurrentPrincipal used on a route the auth guard did not authenticate');
+  return principal;
+});
