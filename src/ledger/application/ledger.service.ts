@@ -1,0 +1,159 @@
+import { randomUUID } from 'node:crypto';
+import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
+import type { EventStoreDBClient } from '@eventstore/db-client';
+import { actorOf, type Principal } from '../../auth/principal';
+import { Clock } from '../../config/clock';
+import {
+  CommandProcessor,
+  type CommandOutcome,
+  type EventMetadata,
+} from '../../event-store/command-processing';
+import {
+  ledgerStreamName,
+  type LedgerCommand,
+  type LedgerEvent,
+  type LedgerEventMetadata,
+  type LedgerState,
+  type UsageResult,
+} from '../domain';
+import { ledgerRequestDecider, type KeyCheck, type LedgerRead, type LedgerRequest } from './ledger-request';
+
+/** Who asks and under which ids: everything the event metadata needs besides the clock. */
+export type RequestContext = {
+  readonly principal: Principal;
+  readonly requestId: string;
+  /** The caller's `x-correlation-id`, else the request id: the chain this request belongs to. */
+  readonly correlationId: string;
+};
+
+/** A command's answer with the read-your-writes token of its append. */
+export type Executed<Result> = {
+  readonly result: Result;
+  readonly commitPosition: bigint | undefined;
+  readonly eventCount: number;
+  /** The clock instant the command was decided at. */
+  readonly now: Date;
+};
+
+/** Commands without the clock: the service stamps `metadata.now` itself. */
+export type LedgerCommandInput = LedgerCommand extends infer C
+  ? C extends { type: infer T; data: infer D }
+    ? { type: T; data: D }
+    : never
+  : never;
+
+export const LEDGER_PROCESSOR = Symbol('LEDGER_PROCESSOR');
+
+export type LedgerProcessor = CommandProcessor<LedgerState, LedgerRequest, LedgerEvent, unknown>;
+
+export function createLedgerProcessor(client: EventStoreDBClient): LedgerProcessor {
+  return new CommandProcessor({ client, decider: ledgerRequestDecider });
+}
+
+/**
+ * The ledger's one entry point for the HTTP layer: stamps each command with the clock and the event
+ * metadata of SPEC §3, and runs it, or a read, through the single command processor of the `ledger`
+ * category (one queue, one cached state and one append at a time per parent).
+ */
+@Injectable()
+export class LedgerService implements BeforeApplicationShutdown {
+  constructor(
+    @Inject(LEDGER_PROCESSOR) private readonly processor: LedgerProcessor,
+    private readonly clock: Clock,
+  ) {}
+
+  execute<Result = null>(
+    context: RequestContext,
+    parentId: string,
+    input: LedgerCommandInput,
+  ): Promise<Executed<Result>> {
+    const now = this.clock.now();
+    const command = { ...input, metadata: { now } } as LedgerCommand;
+    return this.processor
+      .execute(
+        ledgerStreamName(parentId),
+        { key: keyCheckOf(context.principal), command },
+        { metadata: this.metadata(context, now) },
+      )
+      .then((outcome) => executed(outcome as CommandOutcome<Result>, now));
+  }
+
+  recordUsage(
+    context: RequestContext,
+    parentId: string,
+    data: Omit<Extract<LedgerCommand, { type: 'RecordUsage' }>['data'], 'usageId'>,
+  ): Promise<Executed<UsageResult>> {
+    return this.execute<UsageResult>(context, parentId, {
+      type: 'RecordUsage',
+      data: { ...data, usageId: newUsageId() },
+    });
+  }
+
+  /** A read of the parent's current state, after every command queued before it. */
+  read<Result>(
+    context: RequestContext,
+    parentId: string,
+    read: LedgerRead<Result>,
+  ): Promise<Executed<Result>> {
+    return this.readAs(keyCheckOf(context.principal), parentId, read);
+  }
+
+  /** A read that checks the given key (or none) rather than the request's: for the auth guard. */
+  readAs<Result>(
+    key: KeyCheck | null,
+    parentId: string,
+    read: LedgerRead<Result>,
+  ): Promise<Executed<Result>> {
+    const now = this.clock.now();
+    return this.processor
+      .execute(ledgerStreamName(parentId), { key, read })
+      .then((outcome) => executed(outcome as CommandOutcome<Result>, now));
+  }
+
+  now(): Date {
+    return this.clock.now();
+  }
+
+  /** Before the event-store client is disposed (Nest runs every `before…` hook first). */
+  beforeApplicationShutdown(): Promise<void> {
+    return this.processor.close();
+  }
+
+  private metadata(context: RequestContext, now: Date): EventMetadata {
+    const metadata: LedgerEventMetadata = {
+      $correlationId: context.correlationId,
+      $causationId: context.requestId,
+      actor: actorOf(context.principal),
+      requestId: context.requestId,
+      schemaVersion: 1,
+      recordedAt: now.toISOString(),
+    };
+    return context.principal.role === 'operator'
+      ? metadata
+      : { ...metadata, apiKeyId: context.principal.keyId };
+  }
+}
+
+function keyCheckOf(principal: Principal): KeyCheck | null {
+  switch (principal.role) {
+    case 'operator':
+      return null;
+    case 'parent':
+      return { keyId: principal.keyId, subAccountId: null };
+    case 'sub-account':
+      return { keyId: principal.keyId, subAccountId: principal.subAccountId };
+  }
+}
+
+function executed<Result>(outcome: CommandOutcome<Result>, now: Date): Executed<Result> {
+  return {
+    result: outcome.result,
+    commitPosition: outcome.commitPosition,
+    eventCount: outcome.eventCount,
+    now,
+  };
+}
+
+export function newUsageId(): string {
+  return `u_${randomUUID().replace(/-/g, '')}`;
+}

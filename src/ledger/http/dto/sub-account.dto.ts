@@ -1,0 +1,111 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { BILLING_MODELS, MAX_TOTAL_CREDITS, type BillingModel } from '../../domain';
+import {
+  ID_DESCRIPTION,
+  ID_PATTERN,
+  IsCreditPrice,
+  IsNonBlank,
+  MAX_CREDITS,
+  MAX_NAME_LENGTH,
+} from './validators';
+
+export class CreateSubAccountDto {
+  @ApiProperty({ description: ID_DESCRIPTION, example: 'shortpixel' })
+  @IsString()
+  @Matches(ID_PATTERN, { message: `id must be ${ID_DESCRIPTION}` })
+  id!: string;
+
+  @ApiProperty({ maxLength: MAX_NAME_LENGTH, example: 'ShortPixel' })
+  @IsString()
+  @IsNonBlank()
+  @MaxLength(MAX_NAME_LENGTH)
+  name!: string;
+
+  @ApiPropertyOptional({ maxLength: 64, example: 'eu-west' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(64)
+  region?: string;
+
+  @ApiProperty({ enum: BILLING_MODELS })
+  @IsIn(BILLING_MODELS)
+  billingModel!: BillingModel;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: MAX_CREDITS, description: 'initial quota from the pool' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(MAX_CREDITS)
+  quota?: number;
+
+  @ApiPropertyOptional({ example: '0.0008', description: "its own price; the parent's when absent" })
+  @IsOptional()
+  @IsCreditPrice()
+  creditPrice?: string;
+}
+
+export class UpdateSubAccountDto {
+  @ApiPropertyOptional({ maxLength: MAX_NAME_LENGTH })
+  @IsOptional()
+  @IsString()
+  @IsNonBlank()
+  @MaxLength(MAX_NAME_LENGTH)
+  name?: string;
+
+  @ApiPropertyOptional({ enum: BILLING_MODELS, description: 'applies from the next billing period' })
+  @IsOptional()
+  @IsIn(BILLING_MODELS)
+  billingModel?: BillingModel;
+
+  @ApiPropertyOptional({
+    type: String,
+    nullable: true,
+    description: "applies from the next billing period; null returns to the parent's price",
+  })
+  @IsOptional()
+  @IsCreditPrice()
+  creditPrice?: string | null;
+}
+
+export class SetQuotaDto {
+  @ApiProperty({
+    minimum: 0,
+    maximum: MAX_TOTAL_CREDITS,
+    description: 'the new total; the difference is allocated from or returned to the pool',
+  })
+  @IsInt()
+  @Min(0)
+  @Max(MAX_TOTAL_CREDITS)
+  quota!: number;
+}
+
+export class AllocateCreditsDto {
+  @ApiProperty({ minimum: 1, maximum: MAX_CREDITS })
+  @IsInt()
+  @Min(1)
+  @Max(MAX_CREDITS)
+  credits!: number;
+}
+
+export class ReturnCreditsDto {
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_CREDITS, description: 'every unused credit when absent' })
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_CREDITS)
+  credits?: number;
+}
+
+export class PageQueryDto {
+  @ApiPropertyOptional({ description: 'the nextCursor of the previous page' })
+  @IsOptional()
+  @IsString()
+  @MaxLength(400)
+  cursor?: string;
+
+  @ApiPropertyOptional({ description: '1–500, default 100', example: '100' })
+  @IsOptional()
+  @Matches(/^[1-9]\d{0,2}$/, { message: 'limit must be an integer from 1 to 500' })
+  limit?: string;
+}

@@ -1,0 +1,82 @@
+import { randomBytes } from 'node:crypto';
+import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { mintApiKey } from '../../auth/api-key-secret';
+import { ApiKeyRegistry } from '../../auth/api-key.registry';
+import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
+import { parentView, type ParentView } from '../domain';
+import { LedgerService, type RequestContext } from '../application/ledger.service';
+import { OpenParentDto, PurchaseCreditsDto, UpdateParentDto } from './dto/parent.dto';
+import { Context } from './request-context.decorator';
+
+export type OpenedParent = ParentView & { apiKey: { id: string; secret: string; prefix: string } };
+
+@ApiTags('parents')
+@ApiBearerAuth()
+@Controller('v1/parents')
+export class ParentsController {
+  constructor(
+    private readonly ledger: LedgerService,
+    private readonly keys: ApiKeyRegistry,
+  ) {}
+
+  @Post()
+  @Roles('operator')
+  @ApiOperation({ summary: 'Open a parent account; its parent key is in the answer, and only there' })
+  @ApiResponse({ status: 201, description: 'the parent with `apiKey: {id, secret, prefix}`' })
+  @ApiResponse({ status: 409, description: '`already_exists`' })
+  async open(@Context() context: RequestContext, @Body() body: OpenParentDto): Promise<OpenedParent> {
+    const parentId = body.id ?? `p_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
+    const key = mintApiKey(parentId);
+    await this.ledger.execute(context, parentId, {
+      type: 'OpenParentAccount',
+      data: {
+        parentId,
+        name: body.name,
+        currency: body.currency,
+        creditPrice: body.creditPrice,
+        parentKey: { keyId: key.keyId, prefix: key.prefix, secretHash: key.secretHash },
+      },
+    });
+    this.keys.remember({ keyId: key.keyId, parentId, subAccountId: null, secretHash: key.secretHash });
+    const { result } = await this.ledger.read(context, parentId, (state) =>
+      parentView(state, this.ledger.now()),
+    );
+    return { ...result, apiKey: { id: key.keyId, secret: key.secret, prefix: key.prefix } };
+  }
+
+  @Get(':p')
+  @Roles('operator', 'parent')
+  @KeyCheckedInCommand()
+  @ApiOperation({ summary: 'The parent with its pool: purchased, allocated, available, used' })
+  async get(@Context() context: RequestContext, @Param('p') parentId: string): Promise<ParentView> {
+    const now = this.ledger.now();
+    return (await this.ledger.read(context, parentId, (state) => parentView(state, now))).result;
+  }
+
+  @Patch(':p')
+  @Roles('operator')
+  @ApiOperation({ summary: 'Rename the parent or change its price (from the next billing period)' })
+  async update(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Body() body: UpdateParentDto,
+  ): Promise<ParentView> {
+    await this.ledger.execute(context, parentId, { type: 'UpdateParentAccount', data: { ...body } });
+    return this.get(context, parentId);
+  }
+
+  @Post(':p/credits')
+  @Roles('operator')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Add purchased credits to the parent's pool" })
+  @ApiResponse({ status: 200, description: 'the parent with its pool after the purchase' })
+  async purchase(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Body() body: PurchaseCreditsDto,
+  ): Promise<ParentView> {
+    await this.ledger.execute(context, parentId, { type: 'PurchaseCredits', data: { ...body } });
+    return this.get(context, parentId);
+  }
+}

@@ -1,0 +1,92 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
+import { ApplicationError } from '../../http/problem';
+import {
+  BalanceAsOfService,
+  ProjectionRunner,
+  SubAccountHistoryService,
+  type BalanceAsOf,
+  type HistoryPage,
+  type SubAccountHistoryEntry,
+} from '../../projections';
+import { requireSubAccount, subAccountBalances } from '../domain';
+import { LedgerService, type RequestContext } from '../application/ledger.service';
+import { BalanceQueryDto, HistoryQueryDto } from './dto/history.dto';
+import { Context } from './request-context.decorator';
+
+/** How long a read waits for the read models to reach the caller's last write before a 503. */
+const READ_YOUR_WRITES_TIMEOUT_MS = 2_000;
+const DEFAULT_HISTORY_LIMIT = 100;
+
+/**
+ * Reads served by the projections. Each first passes through the parent's queue (key check, the
+ * sub-account exists, and the stream's latest commit position), then waits until the read models
+ * have reached that position: a read right after a write already shows it.
+ */
+@ApiTags('sub-accounts')
+@ApiBearerAuth()
+@Controller('v1/parents/:p/sub-accounts/:s')
+@KeyCheckedInCommand()
+export class SubAccountReadsController {
+  constructor(
+    private readonly ledger: LedgerService,
+    private readonly runner: ProjectionRunner,
+    private readonly history: SubAccountHistoryService,
+    private readonly balances: BalanceAsOfService,
+  ) {}
+
+  @Get('history')
+  @Roles('parent', 'sub-account')
+  @ApiOperation({
+    summary: 'The audit trail: every credit event with balances after, actor and correlation id',
+  })
+  async auditTrail(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Query() query: HistoryQueryDto,
+  ): Promise<HistoryPage<SubAccountHistoryEntry>> {
+    await this.catchUp(context, parentId, subAccountId);
+    const page = await this.history.history(parentId, subAccountId, {
+      ...(query.from === undefined ? {} : { from: new Date(query.from) }),
+      ...(query.to === undefined ? {} : { to: new Date(query.to) }),
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      limit: query.limit === undefined ? DEFAULT_HISTORY_LIMIT : Number(query.limit),
+    });
+    if (!page) throw new ApplicationError('not_found', `Sub-account ${subAccountId} not found.`);
+    return page;
+  }
+
+  @Get('balance')
+  @Roles('parent', 'sub-account')
+  @ApiOperation({ summary: 'quota, used and remaining as of an instant (now by default)' })
+  async balance(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Query() query: BalanceQueryDto,
+  ): Promise<BalanceAsOf> {
+    if (query.asOf === undefined) {
+      const now = this.ledger.now();
+      const { result } = await this.ledger.read(context, parentId, (state) =>
+        subAccountBalances(requireSubAccount(state, subAccountId)),
+      );
+      return { asOf: now.toISOString(), existed: true, ...result };
+    }
+    await this.catchUp(context, parentId, subAccountId);
+    const balance = await this.balances.balanceAsOf(parentId, subAccountId, new Date(query.asOf));
+    if (!balance) throw new ApplicationError('not_found', `Sub-account ${subAccountId} not found.`);
+    return balance;
+  }
+
+  private async catchUp(context: RequestContext, parentId: string, subAccountId: string): Promise<void> {
+    const { commitPosition } = await this.ledger.read(context, parentId, (state) => {
+      requireSubAccount(state, subAccountId);
+      return null;
+    });
+    if (commitPosition !== undefined) {
+      await this.runner.waitForPosition(commitPosition, READ_YOUR_WRITES_TIMEOUT_MS);
+    }
+  }
+}

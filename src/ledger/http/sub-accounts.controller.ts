@@ -1,0 +1,234 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { mintApiKey } from '../../auth/api-key-secret';
+import { ApiKeyRegistry } from '../../auth/api-key.registry';
+import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
+import { apiKeysOf, type ApiKeyView } from '../domain';
+import { LedgerService, type LedgerCommandInput, type RequestContext } from '../application/ledger.service';
+import {
+  AllocateCreditsDto,
+  CreateSubAccountDto,
+  PageQueryDto,
+  ReturnCreditsDto,
+  SetQuotaDto,
+  UpdateSubAccountDto,
+} from './dto/sub-account.dto';
+import { requireEmptyBody } from './dto/empty-body';
+import { subAccountPage, subAccountResponse, type SubAccountResponse } from './ledger.views';
+import { Context } from './request-context.decorator';
+
+export type IssuedApiKey = {
+  id: string;
+  secret: string;
+  prefix: string;
+  subAccountId: string;
+  issuedAt: string;
+};
+
+/**
+ * Sub-accounts, their credits and their keys. Every write is followed by a read of the sub-account
+ * through the same per-parent queue, so the answer shows the state right after the command.
+ */
+@ApiTags('sub-accounts')
+@ApiBearerAuth()
+@Controller('v1/parents/:p/sub-accounts')
+@KeyCheckedInCommand()
+export class SubAccountsController {
+  constructor(
+    private readonly ledger: LedgerService,
+    private readonly keys: ApiKeyRegistry,
+  ) {}
+
+  @Post()
+  @Roles('parent')
+  @ApiOperation({ summary: 'Create a sub-account, optionally with a quota taken from the pool' })
+  @ApiResponse({ status: 201, description: 'the sub-account' })
+  async create(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Body() body: CreateSubAccountDto,
+  ): Promise<SubAccountResponse> {
+    const { id: subAccountId, ...rest } = body;
+    return this.change(context, parentId, subAccountId, {
+      type: 'CreateSubAccount',
+      data: { subAccountId, ...rest },
+    });
+  }
+
+  @Get()
+  @Roles('parent')
+  @ApiOperation({ summary: 'Sub-accounts with their balances, in id order, cursor-paginated' })
+  async list(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Query() query: PageQueryDto,
+  ): Promise<{ items: SubAccountResponse[]; nextCursor: string | null }> {
+    const now = this.ledger.now();
+    const page = {
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      ...(query.limit === undefined ? {} : { limit: Number(query.limit) }),
+    };
+    return (
+      await this.ledger.read(context, parentId, (state) =>
+        subAccountPage(state, now, context.principal, page),
+      )
+    ).result;
+  }
+
+  @Get(':s')
+  @Roles('parent', 'sub-account')
+  @ApiOperation({ summary: 'One sub-account: status, billing model, quota, used, remaining' })
+  async get(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+  ): Promise<SubAccountResponse> {
+    const now = this.ledger.now();
+    return (
+      await this.ledger.read(context, parentId, (state) =>
+        subAccountResponse(state, subAccountId, now, context.principal),
+      )
+    ).result;
+  }
+
+  @Patch(':s')
+  @Roles('parent')
+  @ApiOperation({ summary: 'Rename, or change billing model or price (terms from the next period)' })
+  update(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Body() body: UpdateSubAccountDto,
+  ): Promise<SubAccountResponse> {
+    return this.change(context, parentId, subAccountId, {
+      type: 'UpdateSubAccount',
+      data: { subAccountId, ...body },
+    });
+  }
+
+  @Put(':s/quota')
+  @Roles('parent')
+  @ApiOperation({ summary: 'Set the quota: above today allocates the difference, below returns it' })
+  @ApiResponse({ status: 409, description: '`insufficient_pool`, `quota_below_used`, `sub_account_closed`' })
+  setQuota(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Body() body: SetQuotaDto,
+  ): Promise<SubAccountResponse> {
+    return this.change(context, parentId, subAccountId, {
+      type: 'SetQuota',
+      data: { subAccountId, quota: body.quota },
+    });
+  }
+
+  @Post(':s/allocations')
+  @Roles('parent')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Move credits from the pool into the quota' })
+  @ApiResponse({ status: 200, description: 'the sub-account after the allocation' })
+  @ApiResponse({ status: 409, description: '`insufficient_pool`, `sub_account_closed`' })
+  allocate(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Body() body: AllocateCreditsDto,
+  ): Promise<SubAccountResponse> {
+    return this.change(context, parentId, subAccountId, {
+      type: 'AllocateQuota',
+      data: { subAccountId, credits: body.credits },
+    });
+  }
+
+  @Post(':s/returns')
+  @Roles('parent')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Return unused credits to the pool (all unused when credits is absent)' })
+  @ApiResponse({ status: 409, description: '`quota_below_used`, `sub_account_closed`' })
+  returnCredits(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Body() body: ReturnCreditsDto,
+  ): Promise<SubAccountResponse> {
+    return this.change(context, parentId, subAccountId, {
+      type: 'ReturnCredits',
+      data: body.credits === undefined ? { subAccountId } : { subAccountId, credits: body.credits },
+    });
+  }
+
+  @Post(':s/close')
+  @Roles('parent')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Close: unused credits go back to the pool, its keys stop working' })
+  close(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Body() body: unknown,
+  ): Promise<SubAccountResponse> {
+    requireEmptyBody(body);
+    return this.change(context, parentId, subAccountId, { type: 'CloseSubAccount', data: { subAccountId } });
+  }
+
+  @Post(':s/api-keys')
+  @Roles('parent')
+  @ApiOperation({ summary: 'Issue a sub-account key; the secret is in this answer and nowhere else' })
+  @ApiResponse({ status: 201, description: '`{id, secret, prefix, subAccountId, issuedAt}`' })
+  async issueKey(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Body() body: unknown,
+  ): Promise<IssuedApiKey> {
+    requireEmptyBody(body);
+    const key = mintApiKey(parentId);
+    const { now } = await this.ledger.execute(context, parentId, {
+      type: 'IssueApiKey',
+      data: { keyId: key.keyId, prefix: key.prefix, secretHash: key.secretHash, subAccountId },
+    });
+    this.keys.remember({ keyId: key.keyId, parentId, subAccountId, secretHash: key.secretHash });
+    return {
+      id: key.keyId,
+      secret: key.secret,
+      prefix: key.prefix,
+      subAccountId,
+      issuedAt: now.toISOString(),
+    };
+  }
+
+  @Get(':s/api-keys')
+  @Roles('parent')
+  @ApiOperation({ summary: "The sub-account's keys, without secrets or hashes" })
+  async listKeys(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+  ): Promise<{ items: (Omit<ApiKeyView, 'keyId'> & { id: string })[] }> {
+    const { result } = await this.ledger.read(context, parentId, (state) => apiKeysOf(state, subAccountId));
+    return { items: result.map(({ keyId, ...key }) => ({ id: keyId, ...key })) };
+  }
+
+  @Delete(':s/api-keys/:k')
+  @Roles('parent')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Revoke a key: refused from the next request on; repeating it changes nothing' })
+  async revokeKey(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Param('k') keyId: string,
+  ): Promise<void> {
+    await this.ledger.execute(context, parentId, { type: 'RevokeApiKey', data: { keyId, subAccountId } });
+  }
+
+  private async change(
+    context: RequestContext,
+    parentId: string,
+    subAccountId: string,
+    command: LedgerCommandInput,
+  ): Promise<SubAccountResponse> {
+    await this.ledger.execute(context, parentId, command);
+    return this.get(context, parentId, subAccountId);
+  }
+}

@@ -1,0 +1,109 @@
+import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
+import { ApplicationError, isProblemCode, problemDetails, type ProblemDetails } from '../../http/problem';
+import { LedgerService, type RequestContext } from '../application/ledger.service';
+import { BatchUsageDto, RecordUsageDto } from './dto/usage.dto';
+import { Context } from './request-context.decorator';
+
+export type UsageAnswer = { usageId: string; remaining: number };
+
+export type BatchUsageResult =
+  { status: 201 | 200; usageId: string; remaining: number } | { status: number; error: ProblemDetails };
+
+/**
+ * The hot path. A request costs one trip through its parent's queue: the key check, the idempotency
+ * lookup, rule 2 and the append all happen in one decision, batched with every other usage record
+ * waiting for the same parent into one append.
+ */
+@ApiTags('usage')
+@ApiBearerAuth()
+@Controller('v1/parents/:p')
+@KeyCheckedInCommand()
+export class UsageController {
+  constructor(private readonly ledger: LedgerService) {}
+
+  @Post('sub-accounts/:s/usage')
+  @Roles('parent', 'sub-account')
+  @ApiOperation({ summary: 'Record usage; a repeat of the same idempotency key is recorded once' })
+  @ApiResponse({ status: 201, description: '`{usageId, remaining}`: recorded now' })
+  @ApiResponse({ status: 200, description: '`{usageId, remaining}`: a repeat, answered as the first time' })
+  @ApiResponse({
+    status: 409,
+    description: '`insufficient_quota`, `idempotency_conflict`, `sub_account_closed`',
+  })
+  async record(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Body() body: RecordUsageDto,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<UsageAnswer> {
+    const { result } = await this.ledger.recordUsage(context, parentId, usageData(subAccountId, body));
+    void reply.status(result.replayed ? 200 : 201);
+    return { usageId: result.usageId, remaining: result.remaining };
+  }
+
+  @Post('usage/batch')
+  @Roles('parent')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Record up to 1,000 usage records; each succeeds or fails on its own, results in order',
+  })
+  @ApiResponse({
+    status: 200,
+    description: '`{results: [{status, usageId, remaining} | {status, error: problem}]}`',
+  })
+  async batch(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Body() body: BatchUsageDto,
+  ): Promise<{ results: BatchUsageResult[] }> {
+    const instance = `/v1/parents/${parentId}/usage/batch`;
+    // Sent in one tick, so the processor decides them together, in order, and appends them at once.
+    const results = await Promise.all(
+      body.records.map((record, index) =>
+        this.ledger.recordUsage(context, parentId, usageData(record.subAccountId, record)).then(
+          ({ result }): BatchUsageResult => ({
+            status: result.replayed ? 200 : 201,
+            usageId: result.usageId,
+            remaining: result.remaining,
+          }),
+          (error: unknown): BatchUsageResult => {
+            const problem = recordProblem(error, `${instance}#${index}`);
+            if (!problem) throw error;
+            return { status: problem.status, error: problem };
+          },
+        ),
+      ),
+    );
+    return { results };
+  }
+}
+
+function usageData(subAccountId: string, body: RecordUsageDto) {
+  return {
+    subAccountId,
+    idempotencyKey: body.idempotencyKey,
+    credits: body.credits,
+    ...(body.meter === undefined ? {} : { meter: body.meter }),
+    ...(body.occurredAt === undefined ? {} : { occurredAt: body.occurredAt }),
+    ...(body.attributes === undefined ? {} : { attributes: body.attributes }),
+  };
+}
+
+/**
+ * A refusal of one record, as the problem it would have been alone. Failures of the store are not a
+ * record's own: they fail the whole request (503), since the outcome of every record is then unknown.
+ */
+function recordProblem(error: unknown, instance: string): ProblemDetails | null {
+  if (error instanceof ApplicationError) return problemDetails(error.code, error.message, instance);
+  const { code, detail, message } = (error ?? {}) as { code?: unknown; detail?: unknown; message?: unknown };
+  if (!isProblemCode(code) || code === 'event_store_unavailable' || code === 'concurrency_conflict') {
+    return null;
+  }
+  // A DomainError's message repeats its code; its detail is the sentence meant for people.
+  const text = typeof detail === 'string' ? detail : typeof message === 'string' ? message : code;
+  return problemDetails(code, text, instance);
+}
