@@ -2,7 +2,6 @@ import type { SubAccountBalances } from '../ledger/domain/ledger.events';
 import { Float64Column } from './float64-column';
 import { parentIdOfStream, type Projection, type ProjectionReadOptions } from './projection';
 import type { ProjectionRunner } from './projection-runner';
-import { recordedAtMs } from './sub-account-history.projection';
 
 /**
  * A sub-account's balance after each of its credit events, as three Float64 columns (recordedAt, quota,
@@ -52,7 +51,7 @@ export const balanceAsOfProjection: Projection<BalanceAsOfState> = {
           parent.set(data.subAccountId, timeline);
         }
         const previous = timeline.recordedAtKeys.last() ?? -Infinity;
-        const recordedAt = recordedAtMs(event);
+        const recordedAt = event.recordedAtMs;
         const after = data.balancesAfter?.subAccount ?? { quota: 0, used: 0 };
         timeline.recordedAtKeys.push(Number.isNaN(recordedAt) ? previous : Math.max(previous, recordedAt));
         timeline.quota.push(after.quota);

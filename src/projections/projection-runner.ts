@@ -14,6 +14,7 @@ import {
   LEDGER_STREAM_PREFIX,
   type AnyProjection,
   type LogPosition,
+  recordedAtMsOf,
   type RecordedEnvelope,
 } from './projection';
 import { ProjectionLagError, ProjectionRebuildingError } from './projection.errors';
@@ -107,6 +108,8 @@ const silentLogger: ProjectionRunnerLogger = { log: () => {}, warn: () => {}, er
  */
 export class ProjectionRunner {
   private readonly slots = new Map<string, Slot>();
+  /** The same slots, for the per-event loop. */
+  private readonly slotList: Slot[];
   private readonly saveEveryEvents: number;
   private readonly saveEveryMs: number;
   private readonly maxSaveShare: number;
@@ -145,6 +148,7 @@ export class ProjectionRunner {
         saving: null,
       });
     }
+    this.slotList = [...this.slots.values()];
     this.saveEveryEvents = options.saveEveryEvents ?? 10_000;
     this.saveEveryMs = options.saveEveryMs ?? 5_000;
     this.maxSaveShare = options.maxSaveShare ?? 0.1;
@@ -427,13 +431,20 @@ export class ProjectionRunner {
     const position = resolved.event?.position;
     if (!recorded || !position) return;
     const envelope: RecordedEnvelope = {
-      ...recorded,
+      type: recorded.type,
+      data: recorded.data,
+      metadata: recorded.metadata,
+      id: recorded.id,
+      streamName: recorded.streamName,
+      revision: recorded.revision,
       commitPosition: position.commit,
       preparePosition: position.prepare,
+      created: recorded.created,
+      recordedAtMs: recordedAtMsOf(recorded.metadata, recorded.data),
     };
     this.delivered++;
     const now = performance.now();
-    for (const slot of this.slots.values()) {
+    for (const slot of this.slotList) {
       if (slot.checkpoint !== null && comparePositions(position, slot.checkpoint) <= 0) continue;
       slot.state = slot.projection.evolve(slot.state, envelope);
       slot.checkpoint = position;

@@ -7,6 +7,18 @@ import type { RecordedDomainEvent } from '../event-store/command-processing/even
 export interface RecordedEnvelope extends RecordedDomainEvent {
   readonly commitPosition: bigint;
   readonly preparePosition: bigint;
+  /**
+   * Business time: `metadata.recordedAt` (the service clock, which SUBLEDGER_NOW may move), never the
+   * store's own timestamp; parsed once per event for every projection. NaN when the event has none.
+   */
+  readonly recordedAtMs: number;
+}
+
+export function recordedAtMsOf(metadata: Readonly<Record<string, unknown>>, data: unknown): number {
+  const fromMetadata = metadata.recordedAt;
+  if (typeof fromMetadata === 'string') return Date.parse(fromMetadata);
+  const fromData = (data as Record<string, unknown> | null)?.recordedAt;
+  return typeof fromData === 'string' ? Date.parse(fromData) : NaN;
 }
 
 /** Where in `$all` an event sits; compared commit first, then prepare (events of one append may share a commit). */

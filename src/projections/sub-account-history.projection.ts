@@ -6,7 +6,7 @@ import type {
   SubAccountBalances,
 } from '../ledger/domain/ledger.events';
 import { Float64Column } from './float64-column';
-import { parentIdOfStream, type Projection, type RecordedEnvelope } from './projection';
+import { parentIdOfStream, recordedAtMsOf, type Projection, type RecordedEnvelope } from './projection';
 import { ProjectionQueryError } from './projection.errors';
 
 /**
@@ -129,20 +129,9 @@ function subAccountOf(
 
 function append(timeline: HistoryTimeline, event: RecordedEnvelope): void {
   const previous = timeline.recordedAtKeys.last() ?? -Infinity;
-  const recordedAt = recordedAtMs(event);
+  const recordedAt = event.recordedAtMs;
   timeline.revisions.push(Number(event.revision));
   timeline.recordedAtKeys.push(Number.isNaN(recordedAt) ? previous : Math.max(previous, recordedAt));
-}
-
-/**
- * Business time from the metadata (the service clock, which SUBLEDGER_NOW may move), never the
- * store's own timestamp; NaN when an event carries none.
- */
-export function recordedAtMs(event: Pick<RecordedEnvelope, 'metadata' | 'data'>): number {
-  const fromMetadata = event.metadata.recordedAt;
-  if (typeof fromMetadata === 'string') return Date.parse(fromMetadata);
-  const fromData = (event.data as Record<string, unknown> | null)?.recordedAt;
-  return typeof fromData === 'string' ? Date.parse(fromData) : NaN;
 }
 
 function timelineToSnapshot(timeline: HistoryTimeline): TimelineSnapshot {
@@ -347,7 +336,7 @@ function entryBase(event: RecordedDomainEvent): HistoryEntryBase {
   const metadata = event.metadata;
   const revision = Number(event.revision);
   const actor = metadata.actor as { type: ActorType; id: string } | undefined;
-  const recordedAt = recordedAtMs(event);
+  const recordedAt = recordedAtMsOf(metadata, event.data);
   return {
     cursor: encodeHistoryCursor(revision),
     eventId: event.id,
