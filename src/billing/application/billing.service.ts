@@ -236,18 +236,9 @@ function requireBillsItself(state: LedgerState, subAccountId: string, now: Date)
   }
 }
 
-/**
- * Ledger refusals keep their own code when the problem table has a row for it; the period codes,
- * which it has not, answer 409 `conflict` with the ledger's code as `reason` (docs/billing.md).
- */
+/** Ledger refusals keep their own code; every one of them has a row in the problem table. */
 function asProblem(error: unknown): unknown {
   if (!isDomainError(error)) return error;
   if (isProblemCode(error.code)) return new ApplicationError(error.code, error.detail);
-  switch (error.code) {
-    case 'period_not_ended':
-    case 'period_already_closed':
-      return new ApplicationError('conflict', error.detail, { reason: error.code });
-    default:
-      return error;
-  }
+  return error;
 }

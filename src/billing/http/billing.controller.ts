@@ -35,7 +35,7 @@ export class BillingController {
   @ApiOperation({ summary: 'Close an ended period and issue its invoices; repeating it changes nothing' })
   @ApiResponse({ status: 201, description: 'closed now: the invoices issued' })
   @ApiResponse({ status: 200, description: 'already closed: the invoices issued then, nothing recorded' })
-  @ApiResponse({ status: 409, description: 'the period has not ended (`reason: period_not_ended`)' })
+  @ApiResponse({ status: 409, description: 'the period has not ended (`period_not_ended`)' })
   async close(
     @Context() context: RequestContext,
     @Param('p') parentId: string,

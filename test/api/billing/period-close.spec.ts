@@ -120,7 +120,7 @@ describe('billing periods, invoices and replay over real HTTP', () => {
       {},
       service.operatorToken,
     );
-    expectProblem(refused, 409);
+    expectProblem(refused, 409, 'period_not_ended');
     expect(refused.body.detail).toMatch(/not ended/);
     expect(await ledgerRevision(service, usdId)).toBe(before);
     expectProblem(
