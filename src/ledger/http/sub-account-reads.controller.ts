@@ -47,6 +47,11 @@ export class SubAccountReadsController {
     @Param('s') subAccountId: string,
     @Query() query: HistoryQueryDto,
   ): Promise<HistoryPage<SubAccountHistoryEntry>> {
+    if (query.from !== undefined && query.to !== undefined && Date.parse(query.to) < Date.parse(query.from)) {
+      throw new ApplicationError('validation_failed', 'to must not be before from.', {
+        errors: [{ field: 'to', message: 'to must not be before from' }],
+      });
+    }
     await this.catchUp(context, parentId, subAccountId);
     const page = await this.history.history(parentId, subAccountId, {
       ...(query.from === undefined ? {} : { from: new Date(query.from) }),

@@ -257,6 +257,37 @@ describe('ledger core routes', () => {
     expectProblem(await service.api.get(sub(parent, subId), key.secret), 401, 'unauthorized');
   });
 
+  it('history shows every credit event with balances after, actor and correlation id, right after the write', async () => {
+    const parent = await openParent(service, { credits: 100 });
+    const subId = await createSubAccount(service, parent, { quota: 30 });
+    expectStatus(
+      await service.api.request('POST', `${sub(parent, subId)}/usage`, {
+        body: { idempotencyKey: 'h1', credits: 12 },
+        token: parent.key,
+        headers: { 'x-correlation-id': 'corr-h1' },
+      }),
+      201,
+    );
+    const history = expectStatus(await service.api.get(`${sub(parent, subId)}/history`, parent.key), 200);
+    const entries = history.body.entries as any[];
+    expect(entries.map((entry) => [entry.type, entry.credits, entry.balancesAfter.remaining])).toEqual([
+      ['SubAccountCreated', 0, 0],
+      ['QuotaAllocated', 30, 30],
+      ['UsageRecorded', 12, 18],
+    ]);
+    expect(entries[2]).toMatchObject({ correlationId: 'corr-h1', actor: { type: 'parent', id: parent.id } });
+    const balance = expectStatus(await service.api.get(`${sub(parent, subId)}/balance`, parent.key), 200);
+    expect(balance.body).toMatchObject({ quota: 30, used: 12, remaining: 18 });
+    expectProblem(
+      await service.api.get(
+        `${sub(parent, subId)}/history?from=2026-02-01T00:00:00Z&to=2026-01-01T00:00:00Z`,
+        parent.key,
+      ),
+      400,
+      'validation_failed',
+    );
+  });
+
   it('refuses missing, malformed and foreign credentials and other roles', async () => {
     const a = await openParent(service, { credits: 10 });
     const b = await openParent(service, { credits: 10 });
