@@ -6,12 +6,7 @@ import { hashSecret, MAX_SECRET_LENGTH, parseApiKeySecret } from './api-key-secr
 import { ApiKeyRegistry } from './api-key.registry';
 import { ForbiddenError, TenantNotFoundError, UnauthorizedError } from './auth.errors';
 import type { Principal, Role } from './principal';
-import {
-  KEY_CHECKED_IN_COMMAND_KEY,
-  PUBLIC_KEY,
-  ROLES_KEY,
-  type AuthenticatedRequest,
-} from './roles.decorator';
+import { KEY_CHECKED_IN_COMMAND_KEY, ROLES_KEY, type AuthenticatedRequest } from './roles.decorator';
 
 const BEARER = /^Bearer ([!-~]+)$/;
 const API_PREFIX = '/v1/';
@@ -38,7 +33,6 @@ export class AuthGuard implements CanActivate {
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const targets = [context.getHandler(), context.getClass()];
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, targets)) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const declared = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     if (!declared && !request.url.startsWith(API_PREFIX)) return true;

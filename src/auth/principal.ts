@@ -13,8 +13,6 @@ export type Principal =
       readonly keyId: string;
     };
 
-export type KeyPrincipal = Exclude<Principal, { role: 'operator' }>;
-
 export function actorOf(principal: Principal): { type: ActorType; id: string } {
   switch (principal.role) {
     case 'operator':

@@ -1,9 +1,8 @@
-import { createParamDecorator, SetMetadata, type ExecutionContext } from '@nestjs/common';
+import { SetMetadata } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import type { Principal, Role } from './principal';
 
 export const ROLES_KEY = 'subledger:roles';
-export const PUBLIC_KEY = 'subledger:public';
 export const KEY_CHECKED_IN_COMMAND_KEY = 'subledger:key-checked-in-command';
 
 /**
@@ -11,9 +10,6 @@ export const KEY_CHECKED_IN_COMMAND_KEY = 'subledger:key-checked-in-command';
  * accepted on its own parent, and a sub-account key only on its own sub-account.
  */
 export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
-
-/** A route outside `/v1` that needs no credentials (health, metrics, docs need nothing at all). */
-export const Public = () => SetMetadata(PUBLIC_KEY, true);
 
 /**
  * The route passes the request's key to the ledger inside its command or read (LedgerService does),
@@ -23,10 +19,3 @@ export const Public = () => SetMetadata(PUBLIC_KEY, true);
 export const KeyCheckedInCommand = () => SetMetadata(KEY_CHECKED_IN_COMMAND_KEY, true);
 
 export type AuthenticatedRequest = FastifyRequest & { principal?: Principal };
-
-/** The principal the guard authenticated. */
-export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext) => {
-  const principal = context.switchToHttp().getRequest<AuthenticatedRequest>().principal;
-  if (!principal) throw new Error('CurrentPrincipal used on a route the auth guard did not authenticate');
-  return principal;
-});
