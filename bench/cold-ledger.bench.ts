@@ -106,7 +106,15 @@ export async function benchColdLedger(
   // 2. Cold: a new process on the same folder; the first balance is asked the moment /health answers.
   fresh = await startService(runtime, { dataDir, readyTimeoutMs: 600_000 });
   try {
-    const first = await call(fresh.baseUrl, 'GET', balancePath(parentId, subs[0]), key.secret);
+    // A long wait is allowed: without a snapshot the ledger folds its whole stream, and that is the figure.
+    const first = await call(
+      fresh.baseUrl,
+      'GET',
+      balancePath(parentId, subs[0]),
+      key.secret,
+      undefined,
+      900_000,
+    );
     if (first.status !== 200) {
       throw new Error(
         `the first cold balance answered ${first.status}: ${JSON.stringify(first.body).slice(0, 300)}`,

@@ -99,6 +99,21 @@ function volumes(quick: boolean) {
 }
 
 const log = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Phases that failed, by name; the summary still comes, with their figures null. */
+const failures: Record<string, string> = {};
+
+/** Runs one phase; a failure is printed and recorded so the other phases and the summary still run. */
+async function phase<T>(name: string, body: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await body();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    failures[name] = message.split('\n')[0].slice(0, 300);
+    log(`${name}: FAILED: ${message}`);
+    return undefined;
+  }
+}
 /** What the run is doing right now, on stderr so that stdout keeps one line per figure. */
 const progress = (line: string) => process.stderr.write(`… ${line}\n`);
 
@@ -136,55 +151,66 @@ async function main(): Promise<void> {
     let cold: ColdLedgerResult | undefined;
 
     if (options.phases.has('store')) {
-      const store = await startStore(runtime, path.join(workDir, 'store'));
-      const client = EventStoreDBClient.connectionString(store.connectionString);
-      try {
-        progress(`appending ${fmt(v.appendEvents)} ledger events in batches of 100 to the store alone`);
-        append = await benchAppend(client, { events: v.appendEvents, streams: 16, batch: 100 });
-        log(
-          `appendBatch100: ${fmt(append.eventsPerSec)} events/s (${fmt(append.events)} events, 16 streams in flight, ` +
-            `append p50 ${fmt(append.appendP50Ms, 1)} ms p99 ${fmt(append.appendP99Ms, 1)} ms) — target ≥ 50,000`,
-        );
-        progress('reading $all, rebuilding every projection, reading $all again');
-        const readBefore = await benchReadAll(client);
-        rebuild = await benchRebuild(runtime, store.connectionString, path.join(workDir, 'rebuild'), 600_000);
-        const readAfter = await benchReadAll(client);
-        // The reference is the mean of a read just before and just after the rebuild, so a load spike
-        // from other work on the machine weighs on both sides of the ratio alike.
-        readAll = {
-          events: readAfter.events,
-          eventsPerSec: (readBefore.eventsPerSec + readAfter.eventsPerSec) / 2,
-        };
-        log(
-          `readAll: ${fmt(readAll.eventsPerSec)} events/s (${fmt(readAll.events)} events; ` +
-            `${fmt(readBefore.eventsPerSec)} before and ${fmt(readAfter.eventsPerSec)} after the rebuild) — target ≥ 60,000`,
-        );
-        log(
-          `rebuild: ${fmt(rebuild.eventsPerSec)} events/s (${fmt(rebuild.events)} ledger events, every projection; ` +
-            `saving took ${fmt(rebuild.saveSeconds, 2)} s more) = ${fmt((100 * rebuild.eventsPerSec) / readAll.eventsPerSec)}% of readAll — target ≥ 90%`,
-        );
-      } finally {
-        await client.dispose().catch(() => undefined);
-        await store.stop();
-      }
+      await phase('store', async () => {
+        const store = await startStore(runtime, path.join(workDir, 'store'));
+        const client = EventStoreDBClient.connectionString(store.connectionString);
+        try {
+          progress(`appending ${fmt(v.appendEvents)} ledger events in batches of 100 to the store alone`);
+          append = await benchAppend(client, { events: v.appendEvents, streams: 16, batch: 100 });
+          log(
+            `appendBatch100: ${fmt(append.eventsPerSec)} events/s (${fmt(append.events)} events, 16 streams in flight, ` +
+              `append p50 ${fmt(append.appendP50Ms, 1)} ms p99 ${fmt(append.appendP99Ms, 1)} ms) — target ≥ 50,000`,
+          );
+          progress('reading $all, rebuilding every projection, reading $all again');
+          const readBefore = await benchReadAll(client);
+          rebuild = await benchRebuild(
+            runtime,
+            store.connectionString,
+            path.join(workDir, 'rebuild'),
+            600_000,
+          );
+          const readAfter = await benchReadAll(client);
+          // The reference is the mean of a read just before and just after the rebuild, so a load spike
+          // from other work on the machine weighs on both sides of the ratio alike.
+          readAll = {
+            events: readAfter.events,
+            eventsPerSec: (readBefore.eventsPerSec + readAfter.eventsPerSec) / 2,
+          };
+          log(
+            `readAll: ${fmt(readAll.eventsPerSec)} events/s (${fmt(readAll.events)} events; ` +
+              `${fmt(readBefore.eventsPerSec)} before and ${fmt(readAfter.eventsPerSec)} after the rebuild) — target ≥ 60,000`,
+          );
+          log(
+            `rebuild: ${fmt(rebuild.eventsPerSec)} events/s (${fmt(rebuild.events)} ledger events, every projection; ` +
+              `saving took ${fmt(rebuild.saveSeconds, 2)} s more) = ${fmt((100 * rebuild.eventsPerSec) / readAll.eventsPerSec)}% of readAll — target ≥ 90%`,
+          );
+        } finally {
+          await client.dispose().catch(() => undefined);
+          await store.stop();
+        }
+      });
     }
 
     if (options.phases.has('http')) {
       progress('starting the service for the HTTP figures');
-      http = await benchHttp(runtime, path.join(workDir, 'http'), {
-        usageSeconds: v.usageSeconds,
-        batchSeconds: v.batchSeconds,
-        log,
-      });
+      http = await phase('http', () =>
+        benchHttp(runtime, path.join(workDir, 'http'), {
+          usageSeconds: v.usageSeconds,
+          batchSeconds: v.batchSeconds,
+          log,
+        }),
+      );
     }
 
     if (options.phases.has('cold')) {
       progress(`building a ledger of ${fmt(v.ledgerEvents)} events, then starting the service on it twice`);
-      cold = await benchColdLedger(runtime, path.join(workDir, 'cold'), {
-        events: v.ledgerEvents,
-        subAccounts: v.subAccounts,
-        log,
-      });
+      cold = await phase('cold', () =>
+        benchColdLedger(runtime, path.join(workDir, 'cold'), {
+          events: v.ledgerEvents,
+          subAccounts: v.subAccounts,
+          log,
+        }),
+      );
     }
 
     const summary = {
@@ -223,6 +249,7 @@ async function main(): Promise<void> {
         runtime: runtime.description,
         seconds: Math.round((performance.now() - startedAt) / 1000),
         loadAverage: loadavg().map((l) => round(l)),
+        failures,
       },
     };
     // JSON has no NaN: a figure that was not measured is null.

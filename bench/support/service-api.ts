@@ -11,6 +11,7 @@ export async function call(
   urlPath: string,
   token: string,
   body?: unknown,
+  timeoutMs = 60_000,
 ): Promise<CallResult> {
   const started = performance.now();
   const response = await fetch(`${baseUrl}${urlPath}`, {
@@ -20,7 +21,7 @@ export async function call(
       ...(body === undefined ? {} : { 'content-type': 'application/json' }),
     },
     body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
+    signal: AbortSignal.timeout(timeoutMs),
   });
   const text = await response.text();
   const ms = performance.now() - started;
