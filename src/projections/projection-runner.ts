@@ -176,13 +176,42 @@ export class ProjectionRunner {
         this.logger.log(`Projection ${name} v${version} has no stored state of this version; rebuilding`);
       }
     }
-    this.startupEnd = await this.lastPositionOfLog();
-    const from = this.resumePosition();
-    this.processed = from;
-    if (this.startupEnd === null || (from !== null && comparePositions(from, this.startupEnd) >= 0)) {
-      this.markCaughtUp();
+    this.processed = this.resumePosition();
+    // The service must start even while the event store is unreachable (health then says not ready);
+    // finding the log's end and subscribing go on in the background until the store answers.
+    this.loop = this.findStartupEnd().then(() => (this.stopping ? undefined : this.run()));
+  }
+
+  private async findStartupEnd(): Promise<void> {
+    while (!this.stopping) {
+      try {
+        this.startupEnd = await this.lastPositionOfLog();
+        const from = this.processed;
+        if (this.startupEnd === null || (from !== null && comparePositions(from, this.startupEnd) >= 0)) {
+          this.markCaughtUp();
+        }
+        return;
+      } catch (error) {
+        this.logger.warn(
+          `The event store did not answer (${error instanceof Error ? error.message : String(error)}); ` +
+            `projections retry in ${this.retryDelayMs} ms`,
+        );
+        await this.pause();
+      }
     }
-    this.loop = this.run();
+  }
+
+  private pause(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.stopWake = null;
+        resolve();
+      }, this.retryDelayMs);
+      this.stopWake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /**
@@ -371,14 +400,7 @@ export class ProjectionRunner {
       if (this.stopping) break;
       await subscription.unsubscribe().catch(() => undefined);
       subscription.destroy();
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.retryDelayMs);
-        this.stopWake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.stopWake = null;
+      await this.pause();
     }
   }
 
