@@ -11,6 +11,7 @@ import { LedgerModule } from './ledger/ledger.module';
 import { HttpModule } from './http/http.module';
 import { LoggingModule } from './http/logging.module';
 import { MetricsModule } from './http/metrics.module';
+import { RateLimitModule } from './http/rate-limit.module';
 
 /** The capabilities of the service; a new feature module is added here and nowhere else. */
 const FEATURE_MODULES: Type[] = [HealthModule, LedgerModule, BillingModule, AnalyticsModule, FeedModule];
@@ -26,6 +27,8 @@ export class AppModule {
         EventStoreModule,
         HttpModule,
         MetricsModule,
+        // Before the feature modules, so its guard runs before authentication.
+        RateLimitModule.forRoot(config),
         ...FEATURE_MODULES,
       ],
     };

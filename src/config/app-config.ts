@@ -6,6 +6,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 const DEFAULT_BODY_LIMIT_BYTES = 1024 * 1024;
 const MIN_OPERATOR_TOKEN_LENGTH = 16;
+/**
+ * Per key and second. Far above what one honest client sends (SPEC §6 drives 5,000+ requests/s from
+ * one key with 64 connections), so only a runaway or hostile client ever meets it.
+ */
+const DEFAULT_RATE_LIMIT_PER_SECOND = 20_000;
 
 /**
  * The validated settings of one running service. An abstract class rather than an interface so
@@ -23,6 +28,8 @@ export abstract class AppConfig {
   abstract readonly clockStartsAt: Date | undefined;
   abstract readonly logLevel: LogLevel;
   abstract readonly bodyLimitBytes: number;
+  /** SUBLEDGER_RATE_LIMIT_PER_SECOND: requests per second per key (or per IP without one); 0 turns it off. */
+  abstract readonly rateLimitPerSecond: number;
 }
 
 export type EventStoreSettings =
@@ -42,6 +49,7 @@ export interface ConfigOverrides {
   now?: string | Date;
   logLevel?: LogLevel;
   bodyLimitBytes?: number;
+  rateLimitPerSecond?: number;
 }
 
 export class ConfigError extends Error {
@@ -72,6 +80,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     DEFAULT_BODY_LIMIT_BYTES,
     1024,
     64 * 1024 * 1024,
+    problems,
+  );
+  const rateLimitPerSecond = parseInteger(
+    'SUBLEDGER_RATE_LIMIT_PER_SECOND',
+    value('SUBLEDGER_RATE_LIMIT_PER_SECOND'),
+    DEFAULT_RATE_LIMIT_PER_SECOND,
+    0,
+    10_000_000,
     problems,
   );
 
@@ -132,6 +148,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     clockStartsAt,
     logLevel: logLevelRaw as LogLevel,
     bodyLimitBytes,
+    rateLimitPerSecond,
   };
 }
 
@@ -150,6 +167,7 @@ function overridesAsEnv(overrides: ConfigOverrides): Record<string, string> {
   set('SUBLEDGER_NOW', overrides.now instanceof Date ? overrides.now.toISOString() : overrides.now);
   set('LOG_LEVEL', overrides.logLevel);
   set('SUBLEDGER_BODY_LIMIT_BYTES', overrides.bodyLimitBytes);
+  set('SUBLEDGER_RATE_LIMIT_PER_SECOND', overrides.rateLimitPerSecond);
   return env;
 }
 
