@@ -1,0 +1,298 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { recount } from '../api/ledger/ledger-recount';
+import { seededRandom } from '../crash/crash.helpers';
+import type { StoredEvent } from '../support/ledger-fixtures';
+import { startServiceProcess, type ServiceProcess } from '../support/service';
+import {
+  expectOk,
+  getWhenCaughtUp,
+  openCrashParent,
+  readFeed,
+  type CrashParent,
+} from './support/crashed-service';
+
+const ROUNDS = 3;
+const USAGE_CLIENTS = 14;
+const ALLOCATION_CLIENTS = 2;
+const OPERATOR_TOKEN = 'crash-test-operator-token-0123456789';
+/**
+ * The read models save state and checkpoint at most every 5 s while events arrive (projection
+ * runner default): the load runs past that before the random kill, so each restart resumes from a
+ * checkpoint behind the log's end and must not count the events after it twice.
+ */
+const CHECKPOINT_SAVED_AFTER_MS = 5_500;
+
+/** One usage request as sent; `status` stays undefined when no answer came (the service died). */
+interface SentUsage {
+  readonly subAccountId: string;
+  readonly idempotencyKey: string;
+  readonly credits: number;
+  status?: number;
+  usageId?: string;
+}
+
+interface SentAllocation {
+  readonly subAccountId: string;
+  readonly credits: number;
+  status?: number;
+}
+
+const usageKey = (subAccountId: string, idempotencyKey: string) => `${subAccountId}/${idempotencyKey}`;
+const isAcknowledged = (status: number | undefined) => status !== undefined && status >= 200 && status < 300;
+
+function usageBody(sent: SentUsage) {
+  return { idempotencyKey: sent.idempotencyKey, credits: sent.credits, meter: 'api' };
+}
+
+/** UsageRecorded events by sub-account and idempotency key. */
+function recordedUsage(events: readonly StoredEvent[]): Map<string, StoredEvent[]> {
+  const byKey = new Map<string, StoredEvent[]>();
+  for (const event of events) {
+    if (event.type !== 'UsageRecorded') continue;
+    const key = usageKey(event.data.subAccountId, event.data.idempotencyKey);
+    byKey.set(key, [...(byKey.get(key) ?? []), event]);
+  }
+  return byKey;
+}
+
+/**
+ * Clients send usage and allocations as fast as they are answered until the service dies under
+ * them; a request whose connection breaks stays unanswered. Settles once every client has stopped.
+ */
+async function runLoad(
+  service: ServiceProcess,
+  parent: CrashParent,
+  random: () => number,
+  round: number,
+  usage: SentUsage[],
+  allocations: SentAllocation[],
+): Promise<void> {
+  const pick = () => parent.subAccounts[Math.floor(random() * parent.subAccounts.length)];
+  const usageClient = async (client: number) => {
+    for (let seq = 0; ; seq++) {
+      const sent: SentUsage = {
+        subAccountId: pick(),
+        idempotencyKey: `r${round}-c${client}-${seq}`,
+        credits: 1 + Math.floor(random() * 5),
+      };
+      usage.push(sent);
+      const response = await service.api.post(
+        `/v1/parents/${parent.id}/sub-accounts/${sent.subAccountId}/usage`,
+        usageBody(sent),
+        parent.key,
+      );
+      sent.status = response.status;
+      sent.usageId = response.body?.usageId;
+    }
+  };
+  const allocationClient = async () => {
+    for (;;) {
+      const sent: SentAllocation = { subAccountId: pick(), credits: 1 + Math.floor(random() * 10) };
+      allocations.push(sent);
+      const response = await service.api.post(
+        `/v1/parents/${parent.id}/sub-accounts/${sent.subAccountId}/allocations`,
+        { credits: sent.credits },
+        parent.key,
+      );
+      sent.status = response.status;
+    }
+  };
+  await Promise.allSettled([
+    ...Array.from({ length: USAGE_CLIENTS }, (_, client) => usageClient(client)),
+    ...Array.from({ length: ALLOCATION_CLIENTS }, () => allocationClient()),
+  ]);
+}
+
+/** Resends each request with a bounded number in flight, as a client library retrying would. */
+async function resend(service: ServiceProcess, parent: CrashParent, requests: SentUsage[]) {
+  const answers: { sent: SentUsage; status: number; usageId?: string }[] = [];
+  const queue = [...requests];
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let sent = queue.shift(); sent; sent = queue.shift()) {
+        const response = await service.api.post(
+          `/v1/parents/${parent.id}/sub-accounts/${sent.subAccountId}/usage`,
+          usageBody(sent),
+          parent.key,
+        );
+        answers.push({ sent, status: response.status, usageId: response.body?.usageId });
+      }
+    }),
+  );
+  return answers;
+}
+
+/** Projections (sub-account reads, balance as of now, usage analytics) against the recount of the log. */
+async function checkProjections(
+  service: ServiceProcess,
+  parent: CrashParent,
+  events: readonly StoredEvent[],
+) {
+  const { count } = recount(events);
+  const asOf = new Date().toISOString();
+  for (const subAccountId of parent.subAccounts) {
+    const expected = count.subAccounts.get(subAccountId)!;
+    const figures = { quota: expected.quota, used: expected.used, remaining: expected.quota - expected.used };
+    const base = `/v1/parents/${parent.id}/sub-accounts/${subAccountId}`;
+    const read = expectOk(await getWhenCaughtUp(service, base, parent.key), 200).body;
+    expect({ subAccountId, quota: read.quota, used: read.used, remaining: read.remaining }).toEqual({
+      subAccountId,
+      ...figures,
+    });
+    const balance = expectOk(
+      await getWhenCaughtUp(service, `${base}/balance?asOf=${asOf}`, parent.key),
+      200,
+    ).body;
+    expect({ subAccountId, quota: balance.quota, used: balance.used, remaining: balance.remaining }).toEqual({
+      subAccountId,
+      ...figures,
+    });
+  }
+
+  const fromLog = new Map<string, { credits: number; records: number }>();
+  for (const event of events) {
+    if (event.type !== 'UsageRecorded') continue;
+    const group = fromLog.get(event.data.subAccountId) ?? { credits: 0, records: 0 };
+    group.credits += event.data.credits;
+    group.records += 1;
+    fromLog.set(event.data.subAccountId, group);
+  }
+  const report = expectOk(
+    await getWhenCaughtUp(service, `/v1/parents/${parent.id}/usage?groupBy=subAccount`, parent.key),
+    200,
+  ).body as {
+    groups: { key: string; credits: number; records: number }[];
+    total: { credits: number; records: number };
+  };
+  const fromAnalytics = new Map(
+    report.groups.map((g) => [g.key, { credits: g.credits, records: g.records }]),
+  );
+  expect(Object.fromEntries(fromAnalytics)).toEqual(Object.fromEntries(fromLog));
+  expect(report.total).toEqual({
+    credits: [...fromLog.values()].reduce((n, g) => n + g.credits, 0),
+    records: [...fromLog.values()].reduce((n, g) => n + g.records, 0),
+  });
+}
+
+/**
+ * The service, and with it its embedded store, is killed with SIGKILL while sixteen clients send
+ * usage and allocations, then restarted on the same data directory, three times over. A kill keeps
+ * what reached the page cache, so this proves the service's write path and its projections'
+ * checkpoints, not fsync.
+ */
+describe('kill -9 of the service under load, then restart on the same data directory', () => {
+  let dataDir: string;
+  let service: ServiceProcess | undefined;
+
+  beforeEach(() => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'subledger-service-crash-'));
+  });
+
+  afterEach(async () => {
+    await service?.killHard();
+    service = undefined;
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const start = () =>
+    startServiceProcess({
+      env: { SUBLEDGER_DATA_DIR: dataDir, OPERATOR_TOKEN, LOG_LEVEL: 'warn' },
+    });
+
+  it(`loses no acknowledged usage and counts each idempotency key once through ${ROUNDS} kills`, async () => {
+    const seed = Number(process.env.CRASH_SEED ?? Math.floor(Math.random() * 2 ** 31));
+    const random = seededRandom(seed);
+    service = await start();
+    const parent = await openCrashParent(service, { credits: 100_000_000, subAccounts: 4, quota: 1_000_000 });
+    const allUsage: SentUsage[] = [];
+    const allAllocations: SentAllocation[] = [];
+    const setupEvents = (await readFeed(service, parent.id, parent.key)).length;
+
+    for (let round = 1; round <= ROUNDS; round++) {
+      const context = `round ${round} (CRASH_SEED=${seed})`;
+      const usage: SentUsage[] = [];
+      const allocations: SentAllocation[] = [];
+      const running = service;
+      const load = runLoad(running, parent, random, round, usage, allocations);
+      const killAfterMs = CHECKPOINT_SAVED_AFTER_MS + 500 + Math.floor(random() * 1_500);
+      await new Promise((resolve) => setTimeout(resolve, killAfterMs));
+      await running.killHard();
+      await load;
+      allUsage.push(...usage);
+      allAllocations.push(...allocations);
+
+      // The read models saved state with a checkpoint before the kill, so the restart resumes from
+      // those files rather than rebuilding: that is where a double count would come from.
+      const checkpoints = fs.readdirSync(path.join(dataDir, 'projections'));
+      service = await start();
+      const events = await readFeed(service, parent.id, parent.key);
+      const recorded = recordedUsage(events);
+
+      // (a) every acknowledged usage is in the log exactly once, under the usage id it was answered with.
+      const acknowledged = usage.filter((sent) => isAcknowledged(sent.status));
+      const lost = acknowledged.filter(
+        (sent) => recorded.get(usageKey(sent.subAccountId, sent.idempotencyKey))?.length !== 1,
+      );
+      const renamed = acknowledged.filter(
+        (sent) =>
+          recorded.get(usageKey(sent.subAccountId, sent.idempotencyKey))?.[0]?.data.usageId !== sent.usageId,
+      );
+      const duplicated = [...recorded].filter(([, found]) => found.length > 1).map(([key]) => key);
+      const unanswered = usage.filter((sent) => !isAcknowledged(sent.status));
+      const recordedUnanswered = unanswered.filter((sent) =>
+        recorded.has(usageKey(sent.subAccountId, sent.idempotencyKey)),
+      );
+      console.log(
+        `${context}: killed after ${killAfterMs} ms; usage sent ${usage.length}, acknowledged ${acknowledged.length}, ` +
+          `found ${acknowledged.length - lost.length}, lost ${lost.length}; unanswered ${unanswered.length} ` +
+          `(of which in the log ${recordedUnanswered.length}); allocations sent ${allocations.length}, ` +
+          `acknowledged ${allocations.filter((a) => isAcknowledged(a.status)).length}; ` +
+          `projection files at the kill: ${checkpoints.join(', ')}`,
+      );
+      expect(checkpoints.length).toBeGreaterThan(0);
+      expect({ context, lost, renamed, duplicated }).toEqual({
+        context,
+        lost: [],
+        renamed: [],
+        duplicated: [],
+      });
+      // Every answer that came was a success: the load stays within quota and pool.
+      expect(usage.filter((sent) => sent.status !== undefined && !isAcknowledged(sent.status))).toEqual([]);
+
+      // (b) resending what was unanswered, same key and payload: recorded now (201) or answered as
+      // the first time (200, same usage id) when the first attempt had reached the log.
+      const answers = await resend(service, parent, unanswered);
+      const wrongAnswers = answers
+        .filter(({ sent, status, usageId }) => {
+          const before = recorded.get(usageKey(sent.subAccountId, sent.idempotencyKey));
+          return before ? status !== 200 || usageId !== before[0].data.usageId : status !== 201;
+        })
+        .map(({ sent, status }) => ({ key: sent.idempotencyKey, status }));
+      expect({ context, wrongAnswers }).toEqual({ context, wrongAnswers: [] });
+
+      const after = await readFeed(service, parent.id, parent.key);
+      const recordedAfter = recordedUsage(after);
+      const notOnce = allUsage
+        .map((sent) => usageKey(sent.subAccountId, sent.idempotencyKey))
+        .filter((key) => recordedAfter.get(key)?.length !== 1);
+      expect({ context, notOnce, keys: recordedAfter.size }).toEqual({
+        context,
+        notOnce: [],
+        keys: allUsage.length,
+      });
+
+      // Allocations are not idempotent: each acknowledged one is in the log, and none appears twice.
+      const allocated = after.slice(setupEvents).filter((event) => event.type === 'QuotaAllocated').length;
+      expect(allocated).toBeGreaterThanOrEqual(allAllocations.filter((a) => isAcknowledged(a.status)).length);
+      expect(allocated).toBeLessThanOrEqual(allAllocations.length);
+
+      // (c) every rule of §2 holds over the whole history, and each event states the recount.
+      expect({ context, violations: recount(after).violations }).toEqual({ context, violations: [] });
+
+      // (d) read models resumed from their checkpoints agree with the log: nothing counted twice.
+      await checkProjections(service, parent, after);
+    }
+  }, 120_000);
+});

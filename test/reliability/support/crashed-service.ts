@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import type { StoredEvent } from '../../support/ledger-fixtures';
+import type { ApiResponse, ServiceProcess } from '../../support/service';
+
+/*
+ * Shared set-up of the service crash tests. The child service runs its event store in its own
+ * process and does not publish the store's address, so what was recorded is read back through the
+ * parent's event feed (`GET /v1/parents/{p}/events`): a plain page of the `ledger-<p>` stream with
+ * the revision as cursor, no projection in between.
+ */
+
+/** Fails with the whole response when the status is not one expected, so a broken step reads clearly. */
+export function expectOk<T>(response: ApiResponse<T>, ...statuses: number[]): ApiResponse<T> {
+  if (!statuses.includes(response.status)) {
+    throw new Error(
+      `expected HTTP ${statuses.join(' or ')}, got ${response.status}: ${JSON.stringify(response.body)}`,
+    );
+  }
+  return response;
+}
+
+export interface CrashParent {
+  readonly id: string;
+  readonly key: string;
+  readonly subAccounts: string[];
+}
+
+/** A parent with purchased credits and sub-accounts that each hold `quota`. */
+export async function openCrashParent(
+  service: ServiceProcess,
+  opts: { credits: number; subAccounts: number; quota: number; billingModel?: string },
+): Promise<CrashParent> {
+  const id = `p-${randomUUID().slice(0, 8)}`;
+  const opened = expectOk(
+    await service.api.post(
+      '/v1/parents',
+      { id, name: `Crash ${id}`, currency: 'EUR', creditPrice: '0.001' },
+      service.operatorToken,
+    ),
+    201,
+  );
+  const key = (opened.body.apiKey as { secret: string }).secret;
+  expectOk(
+    await service.api.post(`/v1/parents/${id}/credits`, { credits: opts.credits }, service.operatorToken),
+    200,
+    201,
+  );
+  const subAccounts: string[] = [];
+  for (let i = 0; i < opts.subAccounts; i++) {
+    const subId = `s${i}`;
+    expectOk(
+      await service.api.post(
+        `/v1/parents/${id}/sub-accounts`,
+        {
+          id: subId,
+          name: `Sub ${i}`,
+          billingModel: opts.billingModel ?? 'bill-to-parent',
+          quota: opts.quota,
+        },
+        key,
+      ),
+      201,
+    );
+    subAccounts.push(subId);
+  }
+  return { id, key, subAccounts };
+}
+
+/** Every event of the parent's ledger stream, in order, paged through the feed. */
+export async function readFeed(
+  service: ServiceProcess,
+  parentId: string,
+  token: string,
+): Promise<StoredEvent[]> {
+  const events: StoredEvent[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const query: string = after === null ? '?limit=1000' : `?limit=1000&after=${after}`;
+    const page = expectOk(await service.api.get(`/v1/parents/${parentId}/events${query}`, token), 200).body;
+    for (const event of page.events as { cursor: string; type: string; data: any; metadata: any }[]) {
+      const revision = BigInt(event.cursor);
+      if (revision !== BigInt(events.length)) {
+        throw new Error(`feed gave revision ${revision} at index ${events.length}: a gap or a repeat`);
+      }
+      events.push({ revision, type: event.type, data: event.data, metadata: event.metadata });
+    }
+    if (page.events.length === 0) return events;
+    after = page.nextCursor;
+  }
+}
+
+/**
+ * A GET that a restarted service may answer 503 while its read models catch up with the log (they
+ * wait a bounded time for it): asked again until it answers something else, which is then returned.
+ */
+export async function getWhenCaughtUp(
+  service: ServiceProcess,
+  urlPath: string,
+  token: string,
+  timeoutMs = 30_000,
+): Promise<ApiResponse> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const response = await service.api.get(urlPath, token);
+    if (response.status !== 503 || Date.now() > deadline) return response;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
