@@ -124,7 +124,7 @@ async function resend(service: ServiceProcess, parent: CrashParent, requests: Se
   return answers;
 }
 
-/** Projections (sub-account reads, balance as of now, usage analytics) against the recount of the log. */
+/** Projections (sub-account reads, balance as of now, usage analytics, draft invoice) against the recount of the log. */
 async function checkProjections(
   service: ServiceProcess,
   parent: CrashParent,
@@ -173,6 +173,32 @@ async function checkProjections(
   expect(report.total).toEqual({
     credits: [...fromLog.values()].reduce((n, g) => n + g.credits, 0),
     records: [...fromLog.values()].reduce((n, g) => n + g.records, 0),
+  });
+
+  // The live draft invoice of the open period bills exactly the usage the log holds for it.
+  const listing = expectOk(await service.api.get(`/v1/parents/${parent.id}/invoices`, parent.key), 200).body;
+  const draftPeriod: string = listing.draft.period;
+  const logCredits = new Map<string, number>();
+  for (const event of events) {
+    if (event.type !== 'UsageRecorded' || !String(event.data.occurredAt).startsWith(draftPeriod)) continue;
+    logCredits.set(
+      event.data.subAccountId,
+      (logCredits.get(event.data.subAccountId) ?? 0) + event.data.credits,
+    );
+  }
+  const draftCredits = new Map<string, number>();
+  for (const invoice of listing.draft.invoices as {
+    sections: { subAccountId: string; lines: { credits: string }[] }[];
+  }[]) {
+    for (const section of invoice.sections) {
+      const credits = section.lines.reduce((n, line) => n + Number(line.credits), 0);
+      if (credits > 0)
+        draftCredits.set(section.subAccountId, (draftCredits.get(section.subAccountId) ?? 0) + credits);
+    }
+  }
+  expect({ draftPeriod, credits: Object.fromEntries(draftCredits) }).toEqual({
+    draftPeriod,
+    credits: Object.fromEntries(logCredits),
   });
 }
 
