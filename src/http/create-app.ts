@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from '../app.module';
 import { AppConfig, ConfigOverrides, loadConfig } from '../config/app-config';
+import { answerFrameworkError } from './framework-errors';
 import { useJsonBodyOnly } from './json-body-parser';
 import { createRootLogger, logRequests, ROOT_LOGGER } from './logging.module';
 import { instrumentHttp, METRICS_REGISTRY } from './metrics.module';
@@ -64,6 +65,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
     bodyLimit: config.bodyLimitBytes,
     genReqId: requestIdFor,
     requestIdHeader: false,
+    frameworkErrors: answerFrameworkError,
   });
 }
 
