@@ -253,23 +253,13 @@ export class ProjectionRunner {
   whenCaughtUp(timeoutMs: number, projectionName = 'projections'): Promise<void> {
     if (this.caughtUp) return Promise.resolve();
     if (timeoutMs <= 0) return Promise.reject(new ProjectionRebuildingError(projectionName, 0));
-    return new Promise<void>((resolve, reject) => {
-      const waiter: CaughtUpWaiter = {
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w !== waiter);
-        reject(new ProjectionRebuildingError(projectionName, timeoutMs));
-      }, timeoutMs);
-      this.caughtUpWaiters.push(waiter);
-    });
+    return waitWithTimeout<CaughtUpWaiter>(
+      (settle) => settle,
+      timeoutMs,
+      () => new ProjectionRebuildingError(projectionName, timeoutMs),
+      (waiter) => this.caughtUpWaiters.push(waiter),
+      (waiter) => (this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w !== waiter)),
+    );
   }
 
   /**
@@ -280,24 +270,13 @@ export class ProjectionRunner {
   waitForPosition(commitPosition: bigint, timeoutMs: number): Promise<void> {
     if (this.hasProcessed(commitPosition)) return Promise.resolve();
     if (timeoutMs <= 0) return Promise.reject(new ProjectionLagError(commitPosition, 0));
-    return new Promise<void>((resolve, reject) => {
-      const waiter: PositionWaiter = {
-        commit: commitPosition,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.positionWaiters = this.positionWaiters.filter((w) => w !== waiter);
-        reject(new ProjectionLagError(commitPosition, timeoutMs));
-      }, timeoutMs);
-      this.positionWaiters.push(waiter);
-    });
+    return waitWithTimeout<PositionWaiter>(
+      (settle) => ({ commit: commitPosition, ...settle }),
+      timeoutMs,
+      () => new ProjectionLagError(commitPosition, timeoutMs),
+      (waiter) => this.positionWaiters.push(waiter),
+      (waiter) => (this.positionWaiters = this.positionWaiters.filter((w) => w !== waiter)),
+    );
   }
 
   /**
@@ -543,4 +522,34 @@ export class ProjectionRunner {
     this.caughtUpWaiters = [];
     for (const waiter of waiters) waiter.resolve();
   }
+}
+
+/**
+ * A promise settled by whoever holds its waiter, or rejected with `timedOut()` once `timeoutMs` has
+ * passed (the waiter is then withdrawn); settling either way clears the timer.
+ */
+function waitWithTimeout<Waiter extends CaughtUpWaiter>(
+  makeWaiter: (settle: CaughtUpWaiter) => Waiter,
+  timeoutMs: number,
+  timedOut: () => Error,
+  register: (waiter: Waiter) => void,
+  withdraw: (waiter: Waiter) => void,
+): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const waiter = makeWaiter({
+      resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      reject: (error) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    });
+    const timer = setTimeout(() => {
+      withdraw(waiter);
+      reject(timedOut());
+    }, timeoutMs);
+    register(waiter);
+  });
 }
