@@ -22,7 +22,7 @@ function areaOf(url: string): string {
   if (!url) return '(native / gc / idle)';
   const modules = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (modules) return modules[1];
-  const project = /\/(?:src|dist|subledger-bench\/dist)\/([^/]+)/.exec(url);
+  const project = /\/(?:src|dist|\.bench-build\/dist)\/([^/]+)/.exec(url);
   if (project) return `src/${project[1]}`;
   if (url.startsWith('node:')) return 'node internals';
   return url;

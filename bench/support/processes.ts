@@ -9,8 +9,10 @@ export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 /**
  * The bench compiles the service into a folder of its own instead of `dist/`, which `npm start` and
  * other people's work in the same checkout own; node still finds the project's node_modules from there.
+ * It sits in the checkout rather than under node_modules/.cache so that several git worktrees sharing
+ * one node_modules (a symlink) never overwrite each other's build.
  */
-const BUILD_DIR = path.join(REPO_ROOT, 'node_modules', '.cache', 'subledger-bench', 'dist');
+const BUILD_DIR = path.join(REPO_ROOT, '.bench-build', 'dist');
 
 /** How to start one of the project's entry points (`main`, `embedded-eventstore/cli`, …). */
 export interface Runtime {
