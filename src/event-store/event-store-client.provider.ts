@@ -1,6 +1,7 @@
 import { Logger, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { AppConfig, EventStoreSettings } from '../config/app-config';
+import { useNativeBase64ForAppends } from './append-encoding';
 
 /** Injection token of the application's single `EventStoreDBClient`. */
 export const EVENT_STORE_CLIENT = Symbol('EVENT_STORE_CLIENT');
@@ -24,6 +25,8 @@ export class EventStoreConnection implements OnApplicationShutdown {
   ) {}
 
   static async open(settings: EventStoreSettings): Promise<EventStoreConnection> {
+    // Same bytes on the wire, a fraction of the client's CPU per appended event (see the module).
+    useNativeBase64ForAppends();
     if (settings.kind === 'external') {
       return new EventStoreConnection(
         EventStoreDBClient.connectionString(settings.connectionString),
