@@ -1,3 +1,4 @@
+import { createSubAccount, expectStatus, openParent } from '../support/ledger-fixtures';
 import { startTestService } from '../support/service';
 
 describe('GET /metrics', () => {
@@ -19,6 +20,31 @@ describe('GET /metrics', () => {
         /^http_request_duration_seconds_count\{method="GET",route="unmatched",status="404"\} 1$/m,
       );
       expect(text).not.toContain('/no/such/route/42');
+    } finally {
+      await service.close();
+    }
+  });
+
+  it('reports the ledger appends: their latency and how many commands and events each carried', async () => {
+    const service = await startTestService();
+    try {
+      const parent = await openParent(service, { credits: 1_000 });
+      const sub = await createSubAccount(service, parent, { quota: 100 });
+      const records = [1, 2, 3].map((n) => ({ subAccountId: sub, idempotencyKey: `k${n}`, credits: 1 }));
+      const batch = await service.api.post(`/v1/parents/${parent.id}/usage/batch`, { records }, parent.key);
+      expectStatus(batch, 200);
+
+      const text = String((await service.api.get('/metrics')).body);
+      const sample = (name: string) => {
+        const match = new RegExp(`^${name}\\{category="ledger"\\} (\\S+)$`, 'm').exec(text);
+        return match ? Number(match[1]) : NaN;
+      };
+      // Open, purchase, sub-account, then the three records decided together: four appends.
+      expect(sample('subledger_append_duration_seconds_count')).toBe(4);
+      expect(sample('subledger_append_duration_seconds_sum')).toBeGreaterThan(0);
+      expect(sample('subledger_append_batch_commands_sum')).toBe(6);
+      expect(text).toMatch(/^subledger_append_batch_commands_bucket\{le="2",category="ledger"\} 3$/m);
+      expect(sample('subledger_append_batch_events_count')).toBe(4);
     } finally {
       await service.close();
     }

@@ -1,6 +1,9 @@
 import { Module } from '@nestjs/common';
 import type { EventStoreDBClient } from '@eventstore/db-client';
+import type { Registry } from 'prom-client';
+import { commandProcessorMetrics } from '../../event-store/command-processor-metrics';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
+import { METRICS_REGISTRY } from '../../http/metrics.module';
 import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger.service';
 
 /** The one command processor of the `ledger` category and the service in front of it. */
@@ -8,8 +11,9 @@ import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger
   providers: [
     {
       provide: LEDGER_PROCESSOR,
-      useFactory: (client: EventStoreDBClient) => createLedgerProcessor(client),
-      inject: [EVENT_STORE_CLIENT],
+      useFactory: (client: EventStoreDBClient, registry: Registry) =>
+        createLedgerProcessor(client, commandProcessorMetrics(registry, 'ledger')),
+      inject: [EVENT_STORE_CLIENT, METRICS_REGISTRY],
     },
     LedgerService,
   ],

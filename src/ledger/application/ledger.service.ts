@@ -6,6 +6,7 @@ import { Clock } from '../../config/clock';
 import {
   CommandProcessor,
   type CommandOutcome,
+  type CommandProcessorObserver,
   type EventMetadata,
 } from '../../event-store/command-processing';
 import {
@@ -46,8 +47,11 @@ export const LEDGER_PROCESSOR = Symbol('LEDGER_PROCESSOR');
 
 export type LedgerProcessor = CommandProcessor<LedgerState, LedgerRequest, LedgerEvent, unknown>;
 
-export function createLedgerProcessor(client: EventStoreDBClient): LedgerProcessor {
-  return new CommandProcessor({ client, decider: ledgerRequestDecider });
+export function createLedgerProcessor(
+  client: EventStoreDBClient,
+  observer?: CommandProcessorObserver,
+): LedgerProcessor {
+  return new CommandProcessor({ client, decider: ledgerRequestDecider, ...(observer ? { observer } : {}) });
 }
 
 /**
