@@ -250,7 +250,8 @@ describe('CommandProcessor over the real client', () => {
     it('catches up and decides the batch again, which may now refuse it', async () => {
       const stream = uniqueStream('account');
       const recorded = recordingObserver();
-      const mine = processor({ decider, observer: recorded.observer });
+      // A processor told it is the only writer trusts its cache; the expected revision still saves it.
+      const mine = processor({ decider, observer: recorded.observer, exclusiveWriter: true });
       const theirs = processor({ decider }, secondClient());
 
       await mine.execute(stream, deposit(10));
@@ -301,12 +302,39 @@ describe('CommandProcessor over the real client', () => {
     });
   });
 
+  it('by default catches up before deciding, so reads and refusals see what another writer acknowledged', async () => {
+    const stream = uniqueStream('account');
+    const recorded = recordingObserver();
+    const mine = processor({ observer: recorded.observer });
+    const theirs = processor({}, secondClient());
+
+    await mine.execute(stream, deposit(10));
+    await theirs.execute(stream, deposit(5));
+    // A read settles without an append, so no expected revision would catch a stale cache.
+    await expect(mine.execute(stream, inspect)).resolves.toMatchObject({ result: { balance: 15 } });
+    // Neither refused on the stale balance of 10 nor sent to the store to conflict first.
+    await expect(mine.execute(stream, withdraw(12))).resolves.toMatchObject({ result: { balance: 3 } });
+    expect(recorded.conflicts).toEqual([]);
+    expect((await auditStream(store.client, stream)).balance).toBe(3);
+  });
+
+  it('trusts its cache when told it is the only writer (exclusiveWriter)', async () => {
+    const stream = uniqueStream('account');
+    const mine = processor({ exclusiveWriter: true });
+    const theirs = processor({}, secondClient());
+
+    await mine.execute(stream, deposit(10));
+    await theirs.execute(stream, deposit(5));
+    // What the option promises: no read before answering. The stale answer proves no read was made.
+    await expect(mine.execute(stream, inspect)).resolves.toMatchObject({ result: { balance: 10 } });
+  });
+
   it('sees a conflict through a client built not to throw on append failure', async () => {
     const stream = uniqueStream('account');
     const quiet = EventStoreDBClient.connectionString(`${store.connectionString}&throwOnAppendFailure=false`);
     extraClients.push(quiet);
     const recorded = recordingObserver();
-    const mine = processor({ observer: recorded.observer }, quiet);
+    const mine = processor({ observer: recorded.observer, exclusiveWriter: true }, quiet);
     const theirs = processor({}, secondClient());
 
     await mine.execute(stream, deposit(10));

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { recount } from '../api/ledger/ledger-recount';
+import { recount } from '../support/ledger-recount';
 import { seededRandom } from '../crash/crash.helpers';
 import type { StoredEvent } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';

@@ -62,6 +62,11 @@ export interface SpawnEventStoreOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for the ready line before giving up (a start that hangs must fail the test). */
   readyTimeoutMs?: number;
+  /**
+   * Start it exactly as a user would, `npm run eventstore -- --port … --db …`. npm stays in between,
+   * so the server gets its own process group and signals go to the whole group.
+   */
+  viaNpm?: boolean;
 }
 
 /**
@@ -70,13 +75,31 @@ export interface SpawnEventStoreOptions {
  * itself: a SIGKILL then hits the process that owns the files, not a wrapper.
  */
 export function spawnEmbeddedEventStore(opts: SpawnEventStoreOptions = {}): Promise<EventStoreProcess> {
-  const args = ['-r', 'ts-node/register/transpile-only', CLI_PATH, '--port', String(opts.port ?? 0)];
-  args.push(...(opts.dataDir ? ['--db', opts.dataDir] : ['--memory']));
-  const child = spawn(process.execPath, args, {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...opts.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const cliArgs = [
+    '--port',
+    String(opts.port ?? 0),
+    ...(opts.dataDir ? ['--db', opts.dataDir] : ['--memory']),
+  ];
+  const child = opts.viaNpm
+    ? spawn('npm', ['run', '--silent', 'eventstore', '--', ...cliArgs], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      })
+    : spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', CLI_PATH, ...cliArgs], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...opts.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+  const signal = (name: NodeJS.Signals) => {
+    if (!opts.viaNpm) return void child.kill(name);
+    try {
+      process.kill(-child.pid!, name);
+    } catch {
+      // The group is already gone.
+    }
+  };
   const exited = new Promise<void>((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) resolve();
     else child.once('exit', () => resolve());
@@ -92,7 +115,7 @@ export function spawnEmbeddedEventStore(opts: SpawnEventStoreOptions = {}): Prom
     let ready = false;
     const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
     const timer = setTimeout(() => {
-      child.kill('SIGKILL');
+      signal('SIGKILL');
       reject(new Error(`embedded event store printed no ready line within ${readyTimeoutMs} ms\n${stderr}`));
     }, readyTimeoutMs);
     child.stdout!.setEncoding('utf8');
@@ -108,7 +131,7 @@ export function spawnEmbeddedEventStore(opts: SpawnEventStoreOptions = {}): Prom
         clearTimeout(timer);
         const connectionString = match[1];
         const port = Number(new URL(connectionString.replace(/^esdb(\+discover)?:/, 'http:')).port);
-        resolve(makeHandle(child, exited, connectionString, port));
+        resolve(makeHandle(child, exited, connectionString, port, signal));
         return;
       }
     });
@@ -129,6 +152,7 @@ function makeHandle(
   exited: Promise<void>,
   connectionString: string,
   port: number,
+  signal: (name: NodeJS.Signals) => void,
 ): EventStoreProcess {
   const alive = () => child.exitCode === null && child.signalCode === null;
   return {
@@ -137,13 +161,13 @@ function makeHandle(
     connectionString,
     exited,
     async killHard() {
-      if (alive()) child.kill('SIGKILL');
+      if (alive()) signal('SIGKILL');
       await exited;
     },
     async stop(graceMs = 5_000) {
       if (!alive()) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => alive() && child.kill('SIGKILL'), graceMs);
+      signal('SIGTERM');
+      const timer = setTimeout(() => alive() && signal('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);
     },

@@ -1,13 +1,25 @@
 import { randomUUID } from 'node:crypto';
 import { EventStoreDBClient, StreamNotFoundError } from '@eventstore/db-client';
 import { EVENT_STORE_CLIENT } from '../../src/event-store/event-store-client.provider';
-import type { ApiResponse, TestService } from './service';
+import type { Api, ApiResponse, TestService } from './service';
 
 /*
  * Shared set-up of the ledger's API tests: everything goes through real HTTP, and what was recorded
  * is read back from the service's own event store with the real client, so "nothing recorded" means
  * the stream's revision did not move.
  */
+
+/**
+ * What the set-up helpers need of a service: its HTTP client and operator token. Both an in-process
+ * `TestService` and a child-process `ServiceProcess` have them.
+ */
+export interface ServiceEndpoint {
+  readonly api: Api;
+  readonly operatorToken: string;
+}
+
+/** Where a ledger stream is read from: a service in this process (its own client) or any client. */
+export type LedgerSource = TestService | EventStoreDBClient;
 
 export interface OpenedParent {
   readonly id: string;
@@ -38,7 +50,7 @@ export function expectStatus<T>(response: ApiResponse<T>, ...statuses: number[])
 }
 
 export async function openParent(
-  service: TestService,
+  service: ServiceEndpoint,
   opts: { id?: string; credits?: number; currency?: string; creditPrice?: string; name?: string } = {},
 ): Promise<OpenedParent> {
   const id = opts.id ?? uniqueId('p');
@@ -60,7 +72,7 @@ export async function openParent(
   return { id, key: apiKey.secret, keyId: apiKey.id };
 }
 
-export async function buyCredits(service: TestService, parentId: string, credits: number): Promise<void> {
+export async function buyCredits(service: ServiceEndpoint, parentId: string, credits: number): Promise<void> {
   expectStatus(
     await service.api.post(`/v1/parents/${parentId}/credits`, { credits }, service.operatorToken),
     200,
@@ -69,7 +81,7 @@ export async function buyCredits(service: TestService, parentId: string, credits
 }
 
 export async function createSubAccount(
-  service: TestService,
+  service: ServiceEndpoint,
   parent: OpenedParent,
   opts: { id?: string; quota?: number; billingModel?: string; name?: string } = {},
 ): Promise<string> {
@@ -91,7 +103,7 @@ export async function createSubAccount(
 }
 
 export async function issueSubAccountKey(
-  service: TestService,
+  service: ServiceEndpoint,
   parent: OpenedParent,
   subAccountId: string,
 ): Promise<IssuedKey> {
@@ -123,12 +135,12 @@ export function ledgerStream(parentId: string): string {
  */
 
 /** Every event of a parent's ledger stream, in order; empty when the stream does not exist. */
-export async function readLedger(service: TestService, parentId: string): Promise<StoredEvent[]> {
+export async function readLedger(service: LedgerSource, parentId: string): Promise<StoredEvent[]> {
   return readEvents(service, parentId, {});
 }
 
 /** The revision of the ledger's last event, -1 when it has none: what "nothing recorded" compares. */
-export async function ledgerRevision(service: TestService, parentId: string): Promise<bigint> {
+export async function ledgerRevision(service: LedgerSource, parentId: string): Promise<bigint> {
   const last = await readEvents(service, parentId, {
     direction: 'backwards',
     fromRevision: 'end',
@@ -138,13 +150,14 @@ export async function ledgerRevision(service: TestService, parentId: string): Pr
 }
 
 async function readEvents(
-  service: TestService,
+  source: LedgerSource,
   parentId: string,
   options: { direction?: 'backwards'; fromRevision?: 'end'; maxCount?: number },
 ): Promise<StoredEvent[]> {
   const events: StoredEvent[] = [];
   try {
-    for await (const resolved of eventStoreClientOf(service).readStream(ledgerStream(parentId), options)) {
+    const client = source instanceof EventStoreDBClient ? source : eventStoreClientOf(source);
+    for await (const resolved of client.readStream(ledgerStream(parentId), options)) {
       const event = resolved.event;
       if (event) {
         events.push({
@@ -163,7 +176,10 @@ async function readEvents(
 }
 
 /** The revisions of several parents' ledgers, to compare before and after a refused call. */
-export async function ledgerRevisions(service: TestService, parentIds: readonly string[]): Promise<bigint[]> {
+export async function ledgerRevisions(
+  service: LedgerSource,
+  parentIds: readonly string[],
+): Promise<bigint[]> {
   return Promise.all(parentIds.map((id) => ledgerRevision(service, id)));
 }
 

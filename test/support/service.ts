@@ -220,7 +220,7 @@ export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promi
 }
 
 /** A port nobody listens on right now; the child binds it a moment later. */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

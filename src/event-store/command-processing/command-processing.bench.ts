@@ -144,7 +144,12 @@ async function coldLoad(client: EventStoreDBClient, stream: string, snapshots: b
 }
 
 async function writeSnapshot(client: EventStoreDBClient, stream: string): Promise<void> {
-  const processor = new CommandProcessor({ client, decider: counter, snapshots: { every: SNAPSHOT_EVERY } });
+  const processor = new CommandProcessor({
+    client,
+    decider: counter,
+    snapshots: { every: SNAPSHOT_EVERY },
+    exclusiveWriter: true,
+  });
   await processor.execute(stream, { type: 'Read' });
   await processor.close();
 }
@@ -216,7 +221,7 @@ async function main(): Promise<void> {
     }
 
     const hot = `benchcounter-hot-${randomUUID().replace(/-/g, '')}`;
-    const processor = new CommandProcessor({ client, decider: counter });
+    const processor = new CommandProcessor({ client, decider: counter, exclusiveWriter: true });
     await processor.execute(hot, { type: 'Count', credits: 1 });
     const batched = await closedLoop(64, args.seconds, () =>
       processor.execute(hot, { type: 'Count', credits: 1 }),

@@ -76,6 +76,13 @@ export interface CommandProcessorOptions<State, Command, Event extends DomainEve
   readonly snapshots?: SnapshotOptions | false;
   /** Per-append deadline; the client's default (10 s) when absent. */
   readonly appendDeadlineMs?: number;
+  /**
+   * True when no other process ever appends to these streams (a store this process owns): a cached
+   * state is then always current. Default false: before deciding a batch on a cached state, the
+   * stream's new events (usually none) are read and folded, so reads and refusals, which settle
+   * without an append, reflect every write another process acknowledged before they arrived.
+   */
+  readonly exclusiveWriter?: boolean;
   readonly observer?: CommandProcessorObserver;
   /** Where failed snapshot writes are reported. Default `console`. */
   readonly logger?: CommandProcessorLogger;
@@ -156,6 +163,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
   private readonly maxConflictRetries: number;
   private readonly maxCachedStreams: number;
   private readonly appendDeadlineMs: number | undefined;
+  private readonly exclusiveWriter: boolean;
   private readonly observer: CommandProcessorObserver;
   private readonly logger: CommandProcessorLogger;
   private readonly snapshots: { readonly store: SnapshotStore; readonly every: bigint } | undefined;
@@ -175,6 +183,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     this.maxConflictRetries = options.maxConflictRetries ?? 5;
     this.maxCachedStreams = positive(options.maxCachedStreams ?? 10_000, 'maxCachedStreams');
     this.appendDeadlineMs = options.appendDeadlineMs;
+    this.exclusiveWriter = options.exclusiveWriter ?? false;
     this.observer = options.observer ?? {};
     this.logger = options.logger ?? consoleLogger;
     this.snapshotVersion = options.decider.snapshotVersion ?? 1;
@@ -294,8 +303,11 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     for (let attempt = 1; ; attempt++) {
       let folded: FoldedStream<State>;
       try {
+        // Retries have just caught up (or reloaded); a fresh load is current by construction.
+        if (attempt === 1 && slot.folded && !this.exclusiveWriter) await this.catchUp(slot, slot.folded);
         folded = slot.folded ?? (await this.load(slot));
       } catch (error) {
+        slot.folded = undefined;
         this.report(slot.streamName, 'load', error);
         return this.rejectAll(pending, this.unavailable(slot.streamName, 'could not load the stream', error));
       }
@@ -511,6 +523,21 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     );
     this.maybeSnapshot(slot);
     return folded;
+  }
+
+  /**
+   * Brings a cached state up to the stream's head: one read from the next revision, which comes back
+   * empty unless another process appended. Without it, a read answered from the cache would not show
+   * a write another instance acknowledged a moment ago, and a command refused on the cache (no append,
+   * so no expected revision to catch the race) could be refused on a pool or quota that has grown.
+   */
+  private async catchUp(
+    slot: StreamSlot<State, Command, Result>,
+    folded: FoldedStream<State>,
+  ): Promise<void> {
+    const tail = await this.foldTail(slot.streamName, folded);
+    // Deleted since we cached it: start again from whatever is there now.
+    if (!tail.streamExists && folded.revision >= 0n) slot.folded = undefined;
   }
 
   /** Folds the stream's events after `folded.revision` into it, in place. */

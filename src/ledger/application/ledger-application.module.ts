@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import type { Registry } from 'prom-client';
+import { AppConfig } from '../../config/app-config';
 import { commandProcessorMetrics } from '../../event-store/command-processor-metrics';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
 import { METRICS_REGISTRY } from '../../http/metrics.module';
@@ -11,9 +12,12 @@ import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger
   providers: [
     {
       provide: LEDGER_PROCESSOR,
-      useFactory: (client: EventStoreDBClient, registry: Registry) =>
-        createLedgerProcessor(client, commandProcessorMetrics(registry, 'ledger')),
-      inject: [EVENT_STORE_CLIENT, METRICS_REGISTRY],
+      useFactory: (client: EventStoreDBClient, registry: Registry, config: AppConfig) =>
+        createLedgerProcessor(client, {
+          observer: commandProcessorMetrics(registry, 'ledger'),
+          exclusiveWriter: config.eventStore.kind === 'embedded',
+        }),
+      inject: [EVENT_STORE_CLIENT, METRICS_REGISTRY, AppConfig],
     },
     LedgerService,
   ],

@@ -47,11 +47,21 @@ export const LEDGER_PROCESSOR = Symbol('LEDGER_PROCESSOR');
 
 export type LedgerProcessor = CommandProcessor<LedgerState, LedgerRequest, LedgerEvent, unknown>;
 
+/**
+ * `exclusiveWriter`: the service started its embedded store itself, so no other process appends to its
+ * ledgers and the cached states need no check of the stream's head. Against an external store several
+ * instances may share the streams, and each read first catches up (docs/reliability.md).
+ */
 export function createLedgerProcessor(
   client: EventStoreDBClient,
-  observer?: CommandProcessorObserver,
+  options: { observer?: CommandProcessorObserver; exclusiveWriter?: boolean } = {},
 ): LedgerProcessor {
-  return new CommandProcessor({ client, decider: ledgerRequestDecider, ...(observer ? { observer } : {}) });
+  return new CommandProcessor({
+    client,
+    decider: ledgerRequestDecider,
+    exclusiveWriter: options.exclusiveWriter ?? false,
+    ...(options.observer ? { observer: options.observer } : {}),
+  });
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../../support/ledger-fixtures';
-import { recount } from './ledger-recount';
+import { recount } from '../../support/ledger-recount';
 
 /* The auditor's recount must itself be able to fail: broken histories are caught. */
 

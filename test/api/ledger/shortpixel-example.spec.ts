@@ -7,7 +7,7 @@ import {
   type OpenedParent,
 } from '../../support/ledger-fixtures';
 import { startTestService, type TestService } from '../../support/service';
-import { recount } from './ledger-recount';
+import { recount } from '../../support/ledger-recount';
 
 /*
  * SPEC rule 3, end to end over HTTP: pool 20,000; allocate 8,000; the sub-account uses 2,000; its

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../../support/ledger-fixtures';
+import type { StoredEvent } from './ledger-fixtures';
 
 /*
  * An auditor's independent recount of a parent's ledger stream: folds the credit movements with
@@ -22,10 +22,19 @@ export interface LedgerCount {
   readonly subAccounts: Map<string, SubAccountCount>;
 }
 
+/** The balances a reader may be shown once the stream's history up to `revision` is folded. */
+export interface FiguresAt {
+  readonly revision: bigint;
+  readonly pool: { purchased: number; allocated: number; available: number; used: number };
+  readonly subAccounts: ReadonlyMap<string, { quota: number; used: number; closed: boolean }>;
+}
+
 export interface Recount {
   readonly count: LedgerCount;
   /** Every broken rule or misstated balance, with the event's revision; empty when the history is sound. */
   readonly violations: string[];
+  /** The figures after each event, in stream order: what a read answered at that revision must show. */
+  readonly timeline: FiguresAt[];
 }
 
 const MOVEMENTS = new Set(['QuotaAllocated', 'CreditsReturned', 'UsageRecorded', 'SubAccountClosed']);
@@ -33,6 +42,7 @@ const MOVEMENTS = new Set(['QuotaAllocated', 'CreditsReturned', 'UsageRecorded',
 export function recount(events: readonly StoredEvent[]): Recount {
   const count: LedgerCount = { purchased: 0, allocated: 0, used: 0, subAccounts: new Map() };
   const violations: string[] = [];
+  const timeline: FiguresAt[] = [];
   for (const event of events) {
     const at = `#${event.revision} ${event.type}`;
     const fail = (message: string) => violations.push(`${at}: ${message}`);
@@ -89,8 +99,16 @@ export function recount(events: readonly StoredEvent[]): Recount {
       checkRules(count, fail);
       checkBalancesAfter(count, sub, data?.balancesAfter, fail);
     }
+    timeline.push(figuresOf(event.revision, count));
   }
-  return { count, violations };
+  return { count, violations, timeline };
+}
+
+function figuresOf(revision: bigint, count: LedgerCount): FiguresAt {
+  const subAccounts = new Map<string, { quota: number; used: number; closed: boolean }>();
+  for (const [id, { quota, used, closed }] of count.subAccounts) subAccounts.set(id, { quota, used, closed });
+  const { purchased, allocated, used } = count;
+  return { revision, pool: { purchased, allocated, available: purchased - allocated, used }, subAccounts };
 }
 
 function checkRules(count: LedgerCount, fail: (message: string) => void): void {
