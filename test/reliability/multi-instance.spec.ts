@@ -144,6 +144,12 @@ describe('several service instances on one store (SPEC §7)', () => {
       // interleaving each time: report the first failure with its seed instead.
       { numRuns: 12, endOnFailure: true },
     );
+    // How often an append met another instance's and was decided again (bounded retries), for the record.
+    const conflicts = await Promise.all(instances.map((instance) => appendConflicts(instance)));
+    console.log(
+      `multi-instance: ${[...outcomes.values()].reduce((sum, n) => sum + n, 0)} requests, ` +
+        `append conflicts per instance ${conflicts.join(' / ')}, outcomes ${JSON.stringify(Object.fromEntries(outcomes))}`,
+    );
     const missing = REQUIRED_OUTCOMES.filter((outcome) => !outcomes.has(outcome));
     expect({ missing, outcomes: Object.fromEntries(outcomes) }).toMatchObject({ missing: [] });
   }, 150_000);
@@ -198,3 +204,10 @@ describe('several service instances on one store (SPEC §7)', () => {
     expect(recorded).toHaveLength(1);
   }, 60_000);
 });
+
+/** `subledger_append_conflicts_total` of the ledger processor, from the instance's /metrics. */
+async function appendConflicts(instance: ServiceProcess): Promise<number> {
+  const metrics = String((await instance.api.get('/metrics')).body);
+  const sample = /^subledger_append_conflicts_total(?:\{[^}]*\})? (\d+)/m.exec(metrics);
+  return sample ? Number(sample[1]) : 0;
+}
