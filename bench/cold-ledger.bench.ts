@@ -5,8 +5,8 @@ import {
   type EventData,
 } from '@eventstore/db-client';
 import { mintApiKey } from '../src/auth/api-key-secret';
-import { SnapshotStore } from '../src/event-store/command-processing/snapshot-store';
-import { LEDGER_SNAPSHOT_SCHEMA_VERSION } from '../src/ledger/domain';
+import { CommandProcessor } from '../src/event-store/command-processing';
+import { ledgerDecider, toSnapshot, usageKeysOf } from '../src/ledger/domain';
 import { approximateBytes, LedgerLog } from './support/ledger-log';
 import {
   memoryOf,
@@ -227,19 +227,19 @@ async function buildLedger(
     const seconds = (performance.now() - started) / 1000;
     let snapshot: string;
     try {
-      const state = log.snapshot();
-      const bytes = JSON.stringify(state).length;
-      await new SnapshotStore(client).write(
-        log.streamName,
-        {
-          revision: revision as bigint,
-          commitPosition: undefined,
-          version: LEDGER_SNAPSHOT_SCHEMA_VERSION,
-          state,
-        },
-        true,
-      );
-      snapshot = `snapshot at the last revision written (${fmt(bytes / 2 ** 20, 1)} MiB), as the service's processor would have`;
+      const bytes = JSON.stringify(toSnapshot(log.state)).length;
+      const keys = usageKeysOf(log.state).length;
+      // The processor's own snapshot code: the live keys into ledgerkeys-, then the core snapshot.
+      const processor = new CommandProcessor({ client, decider: ledgerDecider });
+      const started = performance.now();
+      try {
+        await processor.writeSnapshot(log.streamName, log.state, revision as bigint);
+      } finally {
+        await processor.close();
+      }
+      snapshot =
+        `snapshot at the last revision written by the service's processor code (core ${fmt(bytes / 1024, 1)} KiB; ` +
+        `${fmt(keys)} live keys in the key journal; ${fmt(performance.now() - started)} ms)`;
     } catch (error) {
       const reason = error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error);
       snapshot = `NO SNAPSHOT (${reason.slice(0, 300)}): a load folds the whole stream`;

@@ -5,7 +5,6 @@ import {
   evolve,
   initialLedgerState,
   ledgerStreamName,
-  toSnapshot,
   type LedgerCommand,
   type LedgerEvent,
   type LedgerEventMetadata,
@@ -21,7 +20,8 @@ import {
  */
 export class LedgerLog {
   readonly streamName: string;
-  private readonly state: LedgerState;
+  /** The ledger's state folded over every event made so far (the service's processor would cache this). */
+  readonly state: LedgerState;
   private usageCount = 0;
 
   constructor(
@@ -50,11 +50,6 @@ export class LedgerLog {
   /** Credits used so far by a sub-account, to recognise a read model that has caught up. */
   usedBy(subAccountId: string): number {
     return this.state.subAccounts.get(subAccountId)?.used ?? NaN;
-  }
-
-  /** The state as the service's snapshot store keeps it. */
-  snapshot(): unknown {
-    return toSnapshot(this.state);
   }
 
   get subAccountIds(): string[] {

@@ -9,9 +9,14 @@ import {
   type EventStoreDBClient,
 } from '@eventstore/db-client';
 import { ConcurrencyConflictError, EventStoreUnavailableError } from './command-processing.errors';
-import type { Decider, DomainEvent, EventMetadata } from './decider';
+import type { Decider, DomainEvent, EventMetadata, SnapshotJournal } from './decider';
 import { toEventData } from './event-envelope';
-import { SnapshotStore, defaultSnapshotStreamName } from './snapshot-store';
+import {
+  JournalStore,
+  SnapshotStore,
+  defaultJournalStreamName,
+  defaultSnapshotStreamName,
+} from './snapshot-store';
 
 /** What a caller gets once the store has acknowledged the command (or it needed no event). */
 export interface CommandOutcome<Result> {
@@ -49,13 +54,13 @@ export interface CommandProcessorObserver {
   onAppend?(info: { streamName: string; commands: number; events: number; durationMs: number }): void;
   onConflict?(info: { streamName: string; attempt: number }): void;
   onLoad?(info: { streamName: string; events: number; fromSnapshot: boolean; durationMs: number }): void;
+  /** A snapshot journal was read and restored into a state loaded from a snapshot. */
+  onJournalRestored?(info: { streamName: string; entries: number; durationMs: number }): void;
   onSnapshot?(info: { streamName: string; revision: bigint; durationMs: number }): void;
-  onFailure?(info: {
-    streamName: string;
-    stage: 'load' | 'append' | 'evolve' | 'snapshot';
-    error: unknown;
-  }): void;
+  onFailure?(info: { streamName: string; stage: Stage; error: unknown }): void;
 }
+
+type Stage = 'load' | 'append' | 'evolve' | 'snapshot' | 'journal';
 
 export interface CommandProcessorLogger {
   warn(message: string, details: Record<string, unknown>): void;
@@ -100,6 +105,17 @@ interface FoldedStream<State> {
   state: State;
   revision: bigint;
   commitPosition: bigint | undefined;
+  /** Set while the state lacks its snapshot journal, being read in the background. */
+  journal?: PendingJournal;
+}
+
+/** A journal read started after a load from a snapshot; settles once, never rejects. */
+interface PendingJournal {
+  readonly snapshotRevision: bigint;
+  readonly started: number;
+  readonly read: Promise<void>;
+  entries?: readonly unknown[];
+  error?: unknown;
 }
 
 interface StreamSlot<State, Command, Result> {
@@ -111,6 +127,14 @@ interface StreamSlot<State, Command, Result> {
   snapshotRevision: bigint;
   snapshotStreamCapped: boolean;
   snapshotInFlight: boolean;
+  /** Events between snapshots; doubled each time the state was too big for one snapshot event. */
+  snapshotEvery: bigint;
+  /** The next load ignores the snapshot: its journal did not restore. */
+  skipSnapshot: boolean;
+  /** The journal in the store holds what the state gained through this revision (-1n: nothing known). */
+  journalThrough: bigint;
+  /** `$maxAge` was set on the journal stream by this process. */
+  journalAged: boolean;
 }
 
 type Verdict<Command, Result> =
@@ -168,11 +192,14 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
   private readonly logger: CommandProcessorLogger;
   private readonly snapshots: { readonly store: SnapshotStore; readonly every: bigint } | undefined;
   private readonly snapshotVersion: number;
+  private readonly journal:
+    { readonly store: JournalStore; readonly part: SnapshotJournal<State, Command> } | undefined;
 
   /** Insertion order is recency order: a used slot is moved to the end. */
   private readonly slots = new Map<string, StreamSlot<State, Command, Result>>();
   private readonly workers = new Set<Promise<void>>();
   private readonly snapshotWrites = new Set<Promise<void>>();
+  private readonly journalReads = new Set<Promise<void>>();
   private closed = false;
 
   constructor(options: CommandProcessorOptions<State, Command, Event, Result>) {
@@ -199,6 +226,16 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
           every: BigInt(positive(snapshotOptions.every, 'snapshots.every')),
         }
       : undefined;
+    const part = options.decider.snapshotJournal;
+    this.journal =
+      this.snapshots && part
+        ? {
+            store: new JournalStore(this.client, (streamName) =>
+              defaultJournalStreamName(streamName, part.name),
+            ),
+            part,
+          }
+        : undefined;
   }
 
   /**
@@ -230,8 +267,8 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
   /** Refuses new commands, then waits for queued commands and snapshot writes to settle. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.workers.size > 0 || this.snapshotWrites.size > 0) {
-      await Promise.allSettled([...this.workers, ...this.snapshotWrites]);
+    while (this.workers.size > 0 || this.snapshotWrites.size > 0 || this.journalReads.size > 0) {
+      await Promise.allSettled([...this.workers, ...this.snapshotWrites, ...this.journalReads]);
     }
   }
 
@@ -243,7 +280,13 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
       return existing;
     }
     this.evictIdle(this.maxCachedStreams - 1);
-    const slot: StreamSlot<State, Command, Result> = {
+    const slot = this.newSlot(streamName);
+    this.slots.set(streamName, slot);
+    return slot;
+  }
+
+  private newSlot(streamName: string): StreamSlot<State, Command, Result> {
+    return {
       streamName,
       folded: undefined,
       queue: [],
@@ -251,9 +294,11 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
       snapshotRevision: -1n,
       snapshotStreamCapped: false,
       snapshotInFlight: false,
+      snapshotEvery: this.snapshots?.every ?? 0n,
+      skipSnapshot: false,
+      journalThrough: -1n,
+      journalAged: false,
     };
-    this.slots.set(streamName, slot);
-    return slot;
   }
 
   /** Busy slots are skipped: their worker holds them, so the cache may briefly exceed its bound. */
@@ -311,12 +356,23 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
         this.report(slot.streamName, 'load', error);
         return this.rejectAll(pending, this.unavailable(slot.streamName, 'could not load the stream', error));
       }
+      if (folded.journal) {
+        const ready = await this.awaitJournal(slot, folded, pending);
+        if (ready === 'failed') return;
+        if (ready === 'reload') continue;
+        if (ready < pending.length) {
+          // Only the leading commands that need no journal go now; the rest wait for it in the queue.
+          slot.queue.unshift(...pending.slice(ready));
+          pending = pending.slice(0, ready);
+        }
+      }
 
       const beforeBatch = this.decider.clone
         ? {
             state: this.decider.clone(folded.state),
             revision: folded.revision,
             commitPosition: folded.commitPosition,
+            journal: folded.journal,
           }
         : undefined;
       let decided: DecidedBatch<Command, Result>;
@@ -473,7 +529,81 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     for (const command of pending) command.reject(error);
   }
 
-  /** Newest snapshot (if any and of the current version) plus every event after it. */
+  /**
+   * Restores the snapshot journal into a state loaded from a snapshot, once it has been read. Until
+   * then answers how many leading commands of `pending` the decider can decide without it, and waits
+   * for the read only when that is none. `failed`: the read failed, `pending` was rejected and the
+   * state dropped. `reload`: the journal would not restore, so the stream is loaded again without
+   * its snapshot (a full fold, as for a snapshot that does not restore).
+   */
+  private async awaitJournal(
+    slot: StreamSlot<State, Command, Result>,
+    folded: FoldedStream<State>,
+    pending: readonly PendingCommand<Command, Result>[],
+  ): Promise<number | 'failed' | 'reload'> {
+    const journal = folded.journal!;
+    const part = this.journal!.part;
+    if (journal.entries === undefined && journal.error === undefined) {
+      let ready = 0;
+      if (part.decidableWithout) {
+        while (ready < pending.length && part.decidableWithout(pending[ready].command)) ready++;
+      }
+      if (ready > 0) return ready;
+      await journal.read;
+    }
+    if (journal.error !== undefined) {
+      if (slot.folded === folded) slot.folded = undefined;
+      this.report(slot.streamName, 'journal', journal.error);
+      this.rejectAll(
+        pending,
+        this.unavailable(slot.streamName, 'could not read the snapshot journal', journal.error),
+      );
+      return 'failed';
+    }
+    try {
+      folded.state = part.restore(folded.state, journal.entries!, journal.snapshotRevision);
+    } catch (error) {
+      this.logger.warn('ignoring a snapshot whose journal does not restore', {
+        streamName: slot.streamName,
+        error,
+      });
+      this.report(slot.streamName, 'journal', error);
+      slot.folded = undefined;
+      slot.skipSnapshot = true;
+      return 'reload';
+    }
+    folded.journal = undefined;
+    const entries = journal.entries!.length;
+    const durationMs = performance.now() - journal.started;
+    this.notify(() =>
+      this.observer.onJournalRestored?.({ streamName: slot.streamName, entries, durationMs }),
+    );
+    return pending.length;
+  }
+
+  /** Reads the journal in the background; the returned record settles once and never rejects. */
+  private readJournal(streamName: string, snapshotRevision: bigint): PendingJournal {
+    const pending: PendingJournal = {
+      snapshotRevision,
+      started: performance.now(),
+      read: this.journal!.store.read(streamName, this.snapshotVersion).then(
+        (entries) => {
+          pending.entries = entries;
+        },
+        (error: unknown) => {
+          pending.error = error;
+        },
+      ),
+    };
+    const read = pending.read.finally(() => this.journalReads.delete(read));
+    this.journalReads.add(read);
+    return pending;
+  }
+
+  /**
+   * Newest snapshot (if any and of the current version) plus every event after it. With a snapshot
+   * journal the state is returned before the journal is restored: `folded.journal` is then set.
+   */
   private async load(slot: StreamSlot<State, Command, Result>): Promise<FoldedStream<State>> {
     const started = performance.now();
     const fromStart = (): FoldedStream<State> => ({
@@ -483,12 +613,18 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     });
     let folded = fromStart();
     let fromSnapshot = false;
+    slot.journalThrough = -1n;
     if (this.snapshots) {
       const snapshot = await this.snapshots.store.read(slot.streamName);
       if (snapshot) {
         slot.snapshotStreamCapped = true;
         slot.snapshotRevision = snapshot.revision;
-        if (snapshot.version === this.snapshotVersion) {
+        // A journaled decider's snapshot without its journal's reach lacks part of the state.
+        const complete = !this.journal || snapshot.journalThrough !== undefined;
+        if (slot.skipSnapshot || !complete) {
+          slot.skipSnapshot = false;
+          slot.snapshotRevision = -1n;
+        } else if (snapshot.version === this.snapshotVersion) {
           try {
             folded = {
               state: this.decider.fromSnapshot!(snapshot.state),
@@ -496,6 +632,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
               commitPosition: snapshot.commitPosition,
             };
             fromSnapshot = true;
+            slot.journalThrough = snapshot.journalThrough ?? -1n;
           } catch (error) {
             this.logger.warn('ignoring a snapshot that does not restore', {
               streamName: slot.streamName,
@@ -514,7 +651,13 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
       folded = fromStart();
       fromSnapshot = false;
       slot.snapshotRevision = -1n;
+      slot.journalThrough = -1n;
       tail = { events: 0, streamExists: false };
+    }
+    if (fromSnapshot && this.journal) {
+      // After the tail, so the answer to the first read never waits for the journal.
+      const snapshotRevision = slot.snapshotRevision;
+      folded.journal = this.readJournal(slot.streamName, snapshotRevision);
     }
     slot.folded = folded;
     const durationMs = performance.now() - started;
@@ -572,21 +715,56 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
 
   /**
    * Writes a snapshot in the background once enough events have gone by. It is only an optimisation:
-   * a failure is logged and the next attempt waits another `every` events.
+   * a failure is logged and the next attempt waits another `every` events. With a snapshot journal,
+   * the journal entries for the revisions since the last journaled snapshot are appended first, and
+   * the snapshot names how far the journal reaches; a crash in between leaves entries past the older
+   * snapshot, which `restore` ignores.
    */
   private maybeSnapshot(slot: StreamSlot<State, Command, Result>): void {
     const folded = slot.folded;
     if (!this.snapshots || !folded || slot.snapshotInFlight) return;
-    if (folded.revision - slot.snapshotRevision < this.snapshots.every) return;
+    if (folded.revision - slot.snapshotRevision < slot.snapshotEvery) return;
+    // Already logged and reported; the next attempt comes `every` events later.
+    this.snapshot(slot, folded).catch(() => undefined);
+  }
+
+  /**
+   * Snapshots a state folded outside the processor (a tool that wrote the stream itself, such as the
+   * benchmark's ledger builder) exactly as the processor snapshots its own streams: the journal
+   * entries of every revision, then the snapshot. Rejects when they were not written.
+   */
+  async writeSnapshot(streamName: string, state: State, revision: bigint): Promise<void> {
+    if (!this.snapshots) throw new Error('this processor writes no snapshots');
+    const slot = this.newSlot(streamName);
+    slot.folded = { state, revision, commitPosition: undefined };
+    await this.snapshot(slot, slot.folded);
+  }
+
+  /** Serialises the snapshot now and writes it in the background; rejects (once logged) if not written. */
+  private snapshot(slot: StreamSlot<State, Command, Result>, folded: FoldedStream<State>): Promise<void> {
     const revision = folded.revision;
     slot.snapshotRevision = revision;
     let state: unknown;
+    let entries: unknown[] = [];
+    const journalAfter = slot.journalThrough;
     try {
       // Detached now: the client serialises later, and by then the live state has moved on.
-      state = JSON.parse(JSON.stringify(this.decider.toSnapshot!(folded.state)));
+      const json = JSON.stringify(this.decider.toSnapshot!(folded.state));
+      if (Buffer.byteLength(json) > this.maxBatchBytes) {
+        // The store would refuse it: say so, and try again only after twice as many events.
+        slot.snapshotEvery *= 2n;
+        throw new Error(
+          `the snapshot (${Buffer.byteLength(json)} bytes) exceeds ${this.maxBatchBytes} bytes; ` +
+            `next attempt in ${slot.snapshotEvery} events`,
+        );
+      }
+      state = JSON.parse(json) as unknown;
+      if (this.journal) {
+        entries = this.journal.part.entries(folded.state, journalAfter, revision, this.maxBatchBytes - 1024);
+      }
     } catch (error) {
       this.snapshotFailed(slot.streamName, error);
-      return;
+      return Promise.reject(error);
     }
     const started = performance.now();
     slot.snapshotInFlight = true;
@@ -595,9 +773,25 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
       commitPosition: folded.commitPosition,
       version: this.snapshotVersion,
       state,
+      ...(this.journal ? { journalThrough: revision } : {}),
     };
-    const write = this.snapshots.store
-      .write(slot.streamName, snapshot, !slot.snapshotStreamCapped)
+    const journal = this.journal;
+    const write = (async () => {
+      if (journal && entries.length > 0) {
+        const maxAge = slot.journalAged ? undefined : journal.part.maxAgeSeconds;
+        await journal.store.append(
+          slot.streamName,
+          { after: journalAfter, through: revision, version: this.snapshotVersion },
+          entries,
+          maxAge,
+        );
+        slot.journalAged = true;
+      }
+      // Reached even when the snapshot write below fails: the journal itself is in the store.
+      if (journal) slot.journalThrough = revision;
+      await this.snapshots!.store.write(slot.streamName, snapshot, !slot.snapshotStreamCapped);
+    })();
+    const settled = write
       .then(
         () => {
           slot.snapshotStreamCapped = true;
@@ -610,9 +804,10 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
       )
       .finally(() => {
         slot.snapshotInFlight = false;
-        this.snapshotWrites.delete(write);
+        this.snapshotWrites.delete(settled);
       });
-    this.snapshotWrites.add(write);
+    this.snapshotWrites.add(settled);
+    return write;
   }
 
   private snapshotFailed(streamName: string, error: unknown): void {
@@ -628,7 +823,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     return new EventStoreUnavailableError(streamName, `${what} (${streamName}): ${reason}`, { cause });
   }
 
-  private report(streamName: string, stage: 'load' | 'append' | 'evolve' | 'snapshot', error: unknown): void {
+  private report(streamName: string, stage: Stage, error: unknown): void {
     this.notify(() => this.observer.onFailure?.({ streamName, stage, error }));
   }
 

@@ -1,6 +1,7 @@
 import {
   decideWithResult,
   ledgerDecider,
+  usageKeySnapshotJournal,
   type LedgerCommand,
   type LedgerEvent,
   type LedgerResult,
@@ -52,4 +53,8 @@ export const ledgerRequestDecider: Decider<LedgerState, LedgerRequest, LedgerEve
   toSnapshot: ledgerDecider.toSnapshot,
   fromSnapshot: ledgerDecider.fromSnapshot,
   snapshotVersion: ledgerDecider.snapshotVersion,
+  // Reads and key checks need no idempotency keys: a cold balance is answered before they load.
+  snapshotJournal: usageKeySnapshotJournal(
+    (request: LedgerRequest) => 'read' in request || request.command.type !== 'RecordUsage',
+  ),
 };

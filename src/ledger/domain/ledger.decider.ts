@@ -39,7 +39,7 @@ import type {
 } from './ledger.events';
 import {
   evolve,
-  isUsageKeyLive,
+  liveReceipt,
   poolBalances,
   requireParent,
   requireSubAccount,
@@ -182,8 +182,8 @@ export function decideUsage(command: RecordUsage, state: LedgerState): UsageDeci
 
   // The key is looked up before the other rules: a repeat of a stored record must get its
   // original answer even if the sub-account has since been closed or occurredAt has aged out.
-  const receipt = subAccount.receipts.get(idempotencyKey);
-  if (receipt && isUsageKeyLive(receipt, now.getTime())) {
+  const receipt = liveReceipt(state, subAccount, idempotencyKey, now.getTime());
+  if (receipt) {
     if (receipt.fingerprint !== fingerprint) {
       throw new DomainError(
         'idempotency_conflict',

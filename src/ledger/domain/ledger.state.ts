@@ -115,6 +115,8 @@ export type UsageReceipt = {
   fingerprint: string;
   remaining: number;
   recordedAtMs: number;
+  /** Stream revision of the UsageRecorded, so the key journal can say which revisions it covers. */
+  revision: number;
 };
 
 /**
@@ -124,9 +126,10 @@ export type UsageReceipt = {
 export type UsageKeyLog = { entries: UsageReceipt[]; head: number; latestRecordedAtMs: number };
 
 /**
- * Rule 5 asks for at least 35 days. A key recorded at t is honoured while now < t + 35 days;
- * after that it is forgotten in memory, in snapshots and in decide alike, so a decision never
- * depends on whether the state came from a snapshot or from the full history.
+ * Rule 5 asks for at least 35 days. A key recorded at t is honoured while now < t + 35 days,
+ * `now` being never earlier than the newest recording folded (a clock set back does not revive
+ * keys); after that it is forgotten in memory, in the key journal and in decide alike, so a
+ * decision never depends on whether the state came from a snapshot or from the full history.
  */
 export const USAGE_KEY_RETENTION_MS = 35 * 24 * 60 * 60 * 1000;
 
@@ -219,6 +222,7 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
         fingerprint,
         remaining: subAccount.quota - subAccount.used,
         recordedAtMs: Date.parse(recordedAt),
+        revision: state.lastRevision,
       };
       subAccount.receipts.set(idempotencyKey, receipt);
       rememberUsageKey(state, receipt);
@@ -361,6 +365,18 @@ function setTerm<T>(history: Term<T>[], effectiveFrom: BillingPeriod, value: T):
 
 export function isUsageKeyLive(receipt: UsageReceipt, nowMs: number): boolean {
   return nowMs < receipt.recordedAtMs + USAGE_KEY_RETENTION_MS;
+}
+
+/** The receipt decide honours for `idempotencyKey`, if any is still live at `nowMs`. */
+export function liveReceipt(
+  state: LedgerState,
+  subAccount: SubAccountState,
+  idempotencyKey: string,
+  nowMs: number,
+): UsageReceipt | undefined {
+  const receipt = subAccount.receipts.get(idempotencyKey);
+  if (!receipt) return undefined;
+  return isUsageKeyLive(receipt, Math.max(nowMs, state.usageKeys.latestRecordedAtMs)) ? receipt : undefined;
 }
 
 function rememberUsageKey(state: LedgerState, receipt: UsageReceipt): void {

@@ -2,7 +2,7 @@ import { decide } from '../ledger.decider';
 import type { LedgerCommand, LedgerCommandType } from '../ledger.commands';
 import type { LedgerEvent } from '../ledger.events';
 import { evolve, initialLedgerState } from '../ledger.state';
-import { toSnapshot } from '../ledger.snapshot';
+import { ledgerImage } from '../ledger.snapshot';
 import { deciderSpecification } from './decider-specification';
 
 /** Mid-period, so "next period" is 2026-11 and 2026-09 has ended. */
@@ -13,7 +13,7 @@ export const spec = deciderSpecification({
   initialState: initialLedgerState,
   evolve,
   decide,
-  image: toSnapshot,
+  image: ledgerImage,
 });
 
 type CommandOf<Type extends LedgerCommandType> = Extract<LedgerCommand, { type: Type }>;
