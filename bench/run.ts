@@ -7,6 +7,7 @@
  *   npm run bench -- --soak 600    steady usage load, RSS and p99 sampled every 10 s
  *   npm run bench -- --only store,http,cold   a subset of the phases
  *   npm run bench -- --cpu-prof ./profiles   V8 profiles of every service process (see profile-summary.ts)
+ *   npm run bench -- --append-clients 1      the append figure through one client thread (default 2)
  *
  * Durability is never relaxed: every store runs with fsync on, as in production. Everything listens on
  * loopback, every child is killed on exit, and a watchdog ends a run that overstays its budget.
@@ -35,6 +36,8 @@ interface Options {
   soakSeconds: number | null;
   phases: Set<Phase>;
   keep: boolean;
+  /** Client instances, each in a worker thread, that the append figure's 16 streams are spread over. */
+  appendClients: number;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -43,6 +46,7 @@ function parseArgs(argv: string[]): Options {
     soakSeconds: null,
     phases: new Set(['store', 'http', 'cold']),
     keep: false,
+    appendClients: 2,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
@@ -72,13 +76,20 @@ function parseArgs(argv: string[]): Options {
       case '--keep':
         options.keep = true;
         break;
+      case '--append-clients': {
+        const clients = Number(value());
+        if (!Number.isInteger(clients) || clients < 1 || clients > 16)
+          throw new Error('--append-clients takes 1 to 16');
+        options.appendClients = clients;
+        break;
+      }
       case '--cpu-prof':
         // Read by startService; summarise with bench/profile-summary.ts.
         process.env.BENCH_CPU_PROF_DIR = path.resolve(value());
         break;
       default:
         throw new Error(
-          `unknown argument ${argv[i]} (expected --quick, --soak <s>, --only <phases>, --keep, --cpu-prof <dir>)`,
+          `unknown argument ${argv[i]} (expected --quick, --soak <s>, --only <phases>, --keep, --cpu-prof <dir>, --append-clients <n>)`,
         );
     }
   }
@@ -156,29 +167,42 @@ async function main(): Promise<void> {
         const client = EventStoreDBClient.connectionString(store.connectionString);
         try {
           progress(`appending ${fmt(v.appendEvents)} ledger events in batches of 100 to the store alone`);
-          append = await benchAppend(client, { events: v.appendEvents, streams: 16, batch: 100 });
+          append = await benchAppend(store.connectionString, {
+            events: v.appendEvents,
+            streams: 16,
+            batch: 100,
+            clients: options.appendClients,
+            storePid: store.pid,
+          });
           log(
-            `appendBatch100: ${fmt(append.eventsPerSec)} events/s (${fmt(append.events)} events, 16 streams in flight, ` +
-              `append p50 ${fmt(append.appendP50Ms, 1)} ms p99 ${fmt(append.appendP99Ms, 1)} ms) — target ≥ 50,000`,
+            `appendBatch100: ${fmt(append.eventsPerSec)} events/s (${fmt(append.events)} events, 16 streams in flight ` +
+              `over ${append.clients} client thread${append.clients === 1 ? '' : 's'}, ` +
+              `append p50 ${fmt(append.appendP50Ms, 1)} ms p99 ${fmt(append.appendP99Ms, 1)} ms; ` +
+              `CPU µs/event: client ${fmt(append.cpu.clientUs, 1)}, store ${fmt(append.cpu.storeUs, 1)}) — target ≥ 50,000`,
           );
           progress('reading $all, rebuilding every projection, reading $all again');
-          const readBefore = await benchReadAll(client);
+          const readBefore = await benchReadAll(client, store.pid);
           rebuild = await benchRebuild(
             runtime,
             store.connectionString,
             path.join(workDir, 'rebuild'),
             600_000,
           );
-          const readAfter = await benchReadAll(client);
+          const readAfter = await benchReadAll(client, store.pid);
           // The reference is the mean of a read just before and just after the rebuild, so a load spike
           // from other work on the machine weighs on both sides of the ratio alike.
           readAll = {
             events: readAfter.events,
             eventsPerSec: (readBefore.eventsPerSec + readAfter.eventsPerSec) / 2,
+            cpu: {
+              clientUs: (readBefore.cpu.clientUs + readAfter.cpu.clientUs) / 2,
+              storeUs: (readBefore.cpu.storeUs + readAfter.cpu.storeUs) / 2,
+            },
           };
           log(
             `readAll: ${fmt(readAll.eventsPerSec)} events/s (${fmt(readAll.events)} events; ` +
-              `${fmt(readBefore.eventsPerSec)} before and ${fmt(readAfter.eventsPerSec)} after the rebuild) — target ≥ 60,000`,
+              `${fmt(readBefore.eventsPerSec)} before and ${fmt(readAfter.eventsPerSec)} after the rebuild; ` +
+              `CPU µs/event: client ${fmt(readAll.cpu.clientUs, 1)}, store ${fmt(readAll.cpu.storeUs, 1)}) — target ≥ 60,000`,
           );
           log(
             `rebuild: ${fmt(rebuild.eventsPerSec)} events/s (${fmt(rebuild.events)} ledger events, every projection; ` +
@@ -246,6 +270,13 @@ async function main(): Promise<void> {
         rssRestartMiB: round(cold?.rssRestartMiB ?? NaN),
         rssAfterWriteMiB: round(cold?.rssAfterWriteMiB ?? NaN),
         appendP99Ms: round(append?.appendP99Ms ?? NaN),
+        appendClients: append?.clients ?? null,
+        appendCpuUsPerEvent: append
+          ? { client: round(append.cpu.clientUs), store: round(append.cpu.storeUs) }
+          : null,
+        readAllCpuUsPerEvent: readAll
+          ? { client: round(readAll.cpu.clientUs), store: round(readAll.cpu.storeUs) }
+          : null,
         runtime: runtime.description,
         seconds: Math.round((performance.now() - startedAt) / 1000),
         loadAverage: loadavg().map((l) => round(l)),

@@ -236,6 +236,18 @@ export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } {
   }
 }
 
+/** User + system CPU seconds a process has used so far (Linux `/proc/<pid>/stat`; NaN elsewhere). */
+export function processCpuSeconds(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces, hence the split on ") "): utime is the 12th
+    // and stime the 13th, in clock ticks of 1/100 s on Linux.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
