@@ -2,6 +2,7 @@ import { Logger, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { AppConfig, EventStoreSettings } from '../config/app-config';
 import { useNativeBase64ForAppends } from './append-encoding';
+import { startEmbeddedStoreProcess } from './embedded-store.process';
 
 /** Injection token of the application's single `EventStoreDBClient`. */
 export const EVENT_STORE_CLIENT = Symbol('EVENT_STORE_CLIENT');
@@ -33,25 +34,31 @@ export class EventStoreConnection implements OnApplicationShutdown {
         undefined,
       );
     }
+    if (!settings.memory) {
+      // A store on disk runs in a child process: its own core, its own event loop (it dies with
+      // this process, and holds the data folder's lock while it runs).
+      const child = await startEmbeddedStoreProcess(settings.dataDir);
+      EventStoreConnection.logger.log(
+        `Embedded event store (process ${child.pid}) on ${settings.dataDir} at ${child.connectionString}`,
+      );
+      return new EventStoreConnection(EventStoreDBClient.connectionString(child.connectionString), child);
+    }
+    // In memory (tests, demos) it stays in this process: its data lives and dies with it anyway.
     // Loaded only when used: a service pointed at a real EventStoreDB never loads the embedded one.
     const { startEmbeddedEventStore } = await import('../embedded-eventstore');
     const embedded: EmbeddedServer = await startEmbeddedEventStore({
       host: '127.0.0.1',
       port: 0,
-      ...(settings.memory ? { memory: true } : { dataDir: settings.dataDir }),
+      memory: true,
     });
-    EventStoreConnection.logger.log(
-      settings.memory
-        ? `Embedded event store in memory at ${embedded.connectionString}`
-        : `Embedded event store on ${settings.dataDir} at ${embedded.connectionString}`,
-    );
+    EventStoreConnection.logger.log(`Embedded event store in memory at ${embedded.connectionString}`);
     return new EventStoreConnection(EventStoreDBClient.connectionString(embedded.connectionString), embedded);
   }
 
   /**
    * Runs in Nest's last shutdown phase, after the HTTP server has drained and every other module's
    * `onModuleDestroy` / `beforeApplicationShutdown` (subscriptions, projections) has run, so nothing
-   * still appends when the client goes away. The embedded server flushes on close.
+   * still appends when the client goes away. The embedded server (or its process) flushes on close.
    */
   async onApplicationShutdown(): Promise<void> {
     if (this.closed) return;

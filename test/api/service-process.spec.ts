@@ -1,7 +1,29 @@
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { acquireLock, LOCK_FILE } from '../../src/event-store/embedded-store.child';
+import { expectStatus } from '../support/ledger-fixtures';
 import { startServiceProcess } from '../support/service';
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Polls a condition that must become true; fails the test if it has not after `ms`. */
+async function eventually(what: string, condition: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`still not true after ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 // Each start compiles src/main.ts through ts-node in a fresh process: slow on a busy 2-core machine.
 jest.setTimeout(180_000);
@@ -31,6 +53,66 @@ describe('the service as a process (src/main.ts)', () => {
       expect((await second.api.get('/health')).status).toBe(200);
     } finally {
       await second.stop();
+    }
+  });
+
+  it('runs its store in a child process that dies with it, even on kill -9, and keeps what was acknowledged', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'subledger-child-'));
+    try {
+      const first = await startServiceProcess({ env: { SUBLEDGER_DATA_DIR: folder } });
+      let storePid: number;
+      let parentId: string;
+      try {
+        storePid = Number(readFileSync(path.join(folder, LOCK_FILE), 'utf8'));
+        expect(storePid).not.toBe(first.child.pid);
+        expect(isAlive(storePid)).toBe(true);
+        parentId = 'p-before-kill';
+        const opened = await first.api.post(
+          '/v1/parents',
+          { id: parentId, name: 'Acknowledged before the kill', currency: 'EUR', creditPrice: '0.001' },
+          first.operatorToken,
+        );
+        expectStatus(opened, 201);
+      } finally {
+        await first.killHard();
+      }
+      await eventually('the store process is gone', () => !isAlive(storePid));
+      expect(existsSync(path.join(folder, LOCK_FILE))).toBe(false);
+
+      const second = await startServiceProcess({ env: { SUBLEDGER_DATA_DIR: folder } });
+      try {
+        expectStatus(await second.api.get(`/v1/parents/${parentId}`, second.operatorToken), 200);
+      } finally {
+        await second.stop();
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('lets one store at a time use a data folder: a newcomer waits for a live holder, takes over a dead one', async () => {
+    const folder = await mkdtemp(path.join(tmpdir(), 'subledger-lock-'));
+    const holder = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+    try {
+      writeFileSync(path.join(folder, LOCK_FILE), String(holder.pid));
+      let acquired = false;
+      const waiting = acquireLock(folder, 60_000).then((release) => {
+        acquired = true;
+        return release;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(acquired).toBe(false);
+      holder.kill('SIGKILL');
+      const release = await waiting;
+      expect(readFileSync(path.join(folder, LOCK_FILE), 'utf8')).toBe(String(process.pid));
+      release();
+      expect(existsSync(path.join(folder, LOCK_FILE))).toBe(false);
+      // A lock left by a process that no longer exists is taken at once.
+      writeFileSync(path.join(folder, LOCK_FILE), String(holder.pid));
+      (await acquireLock(folder, 0))();
+    } finally {
+      holder.kill('SIGKILL');
+      await rm(folder, { recursive: true, force: true });
     }
   });
 
