@@ -4,15 +4,14 @@ import {
   FileEventLog,
   MemoryEventLog,
   ENTRY_HEADER_SIZE,
-  firstEntryOffset,
-  frameRecord,
+  RecordBuilder,
 } from '../storage/event-log';
 import { EventIndex, StreamState } from '../storage/event-index';
 import {
-  encodeRecordedEvent,
   NewEvent,
   parseRecordedEvent,
   TOMBSTONE_REVISION,
+  writeRecordedEvent,
 } from '../storage/recorded-event.codec';
 import {
   isMetaStream,
@@ -84,6 +83,7 @@ export class EventStoreEngine {
   private readonly recentRing: (string | undefined)[] = new Array(RECENT_ID_CAPACITY);
   private recentNext = 0;
   private readonly pendingEntries = new Map<number, Buffer>();
+  private readonly record = new RecordBuilder();
   private readonly listeners = new Set<() => void>();
   private durableWaiters: { index: number; resolve: () => void }[] = [];
   readonly truncatedBytes: number;
@@ -319,29 +319,33 @@ export class EventStoreEngine {
 
   private write(planned: PlannedEvent[]): Promise<number[]> {
     const recordStart = this.log.end;
-    let position = firstEntryOffset(recordStart);
     const nowMs = Date.now();
     const ticks = `${nowMs}0000`;
-    const entries: Buffer[] = [];
     const indexes: number[] = [];
     const metaUpdates: { name: string; data: Uint8Array }[] = [];
+    const record = this.record;
+    record.begin();
     for (const p of planned) {
-      const pb = encodeRecordedEvent(p.stream.name, p.revision, position, ticks, p.event);
+      // An entry's position is its offset in the file, known before it is encoded.
+      const position = recordStart + record.length;
+      record.beginEntry();
+      writeRecordedEvent(record.writer, p.stream.name, p.revision, position, ticks, p.event);
+      const length = record.endEntry();
       const revision = typeof p.revision === 'bigint' ? -1 : p.revision;
-      const i = this.index.add(position, pb.length, p.stream, revision, p.event.type, nowMs);
+      const i = this.index.add(position, length, p.stream, revision, p.event.type, nowMs);
       this.rememberId(p.event.id, i);
-      this.pendingEntries.set(i, pb);
       if (isMetaStream(p.stream.name)) {
         this.applyMetadata(p.stream.name, p.event.data, 'write');
         metaUpdates.push({ name: p.stream.name, data: p.event.data });
       }
-      entries.push(pb);
       indexes.push(i);
-      position += ENTRY_HEADER_SIZE + pb.length;
     }
+    const framed = record.finish();
+    // Until the record is durable, the idempotency check reads in-flight events from here.
+    for (let k = 0; k < indexes.length; k++) this.pendingEntries.set(indexes[k], record.entry(framed, k));
     const endCount = this.index.count;
     return new Promise((resolve, reject) => {
-      this.log.append(frameRecord(entries), (err) => {
+      this.log.append(framed, (err) => {
         for (const i of indexes) this.pendingEntries.delete(i);
         if (err) return reject(err);
         this.durableCount = endCount;

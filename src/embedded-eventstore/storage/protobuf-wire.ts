@@ -111,6 +111,19 @@ export class ProtoWriter {
     writeVarint(this.buf, at, size);
   }
 
+  /** Reserves `bytes` to be filled later (see patchUInt32LE); returns their offset. */
+  reserve(bytes: number): number {
+    this.ensure(bytes);
+    const at = this.length;
+    this.length += bytes;
+    return at;
+  }
+
+  patchUInt32LE(at: number, value: number): void {
+    this.buf.writeUInt32LE(value, at);
+  }
+
+  /** A copy of what was written, so the writer can be reused at once. */
   toBuffer(): Buffer {
     return Buffer.from(this.buf.subarray(0, this.length));
   }

@@ -41,6 +41,19 @@ export function encodeRecordedEvent(
   event: NewEvent,
 ): Buffer {
   writer.reset();
+  writeRecordedEvent(writer, streamName, revision, position, createdTicks, event);
+  return writer.toBuffer();
+}
+
+/** Appends the RecordedEvent message to `writer` (the append path writes it straight into its record). */
+export function writeRecordedEvent(
+  writer: ProtoWriter,
+  streamName: string,
+  revision: number | bigint,
+  position: number,
+  createdTicks: string,
+  event: NewEvent,
+): void {
   const idAt = writer.beginMessage(1);
   writer.stringField(2, event.id);
   writer.endMessage(idAt);
@@ -50,15 +63,14 @@ export function encodeRecordedEvent(
   writer.uint64Field(3, revision);
   writer.uint64Field(4, position);
   writer.uint64Field(5, position);
-  mapEntry(6, 'type', event.type);
-  mapEntry(6, 'content-type', event.contentType);
-  mapEntry(6, 'created', createdTicks);
+  mapEntry(writer, 6, 'type', event.type);
+  mapEntry(writer, 6, 'content-type', event.contentType);
+  mapEntry(writer, 6, 'created', createdTicks);
   if (event.customMetadata.length > 0) writer.bytesField(7, event.customMetadata);
   if (event.data.length > 0) writer.bytesField(8, event.data);
-  return writer.toBuffer();
 }
 
-function mapEntry(field: number, key: string, value: string): void {
+function mapEntry(writer: ProtoWriter, field: number, key: string, value: string): void {
   const at = writer.beginMessage(field);
   writer.stringField(1, key);
   writer.stringField(2, value);
