@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
-import { memoryOf, startService, type Runtime, type ServiceProcess } from './support/processes';
+import { startService, type Runtime, type ServiceOptions, type ServiceProcess } from './support/processes';
 import { setUpParent, type HotParent } from './support/service-api';
 import { fmt } from './support/stats';
 
@@ -61,33 +61,55 @@ async function noop(baseUrl: string, seconds: number): Promise<LoadResult> {
   };
 }
 
-/** Single usage records, each with a key no other request of the run uses, round-robin over the sub-accounts. */
-async function singleUsage(
+/** Where a run of single usage records takes its idempotency keys: `${prefix}-${i}` for i = next, next + 1, … */
+export interface UsageKeys {
+  readonly prefix: string;
+  next: number;
+  /** Wrap around below this index: every request then repeats a key an earlier run recorded (200, nothing new). */
+  readonly repeatBelow?: number;
+}
+
+export interface UsageLoadResult extends LoadResult {
+  /**
+   * Requests built and sent (counted here: autocannon's own `requests.sent` adds a rate's worth of
+   * phantom requests per connection when a rate is set), and how many got a 2xx. At most one per
+   * connection is still unanswered when the run stops.
+   */
+  readonly sent: number;
+  readonly acknowledged: number;
+}
+
+/**
+ * Single usage records of 1 credit, round-robin over the sub-accounts by key index, so a repeat of key
+ * i carries exactly the payload of its first use. By default each request uses a key no other request
+ * of the run uses.
+ */
+export async function singleUsage(
   baseUrl: string,
   parent: HotParent,
   seconds: number,
-  connections = 64,
-  overallRate?: number,
-): Promise<LoadResult> {
-  const run_ = randomUUID().slice(0, 8);
-  let n = 0;
+  opts: { connections?: number; overallRate?: number; keys?: UsageKeys } = {},
+): Promise<UsageLoadResult> {
+  const keys = opts.keys ?? { prefix: randomUUID().slice(0, 8), next: 0 };
+  const first = keys.next;
   const result = await run({
     url: baseUrl,
-    connections,
+    connections: opts.connections ?? 64,
     duration: seconds,
     timeout: 10,
-    ...(overallRate ? { overallRate } : {}),
+    ...(opts.overallRate ? { overallRate: opts.overallRate } : {}),
     requests: [
       {
         method: 'POST',
         headers: { authorization: `Bearer ${parent.secret}`, 'content-type': 'application/json' },
         setupRequest: (request) => {
-          const i = n++;
+          const n = keys.next++;
+          const i = keys.repeatBelow ? n % keys.repeatBelow : n;
           const sub = parent.subAccountIds[i % parent.subAccountIds.length];
           return {
             ...request,
             path: `/v1/parents/${parent.parentId}/sub-accounts/${sub}/usage`,
-            body: JSON.stringify({ idempotencyKey: `${run_}-${i}`, credits: 1, meter: 'api-calls' }),
+            body: JSON.stringify({ idempotencyKey: `${keys.prefix}-${i}`, credits: 1, meter: 'api-calls' }),
           };
         },
       },
@@ -98,6 +120,8 @@ async function singleUsage(
     p50Ms: result.latency.p50,
     p99Ms: result.latency.p99,
     errors: errorsOf(result),
+    sent: keys.next - first,
+    acknowledged: result['2xx'],
   };
 }
 
@@ -177,17 +201,17 @@ function recordOutcomes(body: string): string[] {
   });
 }
 
-function describeErrors(errors: Record<string, number>): string {
+export function describeErrors(errors: Record<string, number>): string {
   const entries = Object.entries(errors);
   return entries.length === 0 ? 'no errors' : `ERRORS ${entries.map(([k, v]) => `${k}×${v}`).join(', ')}`;
 }
 
-async function withService<T>(
+export async function withService<T>(
   runtime: Runtime,
-  dataDir: string,
+  options: ServiceOptions,
   body: (service: ServiceProcess) => Promise<T>,
 ): Promise<T> {
-  const service = await startService(runtime, { dataDir });
+  const service = await startService(runtime, options);
   try {
     return await body(service);
   } catch (error) {
@@ -205,7 +229,7 @@ export async function benchHttp(
   dataDir: string,
   opts: { usageSeconds: number; batchSeconds: number; log: (line: string) => void },
 ): Promise<HttpResult> {
-  return withService(runtime, dataDir, async (service) => {
+  return withService(runtime, { dataDir }, async (service) => {
     const hot = await setUpParent(service.baseUrl, service.operatorToken, 'bench-hot', 64, 1_000_000_000);
     // Warm-up: JIT, connection pools, the hot parent's state in memory.
     await singleUsage(service.baseUrl, hot, 2);
@@ -246,69 +270,5 @@ export async function benchHttp(
       },
       usageBatch: { recordsPerSec: batch.okPerSec, p99Ms: batch.p99Ms, errors: batch.errors },
     };
-  });
-}
-
-/**
- * Steady single-usage load at a fixed rate for `seconds`, in 10-second slices: after each, the
- * service's RSS and the slice's p99. Memory is expected to grow with the idempotency keys the ledger
- * must remember for 35 days (docs/stream-layout.md), so growth is also shown per 100,000 records.
- */
-export async function runSoak(
-  runtime: Runtime,
-  dataDir: string,
-  seconds: number,
-  log: (line: string) => void,
-  rate = Number(process.env.BENCH_SOAK_RATE ?? 2000),
-): Promise<void> {
-  await withService(runtime, dataDir, async (service) => {
-    const hot = await setUpParent(service.baseUrl, service.operatorToken, 'soak-hot', 64, 1_000_000_000);
-    log(`soak: ${seconds} s of single usage at ${fmt(rate)} req/s over 64 connections, sampled every 10 s`);
-    const samples: { t: number; rssMiB: number; p99Ms: number; okPerSec: number; records: number }[] = [];
-    let records = 0;
-    const errors: Record<string, number> = {};
-    for (let t = 10; t <= seconds; t += 10) {
-      const slice = await singleUsage(service.baseUrl, hot, 10, 64, rate);
-      records += Math.round(slice.okPerSec * 10);
-      for (const [k, v] of Object.entries(slice.errors)) errors[k] = (errors[k] ?? 0) + v;
-      const { rssMiB } = memoryOf(service.pid);
-      samples.push({ t, rssMiB, p99Ms: slice.p99Ms, okPerSec: slice.okPerSec, records });
-      log(
-        `  t=${t}s rss ${fmt(rssMiB)} MiB, p99 ${fmt(slice.p99Ms, 1)} ms, ${fmt(slice.okPerSec)} records/s (${describeErrors(slice.errors)})`,
-      );
-      if (!service.running()) throw new Error('the service died during the soak');
-    }
-    const third = Math.max(1, Math.floor(samples.length / 3));
-    const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const early = samples.slice(0, third);
-    const late = samples.slice(-third);
-    const rssGrowth = mean(late.map((s) => s.rssMiB)) - mean(early.map((s) => s.rssMiB));
-    const recordsBetween = mean(late.map((s) => s.records)) - mean(early.map((s) => s.records));
-    const p99Early = mean(early.map((s) => s.p99Ms));
-    const p99Late = mean(late.map((s) => s.p99Ms));
-    const memoryFlat = rssGrowth <= 0.1 * mean(early.map((s) => s.rssMiB));
-    const latencyStable = p99Late <= 1.5 * p99Early + 2;
-    log(
-      `soak result: memory ${memoryFlat ? 'FLAT' : 'GREW'} (${fmt(rssGrowth, 1)} MiB from the first to the last third, ` +
-        `${fmt(recordsBetween > 0 ? (rssGrowth / recordsBetween) * 100_000 : NaN, 1)} MiB per 100,000 records); ` +
-        `latency ${latencyStable ? 'STABLE' : 'DEGRADED'} (p99 ${fmt(p99Early, 1)} → ${fmt(p99Late, 1)} ms); ` +
-        `${fmt(records)} records; ${describeErrors(errors)}`,
-    );
-    log(
-      JSON.stringify({
-        soak: {
-          seconds,
-          rate,
-          memoryFlat,
-          rssGrowthMiB: rssGrowth,
-          latencyStable,
-          p99EarlyMs: p99Early,
-          p99LateMs: p99Late,
-          records,
-          errors,
-          samples,
-        },
-      }),
-    );
   });
 }

@@ -4,7 +4,7 @@
  *
  *   npm run bench                  full volumes (1,000,000-event ledger), ~10 minutes
  *   npm run bench -- --quick       same figures on smaller volumes, under 3 minutes
- *   npm run bench -- --soak 600    steady usage load, RSS and p99 sampled every 10 s
+ *   npm run bench -- --soak 600    steady usage load judged on heap after GC and p99; exits 1 on a FAIL
  *   npm run bench -- --only store,http,cold   a subset of the phases
  *   npm run bench -- --cpu-prof ./profiles   V8 profiles of every service process (see profile-summary.ts)
  *   npm run bench -- --append-clients 1      the append figure through one client thread (default 2)
@@ -17,7 +17,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { benchColdLedger, type ColdLedgerResult } from './cold-ledger.bench';
-import { benchHttp, runSoak, type HttpResult } from './http.bench';
+import { benchHttp, type HttpResult } from './http.bench';
+import { runSoak } from './soak.bench';
 import {
   benchAppend,
   benchReadAll,
@@ -152,7 +153,9 @@ async function main(): Promise<void> {
   if (!options.keep) workDirs.add(workDir);
   try {
     if (options.soakSeconds !== null) {
-      await runSoak(runtime, path.join(workDir, 'soak'), options.soakSeconds, log);
+      // A soak that fails its verdict (docs/benchmarks.md) must fail the command, not only print it.
+      if (!(await runSoak(runtime, path.join(workDir, 'soak'), options.soakSeconds, log)))
+        process.exitCode = 1;
       return;
     }
     let append: AppendResult | undefined;
@@ -317,7 +320,7 @@ process.on('exit', () => {
 });
 
 main().then(
-  () => process.exit(0),
+  () => process.exit(process.exitCode ?? 0),
   (error: unknown) => {
     process.stderr.write(
       `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
