@@ -23,7 +23,15 @@ export function startEmbeddedStoreProcess(
   // Compiled: the .js beside this file. From sources (ts-node, jest): the .ts through ts-node.
   const fromSources = __filename.endsWith('.ts');
   const entry = path.join(__dirname, `embedded-store.child.${fromSources ? 'ts' : 'js'}`);
-  const args = [...(fromSources ? ['-r', 'ts-node/register/transpile-only'] : []), entry, '--db', dataDir];
+  // A profiled service (`node --cpu-prof`, as `npm run bench -- --cpu-prof` starts it) profiles its store too.
+  const profiling = process.execArgv.filter((arg) => /^--(cpu|heap)-prof/.test(arg));
+  const args = [
+    ...profiling,
+    ...(fromSources ? ['-r', 'ts-node/register/transpile-only'] : []),
+    entry,
+    '--db',
+    dataDir,
+  ];
   const child = spawn(process.execPath, args, {
     // stdin stays open and unused: its end is how the child learns that this process is gone.
     stdio: ['pipe', 'pipe', 'inherit'],
