@@ -17,6 +17,22 @@ describe('event envelope', () => {
   });
 });
 
+describe('event envelope of events without metadata of their own', () => {
+  it('is the JSON of the envelope as bytes, encoded once per envelope and shared by its events', () => {
+    const envelope = { $correlationId: 'c', actor: { type: 'parent', id: 'p-é' }, schemaVersion: 1 };
+    const first = toEventData({ type: 'Deposited', data: { amount: 1 } }, envelope);
+    const second = toEventData({ type: 'Deposited', data: { amount: 2 } }, envelope);
+    expect(first.metadata).toBeInstanceOf(Uint8Array);
+    // The client sends a Uint8Array as is, but copies a Buffer.
+    expect((first.metadata as Uint8Array).constructor).toBe(Uint8Array);
+    expect(JSON.parse(Buffer.from(first.metadata as Uint8Array).toString('utf8'))).toEqual(envelope);
+    expect(second.metadata).toBe(first.metadata);
+    const other = toEventData({ type: 'Deposited', data: { amount: 3 } }, { ...envelope });
+    expect(other.metadata).not.toBe(first.metadata);
+    expect(toEventData({ type: 'Deposited', data: {} }).metadata).toBeUndefined();
+  });
+});
+
 describe('snapshot stream names', () => {
   it.each([
     ['ledger-p1', 'ledgersnapshot-p1'],

@@ -18,15 +18,38 @@ export interface RecordedDomainEvent<Event extends DomainEvent = DomainEvent> {
 /**
  * The client's event data for a domain event, with a fresh id. `extraMetadata` is the envelope of the
  * command (correlation, causation, actor); the event's own metadata wins on a clash.
+ *
+ * An event without metadata of its own carries the envelope as is, handed to the client already
+ * encoded: the very UTF-8 JSON bytes the client would have produced, made once per envelope object
+ * rather than stringified, base64-encoded and decoded again for each event. A batch request shares
+ * one envelope among all its records, so an envelope must not be changed once it was passed here.
  */
 export function toEventData(event: DomainEvent, extraMetadata?: EventMetadata): EventData {
-  const metadata = extraMetadata ? { ...extraMetadata, ...event.metadata } : event.metadata;
+  const metadata =
+    extraMetadata && event.metadata
+      ? { ...extraMetadata, ...event.metadata }
+      : extraMetadata
+        ? encodedEnvelope(extraMetadata)
+        : event.metadata;
   return jsonEvent({
     id: randomUUID(),
     type: event.type,
     data: event.data as JSONType,
     ...(metadata ? { metadata } : {}),
   });
+}
+
+const encodedEnvelopes = new WeakMap<EventMetadata, Uint8Array>();
+
+function encodedEnvelope(envelope: EventMetadata): Uint8Array {
+  let bytes = encodedEnvelopes.get(envelope);
+  if (!bytes) {
+    const encoded = Buffer.from(JSON.stringify(envelope), 'utf8');
+    // A plain Uint8Array: the client sends only those as bytes (a Buffer it would copy first).
+    bytes = new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength);
+    encodedEnvelopes.set(envelope, bytes);
+  }
+  return bytes;
 }
 
 /** The recorded event of a read or subscription, or undefined for an unresolved link. */

@@ -103,6 +103,39 @@ export class LedgerService implements BeforeApplicationShutdown {
     });
   }
 
+  /**
+   * The records of one batch request, queued in order in the same tick so the processor decides them
+   * together. They share the request's instant and one metadata envelope (encoded once for all their
+   * events); each settles on its own, as if sent alone.
+   */
+  recordUsageBatch(
+    context: RequestContext,
+    parentId: string,
+    records: readonly Omit<Extract<LedgerCommand, { type: 'RecordUsage' }>['data'], 'usageId'>[],
+  ): Promise<Executed<UsageResult>>[] {
+    const now = this.clock.now();
+    const streamName = ledgerStreamName(parentId);
+    const key = keyCheckOf(context.principal);
+    const options = { metadata: this.metadata(context, now) };
+    const commandMetadata = { now };
+    return records.map((data) =>
+      this.processor
+        .execute(
+          streamName,
+          {
+            key,
+            command: {
+              type: 'RecordUsage',
+              data: { ...data, usageId: newUsageId() },
+              metadata: commandMetadata,
+            },
+          },
+          options,
+        )
+        .then((outcome) => executed(outcome as CommandOutcome<UsageResult>, now)),
+    );
+  }
+
   /** A read of the parent's current state, after every command queued before it. */
   read<Result>(
     context: RequestContext,

@@ -62,9 +62,14 @@ export class UsageController {
   ): Promise<{ results: BatchUsageResult[] }> {
     const instance = `/v1/parents/${parentId}/usage/batch`;
     // Sent in one tick, so the processor decides them together, in order, and appends them at once.
+    const outcomes = this.ledger.recordUsageBatch(
+      context,
+      parentId,
+      body.records.map((record) => usageData(record.subAccountId, record)),
+    );
     const results = await Promise.all(
-      body.records.map((record, index) =>
-        this.ledger.recordUsage(context, parentId, usageData(record.subAccountId, record)).then(
+      outcomes.map((outcome, index) =>
+        outcome.then(
           ({ result }): BatchUsageResult => ({
             status: result.replayed ? 200 : 201,
             usageId: result.usageId,
