@@ -7,6 +7,7 @@ import {
   RecordBuilder,
 } from '../storage/event-log';
 import { EventIndex, StreamState } from '../storage/event-index';
+import { RecentIds } from './recent-ids';
 import {
   NewEvent,
   parseRecordedEvent,
@@ -78,10 +79,12 @@ export class EventStoreEngine {
   /** Events [0, durableCount) are on disk and visible; later ones are still in flight. */
   durableCount = 0;
   private readonly log: EventLog;
-  private readonly recentIds = new Map<string, number>();
-  /** Ring of the ids in `recentIds`, oldest overwritten first (no Map iteration needed). */
-  private readonly recentRing: (string | undefined)[] = new Array(RECENT_ID_CAPACITY);
-  private recentNext = 0;
+  private readonly recentIds = new RecentIds(RECENT_ID_CAPACITY);
+  /** The id of a written event, in flight or durable: confirms a `recentIds` candidate. */
+  private readonly idOfIndex = (i: number): string => {
+    const pb = this.pendingEntries.get(i) ?? this.entry(i);
+    return parseRecordedEvent(pb, 0, pb.length).id;
+  };
   private readonly pendingEntries = new Map<number, Buffer>();
   private readonly record = new RecordBuilder();
   private readonly listeners = new Set<() => void>();
@@ -117,15 +120,7 @@ export class EventStoreEngine {
   }
 
   private rememberId(id: string, index: number): void {
-    const slot = this.recentNext;
-    this.recentNext = (slot + 1) % RECENT_ID_CAPACITY;
-    const evicted = this.recentRing[slot];
-    // Drop the evicted id unless a later event reused it (then its entry is newer than the slot).
-    if (evicted !== undefined && this.recentIds.get(evicted)! <= index - RECENT_ID_CAPACITY) {
-      this.recentIds.delete(evicted);
-    }
-    this.recentRing[slot] = id;
-    this.recentIds.set(id, index);
+    this.recentIds.remember(id, index);
   }
 
   private applyMetadata(metaStreamName: string, data: Uint8Array, which: 'write' | 'read'): void {
@@ -277,7 +272,7 @@ export class EventStoreEngine {
     if (expected === EXPECTED_ANY || expected === EXPECTED_STREAM_EXISTS) {
       let lastIndex = -1;
       for (let k = 0; k < events.length; k++) {
-        const i = this.recentIds.get(events[k].id);
+        const i = this.recentIds.find(events[k].id, this.idOfIndex);
         if (i === undefined || !st || this.index.streamOf(i) !== st.no) {
           return k === 0
             ? { kind: 'ok', current, undelete: softDeleted }
@@ -312,9 +307,7 @@ export class EventStoreEngine {
   }
 
   private idAt(st: StreamState, revision: number): string {
-    const i = st.at(revision);
-    const pb = this.pendingEntries.get(i) ?? this.entry(i);
-    return parseRecordedEvent(pb, 0, pb.length).id;
+    return this.idOfIndex(st.at(revision));
   }
 
   private write(planned: PlannedEvent[]): Promise<number[]> {
