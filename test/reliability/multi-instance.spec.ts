@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import * as fc from 'fast-check';
-import { spawnEmbeddedEventStore, type EventStoreProcess } from '../support/event-store';
+import { collect, spawnEmbeddedEventStore, type EventStoreProcess } from '../support/event-store';
 import { expectProblem, expectStatus, readLedger, uniqueId } from '../support/ledger-fixtures';
 import {
   REQUIRED_OUTCOMES,
@@ -73,6 +73,19 @@ describe('several service instances on one store (SPEC §7)', () => {
   let store: EventStoreProcess;
   let client: EventStoreDBClient;
   let instances: ServiceProcess[] = [];
+  const operatorToken = randomBytes(24).toString('base64url');
+
+  function startInstance(index: number): Promise<ServiceProcess> {
+    return startServiceProcess({
+      env: {
+        EVENTSTORE_CONNECTION_STRING: store.connectionString,
+        OPERATOR_TOKEN: operatorToken,
+        // Projection state files are per instance: each folds the log on its own.
+        SUBLEDGER_DATA_DIR: path.join(workDir, `instance-${index}`),
+      },
+      readyTimeoutMs: 90_000,
+    });
+  }
 
   beforeAll(async () => {
     workDir = await mkdtemp(path.join(tmpdir(), 'subledger-multi-'));
@@ -83,20 +96,7 @@ describe('several service instances on one store (SPEC §7)', () => {
       readyTimeoutMs: 60_000,
     });
     client = EventStoreDBClient.connectionString(store.connectionString);
-    const operatorToken = randomBytes(24).toString('base64url');
-    instances = await Promise.all(
-      Array.from({ length: INSTANCES }, (_, index) =>
-        startServiceProcess({
-          env: {
-            EVENTSTORE_CONNECTION_STRING: store.connectionString,
-            OPERATOR_TOKEN: operatorToken,
-            // Projection state files are per instance: each folds the log on its own.
-            SUBLEDGER_DATA_DIR: path.join(workDir, `instance-${index}`),
-          },
-          readyTimeoutMs: 90_000,
-        }),
-      ),
-    );
+    instances = await Promise.all(Array.from({ length: INSTANCES }, (_, index) => startInstance(index)));
   }, 180_000);
 
   afterAll(async () => {
@@ -203,6 +203,68 @@ describe('several service instances on one store (SPEC §7)', () => {
     );
     expect(recorded).toHaveLength(1);
   }, 60_000);
+
+  it('an instance started after the others wrote past several snapshots answers every key as a repeat', async () => {
+    const [a, b] = instances;
+    const ledger = await setUpLedger(a, 1_000_000, [100_000, 100_000, 100_000]);
+    const batchPath = `/v1/parents/${ledger.parent.id}/usage/batch`;
+    // 1,600 records in batches of 200, half through A and half through B at once: past the snapshot
+    // interval (500 events) three times, so snapshots and key-journal entries come from both.
+    const records = Array.from({ length: 1_600 }, (_, i) => ({
+      subAccountId: ledger.subs[i % SUB_ACCOUNTS],
+      idempotencyKey: `k-${i}`,
+      credits: 1 + (i % 3),
+    }));
+    const usageIds = new Map<string, string>();
+    let pending = records;
+    for (let round = 0; pending.length > 0 && round < 5; round++) {
+      const batches = Array.from({ length: Math.ceil(pending.length / 200) }, (_, i) =>
+        pending.slice(i * 200, i * 200 + 200),
+      );
+      const answers = await Promise.all(
+        batches.map((batch, i) => [a, b][i % 2].api.post(batchPath, { records: batch }, ledger.parent.key)),
+      );
+      const retry: typeof records = [];
+      answers.forEach((answer, i) => {
+        expectStatus(answer, 200);
+        (answer.body.results as any[]).forEach((result, j) => {
+          const record = batches[i][j];
+          // Racing instances may exhaust the bounded retries: resent with the same key and payload.
+          if (result.error?.code === 'concurrency_conflict') retry.push(record);
+          else if (result.status === 201 || result.status === 200)
+            usageIds.set(record.idempotencyKey, result.usageId);
+          else throw new Error(`record ${record.idempotencyKey}: ${JSON.stringify(result)}`);
+        });
+      });
+      pending = retry;
+    }
+    expect(usageIds.size).toBe(records.length);
+    const snapshots = await collect(client.readStream(`ledgersnapshot-${ledger.parent.id}`)).catch(() => []);
+    expect(snapshots.length).toBeGreaterThan(0);
+
+    // A new instance loads the parent cold: snapshot, key journal and tail, all written by others.
+    const late = await startInstance(INSTANCES);
+    try {
+      const repeats = await Promise.all([
+        late.api.post(batchPath, { records: records.slice(0, 800) }, ledger.parent.key),
+        late.api.post(batchPath, { records: records.slice(800) }, ledger.parent.key),
+      ]);
+      const wrong = repeats
+        .flatMap((answer) => expectStatus(answer, 200).body.results as any[])
+        .map((result, i) => ({ key: records[i].idempotencyKey, result }))
+        .filter(({ key, result }) => result.status !== 200 || result.usageId !== usageIds.get(key));
+      expect(wrong.slice(0, 5)).toEqual([]);
+      await auditLedger({
+        source: client,
+        apis: [late.api, a.api, b.api],
+        ledger,
+        answers: [],
+        conflictsPossible: true,
+      });
+    } finally {
+      await late.stop();
+    }
+  }, 120_000);
 });
 
 /** `subledger_append_conflicts_total` of the ledger processor, from the instance's /metrics. */
