@@ -220,16 +220,21 @@ async function main(): Promise<void> {
       }
     }
 
-    const hot = `benchcounter-hot-${randomUUID().replace(/-/g, '')}`;
-    const processor = new CommandProcessor({ client, decider: counter, exclusiveWriter: true });
-    await processor.execute(hot, { type: 'Count', credits: 1 });
-    const batched = await closedLoop(64, args.seconds, () =>
-      processor.execute(hot, { type: 'Count', credits: 1 }),
-    );
-    await processor.close();
-    report('hot stream via processor, 64 callers', batched.perSecond, 'durable commands/s');
-    report('hot stream via processor, p50', batched.p50, 'ms');
-    report('hot stream via processor, p99', batched.p99, 'ms');
+    // The same hot stream as the only writer (as the service on its own embedded store), then as one
+    // of several instances sharing a store: each batch first reads what others may have appended.
+    for (const exclusiveWriter of [true, false]) {
+      const label = exclusiveWriter ? 'hot stream via processor' : 'hot stream, shared store (head check)';
+      const hot = `benchcounter-hot-${randomUUID().replace(/-/g, '')}`;
+      const processor = new CommandProcessor({ client, decider: counter, exclusiveWriter });
+      await processor.execute(hot, { type: 'Count', credits: 1 });
+      const batched = await closedLoop(64, args.seconds, () =>
+        processor.execute(hot, { type: 'Count', credits: 1 }),
+      );
+      await processor.close();
+      report(`${label}, 64 callers`, batched.perSecond, 'durable commands/s');
+      report(`${label}, p50`, batched.p50, 'ms');
+      report(`${label}, p99`, batched.p99, 'ms');
+    }
 
     let used = 0;
     const rawStream = `benchcounter-raw-${randomUUID().replace(/-/g, '')}`;
