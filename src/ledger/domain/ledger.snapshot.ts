@@ -2,6 +2,7 @@ import type { BillingModel, DecimalPrice, IsoInstant } from './ledger.events';
 import {
   initialLedgerState,
   isUsageKeyLive,
+  USAGE_KEY_RETENTION_MS,
   type ApiKeyState,
   type LateUsage,
   type LedgerState,
@@ -282,6 +283,8 @@ export function restoreUsageKeys(
 ): LedgerState {
   const log = state.usageKeys;
   const restored: UsageReceipt[] = [];
+  // Chunks come in journal order, so the receipts usually arrive sorted and need no sort.
+  let ordered = true;
   for (const given of chunks) {
     const chunk = given as UsageKeyChunk;
     if (
@@ -291,33 +294,41 @@ export function restoreUsageKeys(
     ) {
       throw new Error(`unsupported usage key chunk (schemaVersion ${String(chunk?.schemaVersion)})`);
     }
+    // Resolved once per chunk: a chunk names each of its sub-accounts once.
+    const subAccounts = chunk.subAccounts.map((id) => {
+      const subAccount = state.subAccounts.get(id);
+      if (!subAccount) throw new Error(`usage key journal names an unknown sub-account ${id}`);
+      return subAccount;
+    });
+    // A key recorded at or before this instant has expired (isUsageKeyLive, hoisted).
+    const expiredAtOrBefore = log.latestRecordedAtMs - USAGE_KEY_RETENTION_MS;
     let recordedAtMs = 0;
     let revision = 0;
     for (let index = 0; index < chunk.key.length; index++) {
       recordedAtMs += chunk.recordedAtDelta[index];
       revision += chunk.revisionDelta[index];
       if (revision > snapshotRevision) break;
-      const subAccountId = chunk.subAccounts[chunk.subAccount[index]];
+      if (recordedAtMs <= expiredAtOrBefore) continue;
+      const subAccount = subAccounts[chunk.subAccount[index]];
+      const idempotencyKey = chunk.key[index];
+      const held = subAccount.receipts.get(idempotencyKey);
+      if (held && held.revision >= revision) continue;
       const receipt: UsageReceipt = {
-        subAccountId,
-        idempotencyKey: chunk.key[index],
+        subAccountId: subAccount.id,
+        idempotencyKey,
         usageId: chunk.usageId[index],
         fingerprint: chunk.fingerprint[index],
         remaining: chunk.remaining[index],
         recordedAtMs,
         revision,
       };
-      if (!isUsageKeyLive(receipt, log.latestRecordedAtMs)) continue;
-      const subAccount = state.subAccounts.get(subAccountId);
-      if (!subAccount) throw new Error(`usage key journal names an unknown sub-account ${subAccountId}`);
-      const held = subAccount.receipts.get(receipt.idempotencyKey);
-      if (held && held.revision >= revision) continue;
-      subAccount.receipts.set(receipt.idempotencyKey, receipt);
+      subAccount.receipts.set(idempotencyKey, receipt);
+      if (restored.length > 0 && restored[restored.length - 1].revision > revision) ordered = false;
       restored.push(receipt);
     }
   }
   // Every restored receipt predates the tail's, so the log stays in revision order.
-  restored.sort((a, b) => a.revision - b.revision);
+  if (!ordered) restored.sort((a, b) => a.revision - b.revision);
   log.entries = restored.concat(log.entries.slice(log.head));
   log.head = 0;
   return state;

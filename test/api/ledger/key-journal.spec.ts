@@ -124,6 +124,8 @@ describe('idempotency keys across snapshots (key journal)', () => {
       expect(used.result).toBe(KEYS);
       expect(loads).toEqual([{ events: expect.any(Number), fromSnapshot: true }]);
       expect(loads[0].events).toBeLessThanOrEqual(1_000);
+      // Answered from the core snapshot and the tail: the keys are restored only when usage needs them.
+      expect(restored).toEqual([]);
 
       const repeat = await processor.execute(stream, {
         key: null,
