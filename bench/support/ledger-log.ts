@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { jsonEvent, type EventData, type EventStoreDBClient, type JSONType } from '@eventstore/db-client';
+import type { EventData, EventStoreDBClient } from '@eventstore/db-client';
 import {
   decideWithResult,
   evolve,
@@ -11,6 +11,7 @@ import {
   type LedgerState,
   type NewApiKey,
 } from '../../src/ledger/domain';
+import { toEventData } from '../../src/event-store/command-processing/event-envelope';
 
 /**
  * Ledger-shaped events made by the ledger's own decider, so the bench's logs hold exactly what the
@@ -119,14 +120,11 @@ export class LedgerLog {
       schemaVersion: 1,
       recordedAt: command.metadata.now.toISOString(),
     };
+    // The service's own conversion, so the bench hands the client what the service hands it (the
+    // command's envelope as already-encoded metadata bytes, among others).
     return events.map((event) => {
       evolve(this.state, event);
-      return jsonEvent({
-        id: randomUUID(),
-        type: event.type,
-        data: event.data as JSONType,
-        metadata: metadata as unknown as JSONType,
-      });
+      return toEventData(event, metadata);
     });
   }
 }
@@ -137,5 +135,7 @@ export function subAccountId(index: number): string {
 
 /** Rough payload size of an event, to keep an append under EventStoreDB's 1 MiB request limit. */
 export function approximateBytes(event: EventData): number {
-  return JSON.stringify(event.data).length + JSON.stringify(event.metadata).length + event.type.length;
+  const metadata =
+    event.metadata instanceof Uint8Array ? event.metadata.length : JSON.stringify(event.metadata).length;
+  return JSON.stringify(event.data).length + metadata + event.type.length;
 }

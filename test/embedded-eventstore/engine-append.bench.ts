@@ -28,12 +28,13 @@ new PerformanceObserver((list) => {
 
 /** The event as the server receives it: JSON data and metadata as bytes. */
 function toNewEvent(event: EventData): NewEvent {
+  const metadata = event.metadata;
   return {
     id: event.id,
     type: event.type,
     contentType: event.contentType,
     data: Buffer.from(JSON.stringify(event.data)),
-    customMetadata: Buffer.from(JSON.stringify(event.metadata)),
+    customMetadata: metadata instanceof Uint8Array ? metadata : Buffer.from(JSON.stringify(metadata)),
   };
 }
 
