@@ -270,6 +270,8 @@ async function main(): Promise<void> {
         coldBalanceAsOfMs: round(cold?.firstAsOfMs ?? NaN),
         coldFirstWriteMs: round(cold?.firstWriteMs ?? NaN),
         rssFreshMiB: round(cold?.rssFreshMiB ?? NaN),
+        storeRssFreshMiB: round(cold?.storeRssFreshMiB ?? NaN),
+        storeRssRestartMiB: round(cold?.storeRssRestartMiB ?? NaN),
         rssRestartMiB: round(cold?.rssRestartMiB ?? NaN),
         rssAfterWriteMiB: round(cold?.rssAfterWriteMiB ?? NaN),
         appendP99Ms: round(append?.appendP99Ms ?? NaN),
