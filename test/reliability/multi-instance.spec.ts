@@ -202,6 +202,21 @@ describe('several service instances on one store (SPEC §7)', () => {
       (event) => event.data?.idempotencyKey === usage.idempotencyKey,
     );
     expect(recorded).toHaveLength(1);
+
+    // Projection reads wait for the position the (caught-up) ledger read returns: the audit trail on
+    // every instance ends with a usage recorded through another one a moment ago.
+    const last = { idempotencyKey: uniqueId('k'), credits: 1 };
+    const lastUsage = expectStatus(await c.api.post(`${subPath}/usage`, last, ledger.parent.key), 201);
+    for (const instance of [a, b]) {
+      const history = expectStatus(
+        await instance.api.get(`${subPath}/history?limit=500`, ledger.parent.key),
+        200,
+      );
+      expect(history.body.entries.at(-1)).toMatchObject({
+        type: 'UsageRecorded',
+        usageId: lastUsage.body.usageId,
+      });
+    }
   }, 60_000);
 
   it('an instance started after the others wrote past several snapshots answers every key as a repeat', async () => {
