@@ -4,17 +4,37 @@ import { ApplicationError, FieldError } from './problem';
 const PRIMITIVE_TYPES: ReadonlySet<unknown> = new Set([String, Number, Boolean, Object, Array]);
 
 /**
+ * A DTO of a hot route may offer a cheap check of its common shape. It must accept only bodies its
+ * decorators accept (a property test holds it to that); anything else, refusals included, goes through
+ * class-validator as usual, so every error message stays class-validator's. An accepted body reaches
+ * the handler as the parsed JSON, not as a class instance.
+ */
+export interface FastAcceptingDto {
+  fastAccepts(value: unknown): boolean;
+}
+
+function fastAccepts(metatype: unknown, value: unknown): boolean {
+  const check = (metatype as Partial<FastAcceptingDto> | undefined)?.fastAccepts;
+  return typeof check === 'function' && check(value);
+}
+
+/** How class-validator checks DTOs (exported so tests can hold a DTO's `fastAccepts` to it). */
+export const CLASS_VALIDATION_OPTIONS = {
+  whitelist: true,
+  forbidNonWhitelisted: true,
+  transform: true,
+  // Query strings arrive as strings; DTOs convert what they expect explicitly, nothing is guessed.
+  transformOptions: { enableImplicitConversion: false },
+} as const;
+
+/**
  * The global pipe: DTOs are checked with class-validator, unknown fields are refused rather than
  * silently dropped, and every failure becomes a `validation_failed` problem listing each field.
  */
 export class RequestValidationPipe extends ValidationPipe {
   constructor() {
     super({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      transform: true,
-      // Query strings arrive as strings; DTOs convert what they expect explicitly, nothing is guessed.
-      transformOptions: { enableImplicitConversion: false },
+      ...CLASS_VALIDATION_OPTIONS,
       exceptionFactory: (errors) => validationFailed(flattenValidationErrors(errors)),
     });
   }
@@ -29,6 +49,9 @@ export class RequestValidationPipe extends ValidationPipe {
     ) {
       throw validationFailed([{ field: 'body', message: 'The request body must be a JSON object' }]);
     }
+    // class-validator costs 25–35 µs per batch record (a 1,000-record batch held the event loop
+    // 25–50 ms); the precheck costs about 1 µs (docs/benchmarks.md).
+    if (metadata.type === 'body' && fastAccepts(metadata.metatype, value)) return value;
     return super.transform(value, metadata);
   }
 }
