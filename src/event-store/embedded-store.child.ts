@@ -95,7 +95,9 @@ async function main(): Promise<void> {
   // The parent's death (stdin ends) or its request (SIGTERM): the same clean close.
   process.stdin.on('end', stop).on('close', stop).on('error', stop).resume();
   process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  // Ctrl-C reaches the whole process group; the service shuts down gracefully on it and still
+  // appends while it drains, then closes this store itself. So SIGINT is the parent's to act on.
+  process.on('SIGINT', () => undefined);
 
   release = await acquireLock(dataDir, 30_000);
   process.on('exit', () => release());
