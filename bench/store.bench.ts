@@ -57,8 +57,7 @@ export async function benchAppend(
   const runId = randomUUID().slice(0, 8);
   const clients = Math.max(1, Math.min(opts.clients, opts.streams));
   const workers: Worker[] = [];
-  const ready: Promise<void>[] = [];
-  const done: Promise<number[]>[] = [];
+  const channels: ReturnType<typeof workerMessages>[] = [];
   try {
     for (let c = 0; c < clients; c++) {
       const streamNames: string[] = [];
@@ -67,12 +66,14 @@ export async function benchAppend(
       const worker = startWorker(input);
       workers.push(worker);
       const messages = workerMessages(worker);
-      ready.push(messages.next('ready').then(() => undefined));
-      done.push(
-        ready[c].then(() => messages.next('done')).then((m) => (m.kind === 'done' ? m.latencies : [])),
-      );
+      channels.push(messages);
     }
-    await Promise.all(ready);
+    await Promise.all(channels.map((messages) => messages.next('ready')));
+    // Waiting for 'done' only from here: a worker that failed earlier has already failed the run
+    // above, and no promise is left rejected with nobody listening.
+    const done = channels.map((messages) =>
+      messages.next('done').then((m) => (m.kind === 'done' ? m.latencies : [])),
+    );
     const cpu = cpuMeter(opts.storePid)();
     const started = performance.now();
     for (const worker of workers) worker.postMessage('go');
