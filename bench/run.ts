@@ -8,6 +8,7 @@
  *   npm run bench -- --only store,http,cold   a subset of the phases
  *   npm run bench -- --cpu-prof ./profiles   V8 profiles of every service process (see profile-summary.ts)
  *   npm run bench -- --append-clients 1      the append figure through one client thread (default 2)
+ *   npm run bench -- --append-client-as-shipped   appends without the service's base64 patch of the client
  *
  * Durability is never relaxed: every store runs with fsync on, as in production. Everything listens on
  * loopback, every child is killed on exit, and a watchdog ends a run that overstays its budget.
@@ -39,6 +40,8 @@ interface Options {
   keep: boolean;
   /** Client instances, each in a worker thread, that the append figure's 16 streams are spread over. */
   appendClients: number;
+  /** Encode appends as the service does (its base64 patch of the client's messages), or as shipped. */
+  appendServiceEncoding: boolean;
 }
 
 function parseArgs(argv: string[]): Options {
@@ -48,6 +51,7 @@ function parseArgs(argv: string[]): Options {
     phases: new Set(['store', 'http', 'cold']),
     keep: false,
     appendClients: 2,
+    appendServiceEncoding: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
@@ -77,6 +81,9 @@ function parseArgs(argv: string[]): Options {
       case '--keep':
         options.keep = true;
         break;
+      case '--append-client-as-shipped':
+        options.appendServiceEncoding = false;
+        break;
       case '--append-clients': {
         const clients = Number(value());
         if (!Number.isInteger(clients) || clients < 1 || clients > 16)
@@ -90,7 +97,7 @@ function parseArgs(argv: string[]): Options {
         break;
       default:
         throw new Error(
-          `unknown argument ${argv[i]} (expected --quick, --soak <s>, --only <phases>, --keep, --cpu-prof <dir>, --append-clients <n>)`,
+          `unknown argument ${argv[i]} (expected --quick, --soak <s>, --only <phases>, --keep, --cpu-prof <dir>, --append-clients <n>, --append-client-as-shipped)`,
         );
     }
   }
@@ -176,10 +183,12 @@ async function main(): Promise<void> {
             batch: 100,
             clients: options.appendClients,
             storePid: store.pid,
+            serviceEncoding: options.appendServiceEncoding,
           });
           log(
             `appendBatch100: ${fmt(append.eventsPerSec)} events/s (${fmt(append.events)} events, 16 streams in flight ` +
-              `over ${append.clients} client thread${append.clients === 1 ? '' : 's'}, ` +
+              `over ${append.clients} client thread${append.clients === 1 ? '' : 's'}` +
+              `${options.appendServiceEncoding ? '' : ' (client as shipped, no base64 patch)'}, ` +
               `append p50 ${fmt(append.appendP50Ms, 1)} ms p99 ${fmt(append.appendP99Ms, 1)} ms; ` +
               `CPU µs/event: client ${fmt(append.cpu.clientUs, 1)}, store ${fmt(append.cpu.storeUs, 1)}) — target ≥ 50,000`,
           );
@@ -276,6 +285,7 @@ async function main(): Promise<void> {
         rssAfterWriteMiB: round(cold?.rssAfterWriteMiB ?? NaN),
         appendP99Ms: round(append?.appendP99Ms ?? NaN),
         appendClients: append?.clients ?? null,
+        appendServiceEncoding: options.appendServiceEncoding,
         appendCpuUsPerEvent: append
           ? { client: round(append.cpu.clientUs), store: round(append.cpu.storeUs) }
           : null,

@@ -51,7 +51,15 @@ export interface AppendResult {
  */
 export async function benchAppend(
   connectionString: string,
-  opts: { events: number; streams: number; batch: number; clients: number; storePid?: number },
+  opts: {
+    events: number;
+    streams: number;
+    batch: number;
+    clients: number;
+    storePid?: number;
+    /** Patch the client's base64 handling as the service does (default true). */
+    serviceEncoding?: boolean;
+  },
 ): Promise<AppendResult> {
   const batchesPerStream = Math.ceil(opts.events / opts.streams / opts.batch);
   const runId = randomUUID().slice(0, 8);
@@ -62,7 +70,13 @@ export async function benchAppend(
     for (let c = 0; c < clients; c++) {
       const streamNames: string[] = [];
       for (let s = c; s < opts.streams; s += clients) streamNames.push(`bench-${runId}-${s}`);
-      const input: AppendWorkerInput = { connectionString, streamNames, batchesPerStream, batch: opts.batch };
+      const input: AppendWorkerInput = {
+        connectionString,
+        serviceEncoding: opts.serviceEncoding ?? true,
+        streamNames,
+        batchesPerStream,
+        batch: opts.batch,
+      };
       const worker = startWorker(input);
       workers.push(worker);
       const messages = workerMessages(worker);

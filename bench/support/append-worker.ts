@@ -6,6 +6,7 @@ import {
   type EventData,
 } from '@eventstore/db-client';
 import { LedgerLog } from './ledger-log';
+import { useNativeBase64ForAppends } from '../../src/event-store/append-encoding';
 
 /**
  * One client of the append figure, in a worker thread of its own (see `benchAppend`): its own
@@ -17,6 +18,8 @@ import { LedgerLog } from './ledger-log';
  */
 export interface AppendWorkerInput {
   readonly connectionString: string;
+  /** Encode appends as the service does (`useNativeBase64ForAppends`), or with the client as shipped. */
+  readonly serviceEncoding: boolean;
   readonly streamNames: readonly string[];
   readonly batchesPerStream: number;
   readonly batch: number;
@@ -29,6 +32,7 @@ export type AppendWorkerMessage =
 
 async function main(input: AppendWorkerInput): Promise<void> {
   const port = parentPort!;
+  if (input.serviceEncoding) useNativeBase64ForAppends();
   const client = EventStoreDBClient.connectionString(input.connectionString);
   try {
     const writers: { stream: string; batches: EventData[][]; revision: AppendExpectedRevision }[] = [];
