@@ -82,10 +82,15 @@ export class EventStoreEngine {
   private readonly recentIds = new RecentIds(RECENT_ID_CAPACITY);
   /** The id of a written event, in flight or durable: confirms a `recentIds` candidate. */
   private readonly idOfIndex = (i: number): string => {
-    const pb = this.pendingEntries.get(i) ?? this.entry(i);
+    const pb = this.pendingEntry(i) ?? this.entry(i);
     return parseRecordedEvent(pb, 0, pb.length).id;
   };
-  private readonly pendingEntries = new Map<number, Buffer>();
+  /**
+   * Records written but not yet durable, oldest first (flushes are sequential), each covering the
+   * consecutive event indexes [first, first + entryAt.length). The idempotency check reads in-flight
+   * events from here, which is rare, so nothing is kept per event.
+   */
+  private pendingRecords: { first: number; record: Buffer; entryAt: number[] }[] = [];
   private readonly record = new RecordBuilder();
   private readonly listeners = new Set<() => void>();
   private durableWaiters: { index: number; resolve: () => void }[] = [];
@@ -334,18 +339,29 @@ export class EventStoreEngine {
       indexes.push(i);
     }
     const framed = record.finish();
-    // Until the record is durable, the idempotency check reads in-flight events from here.
-    for (let k = 0; k < indexes.length; k++) this.pendingEntries.set(indexes[k], record.entry(framed, k));
+    const pending = { first: indexes[0], record: framed, entryAt: record.entryOffsets() };
+    this.pendingRecords.push(pending);
     const endCount = this.index.count;
     return new Promise((resolve, reject) => {
       this.log.append(framed, (err) => {
-        for (const i of indexes) this.pendingEntries.delete(i);
+        this.pendingRecords = this.pendingRecords.filter((p) => p !== pending);
         if (err) return reject(err);
         this.durableCount = endCount;
         for (const m of metaUpdates) this.applyMetadata(m.name, m.data, 'read');
         resolve(indexes);
       });
     });
+  }
+
+  /** The entry of an event whose record is not durable yet, or undefined. */
+  private pendingEntry(i: number): Buffer | undefined {
+    for (const p of this.pendingRecords) {
+      const k = i - p.first;
+      if (k < 0 || k >= p.entryAt.length) continue;
+      const start = p.entryAt[k] + ENTRY_HEADER_SIZE;
+      return p.record.subarray(start, start + p.record.readUInt32LE(p.entryAt[k]));
+    }
+    return undefined;
   }
 
   // ----------------------------------------------------------------- reads

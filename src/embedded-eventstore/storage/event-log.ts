@@ -105,10 +105,9 @@ export class RecordBuilder {
     return record;
   }
 
-  /** The k-th entry's bytes inside a record returned by `finish` (a view, not a copy). */
-  entry(record: Buffer, k: number): Buffer {
-    const start = this.entryAt[k] + ENTRY_HEADER_SIZE;
-    return record.subarray(start, start + record.readUInt32LE(this.entryAt[k]));
+  /** Offset in the last finished record of each entry's length prefix (a copy, kept by the caller). */
+  entryOffsets(): number[] {
+    return this.entryAt.slice();
   }
 }
 
