@@ -16,6 +16,8 @@ export interface EmbeddedEventStoreOptions {
   port?: number;
   dataDir?: string;
   memory?: boolean;
+  /** An engine opened by the caller (e.g. one with a fault injected); dataDir and memory are then ignored. */
+  engine?: EventStoreEngine;
 }
 
 export interface EmbeddedEventStore {
@@ -61,7 +63,7 @@ function widenReceiveWindows(server: Server, bytes: number): void {
 
 export async function startEmbeddedEventStore(opts: EmbeddedEventStoreOptions): Promise<EmbeddedEventStore> {
   const host = opts.host ?? '127.0.0.1';
-  const engine = new EventStoreEngine({ dataDir: opts.dataDir, memory: opts.memory });
+  const engine = opts.engine ?? new EventStoreEngine({ dataDir: opts.dataDir, memory: opts.memory });
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,

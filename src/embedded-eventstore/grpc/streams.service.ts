@@ -16,6 +16,7 @@ import {
   StreamDeleted,
   StreamIdentifier,
   Timeout,
+  Unknown,
   UUID,
   WrongExpectedVersion,
 } from '@eventstore/db-client/generated/shared_pb';
@@ -214,10 +215,11 @@ export class StreamsHandlers {
       inFlight++;
       this.engine
         .append(o.streamName, o.expected, p.events)
-        .then(
-          (outcome) => respond(batchResponse(base(), outcome, o.streamName)),
-          (err: Error) => respond(base().setError(rpcStatus(status.UNAVAILABLE, err.message))),
-        )
+        .then((outcome) => batchResponse(base(), outcome, o.streamName))
+        // Any failure, the engine's or building the answer, still answers this append: otherwise
+        // the client waits out its deadline for a response that never comes.
+        .catch((err: Error) => base().setError(rpcStatus(status.UNAVAILABLE, err.message)))
+        .then(respond)
         .finally(() => {
           inFlight--;
           finish();
@@ -323,11 +325,13 @@ function rpcStatus(
   // google.rpc.Code and gRPC status share their numbering.
   s.setCode(code as number as Code);
   s.setMessage(message);
-  if (detail && typeName) {
-    const any = new Any();
-    any.pack(detail.serializeBinary(), typeName, TYPE_URL_PREFIX);
-    s.setDetails(any);
-  }
+  // Always with details: the client (6.2.1) unpacks a BatchAppend error's details without checking
+  // that there are any, and throws a TypeError out of its stream handler when there are none, so the
+  // append never settles. `Unknown` is what it maps to its UnknownError.
+  const any = new Any();
+  if (detail && typeName) any.pack(detail.serializeBinary(), typeName, TYPE_URL_PREFIX);
+  else any.pack(new Unknown().serializeBinary(), 'event_store.client.Unknown', TYPE_URL_PREFIX);
+  s.setDetails(any);
   return s;
 }
 
