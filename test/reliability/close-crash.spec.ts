@@ -177,5 +177,5 @@ describe('kill -9 while a billing period is being closed, then close again after
         await checkCloseAgain(service, parent, context, firstAnswers[i]);
       }
     }
-  }, 120_000);
+  }, 300_000);
 });

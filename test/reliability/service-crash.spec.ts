@@ -320,5 +320,5 @@ describe('kill -9 of the service under load, then restart on the same data direc
       // (d) read models resumed from their checkpoints agree with the log: nothing counted twice.
       await checkProjections(service, parent, after);
     }
-  }, 120_000);
+  }, 300_000);
 });
