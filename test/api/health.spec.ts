@@ -1,5 +1,10 @@
 import { startEmbeddedEventStore } from '../../src/embedded-eventstore';
+import { EventStoreHealthIndicator } from '../../src/health/event-store.health-indicator';
+import { HealthController } from '../../src/health/health.controller';
 import { createApp } from '../../src/http/create-app';
+import { ApplicationError } from '../../src/http/problem';
+import { InMemoryProjectionStateStore, PROJECTIONS, ProjectionRunner } from '../../src/projections';
+import { startTestEventStore } from '../support/event-store';
 import { startTestService, type TestService } from '../support/service';
 
 describe('GET /health', () => {
@@ -52,6 +57,37 @@ describe('GET /health', () => {
       expect(response.body.code).toBe('event_store_unavailable');
     } finally {
       await service.close();
+    }
+  });
+});
+
+describe('readiness and the projections', () => {
+  it('is not ready (projection_rebuilding, store up) until the projections caught up with the log since the start', async () => {
+    const store = await startTestEventStore();
+    const runner = new ProjectionRunner({
+      client: store.client,
+      projections: PROJECTIONS,
+      store: new InMemoryProjectionStateStore(),
+    });
+    // The controller as the service builds it, on a real store and a real runner not yet caught up.
+    const health = new HealthController(new EventStoreHealthIndicator(store.client), runner);
+    try {
+      const early = await health.ready().then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(early).toBeInstanceOf(ApplicationError);
+      expect(early).toMatchObject({
+        code: 'projection_rebuilding',
+        extensions: { eventStore: 'up', projections: 'catching_up' },
+      });
+
+      await runner.start();
+      await runner.whenCaughtUp(15_000);
+      await expect(health.ready()).resolves.toEqual({ status: 'ok', eventStore: 'up' });
+    } finally {
+      await runner.stop({ save: false });
+      await store.stop();
     }
   });
 });
