@@ -300,6 +300,45 @@ describe('CommandProcessor over the real client', () => {
       expect(audit.opIds).not.toContain((command as { opId: string }).opId);
       expect(audit.events).toHaveLength(5);
     });
+
+    it('answers a read that rode in a batch whose append gave up, instead of refusing it with the writers', async () => {
+      const stream = uniqueStream('account');
+      const interloper = secondClient();
+      await store.client.appendToStream(
+        stream,
+        jsonEvent({ type: 'Deposited', data: { opId: 'x', amount: 5, balance: 5 } }),
+      );
+      const racing = new Proxy(store.client, {
+        get(target, property, receiver) {
+          if (property !== 'appendToStream') return Reflect.get(target, property, receiver);
+          return async (...args: Parameters<EventStoreDBClient['appendToStream']>) => {
+            const { balance } = await auditStream(interloper, stream);
+            await interloper.appendToStream(
+              stream,
+              jsonEvent({ type: 'Deposited', data: { opId: randomUUID(), amount: 1, balance: balance + 1 } }),
+              { expectedRevision: ANY },
+            );
+            return target.appendToStream(...args);
+          };
+        },
+      });
+      const accounts = processor({ decider, maxConflictRetries: 1 }, racing);
+
+      // The first write occupies the stream, so the withdrawal and the read queue up as one batch
+      // behind it: the read is decided after the withdrawal's (never appended) event.
+      const first = accounts.execute(stream, deposit(1)).catch((e: unknown) => e);
+      const write = accounts.execute(stream, withdraw(1)).catch((e: unknown) => e);
+      const read = accounts.execute(stream, inspect).catch((e: unknown) => e);
+
+      expect(await first).toBeInstanceOf(ConcurrencyConflictError);
+      expect(await write).toBeInstanceOf(ConcurrencyConflictError);
+      const answered = await read;
+      expect(answered).not.toBeInstanceOf(Error);
+      // The read shows the stream as it is: every interloper deposit, none of the lost writes.
+      expect(answered).toMatchObject({
+        result: { balance: (await auditStream(store.client, stream)).balance },
+      });
+    });
   });
 
   it('by default catches up before deciding, so reads and refusals see what another writer acknowledged', async () => {

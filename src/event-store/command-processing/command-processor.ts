@@ -423,9 +423,9 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
           );
         }
         this.notify(() => this.observer.onConflict?.({ streamName: slot.streamName, attempt }));
-        if (attempt > this.maxConflictRetries) {
-          return this.rejectAll(pending, new ConcurrencyConflictError(slot.streamName, attempt));
-        }
+        const exhausted = attempt > this.maxConflictRetries;
+        // Writers that collided would collide again at once: a short random pause spreads them out.
+        if (!exhausted) await jitter(attempt);
         if (beforeBatch) {
           try {
             await this.foldTail(slot.streamName, beforeBatch);
@@ -437,6 +437,20 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
               this.unavailable(slot.streamName, 'could not catch up', readError),
             );
           }
+        }
+        if (exhausted) {
+          // Only the commands that wanted to append lost the race. A read, an idempotent repeat or a
+          // refusal riding in the same batch was decided on state that included their events, so it
+          // goes back to the head of the queue and is decided again on the stream as it is now
+          // (caught up just above): a read never answers 409.
+          const lost = verdicts.filter((verdict) => verdict.ok && verdict.eventCount > 0);
+          const again = verdicts.filter((verdict) => !verdict.ok || verdict.eventCount === 0);
+          this.rejectAll(
+            lost.map((verdict) => verdict.pending),
+            new ConcurrencyConflictError(slot.streamName, attempt),
+          );
+          slot.queue.unshift(...again.map((verdict) => verdict.pending));
+          return;
         }
         continue;
       }
@@ -853,4 +867,10 @@ function positive(value: number, name: string): number {
   if (!Number.isInteger(value) || value < 1)
     throw new Error(`${name} must be a positive integer, got ${value}`);
   return value;
+}
+
+/** Up to 2^attempt ms (capped at 50), random: enough to de-synchronise instances racing on one stream. */
+function jitter(attempt: number): Promise<void> {
+  const ms = Math.random() * Math.min(50, 2 ** attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
