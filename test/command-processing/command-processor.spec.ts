@@ -471,6 +471,23 @@ describe('CommandProcessor over the real client', () => {
       );
     });
 
+    it('ignores a snapshot taken at the head of a stream deleted since, and starts from nothing', async () => {
+      const stream = uniqueStream('account');
+      const writer = processor({ snapshots: { every: 2 } });
+      for (const command of [deposit(5), deposit(6)]) await writer.execute(stream, command);
+      await writer.close();
+      // The snapshot is at the stream's last revision, the case where a load skips the tail read.
+      expect(await collect(store.client.readStream(defaultSnapshotStreamName(stream)))).toHaveLength(1);
+      await store.client.deleteStream(stream);
+
+      const recorded = recordingObserver();
+      const reader = processor({ snapshots: { every: 100 }, observer: recorded.observer });
+      const outcome = await reader.execute(stream, inspect);
+      expect(outcome.result.balance).toBe(0);
+      expect(outcome.streamRevision).toBe(-1n);
+      expect(recorded.loads).toEqual([{ events: 0, fromSnapshot: false }]);
+    });
+
     it('ignores a snapshot of another version and folds the whole stream', async () => {
       const stream = uniqueStream('account');
       const writer = processor({ snapshots: { every: 2 } });

@@ -1,5 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import {
+  BACKWARDS,
+  END,
   NO_STREAM,
   START,
   StreamNotFoundError,
@@ -628,6 +630,9 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     let folded = fromStart();
     let fromSnapshot = false;
     slot.journalThrough = -1n;
+    // Asked alongside the snapshot rather than after it: when the stream's last revision is the
+    // snapshot's, the tail is known to be empty and the load costs one round trip instead of two.
+    const head = this.snapshots ? this.headRevision(slot.streamName) : undefined;
     if (this.snapshots) {
       const snapshot = await this.snapshots.store.read(slot.streamName);
       if (snapshot) {
@@ -659,7 +664,11 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
         }
       }
     }
-    let tail = await this.foldTail(slot.streamName, folded);
+    const headRevision = head === undefined ? undefined : await head;
+    let tail =
+      fromSnapshot && headRevision === folded.revision
+        ? { events: 0, streamExists: true }
+        : await this.foldTail(slot.streamName, folded);
     if (!tail.streamExists && fromSnapshot) {
       // The stream was deleted after its snapshot was taken: the snapshot describes nothing any more.
       folded = fromStart();
@@ -695,6 +704,27 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     const tail = await this.foldTail(slot.streamName, folded);
     // Deleted since we cached it: start again from whatever is there now.
     if (!tail.streamExists && folded.revision >= 0n) slot.folded = undefined;
+  }
+
+  /**
+   * The revision of the stream's last event, or undefined when that is not known (no stream, or the
+   * read failed: the tail read that follows then finds out and reports it). Never rejects.
+   */
+  private async headRevision(streamName: string): Promise<bigint | undefined> {
+    let revision: bigint | undefined;
+    try {
+      // Drained rather than left early: a read abandoned mid-way keeps the client from disposing.
+      for await (const resolved of this.client.readStream(streamName, {
+        direction: BACKWARDS,
+        fromRevision: END,
+        maxCount: 1,
+      })) {
+        revision = resolved.event?.revision;
+      }
+    } catch {
+      return undefined;
+    }
+    return revision;
   }
 
   /** Folds the stream's events after `folded.revision` into it, in place. */
