@@ -160,13 +160,20 @@ export async function benchColdLedger(
     // The write waited for the key journal: RSS now includes the ledger's live keys.
     await sleep(1000);
     const rssAfterWriteMiB = memoryOf(fresh.pid).rssMiB;
+    const storeRssAfterWriteMiB = storeRssOf(fresh.pid);
     const heapAfterWrite = await heapOf(fresh.baseUrl);
     const result: ColdLedgerResult = {
       events: built.events,
       firstBalanceMs: first.ms,
       medianBalanceMs: median(more),
       firstAsOfMs,
-      rssMiB: Math.max(rssFreshMiB, rssRestartMiB),
+      // The whole footprint: the service and the store process it runs, at the largest of the three
+      // readings (after projecting everything, after a cold restart, once the keys were restored).
+      rssMiB: Math.max(
+        rssFreshMiB + storeRssFreshMiB,
+        rssRestartMiB + storeRssRestartMiB,
+        rssAfterWriteMiB + storeRssAfterWriteMiB,
+      ),
       rssFreshMiB,
       rssRestartMiB,
       firstWriteMs: write.ms,
@@ -180,9 +187,9 @@ export async function benchColdLedger(
         `first ?asOf=now (projection) ${fmt(firstAsOfMs, 1)} ms — target ≤ 50 ms`,
     );
     opts.log(
-      `rssMiB1M: ${fmt(result.rssMiB)} MiB (${fmt(rssFreshMiB)} after projecting everything, ${fmt(rssRestartMiB)} after a cold restart ` +
-        `[${heapRestart}]; ${fmt(rssAfterWriteMiB)} once a first usage (${fmt(write.ms, 1)} ms) restored the ledger's keys ` +
-        `[${heapAfterWrite}]) — target ≤ 512 MiB; the embedded store's own process: ${fmt(storeRssFreshMiB)} / ${fmt(storeRssRestartMiB)} MiB`,
+      `rssMiB1M: ${fmt(result.rssMiB)} MiB, service + its store process at the largest reading (service ${fmt(rssFreshMiB)} after projecting everything, ` +
+        `${fmt(rssRestartMiB)} after a cold restart [${heapRestart}], ${fmt(rssAfterWriteMiB)} once a first usage (${fmt(write.ms, 1)} ms) restored the ledger's keys ` +
+        `[${heapAfterWrite}]; store ${fmt(storeRssFreshMiB)} / ${fmt(storeRssRestartMiB)} / ${fmt(storeRssAfterWriteMiB)} MiB) — target ≤ 512 MiB`,
     );
     return result;
   } catch (error) {
