@@ -110,6 +110,32 @@ describe('CommandProcessor over the real client', () => {
     extraClients.push(client);
     return client;
   };
+  /**
+   * A client on `stream` (opened with a deposit of 5) that another writer always overtakes: before
+   * each of its appends the interloper appends a deposit of 1, so every append meets a new revision.
+   */
+  const alwaysOvertaken = async (stream: string): Promise<EventStoreDBClient> => {
+    const interloper = secondClient();
+    await store.client.appendToStream(
+      stream,
+      jsonEvent({ type: 'Deposited', data: { opId: 'x', amount: 5, balance: 5 } }),
+    );
+    return new Proxy(store.client, {
+      get(target, property, receiver) {
+        if (property !== 'appendToStream') return Reflect.get(target, property, receiver);
+        return async (...args: Parameters<EventStoreDBClient['appendToStream']>) => {
+          const { balance } = await auditStream(interloper, stream);
+          const opId = randomUUID();
+          await interloper.appendToStream(
+            stream,
+            jsonEvent({ type: 'Deposited', data: { opId, amount: 1, balance: balance + 1 } }),
+            { expectedRevision: ANY },
+          );
+          return target.appendToStream(...args);
+        };
+      },
+    });
+  };
 
   beforeAll(async () => {
     store = await startTestEventStore();
@@ -268,28 +294,7 @@ describe('CommandProcessor over the real client', () => {
 
     it('gives up after the configured retries with a retryable concurrency_conflict and records nothing', async () => {
       const stream = uniqueStream('account');
-      const interloper = secondClient();
-      await store.client.appendToStream(
-        stream,
-        jsonEvent({ type: 'Deposited', data: { opId: 'x', amount: 5, balance: 5 } }),
-      );
-      // Another writer that always gets in first: before each of our appends it appends a deposit.
-      const racing = new Proxy(store.client, {
-        get(target, property, receiver) {
-          if (property !== 'appendToStream') return Reflect.get(target, property, receiver);
-          return async (...args: Parameters<EventStoreDBClient['appendToStream']>) => {
-            const { balance } = await auditStream(interloper, stream);
-            const opId = randomUUID();
-            await interloper.appendToStream(
-              stream,
-              jsonEvent({ type: 'Deposited', data: { opId, amount: 1, balance: balance + 1 } }),
-              { expectedRevision: ANY },
-            );
-            return target.appendToStream(...args);
-          };
-        },
-      });
-      const accounts = processor({ decider, maxConflictRetries: 3 }, racing);
+      const accounts = processor({ decider, maxConflictRetries: 3 }, await alwaysOvertaken(stream));
       const command = withdraw(1);
 
       const error = await accounts.execute(stream, command).catch((e: unknown) => e);
@@ -303,26 +308,7 @@ describe('CommandProcessor over the real client', () => {
 
     it('answers a read that rode in a batch whose append gave up, instead of refusing it with the writers', async () => {
       const stream = uniqueStream('account');
-      const interloper = secondClient();
-      await store.client.appendToStream(
-        stream,
-        jsonEvent({ type: 'Deposited', data: { opId: 'x', amount: 5, balance: 5 } }),
-      );
-      const racing = new Proxy(store.client, {
-        get(target, property, receiver) {
-          if (property !== 'appendToStream') return Reflect.get(target, property, receiver);
-          return async (...args: Parameters<EventStoreDBClient['appendToStream']>) => {
-            const { balance } = await auditStream(interloper, stream);
-            await interloper.appendToStream(
-              stream,
-              jsonEvent({ type: 'Deposited', data: { opId: randomUUID(), amount: 1, balance: balance + 1 } }),
-              { expectedRevision: ANY },
-            );
-            return target.appendToStream(...args);
-          };
-        },
-      });
-      const accounts = processor({ decider, maxConflictRetries: 1 }, racing);
+      const accounts = processor({ decider, maxConflictRetries: 1 }, await alwaysOvertaken(stream));
 
       // The first write occupies the stream, so the withdrawal and the read queue up as one batch
       // behind it: the read is decided after the withdrawal's (never appended) event.
