@@ -1,8 +1,9 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
+import { startChild as startSharedChild, type Child } from '../../test/support/child-process';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -82,51 +83,14 @@ export function killAllChildren(): void {
   children.clear();
 }
 
-export interface Child {
-  readonly process: ChildProcess;
-  readonly pid: number;
-  readonly exited: Promise<void>;
-  output(): string;
-  running(): boolean;
-  /** SIGTERM (a clean shutdown that saves projections and flushes the store), SIGKILL after `graceMs`. */
-  stop(graceMs?: number): Promise<void>;
-}
+export type { Child } from '../../test/support/child-process';
 
+/** A child of the bench: registered so that every one is killed when the bench ends, however it ends. */
 export function startChild(args: string[], env: NodeJS.ProcessEnv, extraNodeArgs: string[] = []): Child {
-  const child = spawn(process.execPath, [...extraNodeArgs, ...args], {
-    cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.add(child);
-  let output = '';
-  const keep = (chunk: string) => {
-    output = (output + chunk).slice(-16_384);
-  };
-  child.stdout!.setEncoding('utf8').on('data', keep);
-  child.stderr!.setEncoding('utf8').on('data', keep);
-  let alive = true;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      alive = false;
-      children.delete(child);
-      resolve();
-    });
-  });
-  return {
-    process: child,
-    pid: child.pid ?? -1,
-    exited,
-    output: () => output,
-    running: () => alive,
-    async stop(graceMs = 30_000) {
-      if (!alive) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => alive && child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  const child = startSharedChild(args, env, { cwd: REPO_ROOT, nodeArgs: extraNodeArgs, stopGraceMs: 30_000 });
+  children.add(child.process);
+  void child.exited.then(() => children.delete(child.process));
+  return child;
 }
 
 export function freePort(): Promise<number> {

@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import * as path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import type { LogLevel } from '../../src/config/app-config';
+import { startChild } from './child-process';
 import { createApp } from '../../src/http/create-app';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -160,49 +161,26 @@ export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promi
     PORT: String(port),
     OPERATOR_TOKEN: operatorToken,
   };
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', MAIN_PATH], {
+  const child = startChild([MAIN_PATH], env, {
     cwd: REPO_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  const keep = (chunk: string) => {
-    output = (output + chunk).slice(-16_384);
-  };
-  child.stdout!.setEncoding('utf8').on('data', keep);
-  child.stderr!.setEncoding('utf8').on('data', keep);
-  let running = true;
-  const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      running = false;
-      resolve();
-    });
+    nodeArgs: ['-r', 'ts-node/register/transpile-only'],
   });
 
   const baseUrl = `http://127.0.0.1:${port}`;
   const api = apiClient(baseUrl);
   const handle: ServiceProcess = {
-    child,
+    child: child.process,
     baseUrl,
     operatorToken,
     api,
-    exited,
-    output: () => output,
-    async killHard() {
-      if (running) child.kill('SIGKILL');
-      await exited;
-    },
-    async stop(graceMs = 10_000) {
-      if (!running) return;
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => running && child.kill('SIGKILL'), graceMs);
-      await exited;
-      clearTimeout(timer);
-    },
+    exited: child.exited,
+    output: child.output,
+    killHard: child.kill,
+    stop: (graceMs = 10_000) => child.stop(graceMs),
   };
 
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-  while (running) {
+  while (child.running()) {
     const status = await api
       .get('/health')
       .then((response) => response.status)
@@ -210,12 +188,12 @@ export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promi
     if (status === 200) return handle;
     if (Date.now() > deadline) {
       await handle.killHard();
-      throw new Error(`service did not become ready on ${baseUrl}\n${output}`);
+      throw new Error(`service did not become ready on ${baseUrl}\n${child.output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(
-    `service exited before it was ready (code ${child.exitCode}, signal ${child.signalCode})\n${output}`,
+    `service exited before it was ready (code ${child.process.exitCode}, signal ${child.process.signalCode})\n${child.output()}`,
   );
 }
 
