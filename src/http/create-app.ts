@@ -6,6 +6,7 @@ import { AppModule } from '../app.module';
 import { AppConfig, ConfigOverrides, loadConfig } from '../config/app-config';
 import { answerFrameworkError } from './framework-errors';
 import { useJsonBodyOnly } from './json-body-parser';
+import { DEFAULT_SHUTDOWN_GRACE_MS, HttpDrain } from './graceful-shutdown';
 import { createRootLogger, logRequests, ROOT_LOGGER } from './logging.module';
 import { instrumentHttp, METRICS_REGISTRY } from './metrics.module';
 import { setUpOpenApi } from './open-api';
@@ -22,6 +23,8 @@ export interface CreateAppOptions extends ConfigOverrides {
   readonly logDestination?: DestinationStream;
   /** Close the app on SIGTERM / SIGINT (the real process); off for services started inside tests. */
   readonly handleSignals?: boolean;
+  /** How long a shutdown waits for requests in flight (default 25 s), then cuts what is left. */
+  readonly shutdownGraceMs?: number;
 }
 
 export interface RunningApp {
@@ -29,7 +32,10 @@ export interface RunningApp {
   readonly config: AppConfig;
   /** e.g. http://127.0.0.1:49152, with the port actually bound (PORT=0 picks a free one). */
   readonly url: string;
-  /** Stops HTTP, then disposes the event store client and closes (flushes) the embedded store. */
+  /**
+   * The orderly stop: stops accepting, lets the requests in flight finish, then closes the modules
+   * (command processor, projections), the event store client and the embedded store. Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -48,8 +54,10 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
     // killing the process, which would take a whole test run with it.
     { logger: new PinoLoggerService(logger), bodyParser: false, abortOnError: false },
   );
+  let drain: HttpDrain;
   try {
-    configureApp(app, config, { handleSignals: options.handleSignals ?? true });
+    configureApp(app, config);
+    drain = new HttpDrain(app.getHttpAdapter().getInstance());
     await app.listen(config.port, config.host);
   } catch (error) {
     await app.close();
@@ -57,7 +65,38 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   }
   const url = localUrl(app, config);
   logger.info({ url }, 'Subledger listening');
-  return { app, config, url, close: () => app.close() };
+  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> => {
+    closing ??= (async () => {
+      logger.info({ requestsInFlight: drain.requestsInFlight }, 'Subledger stopping: draining requests');
+      await drain.drain(graceMs);
+      await app.close();
+      logger.info('Subledger stopped');
+    })();
+    return closing;
+  };
+  if (options.handleSignals ?? true) handleSignals(close);
+  return { app, config, url, close };
+}
+
+/**
+ * SIGTERM or SIGINT starts the orderly stop; the process exits 0 once it is done (not by re-raising
+ * the signal), so a supervisor or a container stop reads it as success and pino flushes on exit. A
+ * second signal while draining changes nothing: the grace period is what bounds the stop.
+ */
+function handleSignals(close: () => Promise<void>): void {
+  const onSignal = () => {
+    close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`Subledger failed to stop cleanly: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
 }
 
 export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
@@ -73,11 +112,7 @@ export function createFastifyAdapter(config: AppConfig): FastifyAdapter {
  * Everything an application needs beyond its modules; also applied by tests that build the app from
  * a `Test.createTestingModule` over AppModule.
  */
-export function configureApp(
-  app: NestFastifyApplication,
-  config: AppConfig,
-  options: { handleSignals: boolean },
-): void {
+export function configureApp(app: NestFastifyApplication, config: AppConfig): void {
   const logger = app.get<Logger>(ROOT_LOGGER);
   app.useLogger(new PinoLoggerService(logger));
   const fastify = app.getHttpAdapter().getInstance();
@@ -89,9 +124,6 @@ export function configureApp(
     done();
   });
   setUpOpenApi(app, version);
-  // Exit 0 after a clean stop (not by re-raising the signal), so a container stop reads as success
-  // and pino gets its exit hook to flush.
-  if (options.handleSignals) app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
 }
 
 function localUrl(app: NestFastifyApplication, config: AppConfig): string {

@@ -102,7 +102,7 @@ describe('errors as application/problem+json', () => {
       bodyParser: false,
       bufferLogs: true,
     });
-    configureApp(app, config, { handleSignals: false });
+    configureApp(app, config);
     await app.listen(0, '127.0.0.1');
     api = apiClient(await app.getUrl());
   });
