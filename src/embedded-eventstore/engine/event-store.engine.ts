@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   EventLog,
   FileEventLog,
+  FileSync,
   MemoryEventLog,
   ENTRY_HEADER_SIZE,
   RecordBuilder,
@@ -49,6 +50,8 @@ export type StreamReadState =
 export interface EngineOptions {
   dataDir?: string;
   memory?: boolean;
+  /** The log file's sync, `fdatasync` unless a test holds it (see FileEventLogOptions). */
+  sync?: FileSync;
 }
 
 /** How many recent event ids the idempotent re-append check remembers (EventStoreDB keeps an LRU too). */
@@ -102,8 +105,10 @@ export class EventStoreEngine {
       this.truncatedBytes = 0;
     } else {
       if (!opts.dataDir) throw new Error('dataDir is required unless memory is set');
-      const { log, truncatedBytes } = FileEventLog.open(opts.dataDir, (position, buf, s, e) =>
-        this.replayEntry(position, buf, s, e),
+      const { log, truncatedBytes } = FileEventLog.open(
+        opts.dataDir,
+        (position, buf, s, e) => this.replayEntry(position, buf, s, e),
+        { sync: opts.sync },
       );
       this.log = log;
       this.truncatedBytes = truncatedBytes;

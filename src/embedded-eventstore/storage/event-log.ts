@@ -27,6 +27,14 @@ const SCAN_CHUNK = 8 * 1024 * 1024;
 
 export type FlushCallback = (error: Error | null) => void;
 
+/** Makes the bytes written to `fd` durable, then calls back: `fs.fdatasync`, the default. */
+export type FileSync = (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) => void;
+
+export interface FileEventLogOptions {
+  /** A seam for tests: one that holds the sync open shows that nothing is acknowledged before it returns. */
+  sync?: FileSync;
+}
+
 export interface EventLog {
   /** Offset where the next record will start. */
   readonly end: number;
@@ -154,6 +162,7 @@ export class FileEventLog implements EventLog {
   private constructor(
     private readonly fd: number,
     end: number,
+    private readonly sync: FileSync,
   ) {
     this.end = end;
     this.written = end;
@@ -163,7 +172,12 @@ export class FileEventLog implements EventLog {
    * Opens (or creates) the log, replays every intact record through `visit`, and cuts a torn
    * or corrupt tail so the next append starts on a clean boundary.
    */
-  static open(dataDir: string, visit: EntryVisitor): { log: FileEventLog; truncatedBytes: number } {
+  static open(
+    dataDir: string,
+    visit: EntryVisitor,
+    options: FileEventLogOptions = {},
+  ): { log: FileEventLog; truncatedBytes: number } {
+    const sync = options.sync ?? fs.fdatasync;
     fs.mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, EVENT_LOG_FILE);
     const fd = fs.openSync(file, fs.constants.O_RDWR | fs.constants.O_CREAT);
@@ -174,7 +188,7 @@ export class FileEventLog implements EventLog {
       fs.writeSync(fd, LOG_MAGIC, 0, LOG_MAGIC.length, 0);
       fs.fsyncSync(fd);
       syncDirectory(dataDir);
-      return { log: new FileEventLog(fd, LOG_MAGIC.length), truncatedBytes: size };
+      return { log: new FileEventLog(fd, LOG_MAGIC.length, sync), truncatedBytes: size };
     }
     const header = Buffer.alloc(LOG_MAGIC.length);
     fs.readSync(fd, header, 0, header.length, 0);
@@ -187,7 +201,7 @@ export class FileEventLog implements EventLog {
       fs.ftruncateSync(fd, validEnd);
       fs.fsyncSync(fd);
     }
-    return { log: new FileEventLog(fd, validEnd), truncatedBytes: size - validEnd };
+    return { log: new FileEventLog(fd, validEnd, sync), truncatedBytes: size - validEnd };
   }
 
   append(record: Buffer, done: FlushCallback): void {
@@ -223,7 +237,7 @@ export class FileEventLog implements EventLog {
     fs.writev(this.fd, buffers, at, (writeErr, n) => {
       const err = writeErr ?? (n !== bytes ? new Error(`short write: ${n} of ${bytes}`) : null);
       if (err) return this.finishFlush(batch, err);
-      fs.fdatasync(this.fd, (syncErr) => {
+      this.sync(this.fd, (syncErr) => {
         if (!syncErr) this.written = at + bytes;
         this.finishFlush(batch, syncErr);
       });
