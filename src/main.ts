@@ -3,12 +3,15 @@ import { createApp } from './http/create-app';
 
 async function main(): Promise<void> {
   const { config } = await createApp();
-  if (config.operatorTokenGenerated) {
-    // Straight to stdout, once: this is the only way to learn the token of this run, and it must
-    // not travel on with the structured logs.
+  const kept = config.operatorTokenFile;
+  if (kept && !kept.created) {
+    process.stdout.write(`\nOPERATOR_TOKEN was not set; using the one kept in ${kept.path}\n\n`);
+  } else if (config.operatorTokenGenerated) {
+    // Straight to stdout, once: it must not travel on with the structured logs.
     process.stdout.write(
-      `\nOPERATOR_TOKEN was not set; generated one for this run (shown once, not stored):\n` +
-        `OPERATOR_TOKEN=${config.operatorToken}\n\n`,
+      `\nOPERATOR_TOKEN was not set; generated one (shown once, ${
+        kept ? `kept owner-only in ${kept.path} for the next starts` : 'not stored: the store is in memory'
+      }):\nOPERATOR_TOKEN=${config.operatorToken}\n\n`,
     );
   }
 }

@@ -24,6 +24,8 @@ export abstract class AppConfig {
   abstract readonly operatorToken: string;
   /** True when no OPERATOR_TOKEN was configured and one was made up for this run. */
   abstract readonly operatorTokenGenerated: boolean;
+  /** Where a generated token is kept across restarts (an embedded store on disk), and whether this start made it. */
+  abstract readonly operatorTokenFile?: { readonly path: string; readonly created: boolean };
   /** SUBLEDGER_NOW: the instant the service clock starts from, instead of the wall clock. */
   abstract readonly clockStartsAt: Date | undefined;
   abstract readonly logLevel: LogLevel;

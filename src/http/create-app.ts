@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from '../app.module';
 import { AppConfig, ConfigOverrides, loadConfig } from '../config/app-config';
+import { keepGeneratedOperatorToken } from '../config/operator-token';
 import { answerFrameworkError } from './framework-errors';
 import { useJsonBodyOnly } from './json-body-parser';
 import { DEFAULT_SHUTDOWN_GRACE_MS, HttpDrain } from './graceful-shutdown';
@@ -45,7 +46,7 @@ export interface RunningApp {
  * when the settings are invalid.
  */
 export async function createApp(options: CreateAppOptions = {}): Promise<RunningApp> {
-  const config = loadConfig(options.env ?? process.env, options);
+  const config = keepGeneratedOperatorToken(loadConfig(options.env ?? process.env, options));
   const logger = createRootLogger(config, options.logDestination);
   const app = await NestFactory.create<NestFastifyApplication>(
     AppModule.forRoot(config, logger),
