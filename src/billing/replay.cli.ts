@@ -8,8 +8,8 @@ import { replayPeriod } from './application/period-replay';
 /**
  * `ts-node src/billing/replay.cli.ts --parent <id> --period <YYYY-MM> [--now <instant>]`: the
  * replay of `GET …/billing-periods/{period}/replay`, offline, as JSON on stdout. It reads the
- * store named by EVENTSTORE_CONNECTION_STRING, or opens the embedded store on
- * SUBLEDGER_DATA_DIR (stop the service first: the embedded log has one owner). Exit code 0 when
+ * store named by EVENTSTORE_CONNECTION_STRING, or the embedded store on SUBLEDGER_DATA_DIR: through
+ * the running service's store when one serves that folder, else by opening it itself. Exit code 0 when
  * the period matches, 2 when it does not, 1 on error. An open period is drafted as of `--now`
  * (default: the wall clock) from the same fold.
  */
@@ -26,7 +26,7 @@ async function main(): Promise<number> {
   // stdout carries the report alone; the embedded store's start-up lines would corrupt it.
   Logger.overrideLogger(['error', 'warn']);
   const config = loadConfig(process.env);
-  const connection = await EventStoreConnection.open(config.eventStore);
+  const connection = await EventStoreConnection.open(config.eventStore, { joinRunning: true });
   try {
     const report = await replayPeriod(connection.client, values.parent, values.period, { now });
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

@@ -18,6 +18,8 @@ import { startEmbeddedEventStore } from '../embedded-eventstore';
  */
 
 export const LOCK_FILE = 'eventstore.lock';
+/** The running store's connection string, for the command-line tools that join it (SPEC §8). */
+export const ENDPOINT_FILE = 'eventstore.endpoint';
 const READY = 'EMBEDDED_EVENTSTORE_READY';
 
 function isAlive(pid: number): boolean {
@@ -28,6 +30,33 @@ function isAlive(pid: number): boolean {
     // EPERM: it exists but belongs to someone else.
     return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/**
+ * The connection string of the store that serves `dataDir` right now, if one does: the lock's holder
+ * is alive and has published where it listens. The tools (`npm run replay`, `npm run rebuild`) join
+ * it through the client instead of opening the log a second time.
+ */
+export function runningStoreOn(dataDir: string): string | undefined {
+  let holder: number;
+  let endpoint: string;
+  try {
+    holder = Number(fs.readFileSync(path.join(dataDir, LOCK_FILE), 'utf8'));
+    endpoint = fs.readFileSync(path.join(dataDir, ENDPOINT_FILE), 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder)) return undefined;
+  return /^esdb:\/\/\S+$/.test(endpoint) ? endpoint : undefined;
+}
+
+/** Writes the endpoint beside the lock (atomically: a tool never reads half of it); returns its removal. */
+function publishEndpoint(dataDir: string, connectionString: string): () => void {
+  const file = path.join(dataDir, ENDPOINT_FILE);
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, `${connectionString}\n`);
+  fs.renameSync(temporary, file);
+  return () => fs.rmSync(file, { force: true });
 }
 
 /** Takes the data folder's lock, waiting for a live holder to go; a dead holder's lock is taken over. */
@@ -103,6 +132,12 @@ async function main(): Promise<void> {
   process.on('exit', () => release());
   if (stopping) return process.exit(0);
   const store = await startEmbeddedEventStore({ host: '127.0.0.1', port: 0, dataDir });
+  const unpublish = publishEndpoint(dataDir, store.connectionString);
+  const releaseLock = release;
+  release = () => {
+    unpublish();
+    releaseLock();
+  };
   close = () => store.close();
   if (stopping) {
     stopping = false;

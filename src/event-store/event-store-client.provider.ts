@@ -2,6 +2,7 @@ import { Logger, OnApplicationShutdown, Provider } from '@nestjs/common';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { AppConfig, EventStoreSettings } from '../config/app-config';
 import { useNativeBase64ForAppends } from './append-encoding';
+import { runningStoreOn } from './embedded-store.child';
 import { startEmbeddedStoreProcess } from './embedded-store.process';
 
 /** Injection token of the application's single `EventStoreDBClient`. */
@@ -23,9 +24,20 @@ export class EventStoreConnection implements OnApplicationShutdown {
   private constructor(
     readonly client: EventStoreDBClient,
     private readonly embedded: EmbeddedServer | undefined,
+    /** True when this connection joined a store that a running service owns (tools only). */
+    readonly joinedRunningStore = false,
   ) {}
 
-  static async open(settings: EventStoreSettings): Promise<EventStoreConnection> {
+  /**
+   * `joinRunning` is for the command-line tools (SPEC §8: they work while the service runs): when a
+   * service's embedded store already serves the data folder, connect to it through the client rather
+   * than wait for its lock. The service itself never joins: it owns its store (and reads its cache
+   * without re-checking the stream, `exclusiveWriter`), so a second service on one folder waits.
+   */
+  static async open(
+    settings: EventStoreSettings,
+    options: { joinRunning?: boolean } = {},
+  ): Promise<EventStoreConnection> {
     // Same bytes on the wire, a fraction of the client's CPU per appended event (see the module).
     useNativeBase64ForAppends();
     if (settings.kind === 'external') {
@@ -33,6 +45,11 @@ export class EventStoreConnection implements OnApplicationShutdown {
         EventStoreDBClient.connectionString(settings.connectionString),
         undefined,
       );
+    }
+    const running = !settings.memory && options.joinRunning ? runningStoreOn(settings.dataDir) : undefined;
+    if (running !== undefined) {
+      EventStoreConnection.logger.log(`Joined the running embedded event store at ${running}`);
+      return new EventStoreConnection(EventStoreDBClient.connectionString(running), undefined, true);
     }
     if (!settings.memory) {
       // A store on disk runs in a child process: its own core, its own event loop (it dies with

@@ -117,3 +117,55 @@ async function syncDirectory(directory: string): Promise<void> {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** Marks a staged rebuild as whole: written last, after every projection file was saved. */
+const COMPLETE_MARKER = 'REBUILD-COMPLETE';
+
+/**
+ * `npm run rebuild` while the service runs (SPEC §8) cannot replace the files the service is saving
+ * over: it builds into `<projections>.rebuilt/` beside them instead, and marks it complete last.
+ */
+export function stagedRebuildDirectory(directory: string): string {
+  return `${directory}.rebuilt`;
+}
+
+export async function markRebuildComplete(stagedDirectory: string): Promise<void> {
+  await fs.writeFile(path.join(stagedDirectory, COMPLETE_MARKER), new Date().toISOString());
+  await syncDirectory(stagedDirectory);
+}
+
+/**
+ * At the service's start, before any projection loads: a complete staged rebuild replaces the
+ * projection files (its states and checkpoints go together, so the service catches up from where the
+ * rebuild ended); an incomplete one (the rebuild was interrupted) is dropped. Each step is a rename,
+ * and a crash between them is finished on the next start. Returns what it did.
+ */
+export async function adoptStagedRebuild(directory: string): Promise<'adopted' | 'dropped' | 'none'> {
+  const staged = stagedRebuildDirectory(directory);
+  const replaced = `${directory}.replaced`;
+  const parent = path.dirname(directory);
+  const exists = (target: string) =>
+    fs.stat(target).then(
+      () => true,
+      () => false,
+    );
+  if (!(await exists(staged))) {
+    // A crash after the swap's first rename and with nothing staged left: put the old files back.
+    if (!(await exists(directory)) && (await exists(replaced))) await fs.rename(replaced, directory);
+    await fs.rm(replaced, { recursive: true, force: true });
+    return 'none';
+  }
+  if (!(await exists(path.join(staged, COMPLETE_MARKER)))) {
+    await fs.rm(staged, { recursive: true, force: true });
+    return 'dropped';
+  }
+  if (await exists(directory)) {
+    await fs.rm(replaced, { recursive: true, force: true });
+    await fs.rename(directory, replaced);
+  }
+  await fs.rm(path.join(staged, COMPLETE_MARKER));
+  await fs.rename(staged, directory);
+  await syncDirectory(parent);
+  await fs.rm(replaced, { recursive: true, force: true });
+  return 'adopted';
+}

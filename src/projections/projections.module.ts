@@ -14,6 +14,7 @@ import { ParentFeedService } from './parent-feed.service';
 import type { ProjectionReadOptions } from './projection';
 import { ProjectionRunner } from './projection-runner';
 import {
+  adoptStagedRebuild,
   FileProjectionStateStore,
   InMemoryProjectionStateStore,
   type ProjectionStateStore,
@@ -71,13 +72,16 @@ export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeAppli
     },
     {
       provide: ProjectionRunner,
-      useFactory: (client: EventStoreDBClient, config: AppConfig) =>
-        new ProjectionRunner({
-          client,
-          projections: PROJECTIONS,
-          store: projectionStateStoreFor(config),
-          logger: new Logger('Projections'),
-        }),
+      useFactory: async (client: EventStoreDBClient, config: AppConfig) => {
+        const store = projectionStateStoreFor(config);
+        const logger = new Logger('Projections');
+        if (store instanceof FileProjectionStateStore) {
+          const staged = await adoptStagedRebuild(store.directory);
+          if (staged === 'adopted') logger.log(`Adopted the rebuild staged by npm run rebuild`);
+          if (staged === 'dropped') logger.warn(`Dropped an incomplete rebuild (it was interrupted)`);
+        }
+        return new ProjectionRunner({ client, projections: PROJECTIONS, store, logger });
+      },
       inject: [EVENT_STORE_CLIENT, AppConfig],
     },
     {
