@@ -38,7 +38,17 @@ export function toNewEvent(m: ProposedMessageLike): NewEvent | string {
   };
 }
 
-/** EventStoreDB counts data + metadata + the type (as UTF-16) against MaxAppendSize. */
-export function sizeOnDisk(e: NewEvent): number {
-  return e.data.length + e.customMetadata.length + e.type.length * 2;
+/** How an append's events are counted against MaxAppendSize. */
+export type AppendSizeRule = (e: NewEvent) => number;
+
+/**
+ * The rule of the server version we report. From 21.10 through 24.10 EventStoreDB's
+ * `Event.SizeOnDisk` reads `data?.Length ?? 0 + metadata?.Length ?? 0 + type.Length * 2`, which C#
+ * parses as `data?.Length ?? (...)`: only the data bytes count. 25.0 added the parentheses: data +
+ * metadata + the type (as UTF-16).
+ */
+export function appendSizeRuleOf(serverVersion: string): AppendSizeRule {
+  const major = Number(/^(\d+)\./.exec(serverVersion)?.[1] ?? '0');
+  if (major >= 25) return (e) => e.data.length + e.customMetadata.length + e.type.length * 2;
+  return (e) => e.data.length;
 }

@@ -45,6 +45,10 @@ export function maximumAppendSizeError(maxAppendSize: number): RpcError {
   });
 }
 
+export function deadlineExceededError(): RpcError {
+  return rpcError(status.DEADLINE_EXCEEDED, 'Deadline Exceeded', {});
+}
+
 export function missingMetadataError(property: string): RpcError {
   return rpcError(status.INVALID_ARGUMENT, `Required Metadata Property '${property}' is missing`, {
     exception: 'missing-required-metadata-property',

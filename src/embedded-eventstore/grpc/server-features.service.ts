@@ -3,7 +3,7 @@ import { Empty } from '@eventstore/db-client/generated/shared_pb';
 import { SupportedMethod, SupportedMethods } from '@eventstore/db-client/generated/serverfeatures_pb';
 
 /** What a 23.10 server reports for the methods we serve; listing BatchAppend makes the client use it. */
-const SERVER_VERSION = '23.10.0';
+export const SERVER_VERSION = '23.10.0';
 const METHODS: [service: string, method: string, features: string[]][] = [
   ['event_store.client.streams.streams', 'read', ['position', 'events']],
   ['event_store.client.streams.streams', 'append', []],

@@ -43,9 +43,11 @@ import {
 } from '../engine/event-store.engine';
 import { NewEvent } from '../storage/recorded-event.codec';
 import { BatchAppendOptions, BatchAppendRequest, decodeBatchAppendReq } from './batch-append.codec';
-import { MAX_APPEND_SIZE, sizeOnDisk, toNewEvent } from './proposed-event';
+import { AppendSizeRule, appendSizeRuleOf, MAX_APPEND_SIZE, toNewEvent } from './proposed-event';
+import { SERVER_VERSION } from './server-features.service';
 import { ReadSession } from './read.handler';
 import {
+  deadlineExceededError,
   maximumAppendSizeError,
   missingMetadataError,
   streamDeletedError,
@@ -86,8 +88,23 @@ function expectedOf(o: ExpectedOptions, exact: () => string): number {
   return Number(exact());
 }
 
+/** Whether a call's gRPC deadline (`grpc-timeout`) has passed. */
+function deadlinePassed(call: { getDeadline(): Date | number }): boolean {
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : d;
+  return Number.isFinite(ms) && ms <= Date.now();
+}
+
 export class StreamsHandlers {
-  constructor(private readonly engine: EventStoreEngine) {}
+  /** MaxAppendSize is counted the way the version ServerFeatures reports counts it. */
+  private readonly sizeOf: AppendSizeRule;
+
+  constructor(
+    private readonly engine: EventStoreEngine,
+    serverVersion = SERVER_VERSION,
+  ) {
+    this.sizeOf = appendSizeRuleOf(serverVersion);
+  }
 
   implementation(): UntypedServiceImplementation {
     return {
@@ -117,6 +134,8 @@ export class StreamsHandlers {
     };
     call.on('data', (req: AppendReq) => {
       if (failed) return;
+      // A real server answers DeadlineExceeded before any other check once the deadline passed.
+      if (deadlinePassed(call)) return fail(deadlineExceededError());
       if (req.hasOptions()) {
         options = req.getOptions();
         return;
@@ -125,12 +144,13 @@ export class StreamsHandlers {
       if (!m) return;
       const e = toNewEvent(m);
       if (typeof e === 'string') return fail(missingMetadataError(e));
-      size += sizeOnDisk(e);
+      size += this.sizeOf(e);
       if (size > MAX_APPEND_SIZE) return fail(maximumAppendSizeError(MAX_APPEND_SIZE));
       events.push(e);
     });
     call.on('end', () => {
       if (failed || !options) return;
+      if (deadlinePassed(call)) return fail(deadlineExceededError());
       const o = options;
       const name = streamName(o.getStreamIdentifier());
       const expected = expectedOf(o, () => o.getRevision());
@@ -167,6 +187,13 @@ export class StreamsHandlers {
         pending.set(req.correlationId, p);
       }
       if (req.options) p.options = req.options;
+      // The deadline inside the request comes first, as on a real server: an append whose
+      // deadline already passed is answered Timeout whatever its size.
+      const deadlineMs = p.options?.deadlineMs;
+      if (!p.error && deadlineMs !== undefined && deadlineMs < Date.now()) {
+        p.error = timeoutStatus();
+        p.events = [];
+      }
       if (!p.error && req.missingProperty) {
         p.error = rpcStatus(
           status.INVALID_ARGUMENT,
@@ -175,7 +202,7 @@ export class StreamsHandlers {
       }
       if (!p.error) {
         for (const e of req.events) {
-          p.size += sizeOnDisk(e);
+          p.size += this.sizeOf(e);
           if (p.size > MAX_APPEND_SIZE) {
             const detail = new MaximumAppendSizeExceeded();
             detail.setMaxappendsize(MAX_APPEND_SIZE);
@@ -200,16 +227,7 @@ export class StreamsHandlers {
         return;
       }
       if (o.deadlineMs !== undefined && o.deadlineMs < Date.now()) {
-        respond(
-          base().setError(
-            rpcStatus(
-              status.DEADLINE_EXCEEDED,
-              'Deadline Exceeded',
-              new Timeout(),
-              'event_store.client.Timeout',
-            ),
-          ),
-        );
+        respond(base().setError(timeoutStatus()));
         return;
       }
       inFlight++;
@@ -313,6 +331,15 @@ function appendResponse(outcome: Exclude<AppendOutcome, { kind: 'stream_deleted'
   }
   resp.setWrongExpectedVersion(wev);
   return resp;
+}
+
+function timeoutStatus(): Status {
+  return rpcStatus(
+    status.DEADLINE_EXCEEDED,
+    'Deadline Exceeded',
+    new Timeout(),
+    'event_store.client.Timeout',
+  );
 }
 
 function rpcStatus(
