@@ -7,6 +7,7 @@ import { ProjectionsService } from '@eventstore/db-client/generated/projections_
 import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import { UsersService } from '@eventstore/db-client/generated/users_grpc_pb';
 import { EventStoreEngine } from './engine/event-store.engine';
+import { gossipImplementation } from './grpc/gossip.service';
 import { serverFeaturesImplementation } from './grpc/server-features.service';
 import { StreamsHandlers, streamsServiceDefinition } from './grpc/streams.service';
 import { unimplementedImplementation } from './grpc/unimplemented.service';
@@ -14,6 +15,13 @@ import { unimplementedImplementation } from './grpc/unimplemented.service';
 export interface EmbeddedEventStoreOptions {
   host?: string;
   port?: number;
+  /**
+   * The address Gossip.Read gives clients for this node (a real node's `--advertise-host-to-client-as`);
+   * defaults to `host`, or 127.0.0.1 when `host` is a wildcard address.
+   */
+  advertiseHost?: string;
+  /** The port Gossip.Read gives clients; defaults to the bound port. */
+  advertisePort?: number;
   dataDir?: string;
   memory?: boolean;
   /** An engine opened by the caller (e.g. one with a fault injected); dataDir and memory are then ignored. */
@@ -25,6 +33,8 @@ export interface EmbeddedEventStore {
   readonly connectionString: string;
   close(): Promise<void>;
 }
+
+const WILDCARD_HOSTS = new Set(['0.0.0.0', '::', '[::]']);
 
 /** Large enough for a full 3 MiB BatchAppend chunk plus framing. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -70,8 +80,13 @@ export async function startEmbeddedEventStore(opts: EmbeddedEventStoreOptions): 
   });
   server.addService(streamsServiceDefinition(), new StreamsHandlers(engine).implementation());
   server.addService(ServerFeaturesService, serverFeaturesImplementation());
-  for (const def of [
+  let port = 0;
+  const advertiseHost = opts.advertiseHost ?? (WILDCARD_HOSTS.has(host) ? '127.0.0.1' : host);
+  server.addService(
     GossipService,
+    gossipImplementation(() => ({ host: advertiseHost, port: opts.advertisePort ?? port })),
+  );
+  for (const def of [
     PersistentSubscriptionsService,
     ProjectionsService,
     UsersService,
@@ -80,7 +95,6 @@ export async function startEmbeddedEventStore(opts: EmbeddedEventStoreOptions): 
   ]) {
     server.addService(def, unimplementedImplementation(def));
   }
-  let port: number;
   try {
     port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${host}:${opts.port ?? 2113}`, ServerCredentials.createInsecure(), (err, bound) =>

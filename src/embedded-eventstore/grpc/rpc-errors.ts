@@ -64,7 +64,7 @@ export function unimplementedError(path: string): RpcError {
   return rpcError(
     status.UNIMPLEMENTED,
     `${path} is not implemented by Subledger's embedded EventStoreDB-compatible server ` +
-      '(it serves ServerFeatures and Streams only); use a real EventStoreDB/KurrentDB for this feature.',
+      '(it serves Streams, ServerFeatures and Gossip); use a real EventStoreDB/KurrentDB for this feature.',
     {},
   );
 }
