@@ -32,6 +32,8 @@ export abstract class AppConfig {
   abstract readonly bodyLimitBytes: number;
   /** SUBLEDGER_RATE_LIMIT_PER_SECOND: requests per second per key (or per IP without one); 0 turns it off. */
   abstract readonly rateLimitPerSecond: number;
+  /** SUBLEDGER_SHUTDOWN_GRACE_MS: how long SIGTERM lets requests in flight finish before cutting them. */
+  abstract readonly shutdownGraceMs: number;
 }
 
 export type EventStoreSettings =
@@ -52,6 +54,7 @@ export interface ConfigOverrides {
   logLevel?: LogLevel;
   bodyLimitBytes?: number;
   rateLimitPerSecond?: number;
+  shutdownGraceMs?: number;
 }
 
 export class ConfigError extends Error {
@@ -90,6 +93,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     DEFAULT_RATE_LIMIT_PER_SECOND,
     0,
     10_000_000,
+    problems,
+  );
+
+  const shutdownGraceMs = parseInteger(
+    'SUBLEDGER_SHUTDOWN_GRACE_MS',
+    value('SUBLEDGER_SHUTDOWN_GRACE_MS'),
+    25_000,
+    0,
+    600_000,
     problems,
   );
 
@@ -151,6 +163,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     logLevel: logLevelRaw as LogLevel,
     bodyLimitBytes,
     rateLimitPerSecond,
+    shutdownGraceMs,
   };
 }
 
@@ -170,6 +183,7 @@ function overridesAsEnv(overrides: ConfigOverrides): Record<string, string> {
   set('LOG_LEVEL', overrides.logLevel);
   set('SUBLEDGER_BODY_LIMIT_BYTES', overrides.bodyLimitBytes);
   set('SUBLEDGER_RATE_LIMIT_PER_SECOND', overrides.rateLimitPerSecond);
+  set('SUBLEDGER_SHUTDOWN_GRACE_MS', overrides.shutdownGraceMs);
   return env;
 }
 

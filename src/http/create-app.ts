@@ -7,7 +7,7 @@ import { AppConfig, ConfigOverrides, loadConfig } from '../config/app-config';
 import { keepGeneratedOperatorToken } from '../config/operator-token';
 import { answerFrameworkError } from './framework-errors';
 import { useJsonBodyOnly } from './json-body-parser';
-import { DEFAULT_SHUTDOWN_GRACE_MS, HttpDrain } from './graceful-shutdown';
+import { HttpDrain } from './graceful-shutdown';
 import { createRootLogger, logRequests, ROOT_LOGGER } from './logging.module';
 import { instrumentHttp, METRICS_REGISTRY } from './metrics.module';
 import { setUpOpenApi } from './open-api';
@@ -24,8 +24,6 @@ export interface CreateAppOptions extends ConfigOverrides {
   readonly logDestination?: DestinationStream;
   /** Close the app on SIGTERM / SIGINT (the real process); off for services started inside tests. */
   readonly handleSignals?: boolean;
-  /** How long a shutdown waits for requests in flight (default 25 s), then cuts what is left. */
-  readonly shutdownGraceMs?: number;
 }
 
 export interface RunningApp {
@@ -66,12 +64,11 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   }
   const url = localUrl(app, config);
   logger.info({ url }, 'Subledger listening');
-  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
       logger.info({ requestsInFlight: drain.requestsInFlight }, 'Subledger stopping: draining requests');
-      await drain.drain(graceMs);
+      await drain.drain(config.shutdownGraceMs);
       await app.close();
       logger.info('Subledger stopped');
     })();

@@ -18,7 +18,7 @@ async function tool(
   args: readonly string[],
   dataDir: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, SUBLEDGER_DATA_DIR: dataDir };
+  const env: NodeJS.ProcessEnv = { ...process.env, SUBLEDGER_DATA_DIR: dataDir };
   delete env.EVENTSTORE_CONNECTION_STRING;
   delete env.SUBLEDGER_EVENTSTORE_MEMORY;
   try {
