@@ -12,7 +12,7 @@ import {
   START,
   streamNameFilter,
 } from '@eventstore/db-client';
-import { GossipClient } from '@eventstore/db-client/generated/gossip_grpc_pb';
+import { OperationsClient } from '@eventstore/db-client/generated/operations_grpc_pb';
 import { ServerFeaturesClient } from '@eventstore/db-client/generated/serverfeatures_grpc_pb';
 import { Empty } from '@eventstore/db-client/generated/shared_pb';
 import { SupportedMethods } from '@eventstore/db-client/generated/serverfeatures_pb';
@@ -48,13 +48,14 @@ describe('embedded server through the client', () => {
   });
 
   it('answers other services with UNIMPLEMENTED naming the method and this server', async () => {
-    const raw = new GossipClient(`127.0.0.1:${store.port}`, credentials.createInsecure());
+    // Operations (scavenge, merge indexes, shutdown…) is one the embedded server does not serve.
+    const raw = new OperationsClient(`127.0.0.1:${store.port}`, credentials.createInsecure());
     const err = await new Promise<{ code: number; details: string }>((resolve) =>
-      raw.read(new Empty(), (e) => resolve(e as unknown as { code: number; details: string })),
+      raw.mergeIndexes(new Empty(), (e) => resolve(e as unknown as { code: number; details: string })),
     );
     raw.close();
     expect(err.code).toBe(12);
-    expect(err.details).toContain('/event_store.client.gossip.Gossip/Read');
+    expect(err.details).toContain('/event_store.client.operations.Operations/MergeIndexes');
     expect(err.details).toContain("Subledger's embedded");
   });
 
