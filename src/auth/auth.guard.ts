@@ -6,7 +6,12 @@ import { hashSecret, MAX_SECRET_LENGTH, parseApiKeySecret } from './api-key-secr
 import { ApiKeyRegistry } from './api-key.registry';
 import { ForbiddenError, TenantNotFoundError, UnauthorizedError } from './auth.errors';
 import type { Principal, Role } from './principal';
-import { KEY_CHECKED_IN_COMMAND_KEY, ROLES_KEY, type AuthenticatedRequest } from './roles.decorator';
+import {
+  KEY_CHECKED_IN_COMMAND_KEY,
+  OWN_KEY_ROUTE_KEY,
+  ROLES_KEY,
+  type AuthenticatedRequest,
+} from './roles.decorator';
 
 const BEARER = /^Bearer ([!-~]+)$/;
 const API_PREFIX = '/v1/';
@@ -60,7 +65,8 @@ export class AuthGuard implements CanActivate {
       key.subAccountId === null
         ? { role: 'parent', parentId: key.parentId, keyId: key.keyId }
         : { role: 'sub-account', parentId: key.parentId, subAccountId: key.subAccountId, keyId: key.keyId };
-    const refusal = tenancyRefusal(principal, roles, params);
+    const ownKeyRoute = this.reflector.getAllAndOverride<boolean>(OWN_KEY_ROUTE_KEY, targets);
+    const refusal = ownKeyRoute ? null : tenancyRefusal(principal, roles, params);
     const checkedLater = this.reflector.getAllAndOverride<boolean>(KEY_CHECKED_IN_COMMAND_KEY, targets);
     // A revoked key is told it is revoked before anything about the route, whatever the route.
     if ((refusal || !checkedLater) && !(await this.registry.isActive(key))) {

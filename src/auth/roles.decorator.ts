@@ -18,4 +18,12 @@ export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
  */
 export const KeyCheckedInCommand = () => SetMetadata(KEY_CHECKED_IN_COMMAND_KEY, true);
 
+export const OWN_KEY_ROUTE_KEY = 'subledger:own-key-route';
+
+/**
+ * A `/v1` route with no parent in its path that answers about the caller's own key (`GET /v1/me`):
+ * every key may use it, and there is no tenant to check it against.
+ */
+export const OwnKeyRoute = () => SetMetadata(OWN_KEY_ROUTE_KEY, true);
+
 export type AuthenticatedRequest = FastifyRequest & { principal?: Principal };
