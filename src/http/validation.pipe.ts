@@ -42,6 +42,9 @@ export class RequestValidationPipe extends ValidationPipe {
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
     // class-validator would report an array body as "property 0 should not exist"; say what is wrong.
     const isDto = typeof metadata.metatype === 'function' && !PRIMITIVE_TYPES.has(metadata.metatype);
+    // No body (or an empty one, see json-body-parser.ts) is the empty object: a DTO whose fields are
+    // all optional accepts it, and one with required fields names each missing field.
+    if (metadata.type === 'body' && isDto && value === undefined) value = {};
     if (
       metadata.type === 'body' &&
       isDto &&

@@ -141,18 +141,31 @@ describe('errors as application/problem+json', () => {
     expect(response.body.instance).toBe('/probe/batch');
   });
 
-  it('refuses an empty JSON body with 400 malformed_json', async () => {
+  // An empty body is no body (SPEC §4: body-less routes accept it); a route that needs one names
+  // what is missing, exactly as when nothing was sent.
+  it('answers an empty JSON body as a missing body: 400 validation_failed naming the field', async () => {
     const response = await api.request('POST', '/probe/batch', {
       body: '',
       headers: { 'content-type': 'application/json' },
     });
-    expectProblem(response, 400, 'malformed_json');
+    expectProblem(response, 400, 'validation_failed');
+    expect(JSON.stringify(response.body.errors)).toContain('records');
   });
 
-  it('refuses a __proto__ key rather than merging it', async () => {
-    const response = await api.request('POST', '/probe/batch', {
-      body: '{"records": [], "__proto__": {"x": 1}}',
-    });
+  // Valid JSON the API refuses: validation_failed, and the key is never merged into an object.
+  it.each([
+    ['a top-level __proto__', '{"records": [], "__proto__": {"x": 1}}'],
+    ['a nested __proto__', '{"records": [{"__proto__": {}}]}'],
+    ['an escaped __proto__', '{"records": [], "\\u005f_proto__": {"x": 1}}'],
+    ['constructor.prototype', '{"records": [], "constructor": {"prototype": {"x": 1}}}'],
+  ])('refuses %s key with 400 validation_failed rather than merging it', async (_name, body) => {
+    const response = await api.request('POST', '/probe/batch', { body });
+    expectProblem(response, 400, 'validation_failed');
+    expect(response.body.detail).toMatch(/__proto__/);
+  });
+
+  it('still calls broken JSON around a __proto__ key malformed_json', async () => {
+    const response = await api.request('POST', '/probe/batch', { body: '{"__proto__": {"x": 1},' });
     expectProblem(response, 400, 'malformed_json');
   });
 
