@@ -21,7 +21,8 @@ const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
  * Authenticates every `/v1` route and applies tenancy (docs/auth.md). Order of answers: no or bad
  * credentials 401; a key of another parent, or a sub-account key on another sub-account, 404 (as if
  * it did not exist); a key of the right tenant on a route its role may not use 403. A `/v1` route
- * without `@Roles` is operator-only, so a route someone forgot to annotate fails closed.
+ * without `@Roles` is operator-only, so a route someone forgot to annotate fails closed. The operator
+ * may use every read (GET) route a parent may use.
  */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -41,7 +42,7 @@ export class AuthGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const declared = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     if (!declared && !request.url.startsWith(API_PREFIX)) return true;
-    const roles = declared ?? ['operator'];
+    const roles = withOperatorReads(declared ?? ['operator'], request.method);
 
     const params = (request.params ?? {}) as Record<string, string | undefined>;
     // Ids are stream names and URL parts; one no id can have exists for no one.
@@ -76,6 +77,16 @@ export class AuthGuard implements CanActivate {
     request.principal = principal;
     return true;
   }
+}
+
+/**
+ * SPEC §4: the operator may read everything a parent may read (support and finance staff must not need
+ * a customer's key). Held here for every read route, present and future, rather than by each route
+ * remembering to list the operator.
+ */
+function withOperatorReads(roles: readonly Role[], method: string): readonly Role[] {
+  const read = method === 'GET' || method === 'HEAD';
+  return read && roles.includes('parent') && !roles.includes('operator') ? [...roles, 'operator'] : roles;
 }
 
 function bearerToken(header: string | undefined): string {

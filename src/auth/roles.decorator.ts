@@ -7,7 +7,9 @@ export const KEY_CHECKED_IN_COMMAND_KEY = 'subledger:key-checked-in-command';
 
 /**
  * Who may call a route. Route parameters `p` (parent) and `s` (sub-account) scope keys: a key is only
- * accepted on its own parent, and a sub-account key only on its own sub-account.
+ * accepted on its own parent, and a sub-account key only on its own sub-account. The operator may also
+ * use every GET route that names `parent` (SPEC §4: it reads everything a parent may read); the guard
+ * adds it, so a read route need not list it.
  */
 export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
 

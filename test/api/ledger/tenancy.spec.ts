@@ -18,7 +18,8 @@ import { startTestService, type TestService } from '../../support/service';
 /*
  * Tenant isolation and roles, route by route (SPEC §4, §7): every ledger route is called by every
  * kind of caller, and the answer is derived from the route's row of SPEC §4 ("who") and the
- * caller's relation to the parent and sub-account in the path. A refused call must record nothing:
+ * caller's relation to the parent and sub-account in the path. The operator may read everything a
+ * parent may read, so every read a parent may use lists the operator too. A refused call must record nothing:
  * both parents' streams keep their revision.
  *
  * 403 vs 404: a caller that may see the resource but not do this to it gets 403 `forbidden`; a caller
@@ -130,7 +131,7 @@ const ROUTES: readonly RouteCase[] = [
     method: 'GET',
     template: '/v1/parents/{p}/sub-accounts',
     scope: 'parent',
-    allowed: ['parent'],
+    allowed: ['operator', 'parent'],
     path: (world) => `${p(world)}/sub-accounts`,
     success: [200],
     records: false,
@@ -139,7 +140,7 @@ const ROUTES: readonly RouteCase[] = [
     method: 'GET',
     template: '/v1/parents/{p}/sub-accounts/{s}',
     scope: 'sub-account',
-    allowed: ['parent', 'sub-account'],
+    allowed: ['operator', 'parent', 'sub-account'],
     path: sub,
     success: [200],
     records: false,
@@ -232,7 +233,7 @@ const ROUTES: readonly RouteCase[] = [
     method: 'GET',
     template: '/v1/parents/{p}/sub-accounts/{s}/api-keys',
     scope: 'sub-account',
-    allowed: ['parent'],
+    allowed: ['operator', 'parent'],
     path: (world, target) => `${sub(world, target)}/api-keys`,
     success: [200],
     records: false,
@@ -251,7 +252,7 @@ const ROUTES: readonly RouteCase[] = [
     method: 'GET',
     template: '/v1/parents/{p}/sub-accounts/{s}/history',
     scope: 'sub-account',
-    allowed: ['parent', 'sub-account'],
+    allowed: ['operator', 'parent', 'sub-account'],
     path: (world, target) => `${sub(world, target)}/history`,
     success: [200],
     records: false,
@@ -260,8 +261,35 @@ const ROUTES: readonly RouteCase[] = [
     method: 'GET',
     template: '/v1/parents/{p}/sub-accounts/{s}/balance',
     scope: 'sub-account',
-    allowed: ['parent', 'sub-account'],
+    allowed: ['operator', 'parent', 'sub-account'],
     path: (world, target) => `${sub(world, target)}/balance`,
+    success: [200],
+    records: false,
+  },
+  {
+    method: 'GET',
+    template: '/v1/parents/{p}/usage',
+    scope: 'parent',
+    allowed: ['operator', 'parent'],
+    path: (world) => `${p(world)}/usage?groupBy=subAccount`,
+    success: [200],
+    records: false,
+  },
+  {
+    method: 'GET',
+    template: '/v1/parents/{p}/billing-periods',
+    scope: 'parent',
+    allowed: ['operator', 'parent'],
+    path: (world) => `${p(world)}/billing-periods`,
+    success: [200],
+    records: false,
+  },
+  {
+    method: 'GET',
+    template: '/v1/parents/{p}/invoices',
+    scope: 'parent',
+    allowed: ['operator', 'parent'],
+    path: (world) => `${p(world)}/invoices`,
     success: [200],
     records: false,
   },
