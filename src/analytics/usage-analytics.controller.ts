@@ -1,15 +1,29 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { KeyCheckedInCommand, Roles } from '../auth/roles.decorator';
+import { sendCsv, text, toCsv, wantsCsv } from '../http/csv';
+import { ApplicationError } from '../http/problem';
 import { LedgerService, type RequestContext } from '../ledger/application/ledger.service';
-import { requireParent } from '../ledger/domain';
+import { requireParent, requireSubAccount } from '../ledger/domain';
 import { Context } from '../ledger/http/request-context.decorator';
-import { ProjectionRunner, UsageAnalyticsService, type UsageReport } from '../projections';
-import { UsageAnalyticsQueryDto } from './usage-analytics.dto';
+import {
+  DEFAULT_READ_TIMEOUT_MS,
+  ProjectionRunner,
+  usageAnalyticsProjection,
+  type UsageAnalyticsState,
+} from '../projections';
+import { ParentUsageQueryDto, UsageAnalyticsQueryDto, UsageReportDto } from './usage-analytics.dto';
+import { fieldOf, usageReport, type UsageDimension, type UsageReportView } from './usage-report';
 
 /** How long a read waits for the read model to reach the parent's last write before a 503. */
 const READ_YOUR_WRITES_TIMEOUT_MS = 2_000;
 
+/**
+ * Usage analytics, from the usage-analytics read model's (sub-account, meter, UTC day) buckets:
+ * the parent's for every sub-account (or one, with `subAccountId`), and one sub-account's own
+ * (parent or that sub-account's key). `Accept: text/csv` gives one row per bucket.
+ */
 @ApiTags('analytics')
 @ApiBearerAuth()
 @Controller('v1/parents/:p')
@@ -18,30 +32,92 @@ export class UsageAnalyticsController {
   constructor(
     private readonly ledger: LedgerService,
     private readonly runner: ProjectionRunner,
-    private readonly analytics: UsageAnalyticsService,
   ) {}
 
   @Get('usage')
   @Roles('parent')
-  @ApiOperation({ summary: 'Usage totals by sub-account, meter or UTC day of occurredAt; `to` excluded' })
+  @ApiOperation({
+    summary: 'Usage totals by subAccount, meter, day and/or month of occurredAt (UTC); `to` excluded',
+  })
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: UsageReportDto, description: 'JSON, or CSV with one row per group' })
   async usage(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
+    @Query() query: ParentUsageQueryDto,
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<UsageReportView | string> {
+    const report = await this.report(context, parentId, query, query.subAccountId);
+    return wantsCsv(accept) ? sendCsv(reply, `usage-${parentId}.csv`, usageCsv(report)) : report;
+  }
+
+  @Get('sub-accounts/:s/usage')
+  @Roles('parent', 'sub-account')
+  @ApiOperation({
+    summary: "One sub-account's usage totals: the parent's report filtered to it (same groupBy, from, to)",
+  })
+  @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: UsageReportDto, description: 'JSON, or CSV with one row per group' })
+  async subAccountUsage(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
     @Query() query: UsageAnalyticsQueryDto,
-  ): Promise<UsageReport> {
-    // Through the parent's queue first: the key is still active, and the stream's latest commit
-    // position is what the read model must reach so a caller sees its own writes.
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<UsageReportView | string> {
+    const report = await this.report(context, parentId, query, subAccountId);
+    return wantsCsv(accept)
+      ? sendCsv(reply, `usage-${parentId}-${subAccountId}.csv`, usageCsv(report))
+      : report;
+  }
+
+  private async report(
+    context: RequestContext,
+    parentId: string,
+    query: UsageAnalyticsQueryDto,
+    subAccountId: string | undefined,
+  ): Promise<UsageReportView> {
+    const groupBy = (query.groupBy ?? 'subAccount').split(',') as UsageDimension[];
+    if (new Set(groupBy).size !== groupBy.length) {
+      throw new ApplicationError('validation_failed', 'groupBy must not name a dimension twice.', {
+        errors: [{ field: 'groupBy', message: 'groupBy must not name a dimension twice' }],
+      });
+    }
+    // Through the parent's queue first: the key is still active, the parent (and sub-account)
+    // exist, and the stream's latest commit position is what the read model must reach so a
+    // caller sees its own writes.
     const { commitPosition } = await this.ledger.read(context, parentId, (state) => {
       requireParent(state);
+      if (subAccountId !== undefined) requireSubAccount(state, subAccountId);
       return null;
     });
     if (commitPosition !== undefined) {
       await this.runner.waitForPosition(commitPosition, READ_YOUR_WRITES_TIMEOUT_MS);
     }
-    return this.analytics.usage(parentId, {
-      groupBy: query.groupBy ?? 'subAccount',
+    const state = await this.runner.read<UsageAnalyticsState>(
+      usageAnalyticsProjection.name,
+      DEFAULT_READ_TIMEOUT_MS,
+    );
+    return usageReport(state.get(parentId), {
+      groupBy,
       ...(query.from === undefined ? {} : { from: new Date(query.from) }),
       ...(query.to === undefined ? {} : { to: new Date(query.to) }),
+      ...(subAccountId === undefined ? {} : { subAccountId }),
     });
   }
+}
+
+/** One row per group: its grouped values in groupBy order, then credits and records. */
+export function usageCsv(report: UsageReportView): string {
+  const fields = report.groupBy.map(fieldOf);
+  return toCsv(
+    [...fields, 'credits', 'records'],
+    report.groups.map((group) => [
+      ...fields.map((field) => text(group[field])),
+      group.credits,
+      group.records,
+    ]),
+  );
 }
