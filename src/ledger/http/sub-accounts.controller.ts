@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { mintApiKey } from '../../auth/api-key-secret';
 import { ApiKeyRegistry } from '../../auth/api-key.registry';
+import { ForbiddenError } from '../../auth/auth.errors';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { apiKeysOf, type ApiKeyView } from '../domain';
 import { LedgerService, type LedgerCommandInput, type RequestContext } from '../application/ledger.service';
@@ -16,6 +17,16 @@ import {
 import { requireEmptyBody } from './dto/empty-body';
 import { subAccountPage, subAccountResponse, type SubAccountResponse } from './ledger.views';
 import { Context } from './request-context.decorator';
+
+/**
+ * Prices are the operator's (SPEC §1, §4): a parent that gives `creditPrice`, even its current value,
+ * is refused whole, before anything is decided, so nothing of the request is recorded.
+ */
+function requireOperatorForPrice(context: RequestContext, body: { creditPrice?: unknown }): void {
+  if (body.creditPrice !== undefined && context.principal.role !== 'operator') {
+    throw new ForbiddenError('Only the operator sets or changes prices: leave creditPrice out.');
+  }
+}
 
 export type IssuedApiKey = {
   id: string;
@@ -40,14 +51,18 @@ export class SubAccountsController {
   ) {}
 
   @Post()
-  @Roles('parent')
-  @ApiOperation({ summary: 'Create a sub-account, optionally with a quota taken from the pool' })
+  @Roles('parent', 'operator')
+  @ApiOperation({
+    summary: 'Create a sub-account, optionally with a quota taken from the pool (creditPrice: operator only)',
+  })
   @ApiResponse({ status: 201, description: 'the sub-account' })
+  @ApiResponse({ status: 403, description: '`forbidden`: a parent key gave `creditPrice`' })
   async create(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Body() body: CreateSubAccountDto,
   ): Promise<SubAccountResponse> {
+    requireOperatorForPrice(context, body);
     const { id: subAccountId, ...rest } = body;
     return this.change(context, parentId, subAccountId, {
       type: 'CreateSubAccount',
@@ -92,14 +107,19 @@ export class SubAccountsController {
   }
 
   @Patch(':s')
-  @Roles('parent')
-  @ApiOperation({ summary: 'Rename, or change billing model or price (terms from the next period)' })
+  @Roles('parent', 'operator')
+  @ApiOperation({
+    summary:
+      'Rename, or change billing model or price (terms from the next period; creditPrice: operator only)',
+  })
+  @ApiResponse({ status: 403, description: '`forbidden`: a parent key gave `creditPrice`' })
   update(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Param('s') subAccountId: string,
     @Body() body: UpdateSubAccountDto,
   ): Promise<SubAccountResponse> {
+    requireOperatorForPrice(context, body);
     return this.change(context, parentId, subAccountId, {
       type: 'UpdateSubAccount',
       data: { subAccountId, ...body },

@@ -40,7 +40,8 @@ export async function createPricedSub(
     await service.api.post(
       `/v1/parents/${parent.id}/sub-accounts`,
       { id, name: `Sub ${id}`, billingModel, quota: 10_000, ...(creditPrice ? { creditPrice } : {}) },
-      parent.key,
+      // Prices are the operator's: only the operator may create a sub-account with its own price.
+      creditPrice ? service.operatorToken : parent.key,
     ),
     201,
   );

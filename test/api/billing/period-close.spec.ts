@@ -71,7 +71,11 @@ describe('billing periods, invoices and replay over real HTTP', () => {
 
   it('changes of price and model wait for the next period (rule 7)', async () => {
     expectStatus(
-      await service.api.patch(`/v1/parents/${usdId}/sub-accounts/a`, { creditPrice: '0.02' }, usd.key),
+      await service.api.patch(
+        `/v1/parents/${usdId}/sub-accounts/a`,
+        { creditPrice: '0.02' },
+        service.operatorToken,
+      ),
       200,
     );
     expectStatus(

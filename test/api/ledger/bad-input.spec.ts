@@ -121,7 +121,8 @@ const BODY_ROUTES: readonly BodyRoute[] = [
     name: 'POST /v1/parents/{p}/sub-accounts',
     method: 'POST',
     path: (world) => `${parentPath(world)}/sub-accounts`,
-    token: parentKey,
+    // The operator: only it may give creditPrice.
+    token: operator,
     valid: () => ({
       id: uniqueId('s'),
       name: 'Client',
@@ -143,7 +144,7 @@ const BODY_ROUTES: readonly BodyRoute[] = [
     name: 'PATCH /v1/parents/{p}/sub-accounts/{s}',
     method: 'PATCH',
     path: subPath,
-    token: parentKey,
+    token: operator,
     valid: () => ({ name: uniqueId('renamed'), billingModel: 'bill-to-sub-account', creditPrice: '0.003' }),
     fields: [
       { path: ['name'], kind: 'string' },

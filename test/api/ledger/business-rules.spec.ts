@@ -5,6 +5,8 @@ import {
   issueSubAccountKey,
   ledgerRevision,
   openParent,
+  readLedger,
+  uniqueId,
   type OpenedParent,
 } from '../../support/ledger-fixtures';
 import { startTestService, type ApiResponse, type TestService } from '../../support/service';
@@ -54,6 +56,65 @@ describe('business rules and security (issue #11)', () => {
   /** A body that is empty but announced as JSON, as some HTTP clients send on every request. */
   const emptyJson = (method: string, url: string, token: string) =>
     service.api.request(method, url, { token, body: '', headers: { 'content-type': 'application/json' } });
+
+  describe("prices are the operator's only", () => {
+    it.each([
+      ['a price', '0.0005'],
+      ['a price of "0"', '0'],
+    ])('a parent creating a sub-account with %s → 403 forbidden, nothing recorded', async (_n, price) => {
+      const id = uniqueId('s');
+      const response = await recordsNothing(() =>
+        service.api.post(
+          `${parentPath()}/sub-accounts`,
+          { id, name: 'Priced', billingModel: 'bill-to-sub-account', quota: 10, creditPrice: price },
+          parent.key,
+        ),
+      );
+      expectProblem(response, 403, 'forbidden');
+      expectProblem(await service.api.get(subPath(id), parent.key), 404, 'not_found');
+    });
+
+    it.each([
+      ['"0"', { creditPrice: '0' }],
+      ["null (back to the parent's price)", { creditPrice: null }],
+      ['a price beside a new name', { creditPrice: '0.5', name: 'Renamed' }],
+    ])(
+      "a parent PATCHing its sub-account's creditPrice to %s → 403 forbidden, nothing recorded",
+      async (_n, body) => {
+        const subId = await createSubAccount(service, parent);
+        const response = await recordsNothing(() => service.api.patch(subPath(subId), body, parent.key));
+        expectProblem(response, 403, 'forbidden');
+      },
+    );
+
+    it('the operator creates a sub-account with its own price and PATCHes it', async () => {
+      const id = uniqueId('s');
+      const created = expectStatus(
+        await service.api.post(
+          `${parentPath()}/sub-accounts`,
+          { id, name: 'Priced', billingModel: 'bill-to-sub-account', quota: 10, creditPrice: '0.0005' },
+          operator(),
+        ),
+        201,
+      );
+      expect(created.body.creditPrice).toBe('0.0005');
+      expectStatus(await service.api.patch(subPath(id), { creditPrice: '0.0007' }, operator()), 200);
+      const events = await readLedger(service, parent.id);
+      const change = events.filter((event) => event.type === 'CreditPriceChanged').pop();
+      expect(change?.data).toMatchObject({ scope: 'sub-account', subAccountId: id, creditPrice: '0.0007' });
+      expect(change?.metadata.actor).toEqual({ type: 'operator', id: 'operator' });
+    });
+
+    it('a parent still renames its sub-account and changes its billing model', async () => {
+      const subId = await createSubAccount(service, parent);
+      const response = await service.api.patch(
+        subPath(subId),
+        { name: 'New name', billingModel: 'bill-to-sub-account' },
+        parent.key,
+      );
+      expect(expectStatus(response, 200).body.name).toBe('New name');
+    });
+  });
 
   describe('routes that take no body accept an empty one sent as application/json', () => {
     it('POST …/sub-accounts/{s}/api-keys', async () => {

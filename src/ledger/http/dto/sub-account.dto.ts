@@ -39,7 +39,10 @@ export class CreateSubAccountDto {
   @Max(MAX_CREDITS)
   quota?: number;
 
-  @ApiPropertyOptional({ example: '0.0008', description: "its own price; the parent's when absent" })
+  @ApiPropertyOptional({
+    example: '0.0008',
+    description: "its own price; the parent's when absent. Operator only (a parent key: 403)",
+  })
   @IsOptional()
   @IsCreditPrice()
   creditPrice?: string;
@@ -61,7 +64,8 @@ export class UpdateSubAccountDto {
   @ApiPropertyOptional({
     type: String,
     nullable: true,
-    description: "applies from the next billing period; null returns to the parent's price",
+    description:
+      "applies from the next billing period; null returns to the parent's price. Operator only (a parent key: 403)",
   })
   @IsOptional()
   @IsCreditPrice()
