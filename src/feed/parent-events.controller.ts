@@ -1,17 +1,23 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Roles } from '../auth/roles.decorator';
 import { ApplicationError } from '../http/problem';
 import { LedgerService, type RequestContext } from '../ledger/application/ledger.service';
-import { requireParent } from '../ledger/domain';
+import { LEDGER_EVENT_TYPES, requireParent } from '../ledger/domain';
 import { Context } from '../ledger/http/request-context.decorator';
-import { MAX_FEED_LIMIT, ParentFeedService, type FeedPage } from '../projections';
-import { FeedQueryDto } from './feed.dto';
+import { MAX_FEED_LIMIT, ParentFeedService, type FeedEvent, type FeedPage } from '../projections';
+import { FeedPageDto, FeedQueryDto } from './feed.dto';
 
 const DEFAULT_LIMIT = 100;
 /** A comment line now and then keeps proxies from closing an idle stream. */
 const HEARTBEAT_MS = 15_000;
+/** A filtered page reads the stream in chunks of this many events… */
+const SCAN_CHUNK = 1_000;
+/** …and answers after examining at most this many, with `nextCursor` past them, even if few matched. */
+const MAX_SCAN = 10_000;
+
+type FeedFilter = (event: FeedEvent) => boolean;
 
 /**
  * `GET /v1/parents/{p}/events`: the parent's own stream in commit order, each event with its
@@ -32,7 +38,13 @@ export class ParentEventsController {
   @Roles('operator', 'parent')
   @ApiProduces('application/json', 'text/event-stream')
   @ApiOperation({
-    summary: "The parent's events in order, resumable from a cursor; live with text/event-stream",
+    summary:
+      "The parent's events in order, resumable from a cursor, filtered by `types` and `subAccountId`; " +
+      'live with text/event-stream (same filters)',
+  })
+  @ApiOkResponse({
+    type: FeedPageDto,
+    description: 'a page (JSON), or with Accept: text/event-stream an open SSE stream of FeedEvent',
   })
   async events(
     @Context() context: RequestContext,
@@ -42,15 +54,20 @@ export class ParentEventsController {
     @Headers('last-event-id') lastEventId: string | undefined,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<FeedPage | undefined> {
+    const filter = feedFilter(query);
     await this.ledger.read(context, parentId, (state) => {
       requireParent(state);
       return null;
     });
     if (!(accept ?? '').includes('text/event-stream')) {
-      return this.feed.page(parentId, {
-        ...(query.after === undefined ? {} : { after: query.after }),
-        limit: query.limit === undefined ? DEFAULT_LIMIT : Number(query.limit),
-      });
+      const limit = query.limit === undefined ? DEFAULT_LIMIT : Number(query.limit);
+      if (!filter) {
+        return this.feed.page(parentId, {
+          ...(query.after === undefined ? {} : { after: query.after }),
+          limit,
+        });
+      }
+      return this.filteredPage(parentId, query.after, limit, filter);
     }
     const after = query.after ?? lastEventId;
     if (after !== undefined && !/^(0|[1-9]\d{0,18})$/.test(after)) {
@@ -59,11 +76,45 @@ export class ParentEventsController {
     if (query.limit !== undefined && Number(query.limit) > MAX_FEED_LIMIT) {
       throw new ApplicationError('validation_failed', `limit must be at most ${MAX_FEED_LIMIT}`);
     }
-    this.stream(parentId, after, reply);
+    this.stream(parentId, after, filter, reply);
     return undefined;
   }
 
-  private stream(parentId: string, after: string | undefined, reply: FastifyReply): void {
+  /**
+   * Reads on in chunks until `limit` events matched, the stream ended, or MAX_SCAN events were
+   * examined. `nextCursor` is the last event returned when the page is full, else the last event
+   * examined: resuming from it neither repeats nor skips an event that matches.
+   */
+  private async filteredPage(
+    parentId: string,
+    after: string | undefined,
+    limit: number,
+    filter: FeedFilter,
+  ): Promise<FeedPage> {
+    const events: FeedEvent[] = [];
+    let cursor = after;
+    for (let scanned = 0; scanned < MAX_SCAN; scanned += SCAN_CHUNK) {
+      const chunk = await this.feed.page(parentId, {
+        ...(cursor === undefined ? {} : { after: cursor }),
+        limit: SCAN_CHUNK,
+      });
+      for (const event of chunk.events) {
+        if (!filter(event)) continue;
+        events.push(event);
+        if (events.length === limit) return { events, nextCursor: event.cursor };
+      }
+      cursor = chunk.nextCursor ?? cursor;
+      if (chunk.events.length < SCAN_CHUNK) break;
+    }
+    return { events, nextCursor: cursor ?? null };
+  }
+
+  private stream(
+    parentId: string,
+    after: string | undefined,
+    filter: FeedFilter | undefined,
+    reply: FastifyReply,
+  ): void {
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -83,6 +134,7 @@ export class ParentEventsController {
           ...(after === undefined ? {} : { after }),
           signal: abort.signal,
         })) {
+          if (filter && !filter(event)) continue;
           raw.write(`id: ${event.cursor}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         }
       } catch (error) {
@@ -96,4 +148,31 @@ export class ParentEventsController {
       }
     })();
   }
+}
+
+/** The `types` and `subAccountId` filters as one predicate; undefined when neither is given. */
+function feedFilter(query: FeedQueryDto): FeedFilter | undefined {
+  const types = query.types === undefined ? undefined : new Set(query.types.split(','));
+  if (types) {
+    const unknown = [...types].filter((type) => !(LEDGER_EVENT_TYPES as readonly string[]).includes(type));
+    if (unknown.length > 0) {
+      throw new ApplicationError(
+        'validation_failed',
+        `Unknown event type ${unknown.join(', ')}; known: ${LEDGER_EVENT_TYPES.join(', ')}.`,
+        { errors: [{ field: 'types', message: `unknown event type ${unknown.join(', ')}` }] },
+      );
+    }
+  }
+  const subAccountId = query.subAccountId;
+  if (!types && subAccountId === undefined) return undefined;
+  return (event) =>
+    (!types || types.has(event.type)) && (subAccountId === undefined || isAbout(event, subAccountId));
+}
+
+/** Events whose data names the sub-account, and invoices billed to it. */
+function isAbout(event: FeedEvent, subAccountId: string): boolean {
+  const data = event.data as { subAccountId?: unknown; billTo?: { type?: unknown; id?: unknown } } | null;
+  if (typeof data !== 'object' || data === null) return false;
+  if (data.subAccountId === subAccountId) return true;
+  return data.billTo?.type === 'sub-account' && data.billTo.id === subAccountId;
 }
