@@ -26,6 +26,7 @@ export const PROBLEMS = {
   concurrency_conflict: { status: 409, title: 'Too many concurrent changes; retry the request' },
   period_not_ended: { status: 409, title: 'The billing period has not ended yet' },
   period_already_closed: { status: 409, title: 'The billing period is already closed' },
+  last_parent_key: { status: 409, title: "The parent's last active key cannot be revoked" },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type; send application/json' },
   unprocessable: { status: 422, title: 'Unprocessable request' },

@@ -13,7 +13,8 @@ export type DomainErrorCode =
   | 'sub_account_closed'
   | 'period_not_ended'
   | 'period_already_closed'
-  | 'limit_exceeded';
+  | 'limit_exceeded'
+  | 'last_parent_key';
 
 /** A command refused by a business rule or by its input; no event was decided. */
 export class DomainError extends Error {

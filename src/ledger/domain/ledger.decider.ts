@@ -508,7 +508,11 @@ function issueApiKey(command: IssueApiKey, state: LedgerState): LedgerEvent[] {
   ];
 }
 
-/** Revoking a revoked key changes nothing and records nothing (DELETE is idempotent). */
+/**
+ * Revoking a revoked key changes nothing and records nothing (DELETE is idempotent). A parent keeps at
+ * least one active parent key: revoking the last one is refused (`last_parent_key`), since nobody
+ * could then manage its sub-accounts until the operator stepped in. Rotation is issue, switch, revoke.
+ */
 function revokeApiKey(command: RevokeApiKey, state: LedgerState): LedgerEvent[] {
   requireParent(state);
   const key = state.apiKeys.get(command.data.keyId);
@@ -516,6 +520,12 @@ function revokeApiKey(command: RevokeApiKey, state: LedgerState): LedgerEvent[] 
     throw new DomainError('not_found', `API key ${String(command.data.keyId)} not found`);
   }
   if (key.status === 'revoked') return [];
+  if (key.subAccountId === null && activeParentKeyCount(state) <= 1) {
+    throw new DomainError(
+      'last_parent_key',
+      `API key ${key.keyId} is the parent's last active key: issue another one first, then revoke this one`,
+    );
+  }
   return [
     {
       type: 'ApiKeyRevoked',
@@ -527,6 +537,15 @@ function revokeApiKey(command: RevokeApiKey, state: LedgerState): LedgerEvent[] 
       },
     },
   ];
+}
+
+/** O(keys), and only when a parent key is revoked. */
+function activeParentKeyCount(state: LedgerState): number {
+  let count = 0;
+  for (const key of state.apiKeys.values()) {
+    if (key.subAccountId === null && key.status === 'active') count++;
+  }
+  return count;
 }
 
 /**

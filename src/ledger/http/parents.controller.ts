@@ -1,15 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { Body, Controller, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { mintApiKey } from '../../auth/api-key-secret';
 import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
-import { parentView, type ParentView } from '../domain';
+import { apiKeysOf, parentView, type ApiKeyView, type ParentView } from '../domain';
 import { LedgerService, type RequestContext } from '../application/ledger.service';
 import { OpenParentDto, PurchaseCreditsDto, UpdateParentDto } from './dto/parent.dto';
+import { requireEmptyBody } from './dto/empty-body';
 import { Context } from './request-context.decorator';
 
 export type OpenedParent = ParentView & { apiKey: { id: string; secret: string; prefix: string } };
+
+export type IssuedParentKey = {
+  id: string;
+  secret: string;
+  prefix: string;
+  subAccountId: null;
+  issuedAt: string;
+};
+
+export type ListedApiKey = Omit<ApiKeyView, 'keyId'> & { id: string };
 
 @ApiTags('parents')
 @ApiBearerAuth()
@@ -78,5 +89,68 @@ export class ParentsController {
   ): Promise<ParentView> {
     await this.ledger.execute(context, parentId, { type: 'PurchaseCredits', data: { ...body } });
     return this.get(context, parentId);
+  }
+
+  /*
+   * Parent keys (SPEC §4): a leaked key is rotated without downtime by issuing another, switching the
+   * callers over, then revoking the leaked one, which is refused from the next request on. The last
+   * active parent key cannot be revoked (409 `last_parent_key`, docs/auth.md).
+   */
+
+  @Post(':p/api-keys')
+  @Roles('operator', 'parent')
+  @KeyCheckedInCommand()
+  @ApiOperation({ summary: 'Issue another parent key; the secret is in this answer and nowhere else' })
+  @ApiResponse({ status: 201, description: '`{id, secret, prefix, subAccountId: null, issuedAt}`' })
+  async issueKey(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Body() body: unknown,
+  ): Promise<IssuedParentKey> {
+    requireEmptyBody(body);
+    const key = mintApiKey(parentId);
+    const { now } = await this.ledger.execute(context, parentId, {
+      type: 'IssueApiKey',
+      data: { keyId: key.keyId, prefix: key.prefix, secretHash: key.secretHash, subAccountId: null },
+    });
+    this.keys.remember({ keyId: key.keyId, parentId, subAccountId: null, secretHash: key.secretHash });
+    return {
+      id: key.keyId,
+      secret: key.secret,
+      prefix: key.prefix,
+      subAccountId: null,
+      issuedAt: now.toISOString(),
+    };
+  }
+
+  @Get(':p/api-keys')
+  @Roles('operator', 'parent')
+  @KeyCheckedInCommand()
+  @ApiOperation({ summary: "The parent's own keys, active and revoked, without secrets or hashes" })
+  async listKeys(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+  ): Promise<{ items: ListedApiKey[] }> {
+    const { result } = await this.ledger.read(context, parentId, (state) => apiKeysOf(state, null));
+    return { items: result.map(({ keyId, ...key }) => ({ id: keyId, ...key })) };
+  }
+
+  @Delete(':p/api-keys/:k')
+  @Roles('operator', 'parent')
+  @KeyCheckedInCommand()
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Revoke a parent key: refused from the next request on; repeating it changes nothing',
+  })
+  @ApiResponse({ status: 409, description: "`last_parent_key`: the parent's only active key" })
+  async revokeKey(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('k') keyId: string,
+  ): Promise<void> {
+    await this.ledger.execute(context, parentId, {
+      type: 'RevokeApiKey',
+      data: { keyId, subAccountId: null },
+    });
   }
 }

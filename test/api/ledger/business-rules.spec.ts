@@ -116,6 +116,92 @@ describe('business rules and security (issue #11)', () => {
     });
   });
 
+  describe('parent keys: issue, list, revoke (rotation without downtime)', () => {
+    const keysPath = (parentId = parent.id) => `/v1/parents/${parentId}/api-keys`;
+
+    it('a parent rotates its own key: the new one works at once, the old one from the next request on', async () => {
+      const own = await openParent(service, { credits: 10 });
+      const issued = expectStatus(await service.api.post(keysPath(own.id), undefined, own.key), 201).body;
+      expect(issued).toMatchObject({
+        id: expect.any(String),
+        secret: expect.any(String),
+        subAccountId: null,
+      });
+      // Both work during the switch-over.
+      expectStatus(await service.api.get(`/v1/parents/${own.id}`, issued.secret), 200);
+      expectStatus(await service.api.get(`/v1/parents/${own.id}`, own.key), 200);
+
+      const listed = expectStatus(await service.api.get(keysPath(own.id), issued.secret), 200).body;
+      expect(listed.items.map((key: { id: string }) => key.id).sort()).toEqual([own.keyId, issued.id].sort());
+      expect(JSON.stringify(listed)).not.toMatch(/secret|hash/i);
+      expect(JSON.stringify(listed)).not.toContain(issued.secret);
+
+      // The new key revokes the leaked one; the leaked one is refused from the next request on.
+      expectStatus(await service.api.delete(`${keysPath(own.id)}/${own.keyId}`, issued.secret), 204);
+      expectProblem(await service.api.get(`/v1/parents/${own.id}`, own.key), 401, 'unauthorized');
+      expectProblem(await service.api.post(keysPath(own.id), undefined, own.key), 401, 'unauthorized');
+      expectStatus(await service.api.get(`/v1/parents/${own.id}`, issued.secret), 200);
+
+      const after = expectStatus(await service.api.get(keysPath(own.id), issued.secret), 200).body.items;
+      expect(after.find((key: { id: string }) => key.id === own.keyId)).toMatchObject({
+        status: 'revoked',
+        revokedAt: expect.any(String),
+      });
+
+      // Repeating the revocation changes nothing.
+      const before = await ledgerRevision(service, own.id);
+      expectStatus(await service.api.delete(`${keysPath(own.id)}/${own.keyId}`, issued.secret), 204);
+      expect(await ledgerRevision(service, own.id)).toBe(before);
+
+      const events = (await readLedger(service, own.id)).filter((event) => event.type.startsWith('ApiKey'));
+      expect(events.slice(-2).map((event) => [event.type, event.data.keyId, event.metadata.actor])).toEqual([
+        ['ApiKeyIssued', issued.id, { type: 'parent', id: own.id }],
+        ['ApiKeyRevoked', own.keyId, { type: 'parent', id: own.id }],
+      ]);
+    });
+
+    it("the parent's last active key cannot be revoked: 409 last_parent_key, nothing recorded, it still works", async () => {
+      const own = await openParent(service);
+      const before = await ledgerRevision(service, own.id);
+      for (const token of [own.key, operator()]) {
+        expectProblem(
+          await service.api.delete(`${keysPath(own.id)}/${own.keyId}`, token),
+          409,
+          'last_parent_key',
+        );
+      }
+      expect(await ledgerRevision(service, own.id)).toBe(before);
+      expectStatus(await service.api.get(`/v1/parents/${own.id}`, own.key), 200);
+    });
+
+    it('the operator issues, lists and revokes a parent key', async () => {
+      const own = await openParent(service);
+      const issued = expectStatus(await service.api.post(keysPath(own.id), {}, operator()), 201).body;
+      expect((await service.api.get(keysPath(own.id), operator())).body.items).toHaveLength(2);
+      expectStatus(await service.api.delete(`${keysPath(own.id)}/${own.keyId}`, operator()), 204);
+      expectProblem(await service.api.get(`/v1/parents/${own.id}`, own.key), 401, 'unauthorized');
+      expectStatus(await service.api.get(`/v1/parents/${own.id}`, issued.secret), 200);
+    });
+
+    it("another parent's key id, a sub-account key id and another parent's key are all 404 to the parent", async () => {
+      const own = await openParent(service);
+      const subId = await createSubAccount(service, own);
+      const subKey = await issueSubAccountKey(service, own, subId);
+      const before = await ledgerRevision(service, own.id);
+      for (const keyId of [parent.keyId, subKey.id, 'ffffffffffffffff']) {
+        expectProblem(await service.api.delete(`${keysPath(own.id)}/${keyId}`, own.key), 404, 'not_found');
+      }
+      expectProblem(
+        await service.api.delete(`${keysPath(own.id)}/${own.keyId}`, parent.key),
+        404,
+        'not_found',
+      );
+      expectProblem(await service.api.get(keysPath(own.id), parent.key), 404, 'not_found');
+      expectProblem(await service.api.post(keysPath(own.id), {}, subKey.secret), 403, 'forbidden');
+      expect(await ledgerRevision(service, own.id)).toBe(before);
+    });
+  });
+
   describe('routes that take no body accept an empty one sent as application/json', () => {
     it('POST …/sub-accounts/{s}/api-keys', async () => {
       const subId = await createSubAccount(service, parent);
