@@ -80,7 +80,7 @@ export class LedgerLog {
         metadata: { now },
       });
     }
-    return commands.flatMap((command) => this.apply(command, 'operator'));
+    return commands.flatMap((command) => this.decide(command, 'operator'));
   }
 
   /** `count` usage records of 1 credit, round-robin over the sub-accounts, each with a fresh key. */
@@ -90,7 +90,7 @@ export class LedgerLog {
     for (let i = 0; i < count; i++) {
       const n = this.usageCount++;
       out.push(
-        ...this.apply(
+        ...this.decide(
           {
             type: 'RecordUsage',
             data: {
@@ -109,7 +109,12 @@ export class LedgerLog {
     return out;
   }
 
-  private apply(command: LedgerCommand, actor: 'operator' | 'parent'): EventData[] {
+  /**
+   * One command decided by the ledger's decider on this log's state, its events folded in and returned
+   * as the service would hand them to the client (its `toEventData` and metadata envelope). Throws the
+   * decider's DomainError for a command the ledger would refuse, so no history it would refuse is made.
+   */
+  decide(command: LedgerCommand, actor: 'operator' | 'parent'): EventData[] {
     const { events } = decideWithResult(command, this.state);
     const requestId = randomUUID();
     const metadata: LedgerEventMetadata = {

@@ -1,4 +1,5 @@
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import type { EventStoreDBClient } from '@eventstore/db-client';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
@@ -32,6 +33,19 @@ async function appendUsage(
     done += batch;
   }
   return position;
+}
+
+/**
+ * A parent with a pool of 1,000,000 credits, all allocated to its one sub-account `s`: 5 ledger events
+ * (ParentAccountOpened, the parent key's ApiKeyIssued, CreditsPurchased, SubAccountCreated,
+ * QuotaAllocated), queued.
+ */
+function openLedger(client: EventStoreDBClient, parentId: string): LedgerWriter {
+  return new LedgerWriter(client, parentId)
+    .open('2026-10-01T00:00:00.000Z')
+    .purchase(1_000_000, '2026-10-01T00:00:00.000Z')
+    .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+    .allocate('s', 1_000_000, '2026-10-01T00:00:00.000Z');
 }
 
 function snapshots(runner: ProjectionRunner, projections: readonly AnyProjection[]): Record<string, string> {
@@ -68,10 +82,7 @@ describe('projection checkpoints', () => {
   ])(
     'resumes after the stored checkpoint, catching up by %s, with no event counted twice or skipped',
     async (_, catchUpByReading) => {
-      const ledger = new LedgerWriter(store.client, 'pcheck');
-      ledger
-        .createSubAccount('s', '2026-10-01T00:00:00.000Z')
-        .allocate('s', 1_000_000, '2026-10-01T00:00:00.000Z');
+      const ledger = openLedger(store.client, 'pcheck');
       await ledger.flush();
       const firstEnd = await appendUsage(ledger, 's', 298, '2026-10-02');
       const files = new FileProjectionStateStore(dir);
@@ -125,8 +136,8 @@ describe('projection checkpoints', () => {
       await fresh.waitForPosition(secondEnd, WAIT_MS);
 
       expect(snapshots(resumed, PROJECTIONS)).toEqual(snapshots(fresh, PROJECTIONS));
-      // 2 + 298 + 100 ledger events; the resumed runner folded only those after its checkpoint.
-      expect(resumed.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 300));
+      // 5 + 298 + 100 ledger events; the resumed runner folded only those after its checkpoint (the 100th).
+      expect(resumed.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 303));
       const usage = new UsageAnalyticsService(resumed, { readTimeoutMs: WAIT_MS });
       expect((await usage.usage('pcheck', { groupBy: 'day' })).groups).toEqual([
         { key: '2026-10-02', credits: 298, records: 298 },
@@ -138,10 +149,7 @@ describe('projection checkpoints', () => {
   );
 
   it('rebuilds a projection whose version changed, and reads wait for the rebuild', async () => {
-    const ledger = new LedgerWriter(store.client, 'pversion');
-    ledger
-      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
-      .allocate('s', 1_000_000, '2026-10-01T00:00:00.000Z');
+    const ledger = openLedger(store.client, 'pversion');
     await ledger.flush();
     const end = await appendUsage(ledger, 's', 1_000, '2026-10-02');
     const files = new FileProjectionStateStore(dir);
@@ -177,7 +185,7 @@ describe('projection checkpoints', () => {
     expect(report.total).toEqual({ credits: 1_000, records: 1_000 });
     // The others resumed at the end of the log and folded nothing again.
     expect(second.status().map((s) => [s.name, s.eventsApplied])).toEqual(
-      projections.map((p) => [p.name, p === bumped ? 1_002 : 0]),
+      projections.map((p) => [p.name, p === bumped ? 1_005 : 0]),
     );
     await second.stop({ save: true });
     expect(await readdir(dir)).toContain(`${bumped.name}.v${bumped.version}.json`);

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { jsonEvent } from '@eventstore/db-client';
 import {
   InMemoryProjectionStateStore,
   ParentFeedService,
@@ -41,6 +40,8 @@ describe('history pagination and the parent feed', () => {
 
   it('pages a sub-account trail in a stable order while events are appended between and during pages', async () => {
     const ledger = newParent()
+      .open('2026-10-01T00:00:00.000Z')
+      .purchase(20_000, '2026-10-01T00:00:00.000Z')
       .createSubAccount('s', '2026-10-01T00:00:00.000Z')
       .createSubAccount('t', '2026-10-01T00:00:00.000Z')
       .allocate('s', 10_000, '2026-10-01T00:00:00.000Z')
@@ -87,42 +88,39 @@ describe('history pagination and the parent feed', () => {
     const ledger = newParent()
       .open('2026-10-01T00:00:00.000Z')
       .purchase(100, '2026-10-01T00:00:01.000Z')
-      .createSubAccount('s', '2026-10-01T00:00:02.000Z');
+      .createSubAccount('s', '2026-10-01T00:00:02.000Z')
+      .issueKey('s', 'k1', 'sha256:HASH-OF-K1', '2026-10-01T00:00:03.000Z');
     await ledger.flush();
-    await store.client.appendToStream(
-      ledger.streamName,
-      jsonEvent({
-        type: 'ApiKeyIssued',
-        data: {
-          keyId: 'k1',
-          subAccountId: 's',
-          prefix: 'sk_1',
-          secretHash: 'HASH',
-          issuedAt: '2026-10-01T00:00:03Z',
-        },
-        metadata: { recordedAt: '2026-10-01T00:00:03.000Z' },
-      }),
-    );
+    const parentKey = [...ledger.state.apiKeys.values()].find((key) => key.subAccountId === null)!;
 
+    // Opening a parent issues its key: the feed shows the key, never its secret hash.
     const first = await feed.page(ledger.parentId, { limit: 2 });
     expect(first.events.map((e) => [e.cursor, e.type])).toEqual([
       ['0', 'ParentAccountOpened'],
-      ['1', 'CreditsPurchased'],
+      ['1', 'ApiKeyIssued'],
     ]);
+    expect(first.events[1].data).toEqual({
+      keyId: parentKey.keyId,
+      subAccountId: null,
+      prefix: 'sl_p_test',
+      issuedAt: '2026-10-01T00:00:00.000Z',
+    });
     const second = await feed.page(ledger.parentId, { after: first.nextCursor!, limit: 10 });
     expect(second.events.map((e) => [e.cursor, e.type])).toEqual([
-      ['2', 'SubAccountCreated'],
-      ['3', 'ApiKeyIssued'],
+      ['2', 'CreditsPurchased'],
+      ['3', 'SubAccountCreated'],
+      ['4', 'ApiKeyIssued'],
     ]);
-    expect(second.events[1].data).toEqual({
+    expect(second.events[2].data).toEqual({
       keyId: 'k1',
       subAccountId: 's',
-      prefix: 'sk_1',
-      issuedAt: '2026-10-01T00:00:03Z',
+      prefix: 'sl_s_k1',
+      issuedAt: '2026-10-01T00:00:03.000Z',
     });
-    expect(second.events[0].metadata).toMatchObject({ recordedAt: '2026-10-01T00:00:02.000Z' });
+    expect(JSON.stringify([first, second])).not.toContain('sha256:');
+    expect(second.events[1].metadata).toMatchObject({ recordedAt: '2026-10-01T00:00:02.000Z' });
     const empty = await feed.page(ledger.parentId, { after: second.nextCursor!, limit: 10 });
-    expect(empty).toEqual({ events: [], nextCursor: '3' });
+    expect(empty).toEqual({ events: [], nextCursor: '4' });
     expect(await feed.page(`nobody-${randomUUID()}`, { limit: 10 })).toEqual({
       events: [],
       nextCursor: null,
@@ -138,7 +136,8 @@ describe('history pagination and the parent feed', () => {
     const abort = new AbortController();
     const received: FeedEvent[] = [];
     const following = (async () => {
-      for await (const event of feed.live(ledger.parentId, { after: '0', signal: abort.signal })) {
+      // After revision 1 (the parent's key): the purchase of 100 is the first event delivered.
+      for await (const event of feed.live(ledger.parentId, { after: '1', signal: abort.signal })) {
         received.push(event);
         if (received.length === 1) {
           // Appended only once the catch-up part was delivered: these arrive live.
@@ -152,9 +151,9 @@ describe('history pagination and the parent feed', () => {
     })();
     await following;
     expect(received.map((e) => [e.cursor, e.type, (e.data as { credits: number }).credits])).toEqual([
-      ['1', 'CreditsPurchased', 100],
-      ['2', 'CreditsPurchased', 5],
-      ['3', 'CreditsPurchased', 6],
+      ['2', 'CreditsPurchased', 100],
+      ['3', 'CreditsPurchased', 5],
+      ['4', 'CreditsPurchased', 6],
     ]);
   });
 });

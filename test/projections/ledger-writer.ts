@@ -1,97 +1,87 @@
 import { randomUUID } from 'node:crypto';
-import { jsonEvent, type EventData, type EventStoreDBClient, type JSONType } from '@eventstore/db-client';
-import type { ActorType, LedgerEvent, LedgerEventMetadata } from '../../src/ledger/domain/ledger.events';
-
-type Balances = { quota: number; used: number };
+import type { EventData, EventStoreDBClient } from '@eventstore/db-client';
+import type { LedgerCommand, LedgerState } from '../../src/ledger/domain';
+import { LedgerLog } from '../../bench/support/ledger-log';
 
 /**
- * Appends ledger-shaped events straight to `ledger-<parentId>` with the client, keeping the balances
- * the write side would state, so projection tests need neither the HTTP layer nor the decider. Events
- * are queued and appended together by `flush`, which returns the append's commit position.
+ * Writes to `ledger-<parentId>` exactly what the service would for the same commands: each call is a
+ * command decided by the ledger's own decider (src/ledger/domain) at the instant given, folded into
+ * the writer's state, and converted with the service's own `toEventData` and metadata envelope (the
+ * bench's `LedgerLog` does the deciding, so bench and tests write alike). So projection tests read real
+ * events (balances after, fingerprints, periods, key events) without the HTTP layer, and a history the
+ * ledger would refuse cannot be written: the decider throws, as it would answer the request.
+ * Events are queued and appended together by `flush`, which returns the append's commit position.
  */
 export class LedgerWriter {
   readonly streamName: string;
+  private readonly log: LedgerLog;
   private readonly queued: EventData[] = [];
-  private purchased = 0;
-  private allocated = 0;
-  private used = 0;
-  private readonly subs = new Map<string, Balances>();
 
   constructor(
     private readonly client: EventStoreDBClient,
     readonly parentId: string,
-    private readonly actor: { type: ActorType; id: string } = { type: 'parent', id: parentId },
   ) {
-    this.streamName = `ledger-${parentId}`;
+    this.log = new LedgerLog(parentId);
+    this.streamName = this.log.streamName;
   }
 
+  /** The ledger's state after every command so far, as the service's processor would hold it. */
+  get state(): LedgerState {
+    return this.log.state;
+  }
+
+  /** ParentAccountOpened and the parent key's ApiKeyIssued (as the operator). */
   open(at: string): this {
-    return this.push(
+    return this.decide(
       {
-        type: 'ParentAccountOpened',
+        type: 'OpenParentAccount',
         data: {
           parentId: this.parentId,
           name: 'Parent',
           currency: 'EUR',
           creditPrice: '0.001',
-          openedAt: at,
+          parentKey: { keyId: randomUUID(), prefix: 'sl_p_test', secretHash: `sha256:${randomUUID()}` },
         },
+        metadata: { now: new Date(at) },
       },
-      at,
+      'operator',
     );
   }
 
+  /** CreditsPurchased into the pool (as the operator). */
   purchase(credits: number, at: string): this {
-    this.purchased += credits;
-    return this.push(
+    return this.decide(
       {
-        type: 'CreditsPurchased',
-        data: { credits, reference: `po-${credits}`, purchasedAt: at, balancesAfter: { pool: this.pool() } },
+        type: 'PurchaseCredits',
+        data: { credits, reference: `po-${credits}` },
+        metadata: { now: new Date(at) },
       },
-      at,
+      'operator',
     );
   }
 
   createSubAccount(subAccountId: string, at: string): this {
-    this.subs.set(subAccountId, { quota: 0, used: 0 });
-    return this.push(
-      {
-        type: 'SubAccountCreated',
-        data: {
-          subAccountId,
-          name: subAccountId,
-          region: null,
-          billingModel: 'bill-to-parent',
-          creditPrice: '0.002',
-          createdAt: at,
-        },
-      },
-      at,
-    );
+    return this.decide({
+      type: 'CreateSubAccount',
+      data: { subAccountId, name: subAccountId, billingModel: 'bill-to-parent', creditPrice: '0.002' },
+      metadata: { now: new Date(at) },
+    });
   }
 
   allocate(subAccountId: string, credits: number, at: string): this {
-    this.sub(subAccountId).quota += credits;
-    this.allocated += credits;
-    return this.push(
-      {
-        type: 'QuotaAllocated',
-        data: { subAccountId, credits, reason: 'allocation', balancesAfter: this.after(subAccountId) },
-      },
-      at,
-    );
+    return this.decide({
+      type: 'AllocateQuota',
+      data: { subAccountId, credits },
+      metadata: { now: new Date(at) },
+    });
   }
 
   returnCredits(subAccountId: string, credits: number, at: string): this {
-    this.sub(subAccountId).quota -= credits;
-    this.allocated -= credits;
-    return this.push(
-      {
-        type: 'CreditsReturned',
-        data: { subAccountId, credits, reason: 'return', balancesAfter: this.after(subAccountId) },
-      },
-      at,
-    );
+    return this.decide({
+      type: 'ReturnCredits',
+      data: { subAccountId, credits },
+      metadata: { now: new Date(at) },
+    });
   }
 
   use(
@@ -100,42 +90,36 @@ export class LedgerWriter {
     at: string,
     opts: { meter?: string; occurredAt?: string } = {},
   ): this {
-    this.sub(subAccountId).used += credits;
-    this.used += credits;
-    const usageId = randomUUID();
-    return this.push(
-      {
-        type: 'UsageRecorded',
-        data: {
-          subAccountId,
-          usageId,
-          idempotencyKey: `key-${usageId}`,
-          credits,
-          meter: opts.meter ?? 'default',
-          occurredAt: opts.occurredAt ?? at,
-          billingPeriod: (opts.occurredAt ?? at).slice(0, 7),
-          late: false,
-          recordedAt: at,
-          fingerprint: 'f',
-          balancesAfter: this.after(subAccountId),
-        },
+    return this.decide({
+      type: 'RecordUsage',
+      data: {
+        subAccountId,
+        usageId: randomUUID(),
+        idempotencyKey: `key-${randomUUID()}`,
+        credits,
+        ...(opts.meter === undefined ? {} : { meter: opts.meter }),
+        ...(opts.occurredAt === undefined ? {} : { occurredAt: opts.occurredAt }),
       },
-      at,
-    );
+      metadata: { now: new Date(at) },
+    });
+  }
+
+  /** An ApiKeyIssued for a sub-account's key, secret hash and all (the feed must hide it). */
+  issueKey(subAccountId: string, keyId: string, secretHash: string, at: string): this {
+    return this.decide({
+      type: 'IssueApiKey',
+      data: { keyId, prefix: `sl_s_${keyId}`, secretHash, subAccountId },
+      metadata: { now: new Date(at) },
+    });
   }
 
   close(subAccountId: string, at: string): this {
-    const sub = this.sub(subAccountId);
-    const returnedCredits = sub.quota - sub.used;
-    sub.quota = sub.used;
-    this.allocated -= returnedCredits;
-    return this.push(
-      {
-        type: 'SubAccountClosed',
-        data: { subAccountId, closedAt: at, returnedCredits, balancesAfter: this.after(subAccountId) },
-      },
-      at,
-    );
+    return this.decide({ type: 'CloseSubAccount', data: { subAccountId }, metadata: { now: new Date(at) } });
+  }
+
+  /** The queued events, taken out instead of appended (to write real ledger events somewhere else). */
+  take(): EventData[] {
+    return this.queued.splice(0);
   }
 
   /** Appends everything queued in one append; returns its commit position (the read-your-writes token). */
@@ -145,46 +129,8 @@ export class LedgerWriter {
     return result.position!.commit;
   }
 
-  private sub(subAccountId: string): Balances {
-    const sub = this.subs.get(subAccountId);
-    if (!sub) throw new Error(`no sub-account ${subAccountId}`);
-    return sub;
-  }
-
-  private pool() {
-    return {
-      purchased: this.purchased,
-      allocated: this.allocated,
-      available: this.purchased - this.allocated,
-      used: this.used,
-    };
-  }
-
-  private after(subAccountId: string) {
-    const sub = this.sub(subAccountId);
-    return {
-      subAccount: { quota: sub.quota, used: sub.used, remaining: sub.quota - sub.used },
-      pool: this.pool(),
-    };
-  }
-
-  private push(event: Pick<LedgerEvent, 'type' | 'data'>, recordedAt: string): this {
-    const metadata: LedgerEventMetadata = {
-      $correlationId: `corr-${this.queued.length}-${randomUUID()}`,
-      $causationId: randomUUID(),
-      actor: this.actor,
-      requestId: randomUUID(),
-      schemaVersion: 1,
-      recordedAt,
-    };
-    this.queued.push(
-      jsonEvent({
-        id: randomUUID(),
-        type: event.type,
-        data: event.data as JSONType,
-        metadata: metadata as JSONType,
-      }),
-    );
+  private decide(command: LedgerCommand, actor: 'operator' | 'parent' = 'parent'): this {
+    this.queued.push(...this.log.decide(command, actor));
     return this;
   }
 }

@@ -35,6 +35,8 @@ describe('ProjectionsModule', () => {
     const first = await startContext(dataDir);
     const client = first.get<EventStoreDBClient>(EVENT_STORE_CLIENT);
     const ledger = new LedgerWriter(client, 'pmodule')
+      .open('2026-10-01T00:00:00.000Z')
+      .purchase(50, '2026-10-01T00:00:00.000Z')
       .createSubAccount('s', '2026-10-01T00:00:00.000Z')
       .allocate('s', 50, '2026-10-01T01:00:00.000Z');
     await first.get(ProjectionRunner).waitForPosition(await ledger.flush(), 15_000);

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { jsonEvent } from '@eventstore/db-client';
 import {
   BalanceAsOfService,
   InMemoryProjectionStateStore,
@@ -40,12 +39,22 @@ describe('read models over the ledger stream', () => {
     await store.stop();
   });
 
-  const newParent = () => new LedgerWriter(store.client, `p${randomUUID().replace(/-/g, '')}`);
+  /** A parent opened with a pool of `credits`, as every ledger history starts. */
+  const newParent = (credits: number, at: string) =>
+    new LedgerWriter(store.client, `p${randomUUID().replace(/-/g, '')}`).open(at).purchase(credits, at);
+
+  const readRevision = async (streamName: string, revision: number) => {
+    const events = [];
+    for await (const resolved of store.client.readStream(streamName, {
+      fromRevision: BigInt(revision),
+      maxCount: 1,
+    }))
+      events.push(resolved.event!);
+    return events;
+  };
 
   it('answers the audit trail of a sub-account with the balances each event states', async () => {
-    const ledger = newParent()
-      .open('2026-10-01T08:00:00.000Z')
-      .purchase(20_000, '2026-10-01T08:01:00.000Z')
+    const ledger = newParent(20_000, '2026-10-01T08:00:00.000Z')
       .createSubAccount('s1', '2026-10-01T09:00:00.000Z')
       .createSubAccount('s2', '2026-10-01T09:00:01.000Z')
       .allocate('s1', 8_000, '2026-10-01T09:05:00.000Z')
@@ -54,7 +63,8 @@ describe('read models over the ledger stream', () => {
         meter: 'images',
         occurredAt: '2026-10-02T09:59:00.000Z',
       })
-      .returnCredits('s1', 6_000, '2026-10-03T10:00:00.000Z');
+      .returnCredits('s1', 6_000, '2026-10-03T10:00:00.000Z')
+      .close('s2', '2026-10-04T10:00:00.000Z');
     const position = await ledger.flush();
     await runner.waitForPosition(position, WAIT_MS);
 
@@ -79,9 +89,22 @@ describe('read models over the ledger stream', () => {
       occurredAt: '2026-10-02T09:59:00.000Z',
       recordedAt: '2026-10-02T10:00:00.000Z',
       meter: 'images',
+      billingPeriod: '2026-10',
+      late: false,
       actor: { type: 'parent', id: ledger.parentId },
     });
-    expect(usageEntry.correlationId).toMatch(/^corr-/);
+    // The entry is the stored event's: its id, usage id, key and the envelope's correlation ids.
+    const [stored] = await readRevision(ledger.streamName, usageEntry.revision);
+    const storedData = stored.data as { usageId: string; idempotencyKey: string };
+    const storedMetadata = stored.metadata as { $correlationId: string; $causationId: string };
+    expect(usageEntry).toMatchObject({
+      eventId: stored.id,
+      usageId: storedData.usageId,
+      idempotencyKey: storedData.idempotencyKey,
+      correlationId: storedMetadata.$correlationId,
+      causationId: storedMetadata.$causationId,
+    });
+    expect(usageEntry.correlationId).toEqual(expect.any(String));
     // The sub-account's trail never carries the parent's prices.
     expect(JSON.stringify(page)).not.toContain('0.002');
 
@@ -91,12 +114,14 @@ describe('read models over the ledger stream', () => {
       ['QuotaAllocated', 's1', 8_000, 12_000],
       ['QuotaAllocated', 's2', 1_000, 11_000],
       ['CreditsReturned', 's1', 6_000, 17_000],
+      // Closing s2 gave its unused 1,000 back to the pool.
+      ['SubAccountClosed', 's2', 1_000, 18_000],
     ]);
     expect(await history.history(ledger.parentId, 'nobody', { limit: 10 })).toBeUndefined();
   });
 
   it('filters the history by a half-open recordedAt range', async () => {
-    const ledger = newParent()
+    const ledger = newParent(100, '2026-09-30T00:00:00.000Z')
       .createSubAccount('s', '2026-10-01T00:00:00.000Z')
       .allocate('s', 100, '2026-10-01T12:00:00.000Z')
       .use('s', 1, '2026-10-02T00:00:00.000Z')
@@ -119,7 +144,7 @@ describe('read models over the ledger stream', () => {
   });
 
   it('gives the balance as of instants before, between, at and after events', async () => {
-    const ledger = newParent()
+    const ledger = newParent(500, '2026-10-01T09:00:00.000Z')
       .createSubAccount('s', '2026-10-01T10:00:00.000Z')
       .allocate('s', 500, '2026-10-01T11:00:00.000Z')
       .use('s', 120, '2026-10-05T11:00:00.000Z')
@@ -142,7 +167,7 @@ describe('read models over the ledger stream', () => {
   });
 
   it('totals usage by sub-account, meter and UTC day of occurredAt', async () => {
-    const ledger = newParent()
+    const ledger = newParent(2_000, '2026-10-01T00:00:00.000Z')
       .createSubAccount('a', '2026-10-01T00:00:00.000Z')
       .createSubAccount('b', '2026-10-01T00:00:00.000Z')
       .allocate('a', 1_000, '2026-10-01T00:00:00.000Z')
@@ -181,22 +206,24 @@ describe('read models over the ledger stream', () => {
   });
 
   it('ignores snapshot streams and other categories', async () => {
-    const ledger = newParent()
+    const ledger = newParent(200, '2026-10-01T00:00:00.000Z')
       .createSubAccount('s', '2026-10-01T00:00:00.000Z')
       .allocate('s', 10, '2026-10-01T00:00:00.000Z');
     await ledger.flush();
-    const lookalike = jsonEvent({
-      type: 'QuotaAllocated',
-      data: {
-        subAccountId: 's',
-        credits: 99,
-        reason: 'allocation',
-        balancesAfter: { subAccount: { quota: 99, used: 0, remaining: 99 }, pool: {} },
-      },
-      metadata: { recordedAt: '2026-10-01T00:00:01.000Z' },
-    });
-    await store.client.appendToStream(`ledgersnapshot-${ledger.parentId}`, lookalike);
-    await store.client.appendToStream(`billing-${ledger.parentId}`, { ...lookalike, id: randomUUID() });
+    // Real ledger events of the same parent and sub-account (its twin allocated 99, not 10), written to
+    // streams that are not `ledger-`: none of them may reach a read model.
+    const twin = new LedgerWriter(store.client, ledger.parentId)
+      .open('2026-10-01T00:00:00.000Z')
+      .purchase(200, '2026-10-01T00:00:00.000Z')
+      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+      .allocate('s', 99, '2026-10-01T00:00:01.000Z')
+      .use('s', 50, '2026-10-01T00:00:01.000Z')
+      .take();
+    await store.client.appendToStream(`ledgersnapshot-${ledger.parentId}`, twin);
+    await store.client.appendToStream(
+      `billing-${ledger.parentId}`,
+      twin.map((event) => ({ ...event, id: randomUUID() })),
+    );
     const last = await ledger.use('s', 1, '2026-10-01T00:00:02.000Z').flush();
     await runner.waitForPosition(last, WAIT_MS);
 
@@ -204,10 +231,36 @@ describe('read models over the ledger stream', () => {
     expect(page!.entries.map((e) => e.credits)).toEqual([0, 10, 1]);
     const balance = await balances.balanceAsOf(ledger.parentId, 's', new Date('2030-01-01T00:00:00Z'));
     expect(balance).toMatchObject({ quota: 10, used: 1 });
+
+    // A projection keys a parent by its stream's name, so an event of another category that got through
+    // would land under a parent named after that stream, not under this one: no read model may know any
+    // parent but this one whose name contains its id. Checked on the live runner (the subscription's
+    // server-side filter) and on one started now, which catches up by reading $all (the client-side one).
+    const reader = new ProjectionRunner({
+      client: store.client,
+      projections: PROJECTIONS,
+      store: new InMemoryProjectionStateStore(),
+      catchUpByReading: true,
+    });
+    await reader.start();
+    try {
+      await reader.waitForPosition(last, WAIT_MS);
+      for (const folded of [runner, reader]) {
+        for (const projection of PROJECTIONS) {
+          const parents = [...folded.stateOf<Map<string, unknown>>(projection.name).keys()];
+          expect([projection.name, parents.filter((p) => p.includes(ledger.parentId))]).toEqual([
+            projection.name,
+            [ledger.parentId],
+          ]);
+        }
+      }
+    } finally {
+      await reader.stop();
+    }
   });
 
   it('waitForPosition resolves only once the appended event is applied, and times out otherwise', async () => {
-    const ledger = newParent()
+    const ledger = newParent(10, '2026-10-01T00:00:00.000Z')
       .createSubAccount('s', '2026-10-01T00:00:00.000Z')
       .allocate('s', 10, '2026-10-01T00:00:00.000Z');
     const position = await ledger.flush();
