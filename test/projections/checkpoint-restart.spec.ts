@@ -1,13 +1,17 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import {
+  BalanceAsOfService,
+  balanceAsOfProjection,
   FileProjectionStateStore,
   InMemoryProjectionStateStore,
   PROJECTIONS,
   ProjectionRebuildingError,
   ProjectionRunner,
+  SubAccountHistoryService,
+  subAccountHistoryProjection,
   UsageAnalyticsService,
   usageAnalyticsProjection,
   type AnyProjection,
@@ -143,6 +147,98 @@ describe('projection checkpoints', () => {
         { key: '2026-10-02', credits: 298, records: 298 },
         { key: '2026-10-03', credits: 100, records: 100 },
       ]);
+      await resumed.stop();
+      await fresh.stop();
+    },
+  );
+
+  it.each([
+    ['reading $all', true],
+    ['the subscription', false],
+  ])(
+    'resumes each projection from its own checkpoint when their files were saved at different positions, catching up by %s',
+    async (_, catchUpByReading) => {
+      const ledger = openLedger(store.client, 'pstaggered');
+      await ledger.flush();
+      const files = new FileProjectionStateStore(dir);
+      const runToEnd = async (end: bigint) => {
+        const runner = track(
+          new ProjectionRunner({ client: store.client, projections: PROJECTIONS, store: files }),
+        );
+        await runner.start();
+        await runner.waitForPosition(end, WAIT_MS);
+        await runner.stop({ save: true });
+      };
+      const fileOf = (projection: AnyProjection) => files.fileOf(projection.name, projection.version);
+      const [history, balance, usage] = [
+        subAccountHistoryProjection,
+        balanceAsOfProjection,
+        usageAnalyticsProjection,
+      ];
+
+      // Three saves of every file, 100 usage records apart; balance-as-of's file is kept from the first,
+      // the history's from the second, as after crashes between the files' saves (or a version bump of
+      // one projection between runs): each file still holds a state with its own checkpoint.
+      await runToEnd(await appendUsage(ledger, 's', 100, '2026-10-02'));
+      await copyFile(fileOf(balance), `${fileOf(balance)}.first`);
+      await runToEnd(await appendUsage(ledger, 's', 100, '2026-10-03'));
+      await copyFile(fileOf(history), `${fileOf(history)}.second`);
+      await runToEnd(await appendUsage(ledger, 's', 100, '2026-10-04'));
+      await rename(`${fileOf(balance)}.first`, fileOf(balance));
+      await rename(`${fileOf(history)}.second`, fileOf(history));
+      const end = await appendUsage(ledger, 's', 50, '2026-10-05');
+
+      const resumed = track(
+        new ProjectionRunner({
+          client: store.client,
+          projections: PROJECTIONS,
+          store: files,
+          catchUpByReading,
+        }),
+      );
+      await resumed.start();
+      const saved = (projection: AnyProjection) =>
+        resumed.status().find((s) => s.name === projection.name)!.savedCheckpoint!.commit;
+      expect(saved(balance)).toBeLessThan(saved(history));
+      expect(saved(history)).toBeLessThan(saved(usage));
+      await resumed.waitForPosition(end, WAIT_MS);
+
+      // The log is read again from the lowest checkpoint (balance-as-of's); each projection folds only
+      // what lies after its own, 250, 150 and 50 events: usage totals and the trail count nothing twice.
+      const applied = Object.fromEntries(resumed.status().map((s) => [s.name, s.eventsApplied]));
+      expect(applied).toEqual({ [balance.name]: 250, [history.name]: 150, [usage.name]: 50 });
+      const read = { readTimeoutMs: WAIT_MS };
+      expect(
+        (await new UsageAnalyticsService(resumed, read).usage('pstaggered', { groupBy: 'day' })).groups,
+      ).toEqual([
+        { key: '2026-10-02', credits: 100, records: 100 },
+        { key: '2026-10-03', credits: 100, records: 100 },
+        { key: '2026-10-04', credits: 100, records: 100 },
+        { key: '2026-10-05', credits: 50, records: 50 },
+      ]);
+      const trail = new SubAccountHistoryService(resumed, store.client, read);
+      const page = await trail.history('pstaggered', 's', { limit: 500 });
+      const revisions = page!.entries.map((e) => e.revision);
+      expect(new Set(revisions).size).toBe(revisions.length);
+      expect(page!.entries.filter((e) => e.type === 'UsageRecorded')).toHaveLength(350);
+      expect(
+        await new BalanceAsOfService(resumed, read).balanceAsOf(
+          'pstaggered',
+          's',
+          new Date('2030-01-01T00:00:00Z'),
+        ),
+      ).toMatchObject({ quota: 1_000_000, used: 350 });
+      // And every read model is exactly the one folded once from the start.
+      const fresh = track(
+        new ProjectionRunner({
+          client: store.client,
+          projections: PROJECTIONS,
+          store: new InMemoryProjectionStateStore(),
+        }),
+      );
+      await fresh.start();
+      await fresh.waitForPosition(end, WAIT_MS);
+      expect(snapshots(resumed, PROJECTIONS)).toEqual(snapshots(fresh, PROJECTIONS));
       await resumed.stop();
       await fresh.stop();
     },
