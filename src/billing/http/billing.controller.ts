@@ -1,7 +1,8 @@
-import { Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Headers, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Roles } from '../../auth/roles.decorator';
+import { sendCsv, wantsCsv } from '../../http/csv';
 import type { RequestContext } from '../../ledger/application/ledger.service';
 import { Context } from '../../ledger/http/request-context.decorator';
 import {
@@ -13,6 +14,7 @@ import {
 import type { DraftInvoice, IssuedInvoice } from '../application/invoice-views';
 import type { ReplayReport } from '../application/period-replay';
 import { InvoicesQueryDto } from './billing.dto';
+import { invoicesCsv } from './invoice-csv';
 
 @ApiTags('billing')
 @ApiBearerAuth()
@@ -63,12 +65,22 @@ export class BillingController {
   @ApiOperation({
     summary: "Issued invoices (of one period with `period=`), plus the open period's live draft",
   })
-  invoices(
+  @ApiProduces('application/json', 'text/csv')
+  async invoices(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Query() query: InvoicesQueryDto,
-  ): Promise<InvoiceListing> {
-    return this.billing.invoices(context, parentId, query.period);
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<InvoiceListing | string> {
+    const listing = await this.billing.invoices(context, parentId, query.period);
+    if (!wantsCsv(accept)) return listing;
+    const all = [...listing.invoices, ...(listing.draft?.invoices ?? [])];
+    return sendCsv(
+      reply,
+      `invoices-${parentId}${query.period ? `-${query.period}` : ''}.csv`,
+      invoicesCsv(all),
+    );
   }
 
   @Get('invoices/:invoiceId')
@@ -76,22 +88,32 @@ export class BillingController {
   @ApiOperation({
     summary: 'One issued invoice; a sub-account key sees only its own, if it pays its own bills',
   })
-  invoice(
+  @ApiProduces('application/json', 'text/csv')
+  async invoice(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Param('invoiceId') invoiceId: string,
-  ): Promise<IssuedInvoice> {
-    return this.billing.invoice(context, parentId, invoiceId);
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<IssuedInvoice | string> {
+    const invoice = await this.billing.invoice(context, parentId, invoiceId);
+    return wantsCsv(accept) ? sendCsv(reply, `${invoiceId}.csv`, invoicesCsv([invoice])) : invoice;
   }
 
   @Get('sub-accounts/:s/invoices')
   @Roles('parent', 'sub-account')
   @ApiOperation({ summary: 'The invoices billed to one bill-to-sub-account sub-account, and its draft' })
-  subAccountInvoices(
+  @ApiProduces('application/json', 'text/csv')
+  async subAccountInvoices(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Param('s') subAccountId: string,
-  ): Promise<{ subAccountId: string; invoices: IssuedInvoice[]; draft: DraftInvoice | null }> {
-    return this.billing.subAccountInvoices(context, parentId, subAccountId);
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<{ subAccountId: string; invoices: IssuedInvoice[]; draft: DraftInvoice | null } | string> {
+    const listing = await this.billing.subAccountInvoices(context, parentId, subAccountId);
+    if (!wantsCsv(accept)) return listing;
+    const all = [...listing.invoices, ...(listing.draft ? [listing.draft] : [])];
+    return sendCsv(reply, `invoices-${parentId}-${subAccountId}.csv`, invoicesCsv(all));
   }
 }

@@ -1,6 +1,8 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
+import { sendCsv, wantsCsv } from '../../http/csv';
 import { ApplicationError } from '../../http/problem';
 import {
   BalanceAsOfService,
@@ -13,6 +15,7 @@ import {
 import { requireSubAccount, subAccountBalances } from '../domain';
 import { LedgerService, type RequestContext } from '../application/ledger.service';
 import { BalanceQueryDto, HistoryQueryDto } from './dto/history.dto';
+import { historyCsv } from './history-csv';
 import { Context } from './request-context.decorator';
 
 /** How long a read waits for the read models to reach the caller's last write before a 503. */
@@ -41,12 +44,15 @@ export class SubAccountReadsController {
   @ApiOperation({
     summary: 'The audit trail: every credit event with balances after, actor and correlation id',
   })
+  @ApiProduces('application/json', 'text/csv')
   async auditTrail(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Param('s') subAccountId: string,
     @Query() query: HistoryQueryDto,
-  ): Promise<HistoryPage<SubAccountHistoryEntry>> {
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<HistoryPage<SubAccountHistoryEntry> | string> {
     if (query.from !== undefined && query.to !== undefined && Date.parse(query.to) < Date.parse(query.from)) {
       throw new ApplicationError('validation_failed', 'to must not be before from.', {
         errors: [{ field: 'to', message: 'to must not be before from' }],
@@ -60,7 +66,9 @@ export class SubAccountReadsController {
       limit: query.limit === undefined ? DEFAULT_HISTORY_LIMIT : Number(query.limit),
     });
     if (!page) throw new ApplicationError('not_found', `Sub-account ${subAccountId} not found.`);
-    return page;
+    if (!wantsCsv(accept)) return page;
+    if (page.nextCursor !== null) void reply.header('x-next-cursor', page.nextCursor);
+    return sendCsv(reply, `history-${parentId}-${subAccountId}.csv`, historyCsv(page.entries));
   }
 
   @Get('balance')
