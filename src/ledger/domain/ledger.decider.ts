@@ -5,7 +5,7 @@ import {
   periodOf,
   type BillingPeriod,
 } from '../../shared/billing-period';
-import { MAX_TOTAL_CREDITS, requireCredits } from './credits';
+import { MAX_CREDITS_PER_OPERATION, MAX_TOTAL_CREDITS, requireCredits } from './credits';
 import { DomainError, isDomainError } from './domain-error';
 import type {
   AllocateQuota,
@@ -409,14 +409,21 @@ function updateSubAccount(command: UpdateSubAccount, state: LedgerState): Ledger
 }
 
 /**
- * PUT …/quota. The quota is a total, not an amount moved, so it may exceed the 10^12
- * per-operation bound that applies to the credits of a request (rule 4); it is bounded by the
- * safe-integer ceiling that bounds every total.
+ * PUT …/quota. Rule 4 bounds an operation at 10^12 credits, and a quota set is held to it twice: the
+ * `quota` it carries is a credit figure of a request like any other (≤ 10^12), and the operation is
+ * the difference it allocates or returns, which must be ≤ 10^12 as well. The second only bites when
+ * the current quota is above 10^12 (reached by several allocations): lower it in steps or by returns.
  */
 function setQuota(command: SetQuota, state: LedgerState): LedgerEvent[] {
-  const quota = requireCredits('quota', command.data.quota, { min: 0, max: MAX_TOTAL_CREDITS });
+  const quota = requireCredits('quota', command.data.quota, { min: 0 });
   const parent = requireParent(state);
   const subAccount = requireActive(requireSubAccount(state, command.data.subAccountId));
+  if (Math.abs(quota - subAccount.quota) > MAX_CREDITS_PER_OPERATION) {
+    throw new DomainError(
+      'validation_failed',
+      `setting the quota to ${quota} would move ${Math.abs(quota - subAccount.quota)} credits; one operation moves at most ${MAX_CREDITS_PER_OPERATION} (rule 4)`,
+    );
+  }
   if (quota > subAccount.quota) {
     const credits = quota - subAccount.quota;
     requireAvailable(parent, credits);

@@ -1,4 +1,5 @@
 import {
+  buyCredits,
   createSubAccount,
   expectProblem,
   expectStatus,
@@ -199,6 +200,48 @@ describe('business rules and security (issue #11)', () => {
       expectProblem(await service.api.get(keysPath(own.id), parent.key), 404, 'not_found');
       expectProblem(await service.api.post(keysPath(own.id), {}, subKey.secret), 403, 'forbidden');
       expect(await ledgerRevision(service, own.id)).toBe(before);
+    });
+  });
+
+  describe('a quota set is an operation of at most 10^12 credits (rule 4)', () => {
+    const TRILLION = 1_000_000_000_000;
+    let rich: OpenedParent;
+
+    beforeAll(async () => {
+      rich = await openParent(service);
+      for (let purchase = 0; purchase < 4; purchase++) await buyCredits(service, rich.id, TRILLION);
+    });
+
+    const quotaOf = (subId: string, quota: number) =>
+      service.api.put(`/v1/parents/${rich.id}/sub-accounts/${subId}/quota`, { quota }, rich.key);
+
+    it.each([
+      ['2.5e12', 2.5e12],
+      ['10^12 + 1', TRILLION + 1],
+    ])('PUT quota %s → 400 validation_failed, nothing recorded', async (_name, quota) => {
+      const subId = await createSubAccount(service, rich);
+      const before = await ledgerRevision(service, rich.id);
+      expectProblem(await quotaOf(subId, quota), 400, 'validation_failed');
+      expect(await ledgerRevision(service, rich.id)).toBe(before);
+    });
+
+    it('PUT quota 10^12 is accepted', async () => {
+      const subId = await createSubAccount(service, rich);
+      expect(expectStatus(await quotaOf(subId, TRILLION), 200).body.quota).toBe(TRILLION);
+    });
+
+    it('a set that would return more than 10^12 at once → 400 validation_failed; in steps it works', async () => {
+      const subId = await createSubAccount(service, rich);
+      const allocations = `/v1/parents/${rich.id}/sub-accounts/${subId}/allocations`;
+      expectStatus(await service.api.post(allocations, { credits: TRILLION }, rich.key), 200);
+      expectStatus(await service.api.post(allocations, { credits: TRILLION }, rich.key), 200);
+      const before = await ledgerRevision(service, rich.id);
+      const refused = await quotaOf(subId, 0);
+      expectProblem(refused, 400, 'validation_failed');
+      expect(refused.body.detail).toMatch(/at most 1000000000000/);
+      expect(await ledgerRevision(service, rich.id)).toBe(before);
+      expectStatus(await quotaOf(subId, TRILLION), 200);
+      expect(expectStatus(await quotaOf(subId, 0), 200).body.quota).toBe(0);
     });
   });
 

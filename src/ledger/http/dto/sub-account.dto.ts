@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
-import { BILLING_MODELS, MAX_TOTAL_CREDITS, type BillingModel } from '../../domain';
+import { BILLING_MODELS, type BillingModel } from '../../domain';
 import {
   ID_DESCRIPTION,
   ID_PATTERN,
@@ -75,12 +75,13 @@ export class UpdateSubAccountDto {
 export class SetQuotaDto {
   @ApiProperty({
     minimum: 0,
-    maximum: MAX_TOTAL_CREDITS,
-    description: 'the new total; the difference is allocated from or returned to the pool',
+    maximum: MAX_CREDITS,
+    description:
+      'the new total; the difference is allocated from or returned to the pool. Both the total and the difference are at most 10^12 (rule 4)',
   })
   @IsInt()
   @Min(0)
-  @Max(MAX_TOTAL_CREDITS)
+  @Max(MAX_CREDITS)
   quota!: number;
 }
 
