@@ -411,7 +411,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
       closeSub('a'),
     );
 
-    it('then accepts no usage, allocation, quota, return, key or second close', () => {
+    it('then accepts no usage, allocation, quota, return or key', () => {
       spec
         .given(afterClose)
         .when(useCredits('a', 'k2', 0))
@@ -420,7 +420,10 @@ describe('ledger decider: sub-accounts and their credits', () => {
       spec.given(afterClose).when(setQuota('a', 2_500)).thenFails('sub_account_closed');
       spec.given(afterClose).when(returnCredits('a')).thenFails('sub_account_closed');
       spec.given(afterClose).when(issueKey('key-new', 'a')).thenFails('sub_account_closed');
-      spec.given(afterClose).when(closeSub('a')).thenFails('sub_account_closed');
+    });
+
+    it('takes a second close as a repeat of the first: nothing recorded (like a period close)', () => {
+      spec.given(afterClose).when(closeSub('a')).thenNothingHappens();
     });
 
     it('keeps answering a repeat of usage stored before the closing (rule 5 wins over rule 10)', () => {

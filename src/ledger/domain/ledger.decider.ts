@@ -470,10 +470,15 @@ function returnCredits(command: ReturnCredits, state: LedgerState): LedgerEvent[
   return [creditsReturned(subAccount, parent, credits, 'return')];
 }
 
-/** Rule 10: the closing returns every unused credit and revokes every key, all in one append. */
+/**
+ * Rule 10: the closing returns every unused credit and revokes every key, all in one append. Closing a
+ * closed sub-account is a repeat: it records nothing and the caller gets the same answer, as a
+ * repeated period close or key revocation does.
+ */
 function closeSubAccount(command: CloseSubAccount, state: LedgerState): LedgerEvent[] {
   const parent = requireParent(state);
-  const subAccount = requireActive(requireSubAccount(state, command.data.subAccountId));
+  const subAccount = requireSubAccount(state, command.data.subAccountId);
+  if (subAccount.status === 'closed') return [];
   const now = command.metadata.now.toISOString();
   const returnedCredits = subAccount.quota - subAccount.used;
   const events: LedgerEvent[] = [

@@ -73,7 +73,9 @@ export class SubAccountReadsController {
 
   @Get('balance')
   @Roles('parent', 'sub-account')
-  @ApiOperation({ summary: 'quota, used and remaining as of an instant (now by default)' })
+  @ApiOperation({
+    summary: 'quota, used and remaining as of an instant (now by default; an instant after now is refused)',
+  })
   async balance(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -87,8 +89,18 @@ export class SubAccountReadsController {
       );
       return { asOf: now.toISOString(), existed: true, ...result };
     }
+    // The balance at an instant still to come is not known yet: usage may happen before it.
+    const asOf = new Date(query.asOf);
+    const now = this.ledger.now();
+    if (asOf.getTime() > now.getTime()) {
+      throw new ApplicationError(
+        'validation_failed',
+        `asOf is after the service clock's now (${now.toISOString()}); leave it out for the current balance.`,
+        { errors: [{ field: 'asOf', message: 'asOf must not be in the future' }] },
+      );
+    }
     await this.catchUp(context, parentId, subAccountId);
-    const balance = await this.balances.balanceAsOf(parentId, subAccountId, new Date(query.asOf));
+    const balance = await this.balances.balanceAsOf(parentId, subAccountId, asOf);
     if (!balance) throw new ApplicationError('not_found', `Sub-account ${subAccountId} not found.`);
     return balance;
   }

@@ -180,7 +180,9 @@ export class SubAccountsController {
   @Post(':s/close')
   @Roles('parent')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Close: unused credits go back to the pool, its keys stop working' })
+  @ApiOperation({
+    summary: 'Close: unused credits go back to the pool, its keys stop working; repeating it changes nothing',
+  })
   close(
     @Context() context: RequestContext,
     @Param('p') parentId: string,

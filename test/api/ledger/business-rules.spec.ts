@@ -25,7 +25,11 @@ describe('business rules and security (issue #11)', () => {
   let service: TestService;
   let parent: OpenedParent;
 
+  /** Our wall clock when the service clock read NOW, give or take the start-up. */
+  let startedAt = Date.now();
+
   beforeAll(async () => {
+    startedAt = Date.now();
     service = await startTestService({ now: NOW });
     parent = await openParent(service, { credits: 1_000_000 });
   });
@@ -242,6 +246,71 @@ describe('business rules and security (issue #11)', () => {
       expect(await ledgerRevision(service, rich.id)).toBe(before);
       expectStatus(await quotaOf(subId, TRILLION), 200);
       expect(expectStatus(await quotaOf(subId, 0), 200).body.quota).toBe(0);
+    });
+  });
+
+  describe('repeats, zero and the future, decided consistently', () => {
+    it('closing a closed sub-account is a repeat: 200 with the same answer, nothing recorded', async () => {
+      const subId = await createSubAccount(service, parent, { quota: 7 });
+      const first = expectStatus(
+        await records(() => service.api.post(`${subPath(subId)}/close`, undefined, parent.key)),
+        200,
+      );
+      const repeat = expectStatus(
+        await recordsNothing(() => service.api.post(`${subPath(subId)}/close`, undefined, parent.key)),
+        200,
+      );
+      expect(repeat.body).toEqual(first.body);
+      expect(repeat.body).toMatchObject({ status: 'closed', quota: 0, remaining: 0 });
+    });
+
+    it('a closed sub-account still refuses every other change with 409 sub_account_closed', async () => {
+      const subId = await createSubAccount(service, parent, { quota: 7 });
+      expectStatus(await service.api.post(`${subPath(subId)}/close`, undefined, parent.key), 200);
+      const response = await recordsNothing(() =>
+        service.api.put(`${subPath(subId)}/quota`, { quota: 3 }, parent.key),
+      );
+      expectProblem(response, 409, 'sub_account_closed');
+    });
+
+    it('usage of 0 credits is recorded once (metering without cost), even with nothing remaining', async () => {
+      const subId = await createSubAccount(service, parent, { quota: 0 });
+      const body = { idempotencyKey: uniqueId('k'), credits: 0, meter: 'free.preview' };
+      const first = expectStatus(
+        await records(() => service.api.post(`${subPath(subId)}/usage`, body, parent.key)),
+        201,
+      );
+      const repeat = expectStatus(
+        await recordsNothing(() => service.api.post(`${subPath(subId)}/usage`, body, parent.key)),
+        200,
+      );
+      expect(repeat.body).toEqual(first.body);
+      const recorded = (await readLedger(service, parent.id)).filter(
+        (event) => event.type === 'UsageRecorded' && event.data.subAccountId === subId,
+      );
+      expect(recorded.map((event) => [event.data.credits, event.data.meter])).toEqual([[0, 'free.preview']]);
+    });
+
+    it('a balance asOf an instant after the service clock → 400 validation_failed naming asOf', async () => {
+      const subId = await createSubAccount(service, parent, { quota: 3 });
+      const tomorrow = new Date(Date.now() + (NOW.getTime() - startedAt) + 86_400_000).toISOString();
+      const response = await service.api.get(
+        `${subPath(subId)}/balance?asOf=${encodeURIComponent(tomorrow)}`,
+        parent.key,
+      );
+      expectProblem(response, 400, 'validation_failed');
+      expect(JSON.stringify(response.body.errors)).toContain('asOf');
+    });
+
+    it('a balance asOf a past instant, and without asOf, still answers', async () => {
+      const subId = await createSubAccount(service, parent, { quota: 3 });
+      const current = expectStatus(await service.api.get(`${subPath(subId)}/balance`, parent.key), 200).body;
+      expect(current).toMatchObject({ quota: 3, used: 0, remaining: 3 });
+      const past = await service.api.get(
+        `${subPath(subId)}/balance?asOf=${encodeURIComponent(current.asOf)}`,
+        parent.key,
+      );
+      expect(expectStatus(past, 200).body).toMatchObject({ quota: 3, remaining: 3 });
     });
   });
 
