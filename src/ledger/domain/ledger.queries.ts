@@ -1,6 +1,7 @@
 import { nextPeriod, periodOf, type BillingPeriod } from '../../shared/billing-period';
 import { DomainError } from './domain-error';
 import type { BillingModel, DecimalPrice, IsoInstant, PoolBalances } from './ledger.events';
+import { samePrice } from './ledger.validation';
 import {
   poolBalances,
   requireParent,
@@ -26,6 +27,8 @@ export type ParentView = {
   creditPrice: DecimalPrice;
   /** Present when a different price takes effect next period. */
   pendingCreditPrice?: DecimalPrice;
+  /** The period the pending price applies from (the next one), present with it. */
+  pendingEffectiveFrom?: BillingPeriod;
   openedAt: IsoInstant;
   pool: PoolBalances;
 };
@@ -34,13 +37,14 @@ export function parentView(state: LedgerState, now: Date): ParentView {
   const parent = requireParent(state);
   const current = periodOf(now);
   const creditPrice = termAt(parent.creditPrices, current);
-  const pending = termAt(parent.creditPrices, nextPeriod(current));
+  const next = nextPeriod(current);
+  const pending = termAt(parent.creditPrices, next);
   return {
     id: parent.id,
     name: parent.name,
     currency: parent.currency,
     creditPrice,
-    ...(pending === creditPrice ? {} : { pendingCreditPrice: pending }),
+    ...(samePrice(pending, creditPrice) ? {} : { pendingCreditPrice: pending, pendingEffectiveFrom: next }),
     openedAt: parent.openedAt,
     pool: poolBalances(parent),
   };

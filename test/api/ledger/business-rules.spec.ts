@@ -249,6 +249,90 @@ describe('business rules and security (issue #11)', () => {
     });
   });
 
+  describe('pending prices are shown until they apply (SPEC §4)', () => {
+    it('a parent price change shows on the parent and on sub-accounts that pay it, with its period', async () => {
+      const own = await openParent(service, { creditPrice: '0.001' });
+      const paysParent = await createSubAccount(service, own, { billingModel: 'bill-to-sub-account' });
+      const ownPriceId = uniqueId('s');
+      expectStatus(
+        await service.api.post(
+          `/v1/parents/${own.id}/sub-accounts`,
+          { id: ownPriceId, name: 'Own price', billingModel: 'bill-to-sub-account', creditPrice: '0.0005' },
+          operator(),
+        ),
+        201,
+      );
+      expectStatus(
+        await service.api.patch(`/v1/parents/${own.id}`, { creditPrice: '0.002' }, operator()),
+        200,
+      );
+
+      const shown = expectStatus(await service.api.get(`/v1/parents/${own.id}`, own.key), 200).body;
+      expect(shown).toMatchObject({
+        creditPrice: '0.001',
+        pendingCreditPrice: '0.002',
+        pendingEffectiveFrom: '2026-11',
+      });
+      const sub = (id: string) => service.api.get(`/v1/parents/${own.id}/sub-accounts/${id}`, own.key);
+      expect(expectStatus(await sub(paysParent), 200).body).toMatchObject({
+        creditPrice: '0.001',
+        pendingCreditPrice: '0.002',
+        pendingEffectiveFrom: '2026-11',
+      });
+      // Its own price does not move with the parent's.
+      const unmoved = expectStatus(await sub(ownPriceId), 200).body;
+      expect(unmoved.creditPrice).toBe('0.0005');
+      expect(unmoved).not.toHaveProperty('pendingCreditPrice');
+      expect(unmoved).not.toHaveProperty('pendingEffectiveFrom');
+    });
+
+    it("a sub-account's own pending price shows on it, to the parent, the operator and its own key", async () => {
+      const own = await openParent(service, { creditPrice: '0.001' });
+      const subId = await createSubAccount(service, own, { billingModel: 'bill-to-sub-account' });
+      const key = await issueSubAccountKey(service, own, subId);
+      const url = `/v1/parents/${own.id}/sub-accounts/${subId}`;
+      expectStatus(await service.api.patch(url, { creditPrice: '0.0007' }, operator()), 200);
+      for (const token of [own.key, operator(), key.secret]) {
+        expect(expectStatus(await service.api.get(url, token), 200).body).toMatchObject({
+          creditPrice: '0.001',
+          pendingCreditPrice: '0.0007',
+          pendingEffectiveFrom: '2026-11',
+        });
+      }
+      const listed = expectStatus(await service.api.get(`/v1/parents/${own.id}/sub-accounts`, own.key), 200);
+      expect(listed.body.items[0]).toMatchObject({ pendingCreditPrice: '0.0007' });
+    });
+
+    it('a pending billing model carries its period too; a bill-to-parent key still sees no price', async () => {
+      const own = await openParent(service, { creditPrice: '0.001' });
+      const subId = await createSubAccount(service, own, { billingModel: 'bill-to-parent' });
+      const key = await issueSubAccountKey(service, own, subId);
+      const url = `/v1/parents/${own.id}/sub-accounts/${subId}`;
+      expectStatus(
+        await service.api.patch(`/v1/parents/${own.id}`, { creditPrice: '0.003' }, operator()),
+        200,
+      );
+      expectStatus(await service.api.patch(url, { billingModel: 'bill-to-sub-account' }, own.key), 200);
+      const seen = expectStatus(await service.api.get(url, key.secret), 200).body;
+      expect(seen).toMatchObject({
+        pendingBillingModel: 'bill-to-sub-account',
+        pendingEffectiveFrom: '2026-11',
+      });
+      expect(Object.keys(seen).filter((field) => /price/i.test(field))).toEqual([]);
+    });
+
+    it('a change back to the current price, written differently, leaves nothing pending', async () => {
+      const own = await openParent(service, { creditPrice: '0.5' });
+      expectStatus(await service.api.patch(`/v1/parents/${own.id}`, { creditPrice: '0.6' }, operator()), 200);
+      expectStatus(
+        await service.api.patch(`/v1/parents/${own.id}`, { creditPrice: '0.50' }, operator()),
+        200,
+      );
+      const shown = expectStatus(await service.api.get(`/v1/parents/${own.id}`, own.key), 200).body;
+      expect(shown).not.toHaveProperty('pendingCreditPrice');
+    });
+  });
+
   describe('repeats, zero and the future, decided consistently', () => {
     it('closing a closed sub-account is a repeat: 200 with the same answer, nothing recorded', async () => {
       const subId = await createSubAccount(service, parent, { quota: 7 });
