@@ -21,24 +21,20 @@ import {
   type AccountResult,
 } from './toy-account.decider';
 import { randomUUID } from 'node:crypto';
+import { pollUntil } from '../support/poll';
 
 const deposit = (amount: number): AccountCommand => ({ type: 'Deposit', opId: randomUUID(), amount });
 const withdraw = (amount: number): AccountCommand => ({ type: 'Withdraw', opId: randomUUID(), amount });
 
 /**
  * After a restart the channel reconnects with backoff, so the first commands may still meet the outage.
- * Only the unavailable error is retried, and only for a bounded time.
+ * Only the unavailable error is retried; a store that never comes back is a hang, left to jest's timeout.
  */
-async function onceAvailable<T>(attempt: () => Promise<T>, giveUpAfterMs = 45_000): Promise<T> {
-  const deadline = Date.now() + giveUpAfterMs;
-  for (;;) {
-    try {
-      return await attempt();
-    } catch (error) {
-      if (!(error instanceof EventStoreUnavailableError) || Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-  }
+function onceAvailable<T>(attempt: () => Promise<T>): Promise<T> {
+  return pollUntil(attempt, () => true, {
+    everyMs: 200,
+    retry: (error) => error instanceof EventStoreUnavailableError,
+  });
 }
 
 // A real server cannot be killed from here: these run on the embedded one only.

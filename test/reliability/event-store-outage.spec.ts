@@ -13,6 +13,7 @@ import {
   type LedgerSource,
 } from '../support/ledger-fixtures';
 import { startTestService, type ApiResponse, type TestService } from '../support/service';
+import { pollUntil } from '../support/poll';
 import { startStoreProxy } from './support/store-proxy';
 
 /*
@@ -34,9 +35,12 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Polls until `check` holds; one that never does is a hang, left to jest's timeout. */
-async function until(check: () => Promise<boolean>): Promise<void> {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 100));
+/** Polls GET /health until the service is ready again; one that never is, is a hang, left to jest's timeout. */
+async function untilReady(service: TestService): Promise<void> {
+  await pollUntil(
+    () => service.api.get('/health'),
+    (health) => health.status === 200,
+  );
 }
 
 describe('event store outage', () => {
@@ -88,7 +92,7 @@ describe('event store outage', () => {
 
     store = await spawnEmbeddedEventStore({ dataDir, port });
     const backAt = Date.now();
-    await until(async () => (await running.api.get('/health')).status === 200);
+    await untilReady(running);
     const recoveredMs = Date.now() - backAt;
     // Figures for docs/reliability.md, not assertions.
     console.log(
@@ -169,7 +173,7 @@ describe('event store outage', () => {
       expectProblem(landingAnswer, 503, 'event_store_unavailable');
 
       store = await spawnEmbeddedEventStore({ dataDir, port });
-      await until(async () => (await running.api.get('/health')).status === 200);
+      await untilReady(running);
 
       // Never reaches the store: held in the proxy from its append on.
       const lostKey = uniqueId('lost');
@@ -181,7 +185,7 @@ describe('event store outage', () => {
       expectProblem(await losing, 503, 'event_store_unavailable');
 
       store = await spawnEmbeddedEventStore({ dataDir, port });
-      await until(async () => (await running.api.get('/health')).status === 200);
+      await untilReady(running);
 
       const landedUsageIds = await usageIdsOf(landedParent.id, running, landedKey);
       expect(landedUsageIds).toHaveLength(1);
@@ -241,7 +245,7 @@ describe('event store outage', () => {
       frozen.child.kill('SIGCONT');
     }
 
-    await until(async () => (await running.api.get('/health')).status === 200);
+    await untilReady(running);
     expect((await send(uniqueId('after'))).status).toBe(201);
   });
 });
