@@ -1,11 +1,24 @@
 import { startEmbeddedEventStore } from './embedded-eventstore.server';
 
 /**
- * `npm run eventstore -- --port 2113 --db ./data` (or `--memory`). Prints exactly one
+ * `npm run eventstore -- --port 2113 --db ./data` (or `--memory`; `--start-standard-projections false`
+ * records the four system projections as stopped when the log is new, as a real node's default does). Prints exactly one
  * `EMBEDDED_EVENTSTORE_READY <connection string>` line once listening; harnesses wait for it.
  */
-function parseArgs(argv: string[]): { port: number; host: string; db?: string; memory: boolean } {
-  const out = { port: 2113, host: '127.0.0.1', db: undefined as string | undefined, memory: false };
+function parseArgs(argv: string[]): {
+  port: number;
+  host: string;
+  db?: string;
+  memory: boolean;
+  startStandardProjections: boolean;
+} {
+  const out = {
+    port: 2113,
+    host: '127.0.0.1',
+    db: undefined as string | undefined,
+    memory: false,
+    startStandardProjections: true,
+  };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = () => inline ?? argv[++i];
@@ -22,8 +35,17 @@ function parseArgs(argv: string[]): { port: number; host: string; db?: string; m
       case '--memory':
         out.memory = true;
         break;
+      case '--start-standard-projections': {
+        const v = value();
+        if (v !== 'true' && v !== 'false')
+          throw new Error('--start-standard-projections takes true or false');
+        out.startStandardProjections = v === 'true';
+        break;
+      }
       default:
-        throw new Error(`unknown argument ${argv[i]} (expected --port, --host, --db, --memory)`);
+        throw new Error(
+          `unknown argument ${argv[i]} (expected --port, --host, --db, --memory, --start-standard-projections)`,
+        );
     }
   }
   if (!Number.isInteger(out.port) || out.port < 0 || out.port > 65535) {
@@ -40,6 +62,7 @@ async function main(): Promise<void> {
     port: args.port,
     dataDir: args.db,
     memory: args.memory,
+    startStandardProjections: args.startStandardProjections,
   });
   process.stdout.write(`EMBEDDED_EVENTSTORE_READY ${store.connectionString}\n`);
   let stopping = false;

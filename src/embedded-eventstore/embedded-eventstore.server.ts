@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
 import { GossipService } from '@eventstore/db-client/generated/gossip_grpc_pb';
 import { MonitoringService } from '@eventstore/db-client/generated/monitoring_grpc_pb';
@@ -8,6 +9,7 @@ import { ServerFeaturesService } from '@eventstore/db-client/generated/serverfea
 import { UsersService } from '@eventstore/db-client/generated/users_grpc_pb';
 import { EventStoreEngine } from './engine/event-store.engine';
 import { gossipImplementation } from './grpc/gossip.service';
+import { projectionsImplementation } from './grpc/projections.service';
 import { serverFeaturesImplementation } from './grpc/server-features.service';
 import { StreamsHandlers, streamsServiceDefinition } from './grpc/streams.service';
 import { unimplementedImplementation } from './grpc/unimplemented.service';
@@ -26,6 +28,12 @@ export interface EmbeddedEventStoreOptions {
   memory?: boolean;
   /** An engine opened by the caller (e.g. one with a fault injected); dataDir and memory are then ignored. */
   engine?: EventStoreEngine;
+  /**
+   * Whether `$by_category`, `$by_event_type`, `$streams` and `$stream_by_category` run from the first
+   * start of a log (KurrentDB's `--run-projections=All --start-standard-projections=true`). Default
+   * true; later starts keep the state the log records (Projections Enable/Disable).
+   */
+  startStandardProjections?: boolean;
 }
 
 export interface EmbeddedEventStore {
@@ -74,6 +82,13 @@ function widenReceiveWindows(server: Server, bytes: number): void {
 export async function startEmbeddedEventStore(opts: EmbeddedEventStoreOptions): Promise<EmbeddedEventStore> {
   const host = opts.host ?? '127.0.0.1';
   const engine = opts.engine ?? new EventStoreEngine({ dataDir: opts.dataDir, memory: opts.memory });
+  const instanceId = randomUUID();
+  try {
+    await engine.start({ startStandardProjections: opts.startStandardProjections ?? true, instanceId });
+  } catch (err) {
+    await engine.close();
+    throw err;
+  }
   const server = new Server({
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
@@ -84,15 +99,10 @@ export async function startEmbeddedEventStore(opts: EmbeddedEventStoreOptions): 
   const advertiseHost = opts.advertiseHost ?? (WILDCARD_HOSTS.has(host) ? '127.0.0.1' : host);
   server.addService(
     GossipService,
-    gossipImplementation(() => ({ host: advertiseHost, port: opts.advertisePort ?? port })),
+    gossipImplementation(() => ({ host: advertiseHost, port: opts.advertisePort ?? port }), instanceId),
   );
-  for (const def of [
-    PersistentSubscriptionsService,
-    ProjectionsService,
-    UsersService,
-    OperationsService,
-    MonitoringService,
-  ]) {
+  server.addService(ProjectionsService, projectionsImplementation(engine));
+  for (const def of [PersistentSubscriptionsService, UsersService, OperationsService, MonitoringService]) {
     server.addService(def, unimplementedImplementation(def));
   }
   try {

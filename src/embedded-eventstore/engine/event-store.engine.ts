@@ -26,6 +26,14 @@ import {
   SOFT_DELETED_TB_JSON,
   StreamMetadata,
 } from './stream-metadata';
+import {
+  projectionUpdatedEvent,
+  PROJECTIONS_STREAM_PREFIX,
+  SYSTEM_PROJECTION_NAMES,
+  SystemProjectionName,
+  SystemProjections,
+  viewEntry,
+} from './system-projections';
 
 /** Expected revisions as EventStoreDB numbers them: >= 0 exact, or one of these. */
 export const EXPECTED_ANY = -2;
@@ -58,6 +66,18 @@ export interface EngineOptions {
 const RECENT_ID_CAPACITY = 100_000;
 const LINK_EVENT_TYPE = '$>';
 const JSON_CONTENT_TYPE = 'application/json';
+export const EPOCH_INFORMATION_STREAM = '$epoch-information';
+const EPOCH_INFORMATION_TYPE = '$epoch-information';
+
+export interface StartOptions {
+  /**
+   * Whether the four standard projections run when this log first records them (KurrentDB's
+   * `--start-standard-projections`); later starts keep what the log says (Enable/Disable).
+   */
+  startStandardProjections: boolean;
+  /** The node's instance id, written in the epoch record as its leader. */
+  instanceId?: string;
+}
 
 type Decision =
   | { kind: 'ok'; current: number; undelete: boolean }
@@ -79,6 +99,8 @@ interface PlannedEvent {
  */
 export class EventStoreEngine {
   readonly index = new EventIndex();
+  /** `$by_category`, `$by_event_type`, `$streams`, `$stream_by_category` as views of the index. */
+  readonly projections = new SystemProjections(this.index);
   /** Events [0, durableCount) are on disk and visible; later ones are still in flight. */
   durableCount = 0;
   private readonly log: EventLog;
@@ -113,6 +135,7 @@ export class EventStoreEngine {
       this.log = log;
       this.truncatedBytes = truncatedBytes;
       this.durableCount = this.index.count;
+      this.projections.afterIndexed(this.index.count, true);
       for (const st of this.index.streams) st.readMeta = st.writeMeta;
     }
     this.log.onFlushed = () => this.afterFlush();
@@ -126,7 +149,68 @@ export class EventStoreEngine {
     this.rememberId(e.id, i);
     if (isMetaStream(e.streamName)) {
       this.applyMetadata(e.streamName, buf.subarray(e.dataStart, e.dataEnd), 'write');
+    } else if (e.streamName.startsWith(PROJECTIONS_STREAM_PREFIX)) {
+      this.projections.replayControlEvent(e.streamName, e.type, buf.subarray(e.dataStart, e.dataEnd), i);
     }
+  }
+
+  /**
+   * What a real node writes as it starts: a `$epoch-information` event (so `$all` is never empty), and
+   * the first `$ProjectionUpdated` of each standard projection the log has not recorded yet. One record,
+   * durable before the server takes calls.
+   */
+  async start(opts: StartOptions): Promise<void> {
+    const epochs = this.index.stream(EPOCH_INFORMATION_STREAM);
+    const epochNumber = epochs?.count ?? 0;
+    const prevEpochPosition = epochNumber > 0 ? this.index.position(epochs!.at(epochNumber - 1)) : -1;
+    const epoch = {
+      epochPosition: this.log.end,
+      epochNumber,
+      epochId: randomUUID(),
+      prevEpochPosition,
+      timeStamp: new Date().toISOString(),
+      leaderInstanceId: opts.instanceId ?? randomUUID(),
+    };
+    const planned: PlannedEvent[] = [
+      {
+        stream: this.index.streamOrCreate(EPOCH_INFORMATION_STREAM),
+        revision: epochNumber,
+        event: {
+          id: randomUUID(),
+          type: EPOCH_INFORMATION_TYPE,
+          contentType: JSON_CONTENT_TYPE,
+          data: Buffer.from(JSON.stringify(epoch)),
+          customMetadata: new Uint8Array(0),
+        },
+      },
+    ];
+    for (const name of SYSTEM_PROJECTION_NAMES) {
+      if (this.projections.isRecorded(name)) continue;
+      this.projections.setEnabled(name, opts.startStandardProjections, this.index.count, false);
+      const stream = PROJECTIONS_STREAM_PREFIX + name;
+      planned.push({
+        stream: this.index.streamOrCreate(stream),
+        revision: this.nextRevisionOf(stream),
+        event: projectionUpdatedEvent(randomUUID(), name, opts.startStandardProjections),
+      });
+    }
+    await this.write(planned);
+  }
+
+  /**
+   * Projections/Enable and Disable: the projection starts (catching up from its checkpoint) or stops
+   * at once, and the change is recorded in `$projections-<name>` for the next start.
+   */
+  async setProjectionEnabled(name: SystemProjectionName, enabled: boolean): Promise<void> {
+    this.projections.setEnabled(name, enabled, this.index.count, false);
+    const stream = PROJECTIONS_STREAM_PREFIX + name;
+    await this.write([
+      {
+        stream: this.index.streamOrCreate(stream),
+        revision: this.nextRevisionOf(stream),
+        event: projectionUpdatedEvent(randomUUID(), name, enabled),
+      },
+    ]);
   }
 
   private rememberId(id: string, index: number): void {
@@ -343,6 +427,7 @@ export class EventStoreEngine {
       }
       indexes.push(i);
     }
+    if (this.projections.anyEnabled) this.projections.afterIndexed(this.index.count, false);
     const framed = record.finish();
     const pending = { first: indexes[0], record: framed, entryAt: record.entryOffsets() };
     this.pendingRecords.push(pending);
@@ -405,6 +490,17 @@ export class EventStoreEngine {
       while (first < end && this.index.createdMs(st.at(first)) < cutoff) first++;
     }
     return Math.min(first, end);
+  }
+
+  /**
+   * The RecordedEvent bytes of revision `revision` of `st`, whose event has global index `i`: the stored
+   * event, or, in a system projection's stream, the link (or `$@`) a real node would have written there.
+   */
+  streamEntry(st: StreamState, revision: number, i: number): { pb: Buffer; link: boolean } {
+    const stored = this.entry(i);
+    if (this.index.streamOf(i) === st.no) return { pb: stored, link: this.isLink(i) };
+    const pb = viewEntry(st, revision, stored, this.index.position(i));
+    return { pb, link: !st.name.startsWith('$category-') };
   }
 
   isLink(i: number): boolean {

@@ -13,8 +13,8 @@ const TICKS_AT_UNIX_EPOCH = 621_355_968_000_000_000n;
  */
 export function gossipImplementation(
   endpoint: () => { host: string; port: number },
+  instanceId: string = randomUUID(),
 ): UntypedServiceImplementation {
-  const instanceId = randomUUID();
   const read: handleUnaryCall<Empty, ClusterInfo> = (_call, callback) => {
     const { host, port } = endpoint();
     const id = new UUID();

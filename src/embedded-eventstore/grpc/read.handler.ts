@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { ServerWritableStream } from '@grpc/grpc-js';
 import { ReadReq } from '@eventstore/db-client/generated/streams_pb';
 import { EventStoreEngine } from '../engine/event-store.engine';
+import { StreamState } from '../storage/event-index';
 import {
   CAUGHT_UP_FRAME,
   checkpointFrame,
@@ -136,6 +137,18 @@ export class ReadSession {
     return eventFrame(pb, null, position);
   }
 
+  /** Revision `revision` of a stream read: a stored event, or an entry of a system projection's stream. */
+  private streamFrame(stream: StreamState, revision: number): Buffer {
+    const i = stream.at(revision);
+    const { pb, link } = this.engine.streamEntry(stream, revision, i);
+    const position = this.engine.index.position(i);
+    if (this.resolveLinks && link) {
+      const target = this.engine.resolveLink(pb);
+      return eventFrame(target >= 0 ? this.engine.entry(target) : null, pb, position);
+    }
+    return eventFrame(pb, null, position);
+  }
+
   private async readStream(
     name: string,
     from: 'start' | 'end' | number,
@@ -153,15 +166,13 @@ export class ReadSession {
     if (!backwards) {
       let r = Math.max(from === 'start' ? 0 : from === 'end' ? end : from, first);
       while (r < end && sent < count && !this.cancelled) {
-        const i = stream.at(r++);
-        await this.send(this.frameFor(i, this.engine.entry(i)));
+        await this.send(this.streamFrame(stream, r++));
         sent++;
       }
     } else {
       let r = Math.min(from === 'start' ? 0 : from === 'end' ? end - 1 : from, end - 1);
       while (r >= first && sent < count && !this.cancelled) {
-        const i = stream.at(r--);
-        await this.send(this.frameFor(i, this.engine.entry(i)));
+        await this.send(this.streamFrame(stream, r--));
         sent++;
       }
     }
@@ -277,9 +288,9 @@ export class ReadSession {
           next = st ? st.durableCount(this.engine.durableCount) : 0;
         }
         if (state.kind === 'ok' && next! < end) {
-          const i = state.stream.at(next!);
-          next = next! + 1;
-          await this.send(this.frameFor(i, this.engine.entry(i)));
+          const revision = next!;
+          next = revision + 1;
+          await this.send(this.streamFrame(state.stream, revision));
           continue;
         }
         if (!caughtUp) {

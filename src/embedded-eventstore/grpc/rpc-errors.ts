@@ -64,7 +64,13 @@ export function unimplementedError(path: string): RpcError {
   return rpcError(
     status.UNIMPLEMENTED,
     `${path} is not implemented by Subledger's embedded EventStoreDB-compatible server ` +
-      '(it serves Streams, ServerFeatures and Gossip); use a real EventStoreDB/KurrentDB for this feature.',
+      "(it serves Streams, ServerFeatures, Gossip and the standard projections' Enable, Disable and Statistics); " +
+      'use a real EventStoreDB/KurrentDB for this feature.',
     {},
   );
+}
+
+/** As KurrentDB's projection management answers a name it does not know. */
+export function projectionNotFoundError(name: string): RpcError {
+  return rpcError(status.NOT_FOUND, `Projection '${name}' not found`, {});
 }
