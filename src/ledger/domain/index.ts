@@ -20,7 +20,7 @@ export * from './ledger.queries';
 export * from './ledger.snapshot';
 export * from './ledger.state';
 export * from './usage-fingerprint';
-export { samePrice } from './ledger.validation';
+export { isDisplaySafe, samePrice, UNSAFE_TEXT_MESSAGE } from './ledger.validation';
 
 /** The stream holding every event of one parent and its sub-accounts (docs/stream-layout.md). */
 export const LEDGER_CATEGORY = 'ledger';

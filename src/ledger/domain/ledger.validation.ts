@@ -17,6 +17,25 @@ const PRICE_PATTERN = /^(0|[1-9]\d{0,8})(?:\.(\d{1,12}))?$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 const INSTANT_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 
+/**
+ * Characters that text a person will see may not hold (SPEC §7): C0 and C1 controls and DEL (tabs and
+ * newlines included: names, references and keys are one line), the Unicode line and paragraph
+ * separators, every bidirectional formatting character (marks, embeddings, overrides, isolates: they
+ * can make "credit 100" read as something else in a console or CSV), and lone UTF-16 surrogates.
+ */
+const UNSAFE_TEXT = new RegExp(
+  '[\\u0000-\\u001F\\u007F-\\u009F\\u061C\\u200E\\u200F\\u2028\\u2029\\u202A-\\u202E\\u2066-\\u2069]' +
+    '|[\\uD800-\\uDBFF](?![\\uDC00-\\uDFFF])|(?<![\\uD800-\\uDBFF])[\\uDC00-\\uDFFF]',
+);
+
+/** Whether `value` holds none of the characters above. */
+export function isDisplaySafe(value: string): boolean {
+  return !UNSAFE_TEXT.test(value);
+}
+
+export const UNSAFE_TEXT_MESSAGE =
+  'must not contain control characters, line separators or bidirectional formatting characters';
+
 export const MAX_NAME_LENGTH = 200;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
 export const MAX_ATTRIBUTES = 32;
@@ -37,6 +56,7 @@ export function requireName(field: string, value: unknown): string {
   if (typeof value !== 'string' || value.trim().length === 0 || value.length > MAX_NAME_LENGTH) {
     invalid(`${field} must be a non-blank string of at most ${MAX_NAME_LENGTH} characters`);
   }
+  if (!isDisplaySafe(value)) invalid(`${field} ${UNSAFE_TEXT_MESSAGE}`);
   return value;
 }
 
@@ -44,6 +64,7 @@ export function requireText(field: string, value: unknown, maxLength: number): s
   if (typeof value !== 'string' || value.length === 0 || value.length > maxLength) {
     invalid(`${field} must be a non-empty string of at most ${maxLength} characters`);
   }
+  if (!isDisplaySafe(value)) invalid(`${field} ${UNSAFE_TEXT_MESSAGE}`);
   return value;
 }
 
@@ -109,6 +130,9 @@ export function requireAttributes(value: unknown): UsageAttributes {
   if (entries.length > MAX_ATTRIBUTES) invalid(`attributes may hold at most ${MAX_ATTRIBUTES} entries`);
   for (const [name, attribute] of entries) {
     if (!METER_PATTERN.test(name)) invalid(`attribute name "${name.slice(0, 64)}" is not allowed`);
+    if (typeof attribute === 'string' && !isDisplaySafe(attribute)) {
+      invalid(`attribute "${name}" ${UNSAFE_TEXT_MESSAGE}`);
+    }
     const ok =
       (typeof attribute === 'string' && attribute.length <= MAX_ATTRIBUTE_VALUE_LENGTH) ||
       (typeof attribute === 'number' && Number.isFinite(attribute)) ||

@@ -286,6 +286,9 @@ const BAD_STRINGS: readonly [string, unknown][] = [
   ['an object', { text: 'x' }],
   ['empty', ''],
   ['201 characters', 'x'.repeat(201)],
+  // SPEC §7: text a person will see.
+  ['with a control character', 'a\u0007b'],
+  ['with a bidi override', 'a\u202Eb'],
 ];
 
 function badValuesFor(field: FieldSpec): readonly [string, unknown][] {

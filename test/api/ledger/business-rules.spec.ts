@@ -333,6 +333,132 @@ describe('business rules and security (issue #11)', () => {
     });
   });
 
+  describe('text a person will see refuses control and bidi characters (SPEC §7)', () => {
+    const UNSAFE: readonly [string, string][] = [
+      ['NUL', 'a\u0000b'],
+      ['a newline', 'line\nbreak'],
+      ['a tab', 'a\tb'],
+      ['DEL', 'a\u007fb'],
+      ['C1 NEL', 'a\u0085b'],
+      ['RIGHT-TO-LEFT OVERRIDE', 'invoice\u202Egpj.exe'],
+      ['LEFT-TO-RIGHT EMBEDDING', '\u202Aname'],
+      ['FIRST STRONG ISOLATE', 'a\u2068b'],
+      ['RIGHT-TO-LEFT MARK', 'a\u200Fb'],
+      ['ARABIC LETTER MARK', 'a\u061Cb'],
+      ['LINE SEPARATOR', 'a\u2028b'],
+      ['a lone surrogate', 'a\uD800b'],
+    ];
+
+    type Place = [string, string, () => string, () => string, (text: string) => unknown];
+    const PLACES: readonly Place[] = [
+      [
+        'POST /v1/parents name',
+        'POST',
+        () => '/v1/parents',
+        operator,
+        (name) => ({
+          id: uniqueId('p'),
+          name,
+          currency: 'EUR',
+          creditPrice: '0.001',
+        }),
+      ],
+      ['PATCH /v1/parents/{p} name', 'PATCH', parentPath, operator, (name) => ({ name })],
+      [
+        'POST …/credits reference',
+        'POST',
+        () => `${parentPath()}/credits`,
+        operator,
+        (reference) => ({
+          credits: 1,
+          reference,
+        }),
+      ],
+      [
+        'POST …/sub-accounts name',
+        'POST',
+        () => `${parentPath()}/sub-accounts`,
+        () => parent.key,
+        (name) => ({
+          id: uniqueId('s'),
+          name,
+          billingModel: 'bill-to-parent',
+        }),
+      ],
+      [
+        'POST …/sub-accounts region',
+        'POST',
+        () => `${parentPath()}/sub-accounts`,
+        () => parent.key,
+        (region) => ({
+          id: uniqueId('s'),
+          name: 'n',
+          region,
+          billingModel: 'bill-to-parent',
+        }),
+      ],
+      [
+        'PATCH …/sub-accounts/{s} name',
+        'PATCH',
+        () => subPath(shared),
+        () => parent.key,
+        (name) => ({ name }),
+      ],
+      [
+        'usage idempotencyKey',
+        'POST',
+        () => `${subPath(shared)}/usage`,
+        () => parent.key,
+        (key) => ({
+          idempotencyKey: key,
+          credits: 1,
+        }),
+      ],
+      [
+        'usage attribute value',
+        'POST',
+        () => `${subPath(shared)}/usage`,
+        () => parent.key,
+        (value) => ({
+          idempotencyKey: uniqueId('k'),
+          credits: 1,
+          attributes: { label: value },
+        }),
+      ],
+    ];
+
+    let shared: string;
+    beforeAll(async () => {
+      shared = await createSubAccount(service, parent, { quota: 1_000 });
+    });
+
+    const CASES = PLACES.flatMap((place) =>
+      UNSAFE.map(([label, text]) => [place[0], label, place, text] as const),
+    );
+
+    it.each(CASES)(
+      '%s with %s → 400 validation_failed, nothing recorded',
+      async (_where, _label, place, text) => {
+        const [, method, url, token, body] = place;
+        const response = await recordsNothing(() =>
+          service.api.request(method, url(), { token: token(), body: body(text) }),
+        );
+        expectProblem(response, 400, 'validation_failed');
+      },
+    );
+
+    it.each(PLACES)(
+      '%s accepts letters of any script, accents and emoji',
+      async (_where, method, url, token, body) => {
+        const response = await service.api.request(method, url(), {
+          token: token(),
+          body: body(`Café ☕ مرحبا עברית 🚀 ${uniqueId('t')}`),
+        });
+        expect(response.status).toBeLessThan(300);
+      },
+    );
+  });
+
   describe('repeats, zero and the future, decided consistently', () => {
     it('closing a closed sub-account is a repeat: 200 with the same answer, nothing recorded', async () => {
       const subId = await createSubAccount(service, parent, { quota: 7 });

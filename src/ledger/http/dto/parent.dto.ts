@@ -6,6 +6,7 @@ import {
   ID_PATTERN,
   IsCreditPrice,
   IsCurrencyCode,
+  IsDisplayText,
   IsNonBlank,
   MAX_CREDITS,
   MAX_NAME_LENGTH,
@@ -21,6 +22,7 @@ export class OpenParentDto {
   @ApiProperty({ example: 'Acme Agency', maxLength: MAX_NAME_LENGTH })
   @IsString()
   @IsNonBlank()
+  @IsDisplayText()
   @MaxLength(MAX_NAME_LENGTH)
   name!: string;
 
@@ -43,6 +45,7 @@ export class PurchaseCreditsDto {
   @ApiPropertyOptional({ maxLength: 200, example: 'PO-17' })
   @IsOptional()
   @IsString()
+  @IsDisplayText()
   @MaxLength(200)
   reference?: string;
 }
@@ -52,6 +55,7 @@ export class UpdateParentDto {
   @IsOptional()
   @IsString()
   @IsNonBlank()
+  @IsDisplayText()
   @MaxLength(MAX_NAME_LENGTH)
   name?: string;
 

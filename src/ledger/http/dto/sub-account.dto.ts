@@ -5,6 +5,7 @@ import {
   ID_DESCRIPTION,
   ID_PATTERN,
   IsCreditPrice,
+  IsDisplayText,
   IsNonBlank,
   MAX_CREDITS,
   MAX_NAME_LENGTH,
@@ -19,12 +20,14 @@ export class CreateSubAccountDto {
   @ApiProperty({ maxLength: MAX_NAME_LENGTH, example: 'ShortPixel' })
   @IsString()
   @IsNonBlank()
+  @IsDisplayText()
   @MaxLength(MAX_NAME_LENGTH)
   name!: string;
 
   @ApiPropertyOptional({ maxLength: 64, example: 'eu-west' })
   @IsOptional()
   @IsString()
+  @IsDisplayText()
   @MaxLength(64)
   region?: string;
 
@@ -53,6 +56,7 @@ export class UpdateSubAccountDto {
   @IsOptional()
   @IsString()
   @IsNonBlank()
+  @IsDisplayText()
   @MaxLength(MAX_NAME_LENGTH)
   name?: string;
 

@@ -19,10 +19,12 @@ import {
   ID_DESCRIPTION,
   ID_PATTERN,
   INSTANT_PATTERN,
+  IsDisplayText,
   IsInstant,
   MAX_CREDITS,
   METER_PATTERN,
 } from './validators';
+import { isDisplaySafe } from '../../domain/ledger.validation';
 
 export const MAX_BATCH_RECORDS = 1_000;
 
@@ -56,6 +58,7 @@ function acceptsUsage(value: unknown, fields: ReadonlySet<string>): value is Rec
     key.length >= 1 &&
     key.length <= 200 &&
     !UNCOUNTED.test(key) &&
+    isDisplaySafe(key) &&
     typeof credits === 'number' &&
     Number.isInteger(credits) &&
     credits >= 0 &&
@@ -78,6 +81,7 @@ export class RecordUsageDto {
   @IsString()
   @MinLength(1)
   @MaxLength(200)
+  @IsDisplayText()
   idempotencyKey!: string;
 
   @ApiProperty({ minimum: 0, maximum: MAX_CREDITS })

@@ -1,6 +1,7 @@
 import { registerDecorator, type ValidationOptions } from 'class-validator';
 import { activeCurrencies, isCurrency } from '../../../billing/domain/currencies';
 import { isUnitPrice } from '../../../billing/domain/money';
+import { isDisplaySafe, UNSAFE_TEXT_MESSAGE } from '../../domain/ledger.validation';
 
 /*
  * The shapes every ledger DTO shares. The domain checks each value again (it trusts no caller); these
@@ -53,4 +54,11 @@ export const IsNonBlank = custom(
   'isNonBlank',
   (value) => typeof value === 'string' && value.trim().length > 0,
   'must not be blank',
+);
+
+/** Text a person will see (names, references, keys): no controls, separators or bidi formatting (SPEC §7). */
+export const IsDisplayText = custom(
+  'isDisplayText',
+  (value) => typeof value === 'string' && isDisplaySafe(value),
+  UNSAFE_TEXT_MESSAGE,
 );
