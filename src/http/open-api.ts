@@ -1,7 +1,25 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import type { Type } from '@nestjs/common';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, getSchemaPath, type OpenAPIObject } from '@nestjs/swagger';
+import {
+  ApiKeyListDto,
+  BalanceAsOfDto,
+  BatchUsageFailureDto,
+  BatchUsageResultsDto,
+  BatchUsageSuccessDto,
+  HealthDto,
+  HistoryPageDto,
+  IssuedApiKeyDto,
+  OpenedParentDto,
+  ParentDto,
+  SubAccountDto,
+  SubAccountPageDto,
+  UsageRecordedDto,
+} from '../ledger/http/dto/responses.dto';
+import { ProblemDto } from './problem.dto';
+import { PROBLEM_CONTENT_TYPE } from './problem';
 
 const DOCS_PATH = '/docs';
 const SPEC_PATH = '/docs/json';
@@ -17,21 +35,26 @@ const UI_ASSETS = {
  * served from `swagger-ui-dist` here instead.
  */
 export function setUpOpenApi(app: NestFastifyApplication, version: string): void {
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Subledger')
-      .setDescription(
-        'Event-sourced credit ledger for parent accounts and their sub-accounts. Errors are ' +
-          'application/problem+json (RFC 9457) with a stable `code`.',
-      )
-      .setVersion(version)
-      .addBearerAuth({
-        type: 'http',
-        scheme: 'bearer',
-        description: 'Operator token, parent key or sub-account key',
-      })
-      .build(),
+  const document = completeDocument(
+    SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Subledger')
+        .setDescription(
+          'Event-sourced credit ledger for parent accounts and their sub-accounts. Errors are ' +
+            'application/problem+json (RFC 9457) with a stable `code`.',
+        )
+        .setVersion(version)
+        .addBearerAuth({
+          type: 'http',
+          scheme: 'bearer',
+          description:
+            'The operator token, a parent key or a sub-account key, as `Authorization: Bearer <secret>`. ' +
+            'Keys are opaque random secrets (not JWTs), shown once when issued.',
+        })
+        .build(),
+      { extraModels: [ProblemDto, BatchUsageSuccessDto, BatchUsageFailureDto, ...responseModels()] },
+    ),
   );
   SwaggerModule.setup(DOCS_PATH, app, document, { ui: false, raw: ['json'], jsonDocumentUrl: SPEC_PATH });
 
@@ -47,6 +70,148 @@ export function setUpOpenApi(app: NestFastifyApplication, version: string): void
   fastify.get(DOCS_PATH, (_request, reply) => {
     void reply.type('text/html; charset=utf-8').send(page);
   });
+}
+
+type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
+
+/**
+ * Success bodies of the routes whose controllers declare none (the ledger's and health's), by
+ * `METHOD path`; null for a status with no body. The document test fails on any route whose success
+ * answer has no schema, so a new route cannot be left out unnoticed.
+ */
+const ROUTE_RESPONSES: Readonly<Record<string, Readonly<Record<number, Type<unknown> | null>>>> = {
+  'GET /health': { 200: HealthDto },
+  'GET /health/live': { 200: HealthDto },
+  'POST /v1/parents': { 201: OpenedParentDto },
+  'GET /v1/parents/{p}': { 200: ParentDto },
+  'PATCH /v1/parents/{p}': { 200: ParentDto },
+  'POST /v1/parents/{p}/credits': { 200: ParentDto },
+  'POST /v1/parents/{p}/api-keys': { 201: IssuedApiKeyDto },
+  'GET /v1/parents/{p}/api-keys': { 200: ApiKeyListDto },
+  'DELETE /v1/parents/{p}/api-keys/{k}': { 204: null },
+  'POST /v1/parents/{p}/sub-accounts': { 201: SubAccountDto },
+  'GET /v1/parents/{p}/sub-accounts': { 200: SubAccountPageDto },
+  'GET /v1/parents/{p}/sub-accounts/{s}': { 200: SubAccountDto },
+  'PATCH /v1/parents/{p}/sub-accounts/{s}': { 200: SubAccountDto },
+  'PUT /v1/parents/{p}/sub-accounts/{s}/quota': { 200: SubAccountDto },
+  'POST /v1/parents/{p}/sub-accounts/{s}/allocations': { 200: SubAccountDto },
+  'POST /v1/parents/{p}/sub-accounts/{s}/returns': { 200: SubAccountDto },
+  'POST /v1/parents/{p}/sub-accounts/{s}/close': { 200: SubAccountDto },
+  'POST /v1/parents/{p}/sub-accounts/{s}/api-keys': { 201: IssuedApiKeyDto },
+  'GET /v1/parents/{p}/sub-accounts/{s}/api-keys': { 200: ApiKeyListDto },
+  'DELETE /v1/parents/{p}/sub-accounts/{s}/api-keys/{k}': { 204: null },
+  'POST /v1/parents/{p}/sub-accounts/{s}/usage': { 201: UsageRecordedDto, 200: UsageRecordedDto },
+  'POST /v1/parents/{p}/usage/batch': { 200: BatchUsageResultsDto },
+  'GET /v1/parents/{p}/sub-accounts/{s}/history': { 200: HistoryPageDto },
+  'GET /v1/parents/{p}/sub-accounts/{s}/balance': { 200: BalanceAsOfDto },
+};
+
+function responseModels(): Type<unknown>[] {
+  const models = new Set<Type<unknown>>();
+  for (const statuses of Object.values(ROUTE_RESPONSES)) {
+    for (const model of Object.values(statuses)) if (model) models.add(model);
+  }
+  return [...models];
+}
+
+/** What each error status means on this API; every one answers a problem+json body. */
+const ERROR_DESCRIPTIONS: Readonly<Record<number, string>> = {
+  400: '`validation_failed` (the problem lists each field in `errors`), `malformed_json`',
+  401: '`unauthorized`: no bearer token, an unknown one, or a revoked key',
+  403: "`forbidden`: the key's role may not use this route",
+  404: '`not_found`: no such parent, sub-account or resource, or one of another parent (never 403, so existence does not leak)',
+  409: 'a state conflict: the ledger refuses the command (`concurrency_conflict` after bounded retries, and the codes of the route)',
+  413: '`payload_too_large`',
+  415: '`unsupported_media_type`: send application/json',
+  429: '`rate_limited`, with `Retry-After`',
+  500: '`internal_error`',
+  503: '`event_store_unavailable`, or a read model not ready (`projection_lagging`, `projection_rebuilding`), with `Retry-After`',
+};
+
+/**
+ * The statuses besides success a route can answer, from what every route of its kind goes through:
+ * the guard (401, 403 for a role the route does not take, 404 for another tenant), the rate limit
+ * (429), validation (400), the command processor (409 concurrency_conflict on any command), the
+ * body parser (413, 415) and the store (503).
+ */
+function errorStatuses(method: Method, path: string): number[] {
+  if (path === '/health') return [503];
+  if (!path.startsWith('/v1/')) return [];
+  const statuses = new Set([401, 429, 500, 503]);
+  if (path !== '/v1/me') statuses.add(400).add(403);
+  if (path.includes('{p}')) statuses.add(404);
+  if (method !== 'get') statuses.add(409).add(413).add(415);
+  return [...statuses].sort((a, b) => a - b);
+}
+
+/**
+ * Makes the generated document complete enough to generate a client from (SPEC §4): a schema for
+ * every success answer, a problem+json schema for every error status a route can answer, text
+ * bodies for CSV and SSE, request bodies that refuse unknown fields, and bearer auth on `/v1`.
+ */
+export function completeDocument(document: OpenAPIObject): OpenAPIObject {
+  const bearer = document.components?.securitySchemes?.bearer as Record<string, unknown> | undefined;
+  // Nest's addBearerAuth says `bearerFormat: JWT`; our secrets are opaque random keys.
+  if (bearer) delete bearer.bearerFormat;
+  const problem = { $ref: getSchemaPath(ProblemDto) };
+  const requestSchemas = new Set<string>();
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const method of ['get', 'post', 'put', 'patch', 'delete'] as const) {
+      const operation = item[method];
+      if (!operation) continue;
+      const declared = ROUTE_RESPONSES[`${method.toUpperCase()} ${path}`] ?? {};
+      for (const [status, model] of Object.entries(declared)) {
+        const existing = (operation.responses[status] ?? {}) as { description?: string };
+        operation.responses[status] =
+          model === null
+            ? { description: existing.description ?? 'done; no body' }
+            : {
+                description: existing.description ?? '',
+                content: { 'application/json': { schema: { $ref: getSchemaPath(model) } } },
+              };
+      }
+      for (const response of Object.values(operation.responses) as {
+        content?: Record<string, { schema?: unknown }>;
+      }[]) {
+        for (const [type, media] of Object.entries(response.content ?? {})) {
+          if (type === 'text/csv' || type === 'text/event-stream') media.schema = { type: 'string' };
+        }
+      }
+      for (const status of errorStatuses(method, path)) {
+        const existing = operation.responses[status] as { description?: string } | undefined;
+        const description = ERROR_DESCRIPTIONS[status];
+        operation.responses[status] = {
+          description: existing?.description ? `${existing.description}; ${description}` : description,
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: problem } },
+        };
+      }
+      if (path.startsWith('/v1/')) operation.security = [{ bearer: [] }];
+      const body = operation.requestBody as
+        { required?: boolean; content?: Record<string, { schema?: { $ref?: string } }> } | undefined;
+      const ref = body?.content?.['application/json']?.schema?.$ref;
+      if (body && ref) {
+        const name = ref.split('/').pop()!;
+        requestSchemas.add(name);
+        const schema = document.components?.schemas?.[name] as { required?: string[] } | undefined;
+        // A body whose every field is optional may be left out (e.g. POST …/returns).
+        if (!schema?.required?.length) body.required = false;
+      }
+    }
+  }
+  // Unknown body fields are refused (SPEC §4): say so, down to nested records.
+  const schemas = (document.components?.schemas ?? {}) as Record<string, Record<string, unknown>>;
+  const pending = [...requestSchemas];
+  while (pending.length > 0) {
+    const schema = schemas[pending.pop()!];
+    if (!schema || schema.additionalProperties === false) continue;
+    schema.additionalProperties = false;
+    for (const match of JSON.stringify(schema.properties ?? {}).matchAll(
+      /"#\/components\/schemas\/([^"]+)"/g,
+    )) {
+      pending.push(match[1]);
+    }
+  }
+  return document;
 }
 
 function swaggerUiPage(): string {

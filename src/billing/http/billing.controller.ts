@@ -1,5 +1,13 @@
 import { Controller, Get, Headers, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProduces,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Roles } from '../../auth/roles.decorator';
 import { sendCsv, wantsCsv } from '../../http/csv';
@@ -14,6 +22,14 @@ import {
 import type { DraftInvoice, IssuedInvoice } from '../application/invoice-views';
 import type { ReplayReport } from '../application/period-replay';
 import { InvoicesQueryDto } from './billing.dto';
+import {
+  ClosedPeriodDto,
+  InvoiceListingDto,
+  IssuedInvoiceDto,
+  PeriodListDto,
+  ReplayReportDto,
+  SubAccountInvoicesDto,
+} from './billing-responses.dto';
 import { invoicesCsv } from './invoice-csv';
 
 @ApiTags('billing')
@@ -25,6 +41,7 @@ export class BillingController {
   @Get('billing-periods')
   @Roles('operator', 'parent')
   @ApiOperation({ summary: "Every period from the parent's opening to now, open or closed" })
+  @ApiOkResponse({ type: PeriodListDto })
   async periods(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -35,8 +52,11 @@ export class BillingController {
   @Post('billing-periods/:period/close')
   @Roles('operator')
   @ApiOperation({ summary: 'Close an ended period and issue its invoices; repeating it changes nothing' })
-  @ApiResponse({ status: 201, description: 'closed now: the invoices issued' })
-  @ApiResponse({ status: 200, description: 'already closed: the invoices issued then, nothing recorded' })
+  @ApiCreatedResponse({ type: ClosedPeriodDto, description: 'closed now: the invoices issued' })
+  @ApiOkResponse({
+    type: ClosedPeriodDto,
+    description: 'already closed: the invoices issued then, nothing recorded',
+  })
   @ApiResponse({ status: 409, description: 'the period has not ended (`period_not_ended`)' })
   async close(
     @Context() context: RequestContext,
@@ -52,6 +72,7 @@ export class BillingController {
   @Get('billing-periods/:period/replay')
   @Roles('operator')
   @ApiOperation({ summary: 'Recompute the period from the event log alone and compare with what was issued' })
+  @ApiOkResponse({ type: ReplayReportDto })
   replay(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -66,6 +87,7 @@ export class BillingController {
     summary: "Issued invoices (of one period with `period=`), plus the open period's live draft",
   })
   @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: InvoiceListingDto, description: 'JSON, or CSV with one row per invoice line' })
   async invoices(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -89,6 +111,7 @@ export class BillingController {
     summary: 'One issued invoice; a sub-account key sees only its own, if it pays its own bills',
   })
   @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: IssuedInvoiceDto, description: 'JSON, or CSV with one row per invoice line' })
   async invoice(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -104,6 +127,7 @@ export class BillingController {
   @Roles('parent', 'sub-account')
   @ApiOperation({ summary: 'The invoices billed to one bill-to-sub-account sub-account, and its draft' })
   @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: SubAccountInvoicesDto, description: 'JSON, or CSV with one row per invoice line' })
   async subAccountInvoices(
     @Context() context: RequestContext,
     @Param('p') parentId: string,

@@ -1,0 +1,174 @@
+import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger';
+import { ProblemDto } from '../../../http/problem.dto';
+
+/*
+ * Response bodies of the ledger's routes, for the OpenAPI document (src/http/open-api.ts attaches
+ * them to their routes). They describe what the views in ledger.views.ts and ledger.queries.ts
+ * answer; the contract test drives a client generated from them against the service.
+ */
+
+export class PoolDto {
+  @ApiProperty() purchased!: number;
+  @ApiProperty({ description: 'sum of the quotas: allocations net of returns' }) allocated!: number;
+  @ApiProperty({ description: 'purchased − allocated' }) available!: number;
+  @ApiProperty({ description: "sum of the sub-accounts' used credits" }) used!: number;
+}
+
+export class ParentDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ description: 'ISO 4217 code' }) currency!: string;
+  @ApiProperty({ description: 'decimal price per credit of the current period', example: '0.00099' })
+  creditPrice!: string;
+
+  @ApiPropertyOptional({ description: 'the price from the next period, when it differs' })
+  pendingCreditPrice?: string;
+
+  @ApiProperty({ format: 'date-time' }) openedAt!: string;
+  @ApiProperty({ type: PoolDto }) pool!: PoolDto;
+}
+
+export class SecretKeyDto {
+  @ApiProperty() id!: string;
+  @ApiProperty({ description: 'the secret, shown this once' }) secret!: string;
+  @ApiProperty({ description: 'the first characters of the secret, to recognise it in lists' })
+  prefix!: string;
+}
+
+export class OpenedParentDto extends ParentDto {
+  @ApiProperty({ type: SecretKeyDto, description: "the parent's first key; its secret is shown only here" })
+  apiKey!: SecretKeyDto;
+}
+
+export class IssuedApiKeyDto extends SecretKeyDto {
+  @ApiProperty({ type: String, nullable: true, description: 'null for a parent key' })
+  subAccountId!: string | null;
+
+  @ApiProperty({ format: 'date-time' }) issuedAt!: string;
+}
+
+export class ApiKeyDto {
+  @ApiProperty() id!: string;
+  @ApiProperty({ type: String, nullable: true, description: 'null for a parent key' })
+  subAccountId!: string | null;
+
+  @ApiProperty() prefix!: string;
+  @ApiProperty({ enum: ['active', 'revoked'] }) status!: 'active' | 'revoked';
+  @ApiProperty({ format: 'date-time' }) issuedAt!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) revokedAt!: string | null;
+}
+
+export class ApiKeyListDto {
+  @ApiProperty({ type: ApiKeyDto, isArray: true }) items!: ApiKeyDto[];
+}
+
+export class SubAccountDto {
+  @ApiProperty() id!: string;
+  @ApiProperty() name!: string;
+  @ApiProperty({ type: String, nullable: true }) region!: string | null;
+  @ApiProperty({ enum: ['active', 'closed'] }) status!: 'active' | 'closed';
+  @ApiProperty({ enum: ['bill-to-parent', 'bill-to-sub-account'], description: 'of the current period' })
+  billingModel!: 'bill-to-parent' | 'bill-to-sub-account';
+
+  @ApiPropertyOptional({
+    enum: ['bill-to-parent', 'bill-to-sub-account'],
+    description: 'the model from the next period, when it differs',
+  })
+  pendingBillingModel?: 'bill-to-parent' | 'bill-to-sub-account';
+
+  @ApiProperty({ description: 'credits allocated, net of returns' }) quota!: number;
+  @ApiProperty() used!: number;
+  @ApiProperty({ description: 'quota − used' }) remaining!: number;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) closedAt!: string | null;
+
+  @ApiPropertyOptional({
+    description: 'price per credit this period; absent for its own key while it is billed to its parent',
+  })
+  creditPrice?: string;
+
+  @ApiPropertyOptional({ description: 'the price from the next period, when it differs' })
+  pendingCreditPrice?: string;
+}
+
+export class SubAccountPageDto {
+  @ApiProperty({ type: SubAccountDto, isArray: true }) items!: SubAccountDto[];
+  @ApiProperty({ type: String, nullable: true, description: 'pass as cursor for the next page' })
+  nextCursor!: string | null;
+}
+
+export class UsageRecordedDto {
+  @ApiProperty() usageId!: string;
+  @ApiProperty({ description: "the sub-account's credits left after it" }) remaining!: number;
+}
+
+export class BatchUsageSuccessDto extends UsageRecordedDto {
+  @ApiProperty({ enum: [200, 201], description: '201 recorded now, 200 a repeat of a recorded one' })
+  status!: 200 | 201;
+}
+
+export class BatchUsageFailureDto {
+  @ApiProperty({ description: 'the status this record would have had alone' }) status!: number;
+  @ApiProperty({ type: ProblemDto }) error!: ProblemDto;
+}
+
+export class BatchUsageResultsDto {
+  @ApiProperty({
+    type: 'array',
+    items: {
+      oneOf: [{ $ref: getSchemaPath(BatchUsageSuccessDto) }, { $ref: getSchemaPath(BatchUsageFailureDto) }],
+    },
+    description: 'one per record, in order',
+  })
+  results!: (BatchUsageSuccessDto | BatchUsageFailureDto)[];
+}
+
+export class BalancesDto {
+  @ApiProperty() quota!: number;
+  @ApiProperty() used!: number;
+  @ApiProperty() remaining!: number;
+}
+
+export class BalanceAsOfDto extends BalancesDto {
+  @ApiProperty({ format: 'date-time' }) asOf!: string;
+  @ApiProperty({ description: 'false when the sub-account was created after asOf (balances 0)' })
+  existed!: boolean;
+}
+
+export class ActorDto {
+  @ApiProperty({ enum: ['operator', 'parent', 'sub-account', 'service'] }) type!: string;
+  @ApiProperty() id!: string;
+}
+
+export class HistoryEntryDto {
+  @ApiProperty({ description: 'resume after this entry: pass it as cursor' }) cursor!: string;
+  @ApiProperty() eventId!: string;
+  @ApiProperty({ description: 'revision in ledger-<parentId>' }) revision!: number;
+  @ApiProperty({ description: 'SubAccountCreated, QuotaAllocated, CreditsReturned, UsageRecorded, …' })
+  type!: string;
+
+  @ApiProperty({ description: 'credits moved (0 for SubAccountCreated)' }) credits!: number;
+  @ApiProperty({ type: String, nullable: true }) reason!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) recordedAt!: string | null;
+  @ApiProperty({ type: ActorDto, nullable: true }) actor!: ActorDto | null;
+  @ApiProperty({ type: String, nullable: true }) correlationId!: string | null;
+  @ApiProperty({ type: String, nullable: true }) causationId!: string | null;
+  @ApiProperty({ type: BalancesDto, description: 'the sub-account after this entry' })
+  balancesAfter!: BalancesDto;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) occurredAt!: string | null;
+  @ApiProperty({ type: String, nullable: true }) meter!: string | null;
+  @ApiProperty({ type: String, nullable: true }) usageId!: string | null;
+  @ApiProperty({ type: String, nullable: true }) idempotencyKey!: string | null;
+  @ApiProperty({ type: String, nullable: true }) billingPeriod!: string | null;
+  @ApiProperty({ type: Boolean, nullable: true }) late!: boolean | null;
+}
+
+export class HistoryPageDto {
+  @ApiProperty({ type: HistoryEntryDto, isArray: true }) entries!: HistoryEntryDto[];
+  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
+}
+
+export class HealthDto {
+  @ApiProperty({ enum: ['ok'] }) status!: 'ok';
+  @ApiPropertyOptional({ enum: ['up'] }) eventStore?: 'up';
+}
