@@ -15,11 +15,18 @@ import {
   UsageAnalyticsService,
   usageAnalyticsProjection,
   type AnyProjection,
+  type ProjectionRunnerOptions,
+  type ProjectionStateStore,
 } from '../../src/projections';
 import { startTestEventStore, type TestEventStore } from '../support/event-store';
 import { LedgerWriter } from './ledger-writer';
 
 const WAIT_MS = 30_000;
+/** The runner's two ways of catching up after a restart: both must resume alike. */
+const CATCH_UP_PATHS: Array<[string, boolean]> = [
+  ['reading $all', true],
+  ['the subscription', false],
+];
 
 /** Appends `count` usage records of 1 credit in appends of 50, returning the last commit position. */
 async function appendUsage(
@@ -62,9 +69,26 @@ describe('projection checkpoints', () => {
   let store: TestEventStore;
   let dir: string;
   let runners: ProjectionRunner[];
-  const track = (runner: ProjectionRunner) => {
+  /** A started runner of every projection (unless `options` says otherwise), stopped after the test. */
+  const startRunner = async (
+    states: ProjectionStateStore,
+    options: Partial<ProjectionRunnerOptions> = {},
+  ): Promise<ProjectionRunner> => {
+    const runner = new ProjectionRunner({
+      client: store.client,
+      projections: PROJECTIONS,
+      store: states,
+      ...options,
+    });
     runners.push(runner);
+    await runner.start();
     return runner;
+  };
+  /** The read models folded once from the start of the log up to `end`: what a resumed runner must equal. */
+  const foldedFromStart = async (end: bigint): Promise<ProjectionRunner> => {
+    const fresh = await startRunner(new InMemoryProjectionStateStore());
+    await fresh.waitForPosition(end, WAIT_MS);
+    return fresh;
   };
 
   beforeEach(async () => {
@@ -80,10 +104,7 @@ describe('projection checkpoints', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it.each([
-    ['reading $all', true],
-    ['the subscription', false],
-  ])(
+  it.each(CATCH_UP_PATHS)(
     'resumes after the stored checkpoint, catching up by %s, with no event counted twice or skipped',
     async (_, catchUpByReading) => {
       const ledger = openLedger(store.client, 'pcheck');
@@ -93,18 +114,12 @@ describe('projection checkpoints', () => {
 
       // Saves once, after its 100th event, then never again: the "crash" below leaves a checkpoint
       // in the middle of what it had applied.
-      const crashed = track(
-        new ProjectionRunner({
-          client: store.client,
-          projections: PROJECTIONS,
-          store: files,
-          catchUpByReading,
-          saveEveryEvents: 100,
-          saveEveryMs: 3_600_000,
-          maxSaveShare: 1e-9,
-        }),
-      );
-      await crashed.start();
+      const crashed = await startRunner(files, {
+        catchUpByReading,
+        saveEveryEvents: 100,
+        saveEveryMs: 3_600_000,
+        maxSaveShare: 1e-9,
+      });
       await crashed.waitForPosition(firstEnd, WAIT_MS);
       await crashed.stop({ save: false });
 
@@ -119,25 +134,9 @@ describe('projection checkpoints', () => {
         expect(stored!.checkpoint.commit).toBe(resolved.event!.position!.commit);
 
       const secondEnd = await appendUsage(ledger, 's', 100, '2026-10-03');
-      const resumed = track(
-        new ProjectionRunner({
-          client: store.client,
-          projections: PROJECTIONS,
-          store: files,
-          catchUpByReading,
-        }),
-      );
-      await resumed.start();
+      const resumed = await startRunner(files, { catchUpByReading });
       await resumed.waitForPosition(secondEnd, WAIT_MS);
-      const fresh = track(
-        new ProjectionRunner({
-          client: store.client,
-          projections: PROJECTIONS,
-          store: new InMemoryProjectionStateStore(),
-        }),
-      );
-      await fresh.start();
-      await fresh.waitForPosition(secondEnd, WAIT_MS);
+      const fresh = await foldedFromStart(secondEnd);
 
       expect(snapshots(resumed, PROJECTIONS)).toEqual(snapshots(fresh, PROJECTIONS));
       // 5 + 298 + 100 ledger events; the resumed runner folded only those after its checkpoint (the 100th).
@@ -152,20 +151,14 @@ describe('projection checkpoints', () => {
     },
   );
 
-  it.each([
-    ['reading $all', true],
-    ['the subscription', false],
-  ])(
+  it.each(CATCH_UP_PATHS)(
     'resumes each projection from its own checkpoint when their files were saved at different positions, catching up by %s',
     async (_, catchUpByReading) => {
       const ledger = openLedger(store.client, 'pstaggered');
       await ledger.flush();
       const files = new FileProjectionStateStore(dir);
       const runToEnd = async (end: bigint) => {
-        const runner = track(
-          new ProjectionRunner({ client: store.client, projections: PROJECTIONS, store: files }),
-        );
-        await runner.start();
+        const runner = await startRunner(files);
         await runner.waitForPosition(end, WAIT_MS);
         await runner.stop({ save: true });
       };
@@ -188,15 +181,7 @@ describe('projection checkpoints', () => {
       await rename(`${fileOf(history)}.second`, fileOf(history));
       const end = await appendUsage(ledger, 's', 50, '2026-10-05');
 
-      const resumed = track(
-        new ProjectionRunner({
-          client: store.client,
-          projections: PROJECTIONS,
-          store: files,
-          catchUpByReading,
-        }),
-      );
-      await resumed.start();
+      const resumed = await startRunner(files, { catchUpByReading });
       const saved = (projection: AnyProjection) =>
         resumed.status().find((s) => s.name === projection.name)!.savedCheckpoint!.commit;
       expect(saved(balance)).toBeLessThan(saved(history));
@@ -229,15 +214,7 @@ describe('projection checkpoints', () => {
         ),
       ).toMatchObject({ quota: 1_000_000, used: 350 });
       // And every read model is exactly the one folded once from the start.
-      const fresh = track(
-        new ProjectionRunner({
-          client: store.client,
-          projections: PROJECTIONS,
-          store: new InMemoryProjectionStateStore(),
-        }),
-      );
-      await fresh.start();
-      await fresh.waitForPosition(end, WAIT_MS);
+      const fresh = await foldedFromStart(end);
       expect(snapshots(resumed, PROJECTIONS)).toEqual(snapshots(fresh, PROJECTIONS));
       await resumed.stop();
       await fresh.stop();
@@ -249,10 +226,7 @@ describe('projection checkpoints', () => {
     await ledger.flush();
     const end = await appendUsage(ledger, 's', 1_000, '2026-10-02');
     const files = new FileProjectionStateStore(dir);
-    const first = track(
-      new ProjectionRunner({ client: store.client, projections: PROJECTIONS, store: files }),
-    );
-    await first.start();
+    const first = await startRunner(files);
     await first.waitForPosition(end, WAIT_MS);
     await first.stop({ save: true });
     expect((await readdir(dir)).sort()).toEqual(
@@ -264,8 +238,7 @@ describe('projection checkpoints', () => {
       version: usageAnalyticsProjection.version + 1,
     };
     const projections = PROJECTIONS.map((p) => (p.name === bumped.name ? bumped : p));
-    const second = track(new ProjectionRunner({ client: store.client, projections, store: files }));
-    await second.start();
+    const second = await startRunner(files, { projections });
 
     // Nothing of the log has been applied yet: the rebuilt read model must not answer.
     expect(second.isCaughtUp()).toBe(false);
