@@ -4,7 +4,7 @@
  * without it, it is the wall clock.
  */
 export class Clock {
-  private readonly offsetMs: number;
+  private offsetMs: number;
 
   constructor(
     startsAt?: Date,
@@ -15,5 +15,16 @@ export class Clock {
 
   now(): Date {
     return new Date(this.wallClockMs() + this.offsetMs);
+  }
+
+  /**
+   * Moves the clock forward to `instant` if it reads earlier, and says whether it did: the clock never
+   * runs behind the event log (see ClockFloor). It never moves back.
+   */
+  notBefore(instant: Date): boolean {
+    const behindMs = instant.getTime() - this.now().getTime();
+    if (!(behindMs > 0)) return false;
+    this.offsetMs += behindMs;
+    return true;
   }
 }

@@ -5,6 +5,7 @@ import { AppConfig } from '../../config/app-config';
 import { commandProcessorMetrics } from '../../event-store/command-processor-metrics';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
 import { METRICS_REGISTRY } from '../../http/metrics.module';
+import { ClockFloor } from './clock-floor';
 import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger.service';
 
 /** The one command processor of the `ledger` category and the service in front of it. */
@@ -20,6 +21,7 @@ import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger
       inject: [EVENT_STORE_CLIENT, METRICS_REGISTRY, AppConfig],
     },
     LedgerService,
+    ClockFloor,
   ],
   exports: [LedgerService],
 })

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import {
   buyCredits,
   createSubAccount,
@@ -575,5 +578,48 @@ describe('business rules and security (issue #11)', () => {
       );
       expectProblem(response, 400, 'validation_failed');
     });
+  });
+});
+
+describe('the service clock never runs behind the event log', () => {
+  const FIRST = new Date('2026-11-02T00:00:00.000Z');
+  const EARLIER = new Date('2026-10-20T00:00:00.000Z');
+  let dataDir: string;
+  let service: TestService | undefined;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'subledger-clock-floor-'));
+  });
+
+  afterAll(async () => {
+    await service?.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('a restart with SUBLEDGER_NOW before the newest event starts at that event: nothing is filed behind it', async () => {
+    const first = await startTestService({ dataDir, now: FIRST });
+    const operatorToken = first.operatorToken;
+    const parent = await openParent(first, { credits: 100 });
+    const subId = await createSubAccount(first, parent, { quota: 10 });
+    const newest = (await readLedger(first, parent.id)).at(-1)!.metadata.recordedAt as string;
+    await first.close();
+
+    service = await startTestService({ dataDir, now: EARLIER, operatorToken });
+    const usage = await service.api.post(
+      `/v1/parents/${parent.id}/sub-accounts/${subId}/usage`,
+      { idempotencyKey: uniqueId('k'), credits: 1 },
+      parent.key,
+    );
+    expectStatus(usage, 201);
+    const recorded = (await readLedger(service, parent.id)).at(-1)!;
+    expect(recorded.type).toBe('UsageRecorded');
+    expect(Date.parse(recorded.data.recordedAt)).toBeGreaterThanOrEqual(Date.parse(newest));
+    expect(recorded.data.billingPeriod).toBe('2026-11');
+    // The period it was filed in is listed.
+    const periods = expectStatus(
+      await service.api.get(`/v1/parents/${parent.id}/billing-periods`, parent.key),
+      200,
+    ).body.periods as { period: string; status: string }[];
+    expect(periods.map((entry) => entry.period)).toContain('2026-11');
   });
 });
