@@ -200,6 +200,9 @@ export function completeDocument(document: OpenAPIObject): OpenAPIObject {
   }
   // Unknown body fields are refused (SPEC §4): say so, down to nested records.
   const schemas = (document.components?.schemas ?? {}) as Record<string, Record<string, unknown>>;
+  // RFC 9457 problems may carry extension members (`errors`, `eventStore`, …).
+  const problemSchema = schemas[ProblemDto.name];
+  if (problemSchema) problemSchema.additionalProperties = true;
   const pending = [...requestSchemas];
   while (pending.length > 0) {
     const schema = schemas[pending.pop()!];

@@ -24,6 +24,9 @@ export class ParentDto {
   @ApiPropertyOptional({ description: 'the price from the next period, when it differs' })
   pendingCreditPrice?: string;
 
+  @ApiPropertyOptional({ description: 'YYYY-MM the pending price applies from, present with it' })
+  pendingEffectiveFrom?: string;
+
   @ApiProperty({ format: 'date-time' }) openedAt!: string;
   @ApiProperty({ type: PoolDto }) pool!: PoolDto;
 }
@@ -89,6 +92,12 @@ export class SubAccountDto {
 
   @ApiPropertyOptional({ description: 'the price from the next period, when it differs' })
   pendingCreditPrice?: string;
+
+  @ApiPropertyOptional({
+    description:
+      'YYYY-MM the pending terms apply from, present with pendingBillingModel or pendingCreditPrice',
+  })
+  pendingEffectiveFrom?: string;
 }
 
 export class SubAccountPageDto {
