@@ -277,7 +277,14 @@ function matchAnswers(
         break;
       }
       case 'close':
-        if (types[0] !== 'SubAccountClosed' || types.slice(1).some((type) => type !== 'ApiKeyRevoked')) {
+        // Closing a closed sub-account is a repeat: 200 with the closed sub-account, nothing recorded.
+        if (recorded.length === 0) {
+          if (response.body.status !== 'closed')
+            say(`a repeated close answered status ${response.body.status}`);
+        } else if (
+          types[0] !== 'SubAccountClosed' ||
+          types.slice(1).some((type) => type !== 'ApiKeyRevoked')
+        ) {
           say(`recorded ${types}`);
         }
         break;
