@@ -557,6 +557,12 @@ describe('business rules and security (issue #11)', () => {
       expectStatus(response, 200);
     });
 
+    it('POST …/returns without a body returns every unused credit ({credits?} all optional)', async () => {
+      const subId = await createSubAccount(service, parent, { quota: 9 });
+      const response = await records(() => emptyJson('POST', `${subPath(subId)}/returns`, parent.key));
+      expect(expectStatus(response, 200).body).toMatchObject({ quota: 0, remaining: 0 });
+    });
+
     it('a route that needs a body answers an empty one like a missing one: 400 naming the field', async () => {
       const response = await recordsNothing(() => emptyJson('POST', `${parentPath()}/credits`, operator()));
       expectProblem(response, 400, 'validation_failed');
