@@ -1,5 +1,14 @@
 import { MAX_CREDITS_PER_OPERATION, MAX_TOTAL_CREDITS } from './credits';
-import { NOW, PARENT_ID, command, historyOf, openParent, purchase, spec } from './testing/ledger-fixtures';
+import {
+  NOW,
+  PARENT_ID,
+  command,
+  historyOf,
+  issueKey,
+  openParent,
+  purchase,
+  spec,
+} from './testing/ledger-fixtures';
 
 describe('ledger decider: parent account', () => {
   describe('OpenParentAccount', () => {
@@ -195,6 +204,55 @@ describe('ledger decider: parent account', () => {
         .given(historyOf(openParent()))
         .when(command('UpdateParentAccount', { name: 'New name', creditPrice: 'cheap' }))
         .thenFails('validation_failed');
+    });
+  });
+
+  describe('parent keys (rotation)', () => {
+    const revoke = (keyId: string) => command('RevokeApiKey', { keyId, subAccountId: null });
+
+    it('issues another parent key and revokes the first once a second is active', () => {
+      spec
+        .given(historyOf(openParent(), issueKey('key-2', null)))
+        .when(revoke('key-parent'))
+        .then([
+          {
+            type: 'ApiKeyRevoked',
+            data: {
+              keyId: 'key-parent',
+              subAccountId: null,
+              reason: 'revoked',
+              revokedAt: NOW.toISOString(),
+            },
+          },
+        ]);
+    });
+
+    it('refuses to revoke the last active parent key (last_parent_key)', () => {
+      spec.given(historyOf(openParent())).when(revoke('key-parent')).thenFails('last_parent_key');
+      spec
+        .given(historyOf(openParent(), issueKey('key-2', null), revoke('key-parent')))
+        .when(revoke('key-2'))
+        .thenFails('last_parent_key');
+    });
+
+    it('revoking a revoked parent key records nothing, even when only one is left', () => {
+      spec
+        .given(historyOf(openParent(), issueKey('key-2', null), revoke('key-parent')))
+        .when(revoke('key-parent'))
+        .thenNothingHappens();
+    });
+
+    it('does not find a sub-account key under the parent (not_found)', () => {
+      spec
+        .given(
+          historyOf(
+            openParent(),
+            command('CreateSubAccount', { subAccountId: 'a', name: 'A', billingModel: 'bill-to-parent' }),
+            issueKey('key-a', 'a'),
+          ),
+        )
+        .when(revoke('key-a'))
+        .thenFails('not_found');
     });
   });
 });

@@ -28,6 +28,39 @@ describe('ledger decider: sub-accounts and their credits', () => {
   const funded = historyOf(openParent(), purchase(20_000));
 
   describe('CreateSubAccount', () => {
+    it.each([
+      ['a NUL', 'a\u0000b'],
+      ['a newline', 'a\nb'],
+      ['a right-to-left override', 'a\u202Eb'],
+      ['a first-strong isolate', 'a\u2068b'],
+      ['a lone surrogate', 'a\uDC00b'],
+    ])('refuses a name or region with %s (SPEC §7), whoever the caller', (_label, text) => {
+      const create = (data: Record<string, unknown>) =>
+        command('CreateSubAccount', {
+          subAccountId: 'a',
+          name: 'A',
+          billingModel: 'bill-to-parent',
+          ...data,
+        });
+      spec
+        .given(funded)
+        .when(create({ name: text }))
+        .thenFails('validation_failed');
+      spec
+        .given(funded)
+        .when(create({ region: text }))
+        .thenFails('validation_failed');
+    });
+
+    it('takes names in any script, with accents and emoji', () => {
+      const name = 'Café ☕ مرحبا עברית 🚀';
+      const created = stateOf(
+        openParent(),
+        command('CreateSubAccount', { subAccountId: 'a', name, billingModel: 'bill-to-parent' }),
+      );
+      expect(created.subAccounts.get('a')?.name).toBe(name);
+    });
+
     it('creates the sub-account with its initial quota in one decision', () => {
       spec
         .given(funded)
@@ -222,6 +255,38 @@ describe('ledger decider: sub-accounts and their credits', () => {
 
     it('records nothing when the quota is already that total', () => {
       spec.given(shortPixel).when(setQuota('sp', 8_000)).thenNothingHappens();
+    });
+
+    it('holds a quota set to 10^12 per operation: the quota given and the difference it moves (rule 4)', () => {
+      const big = historyOf(openParent(), purchase(1e12), purchase(1e12), purchase(1e12), createSub('b'));
+      spec
+        .given(big)
+        .when(setQuota('b', 1e12 + 1))
+        .thenFails('validation_failed');
+      spec.given(big).when(setQuota('b', 2.5e12)).thenFails('validation_failed');
+      const twoTrillion = historyOf(
+        openParent(),
+        purchase(1e12),
+        purchase(1e12),
+        createSub('b'),
+        allocate('b', 1e12),
+        allocate('b', 1e12),
+      );
+      spec.given(twoTrillion).when(setQuota('b', 0)).thenFails('validation_failed');
+      spec
+        .given(twoTrillion)
+        .when(setQuota('b', 1e12))
+        .then([
+          {
+            type: 'CreditsReturned',
+            data: {
+              subAccountId: 'b',
+              credits: 1e12,
+              reason: 'quota-lowered',
+              balancesAfter: { subAccount: sub(1e12, 0), pool: pool(2e12, 1e12, 0) },
+            },
+          },
+        ]);
     });
 
     it('refuses a negative or fractional quota', () => {
