@@ -1,7 +1,7 @@
 /**
  * What the projections' fold costs per event on its own, without the client or the store:
  *
- *   npx ts-node --transpile-only test/projections/fold.bench.ts [events]
+ *   npx ts-node --transpile-only bench/projections-fold.bench.ts [events]
  *
  * Ledger events made by the ledger's decider (as the bench's store phase makes them), turned into the
  * envelopes the runner hands to `evolve` (data and metadata parsed from JSON, as the client parses
@@ -9,9 +9,9 @@
  * `npm run bench` (`readAll … CPU µs/event`): the rebuild can reach at most
  * client / (client + fold) of the raw readAll rate. Not a test; it asserts nothing.
  */
-import { LedgerLog } from '../../bench/support/ledger-log';
-import { PROJECTIONS } from '../../src/projections';
-import { recordedAtMsOf, type RecordedEnvelope } from '../../src/projections/projection';
+import { LedgerLog } from './support/ledger-log';
+import { PROJECTIONS } from '../src/projections';
+import { recordedAtMsOf, type RecordedEnvelope } from '../src/projections/projection';
 
 function envelopes(count: number): RecordedEnvelope[] {
   const out: RecordedEnvelope[] = [];

@@ -2,7 +2,7 @@
  * CPU cost of the storage engine's append path alone, without gRPC or the client: what the store
  * itself spends per event, which the end-to-end figures hide behind the client's own cost.
  *
- *   node --expose-gc -r ts-node/register/transpile-only test/embedded-eventstore/engine-append.bench.ts [batches]
+ *   node --expose-gc -r ts-node/register/transpile-only bench/embedded-eventstore/engine-append.bench.ts [batches]
  *
  * 16 writers, one ledger stream each, append `batches` batches of 100 `UsageRecorded` events made by
  * the ledger's decider (as bench/store.bench.ts appends them) with the exact expected revision, to an
@@ -16,7 +16,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import type { EventData } from '@eventstore/db-client';
 import { EventStoreEngine } from '../../src/embedded-eventstore/engine/event-store.engine';
 import type { NewEvent } from '../../src/embedded-eventstore/storage/recorded-event.codec';
-import { LedgerLog } from '../../bench/support/ledger-log';
+import { LedgerLog } from '../support/ledger-log';
 
 const STREAMS = 16;
 const BATCH = 100;

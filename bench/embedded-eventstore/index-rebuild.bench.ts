@@ -1,7 +1,7 @@
 /**
  * Index rebuild time and memory for a log of N events (default 1,000,000):
  *
- *   npx ts-node --transpile-only test/embedded-eventstore/rebuild.bench.ts [events]
+ *   npx ts-node --transpile-only bench/embedded-eventstore/index-rebuild.bench.ts [events]
  *
  * Writes the log through the engine (batches of 100 over 10,000 streams), then opens it cold
  * in a fresh engine and prints the scan time and the process's resident memory.

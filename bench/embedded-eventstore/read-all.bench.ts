@@ -1,10 +1,12 @@
 /**
- * readAll rate against a running server: BENCH_CONNECTION=esdb://... npx ts-node --transpile-only test/embedded-eventstore/read-all.bench.ts
+ * readAll rate against a running server: BENCH_CONNECTION=esdb://... npx ts-node --transpile-only bench/embedded-eventstore/read-all.bench.ts
  */
 import { EventStoreDBClient } from '@eventstore/db-client';
 
 async function main(): Promise<void> {
-  const client = EventStoreDBClient.connectionString(process.env.BENCH_CONNECTION!);
+  const connection = process.env.BENCH_CONNECTION;
+  if (!connection) throw new Error('BENCH_CONNECTION=esdb://… names the running store to read');
+  const client = EventStoreDBClient.connectionString(connection);
   const cpu0 = process.cpuUsage();
   const started = process.hrtime.bigint();
   let read = 0;

@@ -1,7 +1,7 @@
 /**
  * Throughput of the embedded server through the real client, server in its own process.
  *
- *   npx ts-node --transpile-only test/embedded-eventstore/throughput.bench.ts [events] [concurrency]
+ *   npx ts-node --transpile-only bench/embedded-eventstore/throughput.bench.ts [events] [concurrency]
  *
  * Not a test: it prints figures and asserts nothing. The server runs with fsync on, on a
  * fresh temporary folder.
