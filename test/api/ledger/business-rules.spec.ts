@@ -549,6 +549,25 @@ describe('business rules and security (issue #11)', () => {
       expect(expectStatus(response, 200).body.status).toBe('closed');
     });
 
+    it('POST and DELETE of parent keys, and a period close (answered on its merits, not as bad JSON)', async () => {
+      const own = await openParent(service);
+      const issued = expectStatus(
+        await emptyJson('POST', `/v1/parents/${own.id}/api-keys`, own.key),
+        201,
+      ).body;
+      expectStatus(
+        await emptyJson('DELETE', `/v1/parents/${own.id}/api-keys/${own.keyId}`, issued.secret),
+        204,
+      );
+      // October has not ended by the service clock: the refusal is about the period, not the body.
+      const close = await emptyJson(
+        'POST',
+        `/v1/parents/${own.id}/billing-periods/2026-10/close`,
+        operator(),
+      );
+      expectProblem(close, 409, 'period_not_ended');
+    });
+
     it('GET routes too (fetch sends no body on a GET; the header alone)', async () => {
       const response = await service.api.request('GET', parentPath(), {
         token: parent.key,
