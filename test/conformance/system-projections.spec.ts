@@ -56,7 +56,8 @@ describe('a started node: epoch record and standard projections', () => {
     category = uniquePrefix('sysproj');
     eventType = `${category}Happened`;
     streamA = `${category}-a`;
-    streamB = `${category}-b`;
+    // Two separators: the category is what comes before the first one (KurrentDB's default "first -").
+    streamB = `${category}-b-2`;
     const a = testEvents(2, 'a', eventType);
     const b = testEvents(1, 'b', eventType);
     idsA = a.map((e) => e.id!);
