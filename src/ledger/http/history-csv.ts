@@ -1,9 +1,32 @@
 import { text, toCsv } from '../../http/csv';
-import type { SubAccountHistoryEntry } from '../../projections';
+import type { HistoryPage, SubAccountHistoryEntry } from '../../projections';
+
+/** An export without `limit` holds the whole range up to this many rows, then says where to resume. */
+export const CSV_HISTORY_MAX_ROWS = 50_000;
 
 /**
- * A history page as CSV: one row per entry, in the page's order, balances after each entry. The
- * page's `nextCursor` travels in the `x-next-cursor` header (absent on the last page).
+ * The rest of a range after its first page, page by page, up to `maxRows` entries in all: a CSV
+ * export is for a spreadsheet or an auditor, who wants the range, not a page of it.
+ */
+export async function wholeRange(
+  first: HistoryPage<SubAccountHistoryEntry>,
+  nextPage: (cursor: string) => Promise<HistoryPage<SubAccountHistoryEntry> | undefined>,
+  maxRows = CSV_HISTORY_MAX_ROWS,
+): Promise<HistoryPage<SubAccountHistoryEntry>> {
+  const entries = [...first.entries];
+  let cursor = first.nextCursor;
+  while (cursor !== null && entries.length < maxRows) {
+    const page = await nextPage(cursor);
+    if (!page || page.entries.length === 0) break;
+    entries.push(...page.entries);
+    cursor = page.nextCursor;
+  }
+  return { entries, nextCursor: cursor };
+}
+
+/**
+ * History entries as CSV: one row per entry, in order, balances after each entry. Where the export
+ * stops short of the range, the cursor to resume from travels in the `x-next-cursor` header.
  */
 export function historyCsv(entries: readonly SubAccountHistoryEntry[]): string {
   return toCsv(

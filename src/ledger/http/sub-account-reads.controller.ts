@@ -15,12 +15,13 @@ import {
 import { requireSubAccount, subAccountBalances } from '../domain';
 import { LedgerService, type RequestContext } from '../application/ledger.service';
 import { BalanceQueryDto, HistoryQueryDto } from './dto/history.dto';
-import { historyCsv } from './history-csv';
+import { historyCsv, wholeRange } from './history-csv';
 import { Context } from './request-context.decorator';
 
 /** How long a read waits for the read models to reach the caller's last write before a 503. */
 const READ_YOUR_WRITES_TIMEOUT_MS = 2_000;
 const DEFAULT_HISTORY_LIMIT = 100;
+const MAX_HISTORY_LIMIT = 500;
 
 /**
  * Reads served by the projections. Each first passes through the parent's queue (key check, the
@@ -59,16 +60,28 @@ export class SubAccountReadsController {
       });
     }
     await this.catchUp(context, parentId, subAccountId);
-    const page = await this.history.history(parentId, subAccountId, {
+    const csv = wantsCsv(accept);
+    const range = {
       ...(query.from === undefined ? {} : { from: new Date(query.from) }),
       ...(query.to === undefined ? {} : { to: new Date(query.to) }),
+    };
+    const page = await this.history.history(parentId, subAccountId, {
+      ...range,
       ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
-      limit: query.limit === undefined ? DEFAULT_HISTORY_LIMIT : Number(query.limit),
+      limit:
+        query.limit === undefined ? (csv ? MAX_HISTORY_LIMIT : DEFAULT_HISTORY_LIMIT) : Number(query.limit),
     });
     if (!page) throw new ApplicationError('not_found', `Sub-account ${subAccountId} not found.`);
-    if (!wantsCsv(accept)) return page;
-    if (page.nextCursor !== null) void reply.header('x-next-cursor', page.nextCursor);
-    return sendCsv(reply, `history-${parentId}-${subAccountId}.csv`, historyCsv(page.entries));
+    if (!csv) return page;
+    // A CSV export without `limit` is the whole range (docs/billing.md, "Exports").
+    const exported =
+      query.limit === undefined
+        ? await wholeRange(page, (cursor) =>
+            this.history.history(parentId, subAccountId, { ...range, cursor, limit: MAX_HISTORY_LIMIT }),
+          )
+        : page;
+    if (exported.nextCursor !== null) void reply.header('x-next-cursor', exported.nextCursor);
+    return sendCsv(reply, `history-${parentId}-${subAccountId}.csv`, historyCsv(exported.entries));
   }
 
   @Get('balance')

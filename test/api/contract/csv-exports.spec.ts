@@ -107,6 +107,15 @@ describe('CSV exports', () => {
     ]);
     expect(rest[0].occurredAt).toMatch(/^2026-10-20T12:/);
     expect(rest[0].usageId).not.toBe('');
+    // Without limit, an export is the whole range, not a page of it.
+    const whole = await csv('/sub-accounts/a/history', parent.key);
+    expect(whole.headers.get('x-next-cursor')).toBeNull();
+    expect(records(whole.body).map((row) => row.type)).toEqual([
+      'SubAccountCreated',
+      'QuotaAllocated',
+      'UsageRecorded',
+      'UsageRecorded',
+    ]);
     // JSON is still what a client gets by default, with the same entries.
     const json = expectStatus(
       await service.api.get(`/v1/parents/${parentId}/sub-accounts/a/history`, parent.key),
