@@ -1,9 +1,8 @@
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
-import { startChild as startSharedChild, type Child } from '../../test/support/child-process';
+import { freePort, startChild as startSharedChild, type Child } from '../../test/support/child-process';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
@@ -91,18 +90,6 @@ export function startChild(args: string[], env: NodeJS.ProcessEnv, extraNodeArgs
   children.add(child.process);
   void child.exited.then(() => children.delete(child.process));
   return child;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 export interface StoreProcess extends Child {

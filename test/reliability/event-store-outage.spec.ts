@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
+import { freePort } from '../support/child-process';
 import { spawnEmbeddedEventStore, type EventStoreProcess } from '../support/event-store';
 import {
   createSubAccount,
@@ -23,17 +23,6 @@ import { startStoreProxy } from './support/store-proxy';
  * that test waits ~20 s for its answer; see docs/reliability.md.
  */
 jest.setTimeout(180_000);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** Polls GET /health until the service is ready again; one that never is, is a hang, left to jest's timeout. */
 async function untilReady(service: TestService): Promise<void> {

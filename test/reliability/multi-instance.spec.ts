@@ -18,7 +18,8 @@ import {
   type LedgerUnderTest,
   type Op,
 } from '../support/ledger-property';
-import { freePort, startServiceProcess, type ServiceProcess } from '../support/service';
+import { freePort } from '../support/child-process';
+import { startServiceProcess, type ServiceProcess } from '../support/service';
 
 /*
  * SPEC §7 with several service instances: the store runs alone, started exactly as a user would

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 
 /** A node process the tests or the bench started, with the tail of its output kept for error messages. */
 export interface Child {
@@ -61,4 +62,20 @@ export function startChild(args: readonly string[], env: NodeJS.ProcessEnv, opti
       await exited;
     },
   };
+}
+
+/**
+ * A loopback port nobody listens on right now, for a child process (service, store) to bind a moment
+ * later. Used by the tests and the bench.
+ */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
 }

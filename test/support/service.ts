@@ -1,11 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import * as path from 'node:path';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import type { LogLevel } from '../../src/config/app-config';
-import { startChild } from './child-process';
+import { freePort, startChild } from './child-process';
 import { createApp } from '../../src/http/create-app';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -195,17 +194,4 @@ export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promi
   throw new Error(
     `service exited before it was ready (code ${child.process.exitCode}, signal ${child.process.signalCode})\n${child.output()}`,
   );
-}
-
-/** A port nobody listens on right now; the child binds it a moment later. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
