@@ -5,7 +5,7 @@
  *   - a hot stream: 64 concurrent callers each sending one command after another, batched by the
  *     processor, against 64 callers doing raw single appends with no batching.
  *
- *   npx ts-node --transpile-only src/event-store/command-processing/command-processing.bench.ts \
+ *   npx ts-node --transpile-only bench/command-processing.bench.ts \
  *     [--sizes 100000,1000000] [--memory] [--seconds 5]
  *
  * Uses EVENTSTORE_CONNECTION_STRING when set, otherwise spawns the embedded server (data in a temporary
@@ -18,8 +18,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
-import { CommandProcessor } from './command-processor';
-import type { Decider, DomainEvent } from './decider';
+import { CommandProcessor, type Decider, type DomainEvent } from '../src/event-store/command-processing';
 
 type CounterEvent = DomainEvent<'UsageCounted', { credits: number; used: number; key: string }>;
 type CounterCommand = { readonly type: 'Count'; readonly credits: number } | { readonly type: 'Read' };
@@ -76,7 +75,7 @@ function parseArgs(argv: string[]): Args {
 
 async function spawnStore(memory: boolean): Promise<{ connectionString: string; stop(): Promise<void> }> {
   const dataDir = memory ? undefined : await mkdtemp(path.join(tmpdir(), 'command-processing-bench-'));
-  const cli = path.join(__dirname, '..', '..', 'embedded-eventstore', 'cli.ts');
+  const cli = path.join(__dirname, '..', 'src', 'embedded-eventstore', 'cli.ts');
   const child: ChildProcess = spawn(
     process.execPath,
     [

@@ -1,0 +1,113 @@
+import type { PendingCommand } from './outcome.settler';
+
+/** A stream's state folded up to `revision`. */
+export interface FoldedStream<State> {
+  state: State;
+  revision: bigint;
+  commitPosition: bigint | undefined;
+  /** Set while the state lacks its snapshot journal, being read in the background. */
+  journal?: PendingJournal;
+}
+
+/** A journal read started after a load from a snapshot; `read` settles once and never rejects. */
+export interface PendingJournal {
+  readonly snapshotRevision: bigint;
+  readonly started: number;
+  readonly read: Promise<JournalRead>;
+  /** Set as soon as the read settled, so a batch can tell without waiting. */
+  outcome?: JournalRead;
+}
+
+export type JournalRead =
+  | { readonly ok: true; readonly entries: readonly unknown[] }
+  | { readonly ok: false; readonly error: unknown };
+
+/**
+ * What this process knows of a stream's snapshot and journal streams. Kept while the slot is cached,
+ * across reloads of its state.
+ */
+export interface SnapshotMarks {
+  /** Revision of the newest snapshot known to be usable (-1n: none). */
+  revision: bigint;
+  /** `$maxCount` is set on the snapshot stream: a snapshot was found or written there. */
+  streamCapped: boolean;
+  inFlight: boolean;
+  /** Events between snapshots; doubled each time the state was too big for one snapshot event. */
+  every: bigint;
+  /** The next load ignores the snapshot: its journal did not restore. */
+  skipOnNextLoad: boolean;
+  /** The journal in the store holds what the state gained through this revision (-1n: nothing known). */
+  journalThrough: bigint;
+  /** `$maxAge` was set on the journal stream by this process. */
+  journalAged: boolean;
+}
+
+/** Everything the processor holds for one stream: its queue, its folded state, its snapshot marks. */
+export interface StreamSlot<State, Command, Result> {
+  readonly streamName: string;
+  /** Undefined until loaded, and again whenever it cannot be trusted (an append of unknown outcome). */
+  folded: FoldedStream<State> | undefined;
+  readonly queue: PendingCommand<Command, Result>[];
+  /** A worker is draining the queue. */
+  working: boolean;
+  readonly snapshot: SnapshotMarks;
+}
+
+export function newStreamSlot<State, Command, Result>(
+  streamName: string,
+  snapshotEvery: bigint,
+): StreamSlot<State, Command, Result> {
+  return {
+    streamName,
+    folded: undefined,
+    queue: [],
+    working: false,
+    snapshot: {
+      revision: -1n,
+      streamCapped: false,
+      inFlight: false,
+      every: snapshotEvery,
+      skipOnNextLoad: false,
+      journalThrough: -1n,
+      journalAged: false,
+    },
+  };
+}
+
+/** The per-stream cache: one slot per stream, least recently used evicted first. */
+export class StreamSlotCache<State, Command, Result> {
+  /** Insertion order is recency order: a used slot is moved to the end. */
+  private readonly slots = new Map<string, StreamSlot<State, Command, Result>>();
+
+  constructor(
+    private readonly maxCachedStreams: number,
+    private readonly snapshotEvery: bigint,
+  ) {}
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** The stream's slot, now the most recently used; a new one (making room first) if not cached. */
+  slotFor(streamName: string): StreamSlot<State, Command, Result> {
+    const existing = this.slots.get(streamName);
+    if (existing) {
+      this.slots.delete(streamName);
+      this.slots.set(streamName, existing);
+      return existing;
+    }
+    this.evictIdle(this.maxCachedStreams - 1);
+    const slot = newStreamSlot<State, Command, Result>(streamName, this.snapshotEvery);
+    this.slots.set(streamName, slot);
+    return slot;
+  }
+
+  /** Busy slots are skipped: their worker holds them, so the cache may briefly exceed its bound. */
+  evictIdle(target = this.maxCachedStreams): void {
+    if (this.slots.size <= target) return;
+    for (const [name, slot] of this.slots) {
+      if (this.slots.size <= target) return;
+      if (!slot.working && slot.queue.length === 0) this.slots.delete(name);
+    }
+  }
+}

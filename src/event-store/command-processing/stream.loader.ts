@@ -1,0 +1,190 @@
+import { performance } from 'node:perf_hooks';
+import {
+  BACKWARDS,
+  END,
+  START,
+  StreamNotFoundError,
+  type EventStoreDBClient,
+  type ResolvedEvent,
+} from '@eventstore/db-client';
+import type { CommandProcessorLogger, SafeObserver } from './command-processor.observer';
+import type { Decider, DomainEvent } from './decider';
+import type { JournalRestorer } from './snapshot-journal.restorer';
+import type { StreamSnapshot } from './snapshot-store';
+import type { FoldedStream, StreamSlot } from './stream-slot.cache';
+import type { SnapshotSettings } from './stream.snapshotter';
+
+/** Reads a stream's state from the store: newest snapshot, then the events after it. */
+export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
+  constructor(
+    private readonly client: EventStoreDBClient,
+    private readonly decider: Decider<State, Command, Event, Result>,
+    private readonly snapshots: SnapshotSettings<State> | undefined,
+    private readonly journal: JournalRestorer<State, Command> | undefined,
+    private readonly observer: SafeObserver,
+    private readonly logger: CommandProcessorLogger,
+  ) {}
+
+  /**
+   * Newest snapshot (if any and of the current version) plus every event after it, cached in the slot.
+   * With a snapshot journal the state is returned before the journal is restored: `folded.journal` is
+   * then set.
+   */
+  async load(slot: StreamSlot<State, Command, Result>): Promise<FoldedStream<State>> {
+    const started = performance.now();
+    const marks = slot.snapshot;
+    let folded = this.fromStart();
+    let fromSnapshot = false;
+    marks.journalThrough = -1n;
+    // Asked alongside the snapshot rather than after it: when the stream's last revision is the
+    // snapshot's, the tail is known to be empty and the load costs one round trip instead of two.
+    const head = this.snapshots ? this.headRevision(slot.streamName) : undefined;
+    if (this.snapshots) {
+      const snapshot = await this.snapshots.store.read(slot.streamName);
+      const restored = snapshot && this.fromSnapshot(slot, this.snapshots, snapshot);
+      if (restored) {
+        folded = restored;
+        fromSnapshot = true;
+      }
+    }
+    const headRevision = head === undefined ? undefined : await head;
+    let tail =
+      fromSnapshot && headRevision === folded.revision
+        ? { events: 0, streamExists: true }
+        : await this.foldTail(slot.streamName, folded);
+    if (!tail.streamExists && fromSnapshot) {
+      // The stream was deleted after its snapshot was taken: the snapshot describes nothing any more.
+      folded = this.fromStart();
+      fromSnapshot = false;
+      marks.revision = -1n;
+      marks.journalThrough = -1n;
+      tail = { events: 0, streamExists: false };
+    }
+    if (fromSnapshot && this.journal) {
+      // After the tail, so the answer to the first read never waits for the journal.
+      folded.journal = this.journal.startRead(slot.streamName, marks.revision);
+    }
+    slot.folded = folded;
+    this.observer.loaded({
+      streamName: slot.streamName,
+      events: tail.events,
+      fromSnapshot,
+      durationMs: performance.now() - started,
+    });
+    return folded;
+  }
+
+  /**
+   * Brings a cached state up to the stream's head: one read from the next revision, which comes back
+   * empty unless another process appended. Without it, a read answered from the cache would not show
+   * a write another instance acknowledged a moment ago, and a command refused on the cache (no append,
+   * so no expected revision to catch the race) could be refused on a pool or quota that has grown.
+   */
+  async catchUp(slot: StreamSlot<State, Command, Result>, folded: FoldedStream<State>): Promise<void> {
+    const tail = await this.foldTail(slot.streamName, folded);
+    // Deleted since we cached it: start again from whatever is there now.
+    if (!tail.streamExists && folded.revision >= 0n) slot.folded = undefined;
+  }
+
+  /** Folds the stream's events after `folded.revision` into it, in place. */
+  async foldTail(
+    streamName: string,
+    folded: FoldedStream<State>,
+  ): Promise<{ events: number; streamExists: boolean }> {
+    let events = 0;
+    try {
+      const read = this.client.readStream(streamName, {
+        fromRevision: folded.revision < 0n ? START : folded.revision + 1n,
+      });
+      for await (const resolved of read) {
+        const recorded = resolved.event;
+        if (!recorded) continue;
+        folded.state = this.decider.evolve(folded.state, asDomainEvent<Event>(recorded));
+        folded.revision = recorded.revision;
+        folded.commitPosition = recorded.position?.commit ?? resolved.commitPosition ?? folded.commitPosition;
+        events++;
+      }
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return { events, streamExists: false };
+      throw error;
+    }
+    return { events, streamExists: true };
+  }
+
+  private fromStart(): FoldedStream<State> {
+    return { state: this.decider.initialState(), revision: -1n, commitPosition: undefined };
+  }
+
+  /**
+   * The state of a snapshot found in the store, or undefined when it must not be used: of another
+   * version, not restorable, lacking its journal's reach (a journaled decider's snapshot without it is
+   * missing part of the state), or skipped once because its journal did not restore.
+   */
+  private fromSnapshot(
+    slot: StreamSlot<State, Command, Result>,
+    snapshots: SnapshotSettings<State>,
+    snapshot: StreamSnapshot,
+  ): FoldedStream<State> | undefined {
+    const marks = slot.snapshot;
+    marks.streamCapped = true;
+    marks.revision = snapshot.revision;
+    const complete = !this.journal || snapshot.journalThrough !== undefined;
+    if (marks.skipOnNextLoad || !complete) {
+      marks.skipOnNextLoad = false;
+      marks.revision = -1n;
+      return undefined;
+    }
+    if (snapshot.version !== snapshots.version) {
+      marks.revision = -1n;
+      return undefined;
+    }
+    try {
+      const folded = {
+        state: snapshots.codec.fromSnapshot(snapshot.state),
+        revision: snapshot.revision,
+        commitPosition: snapshot.commitPosition,
+      };
+      marks.journalThrough = snapshot.journalThrough ?? -1n;
+      return folded;
+    } catch (error) {
+      this.logger.warn('ignoring a snapshot that does not restore', { streamName: slot.streamName, error });
+      marks.revision = -1n;
+      return undefined;
+    }
+  }
+
+  /**
+   * The revision of the stream's last event, or undefined when that is not known (no stream, or the
+   * read failed: the tail read that follows then finds out and reports it). Never rejects.
+   */
+  private async headRevision(streamName: string): Promise<bigint | undefined> {
+    let revision: bigint | undefined;
+    try {
+      // Drained rather than left early: a read abandoned mid-way keeps the client from disposing.
+      for await (const resolved of this.client.readStream(streamName, {
+        direction: BACKWARDS,
+        fromRevision: END,
+        maxCount: 1,
+      })) {
+        revision = resolved.event?.revision;
+      }
+    } catch {
+      return undefined;
+    }
+    return revision;
+  }
+}
+
+/**
+ * An event read back from the decision stream, as `evolve` sees it. The store knows no event types:
+ * everything in the stream was decided as an `Event` by this decider (or one it replaced), so this is
+ * the one place where the stored shape is taken for the decider's type.
+ */
+function asDomainEvent<Event extends DomainEvent>(recorded: NonNullable<ResolvedEvent['event']>): Event {
+  const event: { type: string; data: unknown; metadata: unknown } = {
+    type: recorded.type,
+    data: recorded.data,
+    metadata: recorded.metadata,
+  };
+  return event as Event;
+}

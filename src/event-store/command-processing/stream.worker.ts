@@ -1,0 +1,164 @@
+import type { BatchAppender } from './batch.appender';
+import type { BatchDecider, DecidedBatch } from './batch.decider';
+import type { SafeObserver } from './command-processor.observer';
+import type { DomainEvent } from './decider';
+import { rejectAll, settle, unavailable, type PendingCommand } from './outcome.settler';
+import type { JournalRestorer } from './snapshot-journal.restorer';
+import type { FoldedStream, StreamSlot, StreamSlotCache } from './stream-slot.cache';
+import type { StreamLoader } from './stream.loader';
+import type { StreamSnapshotter } from './stream.snapshotter';
+
+export interface StreamWorkerParts<State, Command, Event extends DomainEvent, Result> {
+  readonly slots: StreamSlotCache<State, Command, Result>;
+  readonly loader: StreamLoader<State, Command, Event, Result>;
+  readonly restorer: JournalRestorer<State, Command> | undefined;
+  readonly decider: BatchDecider<State, Command, Event, Result>;
+  readonly appender: BatchAppender<State, Command, Event, Result>;
+  readonly snapshotter: StreamSnapshotter<State, Command> | undefined;
+}
+
+export interface StreamWorkerSettings {
+  /** Most commands decided together and appended in one call. */
+  readonly maxBatchCommands: number;
+  /** No other process appends to these streams: a cached state is trusted as it is. */
+  readonly exclusiveWriter: boolean;
+}
+
+/**
+ * One worker per busy stream drains its queue, batch after batch: bring the state up to date, decide
+ * what is waiting, append it in one call, settle. Only one append is ever in flight per stream, so the
+ * next batch is always decided on a settled history.
+ */
+export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
+  private readonly running = new Set<Promise<void>>();
+
+  constructor(
+    private readonly parts: StreamWorkerParts<State, Command, Event, Result>,
+    private readonly settings: StreamWorkerSettings,
+    private readonly observer: SafeObserver,
+  ) {}
+
+  /** Workers still draining. */
+  get inFlight(): Promise<void>[] {
+    return [...this.running];
+  }
+
+  start(slot: StreamSlot<State, Command, Result>): void {
+    slot.working = true;
+    // Start on the next microtask so that commands sent in the same tick (a batch route) share a batch.
+    const worker = Promise.resolve()
+      .then(() => this.drain(slot))
+      .finally(() => {
+        this.running.delete(worker);
+        this.parts.slots.evictIdle();
+      });
+    this.running.add(worker);
+  }
+
+  private async drain(slot: StreamSlot<State, Command, Result>): Promise<void> {
+    try {
+      while (slot.queue.length > 0) {
+        const batch = slot.queue.splice(0, this.settings.maxBatchCommands);
+        try {
+          await this.runBatch(slot, batch);
+        } catch (error) {
+          // A bug of ours must not wedge the stream: forget the state and fail what is unsettled.
+          slot.folded = undefined;
+          for (const pending of batch) pending.reject(error);
+        }
+      }
+    } finally {
+      // In the same synchronous step as the last empty-queue check, so no command can slip in between.
+      slot.working = false;
+    }
+  }
+
+  private async runBatch(
+    slot: StreamSlot<State, Command, Result>,
+    batch: PendingCommand<Command, Result>[],
+  ): Promise<void> {
+    let pending = batch;
+    for (let attempt = 1; ; attempt++) {
+      const folded = await this.current(slot, pending, attempt);
+      if (!folded) return;
+      if (folded.journal && this.parts.restorer) {
+        const ready = await this.parts.restorer.restore(slot, folded, folded.journal, pending);
+        if (ready === 'failed') return;
+        if (ready === 'reload') continue;
+        if (ready < pending.length) {
+          // Only the leading commands that need no journal go now; the rest wait for it in the queue.
+          slot.queue.unshift(...pending.slice(ready));
+          pending = pending.slice(0, ready);
+        }
+      }
+
+      const beforeBatch = this.parts.appender.rollbackPoint(folded);
+      const decided = this.decide(slot, folded, pending);
+      if (!decided) return;
+      if (decided.deferred.length > 0) {
+        slot.queue.unshift(...decided.deferred);
+        pending = pending.slice(0, pending.length - decided.deferred.length);
+      }
+      // Reads and refusals decided before the batch's first event answer now, not after the append:
+      // a guard's read then costs no round trip.
+      const early = decided.settledOnDurableState;
+      settle(slot.streamName, decided.verdicts.slice(0, early), folded.commitPosition);
+      if (decided.events.length === 0) return;
+      pending = pending.slice(early);
+
+      const end = await this.parts.appender.append(
+        slot,
+        folded,
+        beforeBatch,
+        decided.events,
+        decided.verdicts.slice(early),
+        attempt,
+      );
+      if (end === 'retry') continue;
+      if (end === 'appended') this.parts.snapshotter?.maybeSnapshot(slot);
+      return;
+    }
+  }
+
+  /**
+   * The state to decide on: the cached one (first checked against the stream's head when other
+   * processes may write; retries have just caught up or reloaded), else a fresh load. Undefined when
+   * the store could not be read: `pending` is then rejected.
+   */
+  private async current(
+    slot: StreamSlot<State, Command, Result>,
+    pending: readonly PendingCommand<Command, Result>[],
+    attempt: number,
+  ): Promise<FoldedStream<State> | undefined> {
+    try {
+      if (attempt === 1 && slot.folded && !this.settings.exclusiveWriter) {
+        await this.parts.loader.catchUp(slot, slot.folded);
+      }
+      if (slot.folded) return slot.folded;
+      const loaded = await this.parts.loader.load(slot);
+      this.parts.snapshotter?.maybeSnapshot(slot);
+      return loaded;
+    } catch (error) {
+      slot.folded = undefined;
+      this.observer.failed(slot.streamName, 'load', error);
+      rejectAll(pending, unavailable(slot.streamName, 'could not load the stream', error));
+      return undefined;
+    }
+  }
+
+  /** Undefined when `evolve` threw halfway through a fold: the state is dropped and `pending` rejected. */
+  private decide(
+    slot: StreamSlot<State, Command, Result>,
+    folded: FoldedStream<State>,
+    pending: readonly PendingCommand<Command, Result>[],
+  ): DecidedBatch<Command, Result> | undefined {
+    try {
+      return this.parts.decider.decide(slot.streamName, folded, pending);
+    } catch (error) {
+      slot.folded = undefined;
+      this.observer.failed(slot.streamName, 'evolve', error);
+      rejectAll(pending, error);
+      return undefined;
+    }
+  }
+}
