@@ -13,20 +13,6 @@ import { rejectAll, settle, unavailable, type Verdict } from './outcome.settler'
 import type { FoldedStream, StreamSlot } from './stream-slot.cache';
 import type { StreamLoader } from './stream.loader';
 
-export interface AppendSettings {
-  /** Retries of a batch that met a concurrent writer before its commands fail. */
-  readonly maxConflictRetries: number;
-  /** Per-append deadline; the client's default when undefined. */
-  readonly appendDeadlineMs: number | undefined;
-}
-
-/**
- * How an append ended. `appended`: durable, its commands settled. `retry`: another writer got there
- * first and the stream's state is caught up (or dropped, to be reloaded): decide the batch again.
- * `settled`: it failed and every command it carried is settled or back in the queue.
- */
-export type AppendEnd = 'appended' | 'retry' | 'settled';
-
 /**
  * Appends a decided batch in one call with the expected revision of the state it was decided on, and
  * handles what another writer's append in between means: catch up, and let the batch be decided again
@@ -149,3 +135,17 @@ function jitter(attempt: number): Promise<void> {
   const ms = Math.random() * Math.min(50, 2 ** attempt);
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+export interface AppendSettings {
+  /** Retries of a batch that met a concurrent writer before its commands fail. */
+  readonly maxConflictRetries: number;
+  /** Per-append deadline; the client's default when undefined. */
+  readonly appendDeadlineMs: number | undefined;
+}
+
+/**
+ * How an append ended. `appended`: durable, its commands settled. `retry`: another writer got there
+ * first and the stream's state is caught up (or dropped, to be reloaded): decide the batch again.
+ * `settled`: it failed and every command it carried is settled or back in the queue.
+ */
+export type AppendEnd = 'appended' | 'retry' | 'settled';

@@ -4,18 +4,6 @@ import { toEventData } from './event-envelope';
 import type { PendingCommand, Verdict } from './outcome.settler';
 import type { FoldedStream } from './stream-slot.cache';
 
-export interface DecidedBatch<Command, Result> {
-  readonly verdicts: Verdict<Command, Result>[];
-  /**
-   * How many leading verdicts were reached before any event of the batch: they rest on durable state
-   * only, so they need not wait for the append.
-   */
-  readonly settledOnDurableState: number;
-  readonly events: EventData[];
-  /** Commands pushed out by the byte cap, to be decided in the next batch. */
-  readonly deferred: PendingCommand<Command, Result>[];
-}
-
 /** Decides a batch of queued commands on a stream's folded state, for one append. */
 export class BatchDecider<State, Command, Event extends DomainEvent, Result> {
   constructor(
@@ -84,4 +72,16 @@ function payloadBytes(event: EventData): number {
         ? event.metadata.length
         : Buffer.byteLength(JSON.stringify(event.metadata));
   return data + metadata + event.type.length;
+}
+
+export interface DecidedBatch<Command, Result> {
+  readonly verdicts: Verdict<Command, Result>[];
+  /**
+   * How many leading verdicts were reached before any event of the batch: they rest on durable state
+   * only, so they need not wait for the append.
+   */
+  readonly settledOnDurableState: number;
+  readonly events: EventData[];
+  /** Commands pushed out by the byte cap, to be decided in the next batch. */
+  readonly deferred: PendingCommand<Command, Result>[];
 }

@@ -19,12 +19,8 @@ import {
 } from './snapshot-store';
 import { StreamSlotCache, newStreamSlot } from './stream-slot.cache';
 import { StreamLoader } from './stream.loader';
-import {
-  StreamSnapshotter,
-  canSnapshot,
-  type JournalSettings,
-  type SnapshotSettings,
-} from './stream.snapshotter';
+import { canSnapshot, type JournalSettings, type SnapshotSettings } from './snapshot.settings';
+import { StreamSnapshotter } from './stream.snapshotter';
 import { StreamWorker } from './stream.worker';
 
 export type {

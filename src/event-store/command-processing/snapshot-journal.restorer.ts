@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { CommandProcessorLogger, SafeObserver } from './command-processor.observer';
 import { rejectAll, unavailable, type PendingCommand } from './outcome.settler';
 import type { FoldedStream, JournalRead, PendingJournal, StreamSlot } from './stream-slot.cache';
-import type { JournalSettings } from './stream.snapshotter';
+import type { JournalSettings } from './snapshot.settings';
 
 /**
  * Brings a state loaded from a snapshot its snapshot journal: reads the journal in the background

@@ -1,5 +1,64 @@
 import type { PendingCommand } from './outcome.settler';
 
+/** The per-stream cache: one slot per stream, least recently used evicted first. */
+export class StreamSlotCache<State, Command, Result> {
+  /** Insertion order is recency order: a used slot is moved to the end. */
+  private readonly slots = new Map<string, StreamSlot<State, Command, Result>>();
+
+  constructor(
+    private readonly maxCachedStreams: number,
+    private readonly snapshotEvery: bigint,
+  ) {}
+
+  get size(): number {
+    return this.slots.size;
+  }
+
+  /** The stream's slot, now the most recently used; a new one (making room first) if not cached. */
+  slotFor(streamName: string): StreamSlot<State, Command, Result> {
+    const existing = this.slots.get(streamName);
+    if (existing) {
+      this.slots.delete(streamName);
+      this.slots.set(streamName, existing);
+      return existing;
+    }
+    this.evictIdle(this.maxCachedStreams - 1);
+    const slot = newStreamSlot<State, Command, Result>(streamName, this.snapshotEvery);
+    this.slots.set(streamName, slot);
+    return slot;
+  }
+
+  /** Busy slots are skipped: their worker holds them, so the cache may briefly exceed its bound. */
+  evictIdle(target = this.maxCachedStreams): void {
+    if (this.slots.size <= target) return;
+    for (const [name, slot] of this.slots) {
+      if (this.slots.size <= target) return;
+      if (!slot.working && slot.queue.length === 0) this.slots.delete(name);
+    }
+  }
+}
+
+export function newStreamSlot<State, Command, Result>(
+  streamName: string,
+  snapshotEvery: bigint,
+): StreamSlot<State, Command, Result> {
+  return {
+    streamName,
+    folded: undefined,
+    queue: [],
+    working: false,
+    snapshot: {
+      revision: -1n,
+      streamCapped: false,
+      inFlight: false,
+      every: snapshotEvery,
+      skipOnNextLoad: false,
+      journalThrough: -1n,
+      journalAged: false,
+    },
+  };
+}
+
 /** A stream's state folded up to `revision`. */
 export interface FoldedStream<State> {
   state: State;
@@ -51,63 +110,4 @@ export interface StreamSlot<State, Command, Result> {
   /** A worker is draining the queue. */
   working: boolean;
   readonly snapshot: SnapshotMarks;
-}
-
-export function newStreamSlot<State, Command, Result>(
-  streamName: string,
-  snapshotEvery: bigint,
-): StreamSlot<State, Command, Result> {
-  return {
-    streamName,
-    folded: undefined,
-    queue: [],
-    working: false,
-    snapshot: {
-      revision: -1n,
-      streamCapped: false,
-      inFlight: false,
-      every: snapshotEvery,
-      skipOnNextLoad: false,
-      journalThrough: -1n,
-      journalAged: false,
-    },
-  };
-}
-
-/** The per-stream cache: one slot per stream, least recently used evicted first. */
-export class StreamSlotCache<State, Command, Result> {
-  /** Insertion order is recency order: a used slot is moved to the end. */
-  private readonly slots = new Map<string, StreamSlot<State, Command, Result>>();
-
-  constructor(
-    private readonly maxCachedStreams: number,
-    private readonly snapshotEvery: bigint,
-  ) {}
-
-  get size(): number {
-    return this.slots.size;
-  }
-
-  /** The stream's slot, now the most recently used; a new one (making room first) if not cached. */
-  slotFor(streamName: string): StreamSlot<State, Command, Result> {
-    const existing = this.slots.get(streamName);
-    if (existing) {
-      this.slots.delete(streamName);
-      this.slots.set(streamName, existing);
-      return existing;
-    }
-    this.evictIdle(this.maxCachedStreams - 1);
-    const slot = newStreamSlot<State, Command, Result>(streamName, this.snapshotEvery);
-    this.slots.set(streamName, slot);
-    return slot;
-  }
-
-  /** Busy slots are skipped: their worker holds them, so the cache may briefly exceed its bound. */
-  evictIdle(target = this.maxCachedStreams): void {
-    if (this.slots.size <= target) return;
-    for (const [name, slot] of this.slots) {
-      if (this.slots.size <= target) return;
-      if (!slot.working && slot.queue.length === 0) this.slots.delete(name);
-    }
-  }
 }

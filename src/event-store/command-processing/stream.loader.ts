@@ -12,7 +12,7 @@ import type { Decider, DomainEvent } from './decider';
 import type { JournalRestorer } from './snapshot-journal.restorer';
 import type { StreamSnapshot } from './snapshot-store';
 import type { FoldedStream, StreamSlot } from './stream-slot.cache';
-import type { SnapshotSettings } from './stream.snapshotter';
+import type { SnapshotSettings } from './snapshot.settings';
 
 /** Reads a stream's state from the store: newest snapshot, then the events after it. */
 export class StreamLoader<State, Command, Event extends DomainEvent, Result> {

@@ -1,34 +1,8 @@
 import { performance } from 'node:perf_hooks';
-import type { Decider, DomainEvent, SnapshotJournal } from './decider';
 import type { CommandProcessorLogger, SafeObserver } from './command-processor.observer';
-import type { JournalStore, SnapshotStore, StreamSnapshot } from './snapshot-store';
+import type { JournalSettings, SnapshotSettings } from './snapshot.settings';
+import type { StreamSnapshot } from './snapshot-store';
 import type { FoldedStream, StreamSlot } from './stream-slot.cache';
-
-/** The two halves of a decider that snapshots, both present. */
-export interface SnapshotCodec<State> {
-  toSnapshot(state: State): unknown;
-  fromSnapshot(snapshot: unknown): State;
-}
-
-export function canSnapshot<State, Command, Event extends DomainEvent, Result>(
-  decider: Decider<State, Command, Event, Result>,
-): decider is Decider<State, Command, Event, Result> & SnapshotCodec<State> {
-  return Boolean(decider.toSnapshot && decider.fromSnapshot);
-}
-
-export interface SnapshotSettings<State> {
-  readonly store: SnapshotStore;
-  /** The decider itself, so its functions are called on it. */
-  readonly codec: SnapshotCodec<State>;
-  /** `snapshotVersion` of the decider: snapshots and journal entries of another one are ignored. */
-  readonly version: number;
-  readonly every: bigint;
-}
-
-export interface JournalSettings<State, Command> {
-  readonly store: JournalStore;
-  readonly part: SnapshotJournal<State, Command>;
-}
 
 /**
  * Writes snapshots (and the journal entries before them) in the background. A snapshot is only an

@@ -8,22 +8,6 @@ import type { FoldedStream, StreamSlot, StreamSlotCache } from './stream-slot.ca
 import type { StreamLoader } from './stream.loader';
 import type { StreamSnapshotter } from './stream.snapshotter';
 
-export interface StreamWorkerParts<State, Command, Event extends DomainEvent, Result> {
-  readonly slots: StreamSlotCache<State, Command, Result>;
-  readonly loader: StreamLoader<State, Command, Event, Result>;
-  readonly restorer: JournalRestorer<State, Command> | undefined;
-  readonly decider: BatchDecider<State, Command, Event, Result>;
-  readonly appender: BatchAppender<State, Command, Event, Result>;
-  readonly snapshotter: StreamSnapshotter<State, Command> | undefined;
-}
-
-export interface StreamWorkerSettings {
-  /** Most commands decided together and appended in one call. */
-  readonly maxBatchCommands: number;
-  /** No other process appends to these streams: a cached state is trusted as it is. */
-  readonly exclusiveWriter: boolean;
-}
-
 /**
  * One worker per busy stream drains its queue, batch after batch: bring the state up to date, decide
  * what is waiting, append it in one call, settle. Only one append is ever in flight per stream, so the
@@ -161,4 +145,20 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
       return undefined;
     }
   }
+}
+
+export interface StreamWorkerParts<State, Command, Event extends DomainEvent, Result> {
+  readonly slots: StreamSlotCache<State, Command, Result>;
+  readonly loader: StreamLoader<State, Command, Event, Result>;
+  readonly restorer: JournalRestorer<State, Command> | undefined;
+  readonly decider: BatchDecider<State, Command, Event, Result>;
+  readonly appender: BatchAppender<State, Command, Event, Result>;
+  readonly snapshotter: StreamSnapshotter<State, Command> | undefined;
+}
+
+export interface StreamWorkerSettings {
+  /** Most commands decided together and appended in one call. */
+  readonly maxBatchCommands: number;
+  /** No other process appends to these streams: a cached state is trusted as it is. */
+  readonly exclusiveWriter: boolean;
 }

@@ -1,0 +1,32 @@
+import type { Decider, DomainEvent, SnapshotJournal } from './decider';
+import type { JournalStore, SnapshotStore } from './snapshot-store';
+
+/**
+ * How this processor snapshots, settled once from its options and its decider: the snapshotter writes
+ * with it, the loader reads with it, so both agree on the stream, the version and the codec.
+ */
+export interface SnapshotSettings<State> {
+  readonly store: SnapshotStore;
+  /** The decider itself, so its functions are called on it. */
+  readonly codec: SnapshotCodec<State>;
+  /** `snapshotVersion` of the decider: snapshots and journal entries of another one are ignored. */
+  readonly version: number;
+  readonly every: bigint;
+}
+
+/** The two halves of a decider that snapshots, both present. */
+export interface SnapshotCodec<State> {
+  toSnapshot(state: State): unknown;
+  fromSnapshot(snapshot: unknown): State;
+}
+
+export function canSnapshot<State, Command, Event extends DomainEvent, Result>(
+  decider: Decider<State, Command, Event, Result>,
+): decider is Decider<State, Command, Event, Result> & SnapshotCodec<State> {
+  return Boolean(decider.toSnapshot && decider.fromSnapshot);
+}
+
+export interface JournalSettings<State, Command> {
+  readonly store: JournalStore;
+  readonly part: SnapshotJournal<State, Command>;
+}
