@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { acquireLock, LOCK_FILE } from '../../src/event-store/embedded-store.child';
 import { expectStatus } from '../support/ledger-fixtures';
+import { pollUntil } from '../support/poll';
 import { startServiceProcess } from '../support/service';
 
 function isAlive(pid: number): boolean {
@@ -13,15 +14,6 @@ function isAlive(pid: number): boolean {
     return true;
   } catch {
     return false;
-  }
-}
-
-/** Polls a condition that must become true; fails the test if it has not after `ms`. */
-async function eventually(what: string, condition: () => boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`still not true after ${ms} ms: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 
@@ -76,7 +68,12 @@ describe('the service as a process (src/main.ts)', () => {
       } finally {
         await first.killHard();
       }
-      await eventually('the store process is gone', () => !isAlive(storePid));
+      // The store process goes once it sees the end of its stdin; a store that never does is a hang.
+      await pollUntil(
+        async () => isAlive(storePid),
+        (alive) => !alive,
+        { everyMs: 50 },
+      );
       expect(existsSync(path.join(folder, LOCK_FILE))).toBe(false);
 
       const second = await startServiceProcess({ env: { SUBLEDGER_DATA_DIR: folder } });

@@ -17,6 +17,7 @@ import {
   type CommandProcessorOptions,
 } from '../../src/event-store/command-processing';
 import { collect, startTestEventStore, uniqueStream, type TestEventStore } from '../support/event-store';
+import { pollUntil } from '../support/poll';
 import {
   accountDecider,
   cloningAccountDecider,
@@ -203,8 +204,11 @@ describe('CommandProcessor over the real client', () => {
       track('deposit', accounts.execute(stream, deposit(5))),
       track('read after', accounts.execute(stream, inspect)),
     ]);
-    const giveUpAt = Date.now() + 10_000;
-    while (settledOrder.length < 2 && Date.now() < giveUpAt) await new Promise((r) => setTimeout(r, 5));
+    await pollUntil(
+      async () => settledOrder.length,
+      (settled) => settled >= 2,
+      { everyMs: 5 },
+    );
     expect(settledOrder).toEqual(['read before', 'refused before']);
     openGate();
     await all;

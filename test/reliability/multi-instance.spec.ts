@@ -84,7 +84,6 @@ describe('several service instances on one store (SPEC §7)', () => {
         // Projection state files are per instance: each folds the log on its own.
         SUBLEDGER_DATA_DIR: path.join(workDir, `instance-${index}`),
       },
-      readyTimeoutMs: 90_000,
     });
   }
 
@@ -94,7 +93,6 @@ describe('several service instances on one store (SPEC §7)', () => {
       viaNpm: true,
       port: await freePort(),
       dataDir: path.join(workDir, 'store'),
-      readyTimeoutMs: 60_000,
     });
     client = EventStoreDBClient.connectionString(store.connectionString);
     instances = await Promise.all(Array.from({ length: INSTANCES }, (_, index) => startInstance(index)));

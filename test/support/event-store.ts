@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { startEmbeddedEventStore } from '../../src/embedded-eventstore';
+import { pollUntil } from './poll';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const CLI_PATH = path.join(REPO_ROOT, 'src', 'embedded-eventstore', 'cli.ts');
@@ -60,8 +61,6 @@ export interface SpawnEventStoreOptions {
   dataDir?: string;
   port?: number;
   env?: NodeJS.ProcessEnv;
-  /** How long to wait for the ready line before giving up (a start that hangs must fail the test). */
-  readyTimeoutMs?: number;
   /**
    * Start it exactly as a user would, `npm run eventstore -- --port … --db …`. npm stays in between,
    * so the server gets its own process group and signals go to the whole group.
@@ -74,7 +73,7 @@ export interface SpawnEventStoreOptions {
  * Node loads ts-node in-process (instead of going through `npx`) so the pid we hold is the server
  * itself: a SIGKILL then hits the process that owns the files, not a wrapper.
  */
-export function spawnEmbeddedEventStore(opts: SpawnEventStoreOptions = {}): Promise<EventStoreProcess> {
+export async function spawnEmbeddedEventStore(opts: SpawnEventStoreOptions = {}): Promise<EventStoreProcess> {
   const cliArgs = [
     '--port',
     String(opts.port ?? 0),
@@ -110,41 +109,47 @@ export function spawnEmbeddedEventStore(opts: SpawnEventStoreOptions = {}): Prom
     stderr = (stderr + chunk).slice(-8192);
   });
 
-  return new Promise<EventStoreProcess>((resolve, reject) => {
-    let stdoutBuffer = '';
-    let ready = false;
-    const readyTimeoutMs = opts.readyTimeoutMs ?? 30_000;
-    const timer = setTimeout(() => {
-      signal('SIGKILL');
-      reject(new Error(`embedded event store printed no ready line within ${readyTimeoutMs} ms\n${stderr}`));
-    }, readyTimeoutMs);
-    child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (chunk: string) => {
-      if (ready) return;
-      stdoutBuffer += chunk;
-      const lines = stdoutBuffer.split('\n');
-      stdoutBuffer = lines.pop() ?? '';
-      for (const line of lines) {
-        const match = READY_LINE.exec(line.trim());
-        if (!match) continue;
-        ready = true;
-        clearTimeout(timer);
-        const connectionString = match[1];
-        const port = Number(new URL(connectionString.replace(/^esdb(\+discover)?:/, 'http:')).port);
-        resolve(makeHandle(child, exited, connectionString, port, signal));
-        return;
-      }
-    });
-    child.once('exit', (code, signal) => {
-      if (ready) return;
-      clearTimeout(timer);
-      reject(
-        new Error(
-          `embedded event store exited before it was ready (code ${code}, signal ${signal})\n${stderr}`,
-        ),
-      );
-    });
+  let ready: EventStoreProcess | undefined;
+  let exitedEarly: Error | undefined;
+  let stdoutBuffer = '';
+  child.stdout!.setEncoding('utf8');
+  child.stdout!.on('data', (chunk: string) => {
+    if (ready) return;
+    stdoutBuffer += chunk;
+    const lines = stdoutBuffer.split('\n');
+    stdoutBuffer = lines.pop() ?? '';
+    for (const line of lines) {
+      const match = READY_LINE.exec(line.trim());
+      if (!match) continue;
+      const connectionString = match[1];
+      const port = Number(new URL(connectionString.replace(/^esdb(\+discover)?:/, 'http:')).port);
+      ready = makeHandle(child, exited, connectionString, port, signal);
+      return;
+    }
   });
+  child.once('exit', (code, signalName) => {
+    if (ready) return;
+    exitedEarly = new Error(
+      `embedded event store exited before it was ready (code ${code}, signal ${signalName})\n${stderr}`,
+    );
+  });
+  // No deadline: a store that never prints its ready line is a hang, failed by jest's timeout (the poll
+  // then stops and the child is killed). One that exits first fails the wait at once, with its stderr.
+  try {
+    const handle = await pollUntil(
+      async () => {
+        if (exitedEarly) throw exitedEarly;
+        return ready;
+      },
+      (started) => started !== undefined,
+      { everyMs: 20 },
+    );
+    return handle!;
+  } catch (error) {
+    if (!exitedEarly) console.error(`embedded event store printed no ready line:\n${stderr}`);
+    signal('SIGKILL');
+    throw error;
+  }
 }
 
 function makeHandle(

@@ -5,6 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import type { LogLevel } from '../../src/config/app-config';
 import { freePort, startChild } from './child-process';
+import { pollUntil } from './poll';
 import { createApp } from '../../src/http/create-app';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -134,14 +135,16 @@ export interface ServiceProcess {
 export interface SpawnServiceOptions {
   /** Settings for the child, over a copy of this process's environment minus the event store's. */
   readonly env?: NodeJS.ProcessEnv;
-  /** How long to wait for GET /health to answer 200 before giving up (a start that hangs must fail). */
-  readonly readyTimeoutMs?: number;
 }
 
 /**
  * Starts `src/main.ts` as a child process (through ts-node, so no build is needed) and waits until
  * its /health answers 200. For crash and restart tests: the pid held is the service itself.
  * Without SUBLEDGER_DATA_DIR or EVENTSTORE_CONNECTION_STRING in `env`, its store is in memory.
+ *
+ * The wait has no deadline: a start that never becomes ready is a hang, failed by jest's timeout, and
+ * the child is killed once the test that started it is over. A child that exits first fails the wait
+ * at once, with its exit code and output.
  */
 export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promise<ServiceProcess> {
   const port = await freePort();
@@ -178,20 +181,26 @@ export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promi
     stop: (graceMs = 10_000) => child.stop(graceMs),
   };
 
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 60_000);
-  while (child.running()) {
-    const status = await api
-      .get('/health')
-      .then((response) => response.status)
-      .catch(() => 0);
-    if (status === 200) return handle;
-    if (Date.now() > deadline) {
-      await handle.killHard();
-      throw new Error(`service did not become ready on ${baseUrl}\n${child.output()}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  try {
+    await pollUntil(
+      async () => {
+        if (!child.running()) {
+          throw new Error(
+            `service exited before it was ready (code ${child.process.exitCode}, signal ${child.process.signalCode})\n${child.output()}`,
+          );
+        }
+        return api
+          .get('/health')
+          .then((response) => response.status)
+          .catch(() => 0);
+      },
+      (status) => status === 200,
+    );
+  } catch (error) {
+    // Abandoned by a test that timed out: its failure says only "timeout", so say what the child wrote.
+    if (child.running()) console.error(`service on ${baseUrl} never became ready:\n${child.output()}`);
+    await handle.killHard();
+    throw error;
   }
-  throw new Error(
-    `service exited before it was ready (code ${child.process.exitCode}, signal ${child.process.signalCode})\n${child.output()}`,
-  );
+  return handle;
 }
