@@ -6,39 +6,20 @@
  * Not a test: it prints figures and asserts nothing. The server runs with fsync on, on a
  * fresh temporary folder.
  */
-import { ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
+import { spawnEmbeddedEventStore } from '../../test/support/event-store';
+import { processCpuSeconds } from '../support/processes';
 
 const TOTAL = Number(process.argv[2] ?? 200_000);
 const CONCURRENCY = Number(process.argv[3] ?? 8);
 const BATCH = 100;
 
-function startServer(dataDir: string): Promise<{ child: ChildProcess; connection: string }> {
-  const cli = path.join(__dirname, '../../src/embedded-eventstore/cli.ts');
-  const child = spawn(
-    process.execPath,
-    [require.resolve('ts-node/dist/bin.js'), '--transpile-only', cli, '--port', '0', '--db', dataDir],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const m = /EMBEDDED_EVENTSTORE_READY (\S+)/.exec(out);
-      if (m) resolve({ child, connection: m[1] });
-    });
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}`)));
-  });
-}
-
-/** CPU seconds used so far by a process (Linux /proc), to show which side is the bottleneck. */
+/** CPU seconds used so far by the server (Linux /proc), to show which side is the bottleneck. */
 function cpuSeconds(pid: number | undefined): number {
-  if (!pid) return NaN;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return pid === undefined ? NaN : processCpuSeconds(pid);
 }
 
 function clientCpu(): number {
@@ -50,13 +31,14 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'es-bench-'));
   // BENCH_CONNECTION measures an already running server (e.g. one started under --cpu-prof).
   const external = process.env.BENCH_CONNECTION;
-  const { child, connection } = external ? { child: null, connection: external } : await startServer(dataDir);
+  const server = external ? undefined : await spawnEmbeddedEventStore({ dataDir });
+  const connection = external ?? server!.connectionString;
   const client = EventStoreDBClient.connectionString(connection);
   const payload = { accountId: 'acc-0001', credits: 125, meter: 'api-calls', note: 'x'.repeat(60) };
   try {
     await client.appendToStream('warmup', jsonEvent({ type: 'Warmup', data: {} }));
     let next = 0;
-    const serverPid = child?.pid;
+    const serverPid = server?.child.pid;
     let s0 = cpuSeconds(serverPid);
     let c0 = clientCpu();
     const started = process.hrtime.bigint();
@@ -90,10 +72,7 @@ async function main(): Promise<void> {
     );
   } finally {
     await client.dispose();
-    if (child) {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    }
+    await server?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   }
 }
