@@ -1,20 +1,19 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import type { Logger } from 'pino';
-import { AnalyticsModule } from './analytics/analytics.module';
 import { BillingModule } from './billing/billing.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { EventStoreModule } from './event-store/event-store.module';
-import { FeedModule } from './feed/feed.module';
 import { HealthModule } from './health/health.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { HttpModule } from './http/http.module';
 import { LoggingModule } from './http/logging.module';
 import { MetricsModule } from './http/metrics.module';
 import { RateLimitModule } from './http/rate-limit.module';
+import { ReadSideModule } from './projections/read-side.module';
 
 /** The capabilities of the service; a new feature module is added here and nowhere else. */
-const FEATURE_MODULES: Type[] = [HealthModule, LedgerModule, BillingModule, AnalyticsModule, FeedModule];
+const FEATURE_MODULES: Type[] = [HealthModule, LedgerModule, BillingModule, ReadSideModule];
 
 @Module({})
 export class AppModule {

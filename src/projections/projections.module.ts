@@ -9,8 +9,8 @@ import {
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { AppConfig } from '../config/app-config';
 import { EVENT_STORE_CLIENT } from '../event-store/event-store-client.provider';
-import { BalanceAsOfService } from './balance-as-of.projection';
-import { ParentFeedService } from './parent-feed.service';
+import { BalanceAsOfService } from './balance-as-of/balance-as-of.projection';
+import { ParentFeedService } from './feed/parent-feed.service';
 import type { ProjectionReadOptions } from './projection';
 import { ProjectionRunner } from './projection-runner';
 import {
@@ -20,8 +20,8 @@ import {
   type ProjectionStateStore,
 } from './projection-state.store';
 import { PROJECTIONS } from './projections';
-import { SubAccountHistoryService } from './sub-account-history.service';
-import { UsageAnalyticsService } from './usage-analytics.projection';
+import { SubAccountHistoryService } from './history/sub-account-history.service';
+import { UsageAnalyticsService } from './usage-analytics/usage-analytics.projection';
 
 /** Long enough to ride out a short catch-up after a restart, short enough not to hold a request hostage. */
 export const DEFAULT_READ_TIMEOUT_MS = 2_000;

@@ -1,6 +1,6 @@
-import { parentIdOfStream, type Projection, type ProjectionReadOptions } from './projection';
-import type { ProjectionRunner } from './projection-runner';
-import { ProjectionQueryError } from './projection.errors';
+import { parentIdOfStream, type Projection, type ProjectionReadOptions } from '../projection';
+import type { ProjectionRunner } from '../projection-runner';
+import { ProjectionQueryError } from '../projection.errors';
 
 const DAY_MS = 86_400_000;
 

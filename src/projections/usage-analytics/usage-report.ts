@@ -1,4 +1,5 @@
-import { ProjectionQueryError, type ParentUsage } from '../projections';
+import { ProjectionQueryError } from '../projection.errors';
+import type { ParentUsage } from './usage-analytics.projection';
 
 const DAY_MS = 86_400_000;
 

@@ -4,9 +4,9 @@ import {
   type EventStoreDBClient,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import { fromResolvedEvent } from '../event-store/command-processing/event-envelope';
-import { ledgerStreamOf } from './projection';
-import { ProjectionQueryError } from './projection.errors';
+import { fromResolvedEvent } from '../../event-store/command-processing/event-envelope';
+import { ledgerStreamOf } from '../projection';
+import { ProjectionQueryError } from '../projection.errors';
 
 /**
  * `GET /v1/parents/{p}/events?after=`. A parent's events already are one ordered stream,

@@ -1,5 +1,6 @@
 import { text, toCsv } from '../../http/csv';
-import type { HistoryPage, SubAccountHistoryEntry } from '../../projections';
+import type { SubAccountHistoryEntry } from './sub-account-history.projection';
+import type { HistoryPage } from './sub-account-history.service';
 
 /** An export without `limit` holds the whole range up to this many rows, then says where to resume. */
 export const CSV_HISTORY_MAX_ROWS = 50_000;

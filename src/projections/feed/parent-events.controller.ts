@@ -1,13 +1,13 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { Roles } from '../auth/roles.decorator';
-import { ApplicationError } from '../http/problem';
-import { LedgerService, type RequestContext } from '../ledger/application/ledger.service';
-import { LEDGER_EVENT_TYPES, requireParent } from '../ledger/domain';
-import { Context } from '../ledger/http/request-context.decorator';
-import { MAX_FEED_LIMIT, ParentFeedService, type FeedEvent, type FeedPage } from '../projections';
+import { Roles } from '../../auth/roles.decorator';
+import { ApplicationError } from '../../http/problem';
+import { LedgerService, type RequestContext } from '../../ledger/application/ledger.service';
+import { LEDGER_EVENT_TYPES, requireParent } from '../../ledger/domain';
+import { Context } from '../../ledger/http/request-context.decorator';
 import { FeedPageDto, FeedQueryDto } from './feed.dto';
+import { MAX_FEED_LIMIT, ParentFeedService, type FeedEvent, type FeedPage } from './parent-feed.service';
 
 const DEFAULT_LIMIT = 100;
 /** A comment line now and then keeps proxies from closing an idle stream. */

@@ -2,9 +2,9 @@ import type { EventStoreDBClient } from '@eventstore/db-client';
 import {
   fromResolvedEvent,
   type RecordedDomainEvent,
-} from '../event-store/command-processing/event-envelope';
-import { ledgerStreamOf, type ProjectionReadOptions } from './projection';
-import type { ProjectionRunner } from './projection-runner';
+} from '../../event-store/command-processing/event-envelope';
+import { ledgerStreamOf, type ProjectionReadOptions } from '../projection';
+import type { ProjectionRunner } from '../projection-runner';
 import {
   encodeHistoryCursor,
   historySlice,

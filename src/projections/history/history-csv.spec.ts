@@ -1,4 +1,5 @@
-import type { HistoryPage, SubAccountHistoryEntry } from '../../projections';
+import type { SubAccountHistoryEntry } from './sub-account-history.projection';
+import type { HistoryPage } from './sub-account-history.service';
 import { wholeRange } from './history-csv';
 
 const entry = (n: number) => ({ cursor: `c${n}` }) as unknown as SubAccountHistoryEntry;

@@ -1,6 +1,6 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { IsInstant } from './validators';
+import { IsInstant } from '../../ledger/http/dto/validators';
 
 export class HistoryQueryDto {
   @ApiPropertyOptional({ description: 'inclusive lower bound on recordedAt (ISO 8601 with zone)' })
@@ -23,11 +23,4 @@ export class HistoryQueryDto {
   @IsOptional()
   @Matches(/^[1-9]\d{0,2}$/, { message: 'limit must be an integer from 1 to 500' })
   limit?: string;
-}
-
-export class BalanceQueryDto {
-  @ApiPropertyOptional({ description: 'the instant (ISO 8601 with zone); now when absent' })
-  @IsOptional()
-  @IsInstant()
-  asOf?: string;
 }

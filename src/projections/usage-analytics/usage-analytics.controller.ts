@@ -1,23 +1,18 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { KeyCheckedInCommand, Roles } from '../auth/roles.decorator';
-import { sendCsv, text, toCsv, wantsCsv } from '../http/csv';
-import { ApplicationError } from '../http/problem';
-import { LedgerService, type RequestContext } from '../ledger/application/ledger.service';
-import { requireParent, requireSubAccount } from '../ledger/domain';
-import { Context } from '../ledger/http/request-context.decorator';
-import {
-  DEFAULT_READ_TIMEOUT_MS,
-  ProjectionRunner,
-  usageAnalyticsProjection,
-  type UsageAnalyticsState,
-} from '../projections';
+import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
+import { sendCsv, text, toCsv, wantsCsv } from '../../http/csv';
+import { ApplicationError } from '../../http/problem';
+import type { RequestContext } from '../../ledger/application/ledger.service';
+import { requireParent, requireSubAccount } from '../../ledger/domain';
+import { Context } from '../../ledger/http/request-context.decorator';
+import { DEFAULT_READ_TIMEOUT_MS } from '../projections.module';
+import { ProjectionRunner } from '../projection-runner';
+import { ReadYourWrites } from '../read-your-writes';
+import { usageAnalyticsProjection, type UsageAnalyticsState } from './usage-analytics.projection';
 import { ParentUsageQueryDto, UsageAnalyticsQueryDto, UsageReportDto } from './usage-analytics.dto';
 import { fieldOf, usageReport, type UsageDimension, type UsageReportView } from './usage-report';
-
-/** How long a read waits for the read model to reach the parent's last write before a 503. */
-const READ_YOUR_WRITES_TIMEOUT_MS = 2_000;
 
 /**
  * Usage analytics, from the usage-analytics read model's (sub-account, meter, UTC day) buckets:
@@ -30,7 +25,7 @@ const READ_YOUR_WRITES_TIMEOUT_MS = 2_000;
 @KeyCheckedInCommand()
 export class UsageAnalyticsController {
   constructor(
-    private readonly ledger: LedgerService,
+    private readonly readYourWrites: ReadYourWrites,
     private readonly runner: ProjectionRunner,
   ) {}
 
@@ -85,17 +80,10 @@ export class UsageAnalyticsController {
         errors: [{ field: 'groupBy', message: 'groupBy must not name a dimension twice' }],
       });
     }
-    // Through the parent's queue first: the key is still active, the parent (and sub-account)
-    // exist, and the stream's latest commit position is what the read model must reach so a
-    // caller sees its own writes.
-    const { commitPosition } = await this.ledger.read(context, parentId, (state) => {
+    await this.readYourWrites.catchUp(context, parentId, (state) => {
       requireParent(state);
       if (subAccountId !== undefined) requireSubAccount(state, subAccountId);
-      return null;
     });
-    if (commitPosition !== undefined) {
-      await this.runner.waitForPosition(commitPosition, READ_YOUR_WRITES_TIMEOUT_MS);
-    }
     const state = await this.runner.read<UsageAnalyticsState>(
       usageAnalyticsProjection.name,
       DEFAULT_READ_TIMEOUT_MS,

@@ -1,13 +1,13 @@
-import type { RecordedDomainEvent } from '../event-store/command-processing/event-envelope';
+import type { RecordedDomainEvent } from '../../event-store/command-processing/event-envelope';
 import type {
   ActorType,
   PoolBalances,
   RecordedLedgerEvent,
   SubAccountBalances,
-} from '../ledger/domain/ledger.events';
-import { Float64Column } from './float64-column';
-import { parentIdOfStream, recordedAtMsOf, type Projection, type RecordedEnvelope } from './projection';
-import { ProjectionQueryError } from './projection.errors';
+} from '../../ledger/domain/ledger.events';
+import { Float64Column } from '../float64-column';
+import { parentIdOfStream, recordedAtMsOf, type Projection, type RecordedEnvelope } from '../projection';
+import { ProjectionQueryError } from '../projection.errors';
 
 /**
  * The audit trail's index. Per sub-account (and per parent pool) it keeps only WHERE each credit event

@@ -1,7 +1,7 @@
-import type { SubAccountBalances } from '../ledger/domain/ledger.events';
-import { Float64Column } from './float64-column';
-import { parentIdOfStream, type Projection, type ProjectionReadOptions } from './projection';
-import type { ProjectionRunner } from './projection-runner';
+import type { SubAccountBalances } from '../../ledger/domain/ledger.events';
+import { Float64Column } from '../float64-column';
+import { parentIdOfStream, type Projection, type ProjectionReadOptions } from '../projection';
+import type { ProjectionRunner } from '../projection-runner';
 
 /**
  * A sub-account's balance after each of its credit events, as three Float64 columns (recordedAt, quota,

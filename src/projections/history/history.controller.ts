@@ -1,0 +1,73 @@
+import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
+import { sendCsv, wantsCsv } from '../../http/csv';
+import { ApplicationError } from '../../http/problem';
+import type { RequestContext } from '../../ledger/application/ledger.service';
+import { requireSubAccount } from '../../ledger/domain';
+import { Context } from '../../ledger/http/request-context.decorator';
+import { ReadYourWrites } from '../read-your-writes';
+import { historyCsv, wholeRange } from './history-csv';
+import { HistoryQueryDto } from './history.dto';
+import type { SubAccountHistoryEntry } from './sub-account-history.projection';
+import { SubAccountHistoryService, type HistoryPage } from './sub-account-history.service';
+
+const DEFAULT_HISTORY_LIMIT = 100;
+const MAX_HISTORY_LIMIT = 500;
+
+/** A sub-account's audit trail, served by the sub-account-history projection. */
+@ApiTags('sub-accounts')
+@ApiBearerAuth()
+@Controller('v1/parents/:p/sub-accounts/:s')
+@KeyCheckedInCommand()
+export class HistoryController {
+  constructor(
+    private readonly readYourWrites: ReadYourWrites,
+    private readonly history: SubAccountHistoryService,
+  ) {}
+
+  @Get('history')
+  @Roles('parent', 'sub-account')
+  @ApiOperation({
+    summary: 'The audit trail: every credit event with balances after, actor and correlation id',
+  })
+  @ApiProduces('application/json', 'text/csv')
+  async auditTrail(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Query() query: HistoryQueryDto,
+    @Headers('accept') accept: string | undefined,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<HistoryPage<SubAccountHistoryEntry> | string> {
+    if (query.from !== undefined && query.to !== undefined && Date.parse(query.to) < Date.parse(query.from)) {
+      throw new ApplicationError('validation_failed', 'to must not be before from.', {
+        errors: [{ field: 'to', message: 'to must not be before from' }],
+      });
+    }
+    await this.readYourWrites.catchUp(context, parentId, (state) => requireSubAccount(state, subAccountId));
+    const csv = wantsCsv(accept);
+    const range = {
+      ...(query.from === undefined ? {} : { from: new Date(query.from) }),
+      ...(query.to === undefined ? {} : { to: new Date(query.to) }),
+    };
+    const page = await this.history.history(parentId, subAccountId, {
+      ...range,
+      ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
+      limit:
+        query.limit === undefined ? (csv ? MAX_HISTORY_LIMIT : DEFAULT_HISTORY_LIMIT) : Number(query.limit),
+    });
+    if (!page) throw new ApplicationError('not_found', `Sub-account ${subAccountId} not found.`);
+    if (!csv) return page;
+    // A CSV export without `limit` is the whole range (docs/billing.md, "Exports").
+    const exported =
+      query.limit === undefined
+        ? await wholeRange(page, (cursor) =>
+            this.history.history(parentId, subAccountId, { ...range, cursor, limit: MAX_HISTORY_LIMIT }),
+          )
+        : page;
+    if (exported.nextCursor !== null) void reply.header('x-next-cursor', exported.nextCursor);
+    return sendCsv(reply, `history-${parentId}-${subAccountId}.csv`, historyCsv(exported.entries));
+  }
+}
