@@ -1,3 +1,4 @@
+import * as clientModule from '@eventstore/db-client';
 import { BACKWARDS, END, FORWARDS, START, StreamNotFoundError } from '@eventstore/db-client';
 import { collect, startTestEventStore, uniqueStream, type TestEventStore } from '../support/event-store';
 import { expectRejection, testEvents } from './conformance.helpers';
@@ -42,10 +43,23 @@ describe('readStream', () => {
     expect(await revisionsOf(stream, { fromRevision: START, maxCount: 2 })).toEqual([0, 1]);
   });
 
-  it('returns nothing reading forwards from END or past the last revision', async () => {
-    expect(await revisionsOf(stream, { direction: FORWARDS, fromRevision: END })).toEqual([]);
+  it('returns nothing reading forwards past the last revision', async () => {
     expect(await revisionsOf(stream, { direction: FORWARDS, fromRevision: 50n })).toEqual([]);
   });
+
+  /**
+   * `@kurrent/kurrentdb-client` 1.3.1 reads streams through its Rust bridge, which sends
+   * `read_direction: Backwards` when asked to read forwards from END (seen on the wire), so any server
+   * answers it with the whole stream backwards. Run through that client (test/conformance/kurrentdb-client)
+   * the test is expected to fail, and starts failing the run once the client is fixed.
+   */
+  const sendsForwardsFromEndAsBackwards = 'KurrentDBClient' in clientModule;
+  (sendsForwardsFromEndAsBackwards ? it.failing : it)(
+    'returns nothing reading forwards from END',
+    async () => {
+      expect(await revisionsOf(stream, { direction: FORWARDS, fromRevision: END })).toEqual([]);
+    },
+  );
 
   it('reads backwards from END', async () => {
     expect(await revisionsOf(stream, { direction: BACKWARDS, fromRevision: END })).toEqual([
