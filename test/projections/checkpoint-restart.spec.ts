@@ -142,9 +142,9 @@ describe('projection checkpoints', () => {
       // 5 + 298 + 100 ledger events; the resumed runner folded only those after its checkpoint (the 100th).
       expect(resumed.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 303));
       const usage = new UsageAnalyticsService(resumed, { readTimeoutMs: WAIT_MS });
-      expect((await usage.usage('pcheck', { groupBy: 'day' })).groups).toEqual([
-        { key: '2026-10-02', credits: 298, records: 298 },
-        { key: '2026-10-03', credits: 100, records: 100 },
+      expect((await usage.usage('pcheck', { groupBy: ['day'] })).groups).toEqual([
+        { key: '2026-10-02', day: '2026-10-02', credits: 298, records: 298 },
+        { key: '2026-10-03', day: '2026-10-03', credits: 100, records: 100 },
       ]);
       await resumed.stop();
       await fresh.stop();
@@ -194,12 +194,12 @@ describe('projection checkpoints', () => {
       expect(applied).toEqual({ [balance.name]: 250, [history.name]: 150, [usage.name]: 50 });
       const read = { readTimeoutMs: WAIT_MS };
       expect(
-        (await new UsageAnalyticsService(resumed, read).usage('pstaggered', { groupBy: 'day' })).groups,
+        (await new UsageAnalyticsService(resumed, read).usage('pstaggered', { groupBy: ['day'] })).groups,
       ).toEqual([
-        { key: '2026-10-02', credits: 100, records: 100 },
-        { key: '2026-10-03', credits: 100, records: 100 },
-        { key: '2026-10-04', credits: 100, records: 100 },
-        { key: '2026-10-05', credits: 50, records: 50 },
+        { key: '2026-10-02', day: '2026-10-02', credits: 100, records: 100 },
+        { key: '2026-10-03', day: '2026-10-03', credits: 100, records: 100 },
+        { key: '2026-10-04', day: '2026-10-04', credits: 100, records: 100 },
+        { key: '2026-10-05', day: '2026-10-05', credits: 50, records: 50 },
       ]);
       const trail = new SubAccountHistoryService(resumed, store.client, read);
       const page = await trail.history('pstaggered', 's', { limit: 500 });
@@ -245,12 +245,12 @@ describe('projection checkpoints', () => {
     expect(second.status().find((s) => s.name === bumped.name)!.rebuilding).toBe(true);
     expect(second.status().filter((s) => s.name !== bumped.name && s.rebuilding)).toEqual([]);
     const impatient = new UsageAnalyticsService(second, { readTimeoutMs: 0 });
-    await expect(impatient.usage('pversion', { groupBy: 'meter' })).rejects.toBeInstanceOf(
+    await expect(impatient.usage('pversion', { groupBy: ['meter'] })).rejects.toBeInstanceOf(
       ProjectionRebuildingError,
     );
 
     const patient = new UsageAnalyticsService(second, { readTimeoutMs: WAIT_MS });
-    const report = await patient.usage('pversion', { groupBy: 'meter' });
+    const report = await patient.usage('pversion', { groupBy: ['meter'] });
     expect(report.total).toEqual({ credits: 1_000, records: 1_000 });
     // The others resumed at the end of the log and folded nothing again.
     expect(second.status().map((s) => [s.name, s.eventsApplied])).toEqual(

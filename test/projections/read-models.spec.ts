@@ -179,27 +179,27 @@ describe('read models over the ledger stream', () => {
       .use('b', 7, '2026-10-03T00:10:00.000Z', { meter: 'images', occurredAt: '2026-10-03T00:00:00.000Z' });
     await runner.waitForPosition(await ledger.flush(), WAIT_MS);
 
-    const all = await usage.usage(ledger.parentId, { groupBy: 'subAccount' });
+    const all = await usage.usage(ledger.parentId, { groupBy: ['subAccount'] });
     expect(all.groups).toEqual([
-      { key: 'a', credits: 30, records: 2 },
-      { key: 'b', credits: 12, records: 2 },
+      { key: 'a', subAccountId: 'a', credits: 30, records: 2 },
+      { key: 'b', subAccountId: 'b', credits: 12, records: 2 },
     ]);
     expect(all.total).toEqual({ credits: 42, records: 4 });
 
     const range = { from: new Date('2026-10-02T00:00:00Z'), to: new Date('2026-10-03T00:00:00Z') };
-    expect((await usage.usage(ledger.parentId, { ...range, groupBy: 'meter' })).groups).toEqual([
-      { key: 'images', credits: 5, records: 1 },
-      { key: 'video', credits: 20, records: 1 },
+    expect((await usage.usage(ledger.parentId, { ...range, groupBy: ['meter'] })).groups).toEqual([
+      { key: 'images', meter: 'images', credits: 5, records: 1 },
+      { key: 'video', meter: 'video', credits: 20, records: 1 },
     ]);
-    expect((await usage.usage(ledger.parentId, { groupBy: 'day' })).groups).toEqual([
-      { key: '2026-10-01', credits: 10, records: 1 },
-      { key: '2026-10-02', credits: 25, records: 2 },
-      { key: '2026-10-03', credits: 7, records: 1 },
+    expect((await usage.usage(ledger.parentId, { groupBy: ['day'] })).groups).toEqual([
+      { key: '2026-10-01', day: '2026-10-01', credits: 10, records: 1 },
+      { key: '2026-10-02', day: '2026-10-02', credits: 25, records: 2 },
+      { key: '2026-10-03', day: '2026-10-03', credits: 7, records: 1 },
     ]);
     await expect(
-      usage.usage(ledger.parentId, { from: new Date('2026-10-02T01:00:00Z'), groupBy: 'day' }),
+      usage.usage(ledger.parentId, { from: new Date('2026-10-02T01:00:00Z'), groupBy: ['day'] }),
     ).rejects.toBeInstanceOf(ProjectionQueryError);
-    expect((await usage.usage(`none-${randomUUID()}`, { groupBy: 'meter' })).total).toEqual({
+    expect((await usage.usage(`none-${randomUUID()}`, { groupBy: ['meter'] })).total).toEqual({
       credits: 0,
       records: 0,
     });

@@ -7,12 +7,10 @@ import { ApplicationError } from '../../http/problem';
 import type { RequestContext } from '../../ledger/application/ledger.service';
 import { requireParent, requireSubAccount } from '../../ledger/domain';
 import { Context } from '../../ledger/http/request-context.decorator';
-import { DEFAULT_READ_TIMEOUT_MS } from '../projections.module';
-import { ProjectionRunner } from '../projection-runner';
 import { ReadYourWrites } from '../read-your-writes';
-import { usageAnalyticsProjection, type UsageAnalyticsState } from './usage-analytics.projection';
+import { UsageAnalyticsService } from './usage-analytics.projection';
 import { ParentUsageQueryDto, UsageAnalyticsQueryDto, UsageReportDto } from './usage-analytics.dto';
-import { fieldOf, usageReport, type UsageDimension, type UsageReportView } from './usage-report';
+import { fieldOf, type UsageDimension, type UsageReportView } from './usage-report';
 
 /**
  * Usage analytics, from the usage-analytics read model's (sub-account, meter, UTC day) buckets:
@@ -26,7 +24,7 @@ import { fieldOf, usageReport, type UsageDimension, type UsageReportView } from 
 export class UsageAnalyticsController {
   constructor(
     private readonly readYourWrites: ReadYourWrites,
-    private readonly runner: ProjectionRunner,
+    private readonly analytics: UsageAnalyticsService,
   ) {}
 
   @Get('usage')
@@ -84,11 +82,7 @@ export class UsageAnalyticsController {
       requireParent(state);
       if (subAccountId !== undefined) requireSubAccount(state, subAccountId);
     });
-    const state = await this.runner.read<UsageAnalyticsState>(
-      usageAnalyticsProjection.name,
-      DEFAULT_READ_TIMEOUT_MS,
-    );
-    return usageReport(state.get(parentId), {
+    return this.analytics.usage(parentId, {
       groupBy,
       ...(query.from === undefined ? {} : { from: new Date(query.from) }),
       ...(query.to === undefined ? {} : { to: new Date(query.to) }),

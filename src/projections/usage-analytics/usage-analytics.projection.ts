@@ -1,6 +1,6 @@
 import { parentIdOfStream, type Projection, type ProjectionReadOptions } from '../projection';
 import type { ProjectionRunner } from '../projection-runner';
-import { ProjectionQueryError } from '../projection.errors';
+import { usageReport, type UsageReportQuery, type UsageReportView } from './usage-report';
 
 const DAY_MS = 86_400_000;
 
@@ -127,81 +127,6 @@ function intern(values: string[], index: Map<string, number>, value: string): nu
   return i;
 }
 
-export type UsageGroupBy = 'subAccount' | 'meter' | 'day';
-export const USAGE_GROUP_BYS: readonly UsageGroupBy[] = ['subAccount', 'meter', 'day'];
-
-export interface UsageQuery {
-  /** Inclusive, a UTC midnight (analytics are kept per UTC day of occurredAt); all time when absent. */
-  readonly from?: Date;
-  /** Exclusive, a UTC midnight. */
-  readonly to?: Date;
-  readonly groupBy: UsageGroupBy;
-}
-
-export interface UsageGroup {
-  /** The sub-account id, the meter, or the day as `YYYY-MM-DD`. */
-  readonly key: string;
-  readonly credits: number;
-  readonly records: number;
-}
-
-export interface UsageReport {
-  readonly groupBy: UsageGroupBy;
-  readonly from: string | null;
-  readonly to: string | null;
-  /** Sorted by key. */
-  readonly groups: UsageGroup[];
-  readonly total: { readonly credits: number; readonly records: number };
-}
-
-export function usageReport(parent: ParentUsage | undefined, query: UsageQuery): UsageReport {
-  if (!USAGE_GROUP_BYS.includes(query.groupBy)) {
-    throw new ProjectionQueryError(`groupBy must be one of ${USAGE_GROUP_BYS.join(', ')}`);
-  }
-  const fromDay = query.from === undefined ? -Infinity : dayOf('from', query.from);
-  const toDay = query.to === undefined ? Infinity : dayOf('to', query.to);
-  if (fromDay > toDay) throw new ProjectionQueryError('from must not be after to');
-  const groups = new Map<string, { credits: number; records: number }>();
-  let credits = 0;
-  let records = 0;
-  const buckets = parent?.bucketCredits.length ?? 0;
-  for (let i = 0; i < buckets; i++) {
-    const day = parent!.bucketDay[i];
-    if (day < fromDay || day >= toDay) continue;
-    const key =
-      query.groupBy === 'subAccount'
-        ? parent!.subAccounts[parent!.bucketSubAccount[i]]
-        : query.groupBy === 'meter'
-          ? parent!.meters[parent!.bucketMeter[i]]
-          : new Date(day * DAY_MS).toISOString().slice(0, 10);
-    const group = groups.get(key) ?? { credits: 0, records: 0 };
-    group.credits += parent!.bucketCredits[i];
-    group.records += parent!.bucketRecords[i];
-    groups.set(key, group);
-    credits += parent!.bucketCredits[i];
-    records += parent!.bucketRecords[i];
-  }
-  return {
-    groupBy: query.groupBy,
-    from: query.from?.toISOString() ?? null,
-    to: query.to?.toISOString() ?? null,
-    groups: [...groups]
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-      .map(([key, total]) => ({ key, ...total })),
-    total: { credits, records },
-  };
-}
-
-function dayOf(field: string, instant: Date): number {
-  const ms = instant.getTime();
-  if (Number.isNaN(ms) || ms % DAY_MS !== 0) {
-    throw new ProjectionQueryError(
-      `${field} must be a UTC midnight such as 2026-10-01T00:00:00Z (usage is kept per UTC day)`,
-    );
-  }
-  return ms / DAY_MS;
-}
-
 export class UsageAnalyticsService {
   constructor(
     private readonly runner: ProjectionRunner,
@@ -209,7 +134,7 @@ export class UsageAnalyticsService {
   ) {}
 
   /** A parent with no usage yet gets an empty report; whether the parent exists is the caller's check. */
-  async usage(parentId: string, query: UsageQuery): Promise<UsageReport> {
+  async usage(parentId: string, query: UsageReportQuery): Promise<UsageReportView> {
     const state = await this.runner.read<UsageAnalyticsState>(
       usageAnalyticsProjection.name,
       this.options.readTimeoutMs,
