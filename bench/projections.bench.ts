@@ -3,8 +3,9 @@
  *
  *   node --expose-gc -r ts-node/register/transpile-only bench/projections.bench.ts [--events 1000000]
  *
- * 1. seeds a log of ledger-shaped events (mostly UsageRecorded, as a busy ledger is) into an embedded
- *    store running in its own process, with fsync on;
+ * 1. seeds a log of ledger events, decided by the ledger's own decider as the service would write them
+ *    (mostly UsageRecorded, as a busy ledger is), into an embedded store running in its own process,
+ *    with fsync on;
  * 2. reads all of `$all` through the client (the raw rate), folds it with every projection through
  *    the runner (the rebuild rate), and reads it raw once more, so a drift of the machine shows;
  * 3. prints the resident memory of this process with every projection holding the whole log, and the
@@ -16,7 +17,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { EventStoreDBClient, jsonEvent, START, type EventData, type JSONType } from '@eventstore/db-client';
+import { EventStoreDBClient, START, type EventData } from '@eventstore/db-client';
 import {
   BalanceAsOfService,
   FileProjectionStateStore,
@@ -26,9 +27,14 @@ import {
   SubAccountHistoryService,
 } from '../src/projections';
 import { spawnEmbeddedEventStore } from '../test/support/event-store';
+import { LedgerLog, subAccountId } from './support/ledger-log';
 
 const PARENTS = 100;
 const SUBS_PER_PARENT = 10;
+const QUOTA = 1_000_000_000;
+const OPENED_AT_MS = Date.parse('2026-10-01T00:00:00Z');
+/** What opening a parent writes: ParentAccountOpened, its key, the purchase, each sub-account and quota. */
+const OPENING_EVENTS = new LedgerLog('count').open(SUBS_PER_PARENT, QUOTA, new Date(OPENED_AT_MS)).length;
 const EVENTS_PER_APPEND = 1_000;
 const APPENDS_IN_FLIGHT = 4;
 const MIB = 1024 * 1024;
@@ -44,78 +50,21 @@ function gc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-/** One parent's stream: opening events, then usage of its sub-accounts in turn, balances stated. */
+/**
+ * One parent's stream as the service writes it: the ledger's own decider (through `LedgerLog`) opens
+ * the parent with its key, buys the pool and creates the sub-accounts with their quotas, then records
+ * usage round-robin over them, one record a minute after the opening. So balances after, fingerprints,
+ * periods and metadata are the service's, and `recordedAt` moves with each record.
+ */
 function* parentEvents(parentId: string, usageCount: number): Generator<EventData> {
-  const start = Date.parse('2026-10-01T00:00:00Z');
-  let seconds = 0;
-  const meta = () => ({
-    $correlationId: randomUUID(),
-    $causationId: randomUUID(),
-    actor: { type: 'service', id: 'metering' },
-    requestId: randomUUID(),
-    schemaVersion: 1,
-    recordedAt: new Date(start + seconds++ * 1000).toISOString(),
-  });
-  const quota = 1_000_000_000;
-  const purchased = quota * SUBS_PER_PARENT;
-  const event = (type: string, data: Record<string, unknown>) =>
-    jsonEvent({ type, data: data as JSONType, metadata: meta() as JSONType });
-  yield event('CreditsPurchased', {
-    credits: purchased,
-    reference: null,
-    purchasedAt: new Date(start).toISOString(),
-    balancesAfter: { pool: { purchased, allocated: 0, available: purchased, used: 0 } },
-  });
-  const used = new Array<number>(SUBS_PER_PARENT).fill(0);
-  let poolUsed = 0;
-  for (let s = 0; s < SUBS_PER_PARENT; s++) {
-    const subAccountId = `sub-${s}`;
-    yield event('SubAccountCreated', {
-      subAccountId,
-      name: subAccountId,
-      region: null,
-      billingModel: 'bill-to-parent',
-      creditPrice: null,
-      createdAt: new Date(start).toISOString(),
-    });
-    const pool = { purchased, allocated: quota * (s + 1), available: purchased - quota * (s + 1), used: 0 };
-    yield event('QuotaAllocated', {
-      subAccountId,
-      credits: quota,
-      reason: 'initial-quota',
-      balancesAfter: { subAccount: { quota, used: 0, remaining: quota }, pool },
-    });
-  }
-  for (let n = 0; n < usageCount; n++) {
-    const s = n % SUBS_PER_PARENT;
-    const credits = 1 + (n % 7);
-    used[s] += credits;
-    poolUsed += credits;
-    const occurredAt = new Date(start + n * 60_000).toISOString();
-    const usageId = randomUUID();
-    yield event('UsageRecorded', {
-      subAccountId: `sub-${s}`,
-      usageId,
-      idempotencyKey: usageId,
-      credits,
-      meter: ['images', 'video', 'storage'][n % 3],
-      occurredAt,
-      billingPeriod: occurredAt.slice(0, 7),
-      late: false,
-      recordedAt: occurredAt,
-      fingerprint: 'bench',
-      balancesAfter: {
-        subAccount: { quota, used: used[s], remaining: quota - used[s] },
-        pool: { purchased, allocated: purchased, available: 0, used: poolUsed },
-      },
-    });
-  }
+  const log = new LedgerLog(parentId);
+  yield* log.open(SUBS_PER_PARENT, QUOTA, new Date(OPENED_AT_MS));
+  for (let n = 1; n <= usageCount; n++) yield* log.usage(1, new Date(OPENED_AT_MS + n * 60_000));
 }
 
 /** Generates each parent's events batch by batch while appending, so seeding holds no log in memory. */
 async function seed(client: EventStoreDBClient, total: number, runId: string): Promise<number> {
-  const openingPerParent = 1 + 2 * SUBS_PER_PARENT;
-  const usagePerParent = Math.ceil(total / PARENTS) - openingPerParent;
+  const usagePerParent = Math.ceil(total / PARENTS) - OPENING_EVENTS;
   let nextParent = 0;
   let appended = 0;
   // Appends of one stream stay in order: each worker takes whole parents.
@@ -277,13 +226,13 @@ async function main(): Promise<void> {
     const balances = new BalanceAsOfService(runner, { readTimeoutMs: 1_000 });
     const parentId = `${runId}-7`;
     const pageStart = performance.now();
-    const page = await history.history(parentId, 'sub-3', {
+    const page = await history.history(parentId, subAccountId(3), {
       from: new Date('2026-10-01T00:05:00Z'),
       limit: 100,
     });
     const pageMs = performance.now() - pageStart;
     const balanceStart = performance.now();
-    await balances.balanceAsOf(parentId, 'sub-3', new Date('2026-10-01T00:10:00Z'));
+    await balances.balanceAsOf(parentId, subAccountId(3), new Date('2026-10-01T00:10:00Z'));
     const balanceMs = performance.now() - balanceStart;
     console.log(
       `history page of ${page?.entries.length} entries (read back from the store): ${pageMs.toFixed(1)} ms; ` +
