@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { PROBLEM_CONTENT_TYPE, problemDetails, type ProblemCode } from './problem';
+import { toProblem } from './error-problem';
+import { ApplicationError, PROBLEM_CONTENT_TYPE, type ProblemCode } from './problem';
 
 /**
  * What Fastify's router refuses before any route, hook or Nest filter runs: a URL that does not
@@ -19,8 +20,7 @@ export function answerFrameworkError(
       : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
         ? ['not_found', 'No such resource: a part of the path is longer than any id.']
         : ['internal_error', 'An unexpected error occurred.'];
-  const problem = problemDetails(code, detail, request.url.split('?')[0].slice(0, 200), {
-    requestId: request.id,
-  });
+  const site = { method: request.method, url: request.url.split('?')[0].slice(0, 200) };
+  const problem = toProblem(new ApplicationError(code, detail), site, { requestId: request.id });
   void reply.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
 }

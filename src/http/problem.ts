@@ -1,6 +1,6 @@
 /**
  * The stable machine codes of the API's errors and the HTTP status and title each one answers with.
- * Domain errors carry one of these codes; the problem-details filter turns them into
+ * Errors carry one of these codes; `toProblem` (error-problem.ts) turns any error into
  * `application/problem+json` (RFC 9457) in one place, so routes never map errors themselves.
  *
  * 409 is for a request that is well formed but conflicts with the current state (not enough credits,
@@ -64,10 +64,11 @@ export function isProblemCode(code: unknown): code is ProblemCode {
 }
 
 /**
- * An error whose meaning the client can act on. `extensions` become extra members of the problem
- * document (e.g. `errors` for validation, `available` for a short pool); never put secrets there.
- * Domain code that must stay free of HTTP may throw its own error class instead: any error with a
- * `code` from PROBLEMS is answered the same way.
+ * An error of the HTTP edge itself (body parser, validation pipe, rate limit, a route's query
+ * checks), whose status is its code's row here: some (413, 415, 429) have no meaning outside HTTP.
+ * Every other layer raises a `SubledgerError` (src/kernel), whose kind decides the status.
+ * `extensions` become extra members of the problem document (e.g. `errors` for validation); never
+ * put secrets there.
  */
 export class ApplicationError extends Error {
   constructor(
@@ -82,28 +83,4 @@ export class ApplicationError extends Error {
   get status(): number {
     return PROBLEMS[this.code].status;
   }
-}
-
-export function problemDetails(
-  code: ProblemCode,
-  detail: string,
-  instance: string,
-  extensions: Readonly<Record<string, unknown>> = {},
-): ProblemDetails {
-  const { status, title } = PROBLEMS[code];
-  return {
-    type: `${PROBLEM_TYPE_BASE}${code}`,
-    title,
-    status,
-    detail,
-    code,
-    instance,
-    ...withoutCoreMembers(extensions),
-  };
-}
-
-const CORE_MEMBERS = new Set(['type', 'title', 'status', 'detail', 'code', 'instance']);
-
-function withoutCoreMembers(extensions: Readonly<Record<string, unknown>>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(extensions).filter(([key]) => !CORE_MEMBERS.has(key)));
 }

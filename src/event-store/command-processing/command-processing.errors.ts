@@ -1,16 +1,21 @@
+import { SubledgerError } from '../../kernel/subledger-error';
+
 /**
  * The stream kept moving under us: every retry of the batch met another writer's events. Nothing of
  * the command was recorded; the caller may send it again.
  */
-export class ConcurrencyConflictError extends Error {
-  readonly code = 'concurrency_conflict';
+export class ConcurrencyConflictError extends SubledgerError {
   readonly retryable = true;
 
   constructor(
     readonly streamName: string,
     readonly attempts: number,
   ) {
-    super(`stream ${streamName} changed concurrently on each of ${attempts} attempts; nothing was recorded`);
+    super(
+      'concurrency_conflict',
+      'conflict',
+      `stream ${streamName} changed concurrently on each of ${attempts} attempts; nothing was recorded`,
+    );
     this.name = 'ConcurrencyConflictError';
   }
 }
@@ -20,8 +25,7 @@ export class ConcurrencyConflictError extends Error {
  * The events may or may not have been written, so the caller must treat the outcome as unknown
  * (HTTP 503) and retry with the same idempotency key where the command has one.
  */
-export class EventStoreUnavailableError extends Error {
-  readonly code = 'event_store_unavailable';
+export class EventStoreUnavailableError extends SubledgerError {
   readonly retryable = true;
 
   constructor(
@@ -29,7 +33,7 @@ export class EventStoreUnavailableError extends Error {
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super('event_store_unavailable', 'unavailable', message, {}, options);
     this.name = 'EventStoreUnavailableError';
   }
 }

@@ -1,7 +1,21 @@
-/**
- * Stable machine codes for refused commands. The HTTP layer maps each code to a status in
- * one place; the domain never knows about HTTP.
- */
+import { SubledgerError, type ErrorKind } from '../../kernel/subledger-error';
+
+/** Stable machine codes for refused commands, each with what it means; HTTP chooses the status from that. */
+const KIND_OF: Readonly<Record<DomainErrorCode, ErrorKind>> = {
+  validation_failed: 'invalid',
+  not_found: 'not_found',
+  already_exists: 'conflict',
+  insufficient_pool: 'conflict',
+  insufficient_quota: 'conflict',
+  quota_below_used: 'conflict',
+  idempotency_conflict: 'conflict',
+  sub_account_closed: 'conflict',
+  period_not_ended: 'conflict',
+  period_already_closed: 'conflict',
+  limit_exceeded: 'conflict',
+  last_parent_key: 'conflict',
+};
+
 export type DomainErrorCode =
   | 'validation_failed'
   | 'not_found'
@@ -16,13 +30,18 @@ export type DomainErrorCode =
   | 'limit_exceeded'
   | 'last_parent_key';
 
-/** A command refused by a business rule or by its input; no event was decided. */
-export class DomainError extends Error {
+/**
+ * A command refused by a business rule or by its input; no event was decided. `reason` is the rule's
+ * own sentence; the detail (and message) leads with the code, as every answer has so far.
+ */
+export class DomainError extends SubledgerError {
+  declare readonly code: DomainErrorCode;
+
   constructor(
-    readonly code: DomainErrorCode,
-    readonly detail: string,
+    code: DomainErrorCode,
+    readonly reason: string,
   ) {
-    super(`${code}: ${detail}`);
+    super(code, KIND_OF[code], `${code}: ${reason}`);
     this.name = 'DomainError';
   }
 }

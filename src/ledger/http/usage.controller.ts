@@ -2,7 +2,8 @@ import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
-import { ApplicationError, isProblemCode, problemDetails, type ProblemDetails } from '../../http/problem';
+import { toProblem } from '../../http/error-problem';
+import type { ProblemDetails } from '../../http/problem';
 import { LedgerService, type RequestContext } from '../application/ledger.service';
 import { BatchUsageDto, RecordUsageDto } from './dto/usage.dto';
 import { Context } from './request-context.decorator';
@@ -99,16 +100,17 @@ function usageData(subAccountId: string, body: RecordUsageDto) {
 }
 
 /**
- * A refusal of one record, as the problem it would have been alone. Failures of the store are not a
- * record's own: they fail the whole request (503), since the outcome of every record is then unknown.
+ * A refusal of one record, as the problem it would have been alone, through the same mapper as the
+ * single route's answer. Failures of the store are not a record's own: they fail the whole request
+ * (503), since the outcome of every record is then unknown; so does an unexpected error (500).
  */
 function recordProblem(error: unknown, instance: string): ProblemDetails | null {
-  if (error instanceof ApplicationError) return problemDetails(error.code, error.message, instance);
-  const { code, detail, message } = (error ?? {}) as { code?: unknown; detail?: unknown; message?: unknown };
-  if (!isProblemCode(code) || code === 'event_store_unavailable' || code === 'concurrency_conflict') {
-    return null;
-  }
-  // A DomainError's message repeats its code; its detail is the sentence meant for people.
-  const text = typeof detail === 'string' ? detail : typeof message === 'string' ? message : code;
-  return problemDetails(code, text, instance);
+  const problem = toProblem(error, { method: 'POST', url: instance });
+  return WHOLE_REQUEST_FAILURES.has(problem.code) ? null : problem;
 }
+
+const WHOLE_REQUEST_FAILURES: ReadonlySet<string> = new Set([
+  'event_store_unavailable',
+  'concurrency_conflict',
+  'internal_error',
+]);

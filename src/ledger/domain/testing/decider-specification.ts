@@ -48,8 +48,8 @@ export function deciderSpecification<State, Command, Event>(decider: Decider<Sta
                 events = decideOnHistory();
               } catch (error) {
                 if (!isDomainError(error)) throw error;
-                assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.detail}`);
-                if (detail) assert.match(error.detail, detail);
+                assert.equal(error.code, code, `expected ${code}, got ${error.code}: ${error.reason}`);
+                if (detail) assert.match(error.reason, detail);
                 return;
               }
               assert.fail(`expected ${code}, but decide returned ${JSON.stringify(events)}`);
