@@ -11,6 +11,8 @@ const MIN_OPERATOR_TOKEN_LENGTH = 16;
  * one key with 64 connections), so only a runaway or hostile client ever meets it.
  */
 const DEFAULT_RATE_LIMIT_PER_SECOND = 20_000;
+/** Long enough to ride out a short catch-up after a restart, short enough not to hold a request hostage. */
+const READ_MODEL_WAIT_MS = 2_000;
 
 /**
  * The validated settings of one running service. An abstract class rather than an interface so
@@ -34,6 +36,21 @@ export abstract class AppConfig {
   abstract readonly rateLimitPerSecond: number;
   /** SUBLEDGER_SHUTDOWN_GRACE_MS: how long SIGTERM lets requests in flight finish before cutting them. */
   abstract readonly shutdownGraceMs: number;
+  abstract readonly readModels: ReadModelSettings;
+}
+
+/** Where the projections keep their state, and how long a read waits for them. */
+export interface ReadModelSettings {
+  /**
+   * `<SUBLEDGER_DATA_DIR>/projections`, beside the embedded store's log; with an external EventStoreDB
+   * SUBLEDGER_DATA_DIR (default ./data) names it too. Undefined with an in-memory store: files would
+   * outlive the events they were built from.
+   */
+  readonly directory: string | undefined;
+  /** How long a read waits for a read model that is still catching up before a 503 `projection_rebuilding`. */
+  readonly catchUpTimeoutMs: number;
+  /** How long a read waits for the read models to reach the caller's last write before a 503 `projection_lagging`. */
+  readonly readYourWritesTimeoutMs: number;
 }
 
 export type EventStoreSettings =
@@ -115,11 +132,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     problems.push('EVENTSTORE_CONNECTION_STRING must look like esdb://host:2113?tls=false');
   }
   const memory = parseBoolean('SUBLEDGER_EVENTSTORE_MEMORY', value('SUBLEDGER_EVENTSTORE_MEMORY'), problems);
+  const dataDir = path.resolve(value('SUBLEDGER_DATA_DIR') ?? './data');
   const eventStore: EventStoreSettings = connectionString
     ? { kind: 'external', connectionString }
     : memory
       ? { kind: 'embedded', memory: true }
-      : { kind: 'embedded', memory: false, dataDir: path.resolve(value('SUBLEDGER_DATA_DIR') ?? './data') };
+      : { kind: 'embedded', memory: false, dataDir };
+  const readModels: ReadModelSettings = {
+    directory: !connectionString && memory ? undefined : path.join(dataDir, 'projections'),
+    catchUpTimeoutMs: READ_MODEL_WAIT_MS,
+    readYourWritesTimeoutMs: READ_MODEL_WAIT_MS,
+  };
 
   let operatorToken = value('OPERATOR_TOKEN');
   if (operatorToken !== undefined && operatorToken.length < MIN_OPERATOR_TOKEN_LENGTH) {
@@ -164,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     bodyLimitBytes,
     rateLimitPerSecond,
     shutdownGraceMs,
+    readModels,
   };
 }
 

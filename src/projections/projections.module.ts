@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import {
   BeforeApplicationShutdown,
   Injectable,
@@ -23,25 +22,15 @@ import { PROJECTIONS } from './projections';
 import { SubAccountHistoryService } from './history/sub-account-history.service';
 import { UsageAnalyticsService } from './usage-analytics/usage-analytics.projection';
 
-/** Long enough to ride out a short catch-up after a restart, short enough not to hold a request hostage. */
-export const DEFAULT_READ_TIMEOUT_MS = 2_000;
-
 /**
- * `<SUBLEDGER_DATA_DIR>/projections`, beside the embedded store's log. Against an external EventStoreDB
- * the config has no data folder of its own, so SUBLEDGER_DATA_DIR (default ./data) is read here; an
- * in-memory store gets in-memory projections, since files would outlive the events they were built from.
+ * Files under the configured read-model folder (`<SUBLEDGER_DATA_DIR>/projections`); an in-memory
+ * store gets in-memory projections, since files would outlive the events they were built from.
  */
-export function projectionStateStoreFor(
-  config: AppConfig,
-  env: NodeJS.ProcessEnv = process.env,
-): ProjectionStateStore {
-  const settings = config.eventStore;
-  if (settings.kind === 'embedded' && settings.memory) return new InMemoryProjectionStateStore();
-  const dataDir =
-    settings.kind === 'embedded'
-      ? settings.dataDir
-      : path.resolve(env.SUBLEDGER_DATA_DIR?.trim() || './data');
-  return new FileProjectionStateStore(path.join(dataDir, 'projections'));
+export function projectionStateStoreFor(config: AppConfig): ProjectionStateStore {
+  const directory = config.readModels.directory;
+  return directory === undefined
+    ? new InMemoryProjectionStateStore()
+    : new FileProjectionStateStore(directory);
 }
 
 const READ_OPTIONS = Symbol('PROJECTION_READ_OPTIONS');
@@ -68,7 +57,10 @@ export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeAppli
   providers: [
     {
       provide: READ_OPTIONS,
-      useValue: { readTimeoutMs: DEFAULT_READ_TIMEOUT_MS } satisfies ProjectionReadOptions,
+      useFactory: (config: AppConfig): ProjectionReadOptions => ({
+        readTimeoutMs: config.readModels.catchUpTimeoutMs,
+      }),
+      inject: [AppConfig],
     },
     {
       provide: ProjectionRunner,

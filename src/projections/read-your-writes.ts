@@ -1,22 +1,22 @@
 import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
 import { LedgerService, type RequestContext } from '../ledger/application/ledger.service';
 import type { LedgerState } from '../ledger/domain';
 import { ProjectionRunner } from './projection-runner';
-
-/** How long a read waits for the read models to reach the caller's last write before a 503. */
-const READ_YOUR_WRITES_TIMEOUT_MS = 2_000;
 
 /**
  * The step every route served by a projection takes first, so that a read right after a write
  * already shows it: through the parent's queue (the key is still active, `check` passes: the parent
  * or sub-account exists), which gives the stream's latest commit position, then a wait until every
- * read model has applied that position (`projection_lagging`, 503, past the timeout).
+ * read model has applied that position (`projection_lagging`, 503, past the configured
+ * `readModels.readYourWritesTimeoutMs`).
  */
 @Injectable()
 export class ReadYourWrites {
   constructor(
     private readonly ledger: LedgerService,
     private readonly runner: ProjectionRunner,
+    private readonly config: AppConfig,
   ) {}
 
   async catchUp(
@@ -29,7 +29,7 @@ export class ReadYourWrites {
       return null;
     });
     if (commitPosition !== undefined) {
-      await this.runner.waitForPosition(commitPosition, READ_YOUR_WRITES_TIMEOUT_MS);
+      await this.runner.waitForPosition(commitPosition, this.config.readModels.readYourWritesTimeoutMs);
     }
   }
 }
