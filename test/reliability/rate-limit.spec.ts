@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import { loadConfig } from '../../src/config/app-config';
-import { createApp } from '../../src/http/create-app';
 import {
   createSubAccount,
   expectProblem,
@@ -9,32 +7,11 @@ import {
   readLedger,
   uniqueId,
 } from '../support/ledger-fixtures';
-import { apiClient, startTestService, type ApiResponse, type TestService } from '../support/service';
+import { startTestService, type ApiResponse, type TestService } from '../support/service';
 
 const LIMIT = 20;
 /** Bursts are repeated until one meets the limit, so a window ending mid-burst cannot fail the test. */
 const MAX_BURSTS = 20;
-
-async function startLimited(rateLimitPerSecond: number): Promise<TestService> {
-  const operatorToken = randomBytes(24).toString('base64url');
-  const running = await createApp({
-    env: {},
-    host: '127.0.0.1',
-    port: 0,
-    operatorToken,
-    logLevel: 'error',
-    handleSignals: false,
-    eventStoreMemory: true,
-    rateLimitPerSecond,
-  });
-  return {
-    baseUrl: running.url,
-    operatorToken,
-    app: running.app,
-    api: apiClient(running.url),
-    close: () => running.close(),
-  };
-}
 
 async function burstUntilLimited(send: () => Promise<ApiResponse>): Promise<ApiResponse[]> {
   const all: ApiResponse[] = [];
@@ -51,7 +28,7 @@ describe('rate limiting per key', () => {
   afterEach(async () => service?.close());
 
   it('answers 429 problem+json with Retry-After, spares other keys, and records nothing it refused', async () => {
-    service = await startLimited(LIMIT);
+    service = await startTestService({ rateLimitPerSecond: LIMIT });
     const parent = await openParent(service, { credits: 100_000 });
     const subAccountId = await createSubAccount(service, parent, { quota: 50_000 });
     const subKey = await issueSubAccountKey(service, parent, subAccountId);
@@ -84,7 +61,7 @@ describe('rate limiting per key', () => {
   });
 
   it('counts requests without credentials by IP and never limits /health', async () => {
-    service = await startLimited(LIMIT);
+    service = await startTestService({ rateLimitPerSecond: LIMIT });
     const anonymous = await burstUntilLimited(() => service.api.get('/v1/parents/nobody'));
     const limited = anonymous.filter((response) => response.status === 429);
     expect(limited.length).toBeGreaterThan(0);

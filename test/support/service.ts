@@ -75,6 +75,8 @@ export interface TestServiceOptions {
   readonly logLevel?: LogLevel;
   readonly logDestination?: DestinationStream;
   readonly bodyLimitBytes?: number;
+  /** Requests per second per key; the service's default (SUBLEDGER_RATE_LIMIT_PER_SECOND's) when absent. */
+  readonly rateLimitPerSecond?: number;
 }
 
 export interface TestService {
@@ -102,6 +104,7 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     handleSignals: false,
     now: opts.now,
     bodyLimitBytes: opts.bodyLimitBytes,
+    ...(opts.rateLimitPerSecond === undefined ? {} : { rateLimitPerSecond: opts.rateLimitPerSecond }),
     ...(opts.eventStoreConnectionString
       ? { eventStoreConnectionString: opts.eventStoreConnectionString }
       : opts.dataDir
