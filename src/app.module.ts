@@ -9,6 +9,7 @@ import { LedgerModule } from './ledger/ledger.module';
 import { HttpModule } from './http/http.module';
 import { LoggingModule } from './http/logging.module';
 import { MetricsModule } from './http/metrics.module';
+import { MetricsRegistryModule } from './metrics/metrics-registry.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { ReadSideModule } from './projections/read-side.module';
 
@@ -25,6 +26,7 @@ export class AppModule {
         LoggingModule.forRoot(logger),
         EventStoreModule,
         HttpModule,
+        MetricsRegistryModule,
         MetricsModule,
         // Before the feature modules, so its guard runs before authentication.
         RateLimitModule.forRoot(config),

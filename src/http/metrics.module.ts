@@ -1,20 +1,8 @@
-import { Controller, Get, Global, Header, Inject, Module } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Module } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyInstance } from 'fastify';
-import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-
-/** Injection token of the service's Prometheus registry; modules add their own metrics to it. */
-export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
-
-/**
- * A registry per application rather than prom-client's global one, so that several services
- * started in one test process do not collide over metric names.
- */
-function createRegistry(): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  return registry;
-}
+import { Histogram, Registry } from 'prom-client';
+import { METRICS_REGISTRY } from '../metrics/metrics-registry.module';
 
 @ApiExcludeController()
 @Controller('metrics')
@@ -29,12 +17,8 @@ export class MetricsController {
   }
 }
 
-@Global()
-@Module({
-  controllers: [MetricsController],
-  providers: [{ provide: METRICS_REGISTRY, useFactory: createRegistry }],
-  exports: [METRICS_REGISTRY],
-})
+/** `/metrics`: the registry of MetricsRegistryModule, in Prometheus' text format. */
+@Module({ controllers: [MetricsController] })
 export class MetricsModule {}
 
 /**

@@ -4,7 +4,7 @@ import type { Registry } from 'prom-client';
 import { AppConfig } from '../../config/app-config';
 import { commandProcessorMetrics } from '../../event-store/command-processor-metrics';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
-import { METRICS_REGISTRY } from '../../http/metrics.module';
+import { METRICS_REGISTRY } from '../../metrics/metrics-registry.module';
 import { ClockFloor } from './clock-floor';
 import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger.service';
 
