@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
+import { ID_PATTERN } from '../ledger/domain/ledger.validation';
 import { timingSafeEqual } from 'node:crypto';
 import { hashSecret, MAX_SECRET_LENGTH, parseApiKeySecret } from './api-key-secret';
 import { ApiKeyRegistry } from './api-key.registry';
@@ -15,7 +16,6 @@ import {
 
 const BEARER = /^Bearer ([!-~]+)$/;
 const API_PREFIX = '/v1/';
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /**
  * Authenticates every `/v1` route and applies tenancy (docs/auth.md). Order of answers: no or bad

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { Logger } from '@nestjs/common';
 import { ConfigError, loadConfig } from '../config/app-config';
 import { EventStoreConnection } from '../event-store/event-store-client.provider';
-import { isBillingPeriod } from '../shared/billing-period';
+import { isBillingPeriod } from '../invoicing';
 import { replayPeriod } from './application/period-replay';
 
 /**

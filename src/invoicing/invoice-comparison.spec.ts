@@ -1,5 +1,5 @@
 import { buildInvoices, BuildInvoicesInput, Invoice } from './invoice';
-import { compareInvoices } from './replay';
+import { compareInvoices } from './invoice-comparison';
 import { BillingValidationError } from './billing-validation.error';
 
 const input: BuildInvoicesInput = {

@@ -16,7 +16,9 @@ import { BillingPeriod, parseBillingPeriod, periodBounds, periodOf, toInstant } 
  * invoices. The choices are explained in docs/money-and-invoices.md.
  */
 
+/** Who pays for a sub-account's usage in a period: its parent, on the consolidated invoice, or itself. */
 export type BillingModel = 'bill-to-parent' | 'bill-to-sub-account';
+export const BILLING_MODELS: readonly BillingModel[] = ['bill-to-parent', 'bill-to-sub-account'];
 
 export interface InvoiceParent {
   readonly parentId: string;
@@ -168,7 +170,7 @@ function requireText(value: unknown, what: string): string {
 function validateTerms(terms: SubAccountTerms, what: string): void {
   requireText(terms.subAccountId, `${what}.subAccountId`);
   if (typeof terms.name !== 'string') fail(`${what}.name must be a string`);
-  if (terms.billingModel !== 'bill-to-parent' && terms.billingModel !== 'bill-to-sub-account') {
+  if (!BILLING_MODELS.includes(terms.billingModel)) {
     fail(`${what}.billingModel must be bill-to-parent or bill-to-sub-account`);
   }
   parseUnitPrice(terms.creditPrice);
@@ -339,7 +341,7 @@ export function buildInvoices(input: BuildInvoicesInput): Invoice[] {
     if (seenUsage.has(usageKey)) fail(`usage ${usageId} of ${subAccountId} given twice`);
     seenUsage.add(usageKey);
     const credits = toCredits(usage.credits);
-    if (credits > MAX_CREDITS_PER_OPERATION)
+    if (credits > BigInt(MAX_CREDITS_PER_OPERATION))
       fail(`usage ${usageId} exceeds ${MAX_CREDITS_PER_OPERATION} credits`);
     const occurredAt = toInstant(usage.occurredAt).toISOString();
     const originalPeriod = periodOf(occurredAt);

@@ -10,8 +10,11 @@ import { minorUnitExponent } from './currencies';
 export const MAX_PRICE_FRACTION_DIGITS = 12;
 /** Most integer digits a unit price may carry: a credit never costs 1,000,000,000 or more. */
 export const MAX_PRICE_INTEGER_DIGITS = 9;
-/** Rule 4: at most 10^12 credits per operation, and so per usage record. */
-export const MAX_CREDITS_PER_OPERATION = 1_000_000_000_000n;
+/**
+ * Rule 4: at most 10^12 credits per operation, and so per usage record. The ledger refuses more
+ * (src/ledger/domain/credits.ts) and the invoice builder checks each record against the same bound.
+ */
+export const MAX_CREDITS_PER_OPERATION = 1_000_000_000_000;
 
 const PRICE_PATTERN = new RegExp(
   `^(0|[1-9][0-9]{0,${MAX_PRICE_INTEGER_DIGITS - 1}})(?:\\.([0-9]{1,${MAX_PRICE_FRACTION_DIGITS}}))?$`,

@@ -3,6 +3,7 @@ import {
   comparePeriods,
   hasEnded,
   isBillingPeriod,
+  isInstant,
   isWithinPeriod,
   nextPeriod,
   parseBillingPeriod,
@@ -24,6 +25,7 @@ describe('billing periods', () => {
     ['2027-01-01T00:00:00Z', '2027-01'],
     ['2024-02-29T12:00:00Z', '2024-02'],
   ])('periodOf(%s) is %s', (instant, period) => {
+    expect(isInstant(instant)).toBe(true);
     expect(periodOf(instant)).toBe(period);
     expect(periodOf(new Date(instant))).toBe(period);
   });
@@ -32,6 +34,9 @@ describe('billing periods', () => {
     '2026-11-01',
     '2026-11-01T00:00:00',
     '2026-11-01 00:00:00Z',
+    '2026-11-01T00:00Z', // RFC 3339 requires the seconds
+    '2026-11-01t00:00:00z',
+    '1900-02-29T00:00:00Z',
     '2026-02-30T00:00:00Z',
     '2025-02-29T00:00:00Z',
     '2026-04-31T00:00:00Z',
@@ -42,6 +47,7 @@ describe('billing periods', () => {
     'yesterday',
     '',
   ])('refuses the instant %p', (instant) => {
+    expect(isInstant(instant)).toBe(false);
     expect(() => toInstant(instant)).toThrow(BillingValidationError);
     expect(() => periodOf(instant)).toThrow(BillingValidationError);
   });
@@ -60,6 +66,8 @@ describe('billing periods', () => {
     ' 2026-01',
     '2026-01 ',
     '1969-12',
+    '0000-01',
+    '10000-01',
     '2026/01',
     202601,
   ])('refuses the period %p', (period) => {

@@ -1,23 +1,25 @@
 import { BillingValidationError } from './billing-validation.error';
 
 /**
- * A billing period is a calendar month in UTC named `YYYY-MM`. Because the name is fixed-width,
- * ordinary string order is chronological order.
+ * A billing period is a calendar month in UTC named `YYYY-MM`, from 1970-01 on. Because the name is
+ * fixed-width, ordinary string order is chronological order. This is the one definition of a period
+ * and of an instant: the ledger dates and bills usage with it, billing closes and replays with it,
+ * and the HTTP DTOs check their fields with it.
  */
 export type BillingPeriod = string;
 
-const PERIOD_PATTERN = /^([0-9]{4})-(0[1-9]|1[0-2])$/;
-// An instant needs an explicit zone: a zoneless timestamp would land in a different month
-// depending on the server's TZ, and billing must not depend on where it runs.
+/** `YYYY-MM` from 1970-01 to 9999-12: the whole rule, so a DTO can state it as its OpenAPI pattern. */
+export const BILLING_PERIOD_PATTERN = /^(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])$/;
+// RFC 3339: seconds required, an explicit zone (`Z` or `±hh:mm`). A zoneless timestamp would land
+// in a different month depending on the server's TZ, and billing must not depend on where it runs.
 const INSTANT_PATTERN =
-  /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]{1,9})?)?(?:Z|[+-]([0-9]{2}):([0-9]{2}))$/;
+  /^([0-9]{4})-([0-9]{2})-([0-9]{2})T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.[0-9]{1,9})?(?:Z|[+-]([0-9]{2}):([0-9]{2}))$/;
 const FIRST_YEAR = 1970;
+const LAST_YEAR = 9999;
 
 /** True for a well-formed `YYYY-MM` from 1970-01 on. */
 export function isBillingPeriod(value: unknown): value is BillingPeriod {
-  if (typeof value !== 'string') return false;
-  const match = PERIOD_PATTERN.exec(value);
-  return match !== null && Number(match[1]) >= FIRST_YEAR;
+  return typeof value === 'string' && BILLING_PERIOD_PATTERN.test(value);
 }
 
 /** Returns `value` if it is a billing period, throws otherwise. */
@@ -36,7 +38,7 @@ function hasValidFields(instant: string): boolean {
     .map((field) => (field === undefined ? 0 : Number(field)));
   // Date.parse rolls 2026-02-30 over into March and accepts 24:00; an instant naming a day or
   // time that does not exist is a client error, not something to reinterpret.
-  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const daysInMonth = month === 2 ? (isLeapYear(year) ? 29 : 28) : [4, 6, 9, 11].includes(month) ? 30 : 31;
   return (
     month >= 1 &&
     month <= 12 &&
@@ -50,8 +52,18 @@ function hasValidFields(instant: string): boolean {
   );
 }
 
+// Not Date.UTC: it reads years 0–99 as 1900–1999, and 1900 was no leap year where 0000 was.
+function isLeapYear(year: number): boolean {
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+}
+
+/** True for an RFC 3339 instant with a zone whose date and time exist (no 2026-02-30, no 24:00). */
+export function isInstant(value: unknown): value is string {
+  return typeof value === 'string' && hasValidFields(value) && !Number.isNaN(Date.parse(value));
+}
+
 /**
- * Reads an instant given as a Date or an ISO 8601 string with a zone (`Z` or `±hh:mm`).
+ * Reads an instant given as a Date or an RFC 3339 string with a zone (`Z` or `±hh:mm`).
  * Throws on anything else rather than guessing.
  */
 export function toInstant(instant: Date | string): Date {
@@ -68,7 +80,7 @@ export function toInstant(instant: Date | string): Date {
 export function periodOf(instant: Date | string): BillingPeriod {
   const date = toInstant(instant);
   const year = date.getUTCFullYear();
-  if (year < FIRST_YEAR || year > 9999) {
+  if (year < FIRST_YEAR || year > LAST_YEAR) {
     throw new BillingValidationError(`instant ${date.toISOString()} is outside the billable years`);
   }
   return `${String(year).padStart(4, '0')}-${String(date.getUTCMonth() + 1).padStart(2, '0')}`;

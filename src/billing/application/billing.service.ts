@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { ForbiddenError } from '../../auth/auth.errors';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
-import { ApplicationError, isProblemCode } from '../../http/problem';
+import { SubledgerError } from '../../kernel/subledger-error';
 import { LedgerService, type RequestContext } from '../../ledger/application/ledger.service';
 import {
   billingPeriods,
@@ -16,8 +16,7 @@ import {
   type LedgerState,
   type PeriodClosing,
 } from '../../ledger/domain';
-import { isBillingPeriod, periodOf } from '../../shared/billing-period';
-import { subAccountInvoiceId, type Invoice } from '../domain/invoice';
+import { isBillingPeriod, periodOf, subAccountInvoiceId, type Invoice } from '../../invoicing';
 import { draft, issued, periodOfInvoiceId, type DraftInvoice, type IssuedInvoice } from './invoice-views';
 import { readIssuedInvoices } from './issued-invoice.reader';
 import { replayPeriod, type ReplayReport } from './period-replay';
@@ -62,7 +61,7 @@ export class BillingService {
       await this.ledger.execute(context, parentId, { type: 'CloseBillingPeriod', data: { period } });
     } catch (error) {
       // "Repeating it changes nothing": the same invoices, nothing appended.
-      if (!(isDomainError(error) && error.code === 'period_already_closed')) throw asProblem(error);
+      if (!(isDomainError(error) && error.code === 'period_already_closed')) throw error;
       closedNow = false;
     }
     const { result: closing } = await this.ledger.read(context, parentId, (state) =>
@@ -120,7 +119,7 @@ export class BillingService {
   /** One issued invoice; a sub-account key sees only its own, and only while it pays its own bills. */
   async invoice(context: RequestContext, parentId: string, invoiceId: string): Promise<IssuedInvoice> {
     const period = periodOfInvoiceId(parentId, invoiceId);
-    const notFound = new ApplicationError('not_found', `invoice ${invoiceId} not found`);
+    const notFound = new SubledgerError('not_found', 'not_found', `invoice ${invoiceId} not found`);
     if (period === null) throw notFound;
     const principal = context.principal;
     if (
@@ -200,14 +199,10 @@ export class BillingService {
     read: (state: LedgerState, now: Date) => Result,
   ): Promise<{ result: Result }> {
     const now = this.ledger.now();
-    try {
-      return await this.ledger.read(context, parentId, (state) => {
-        requireParent(state);
-        return read(state, now);
-      });
-    } catch (error) {
-      throw asProblem(error);
-    }
+    return this.ledger.read(context, parentId, (state) => {
+      requireParent(state);
+      return read(state, now);
+    });
   }
 
   private async readAll(parentId: string, closings: readonly PeriodClosing[]): Promise<Invoice[]> {
@@ -226,7 +221,9 @@ function closingOf(state: LedgerState, period: string): PeriodClosing {
 }
 
 function requirePeriod(period: string): void {
-  if (!isBillingPeriod(period)) throw new ApplicationError('validation_failed', 'period must be YYYY-MM');
+  if (!isBillingPeriod(period)) {
+    throw new SubledgerError('validation_failed', 'invalid', 'period must be YYYY-MM');
+  }
 }
 
 /** SPEC §2 visibility: a bill-to-parent sub-account never sees prices or invoices. */
@@ -234,11 +231,4 @@ function requireBillsItself(state: LedgerState, subAccountId: string, now: Date)
   if (termsFor(state, subAccountId, periodOf(now)).billingModel !== 'bill-to-sub-account') {
     throw new ForbiddenError('This sub-account is billed to its parent: it has no invoices of its own.');
   }
-}
-
-/** Ledger refusals keep their own code; every one of them has a row in the problem table. */
-function asProblem(error: unknown): unknown {
-  if (!isDomainError(error)) return error;
-  if (isProblemCode(error.code)) return new ApplicationError(error.code, error.detail);
-  return error;
 }

@@ -1,4 +1,4 @@
-import type { Invoice } from '../domain/invoice';
+import type { Invoice } from '../../invoicing';
 
 /** An invoice as issued by a close: read back from its InvoiceIssued event, never rebuilt. */
 export type IssuedInvoice = Invoice & { readonly status: 'issued' };

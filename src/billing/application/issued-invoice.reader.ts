@@ -1,5 +1,5 @@
 import type { EventStoreDBClient } from '@eventstore/db-client';
-import type { Invoice } from '../domain/invoice';
+import type { Invoice } from '../../invoicing';
 import { ledgerStreamName, type PeriodClosing } from '../../ledger/domain';
 
 /**

@@ -1,18 +1,15 @@
 import { START, StreamNotFoundError, type EventStoreDBClient } from '@eventstore/db-client';
-import { buildInvoices, type BillableUsageTotal, type Invoice } from '../domain/invoice';
-import { compareInvoices, type InvoiceDifference } from '../domain/replay';
+import { compareInvoices, type Invoice, type InvoiceDifference } from '../../invoicing';
 import {
   DomainError,
   evolve,
   initialLedgerState,
+  invoicesOf,
   invoicesOfOpenPeriod,
-  lateUsageInput,
   ledgerStreamName,
-  periodTerms,
   requireParent,
   type LateUsage,
   type LedgerEvent,
-  type LedgerState,
 } from '../../ledger/domain';
 
 export type ReplayReport = {
@@ -79,7 +76,7 @@ export async function replayPeriod(
         }
         issued.push(event.data);
       } else if (event.type === 'BillingPeriodClosed' && event.data.period === period) {
-        recomputed = recompute(state, period, onTime, late, new Date(event.data.closedAt));
+        recomputed = invoicesOf(state, period, { onTime, late }, new Date(event.data.closedAt));
       } else if (event.type === 'UsageRecorded' && event.data.billingPeriod === period) {
         const { subAccountId, usageId, meter, credits, occurredAt } = event.data;
         if (event.data.late) late.push({ subAccountId, usageId, meter, credits, occurredAt });
@@ -110,7 +107,7 @@ export async function replayPeriod(
     throw new DomainError('not_found', `the ledger of ${parentId} does not reach revision ${stopAt}`);
   }
   const draft = options.draft?.invoices ?? invoicesOfOpenPeriod(state, period, options.now);
-  const again = recompute(state, period, onTime, late, options.now);
+  const again = invoicesOf(state, period, { onTime, late }, options.now);
   const { matches, differences } = compareInvoices(draft, again);
   return {
     parentId,
@@ -136,29 +133,4 @@ function addTotal(
     totals.set(subAccountId, meters);
   }
   meters.set(meter, (meters.get(meter) ?? 0n) + BigInt(credits));
-}
-
-function recompute(
-  state: LedgerState,
-  period: string,
-  onTime: Map<string, Map<string, bigint>>,
-  late: readonly LateUsage[],
-  issuedAt: Date,
-): Invoice[] {
-  const parent = requireParent(state);
-  const usageTotals: BillableUsageTotal[] = [];
-  for (const [subAccountId, meters] of onTime) {
-    for (const [meter, credits] of meters) usageTotals.push({ subAccountId, meter, credits });
-  }
-  const lateInput = lateUsageInput(state, late);
-  return buildInvoices({
-    parent: { parentId: parent.id, currency: parent.currency },
-    period,
-    terms: periodTerms(state, period),
-    pastTerms: lateInput.pastTerms,
-    usage: lateInput.usage,
-    usageTotals,
-    issuedAt: issuedAt.toISOString(),
-    nextSequence: state.invoicesIssued + 1,
-  });
 }

@@ -1,6 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 
-/* Response bodies of the billing routes (src/billing/domain/invoice.ts is the shape they describe). */
+/* Response bodies of the billing routes (src/invoicing/invoice.ts is the shape they describe). */
 
 /** Any JSON value but null: what a replay difference may hold at its path. */
 const ANY_JSON = [

@@ -1,7 +1,8 @@
+import { MAX_CREDITS_PER_OPERATION } from '../../invoicing';
 import { DomainError } from './domain-error';
 
-/** Rule 4: one operation moves at most 10^12 credits. */
-export const MAX_CREDITS_PER_OPERATION = 1_000_000_000_000;
+/** Rule 4: one operation moves at most 10^12 credits (one bound with the invoice builder's). */
+export { MAX_CREDITS_PER_OPERATION };
 
 /**
  * Credits are JSON numbers, exact while below 2^53. Every total the ledger keeps is bounded

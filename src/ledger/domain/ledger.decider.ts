@@ -1,10 +1,4 @@
-import {
-  isBillingPeriod,
-  nextPeriod,
-  periodEnd,
-  periodOf,
-  type BillingPeriod,
-} from '../../shared/billing-period';
+import { hasEnded, isBillingPeriod, nextPeriod, periodOf, type BillingPeriod } from '../../invoicing';
 import { MAX_CREDITS_PER_OPERATION, MAX_TOTAL_CREDITS, requireCredits } from './credits';
 import { DomainError, isDomainError } from './domain-error';
 import type {
@@ -572,7 +566,7 @@ function closeBillingPeriod(command: CloseBillingPeriod, state: LedgerState): Le
   if (period < periodOf(new Date(parent.openedAt))) {
     throw new DomainError('validation_failed', `period ${period} ended before the parent account was opened`);
   }
-  if (command.metadata.now < periodEnd(period)) {
+  if (!hasEnded(period, command.metadata.now)) {
     throw new DomainError('period_not_ended', `period ${period} has not ended yet`);
   }
   if (state.closedPeriods.has(period)) {

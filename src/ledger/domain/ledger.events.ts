@@ -1,5 +1,4 @@
-import type { Invoice } from '../../billing/domain/invoice';
-import type { BillingPeriod } from '../../shared/billing-period';
+import type { BillingModel, BillingPeriod, Invoice } from '../../invoicing';
 
 /**
  * The public contract of the `ledger-<parentId>` stream (docs/events.md). Types are literal
@@ -7,8 +6,7 @@ import type { BillingPeriod } from '../../shared/billing-period';
  * (credits are JSON numbers, see credits.ts for why they stay below 2^53).
  */
 
-export type BillingModel = 'bill-to-parent' | 'bill-to-sub-account';
-export const BILLING_MODELS: readonly BillingModel[] = ['bill-to-parent', 'bill-to-sub-account'];
+export { BILLING_MODELS, type BillingModel } from '../../invoicing';
 
 /** An ISO 8601 instant in UTC as produced by `Date.prototype.toISOString`. */
 export type IsoInstant = string;
@@ -170,7 +168,7 @@ export type BillingPeriodClosed = DomainEvent<
 >;
 
 /**
- * One issued invoice, whole, as billing's builder made it (src/billing/domain, amounts as
+ * One issued invoice, whole, as the invoicing core built it (src/invoicing, amounts as
  * integer strings): the log itself is the record of what was billed, and it never changes.
  * Appended right after its BillingPeriodClosed, in the same append.
  */

@@ -1,19 +1,22 @@
 import {
   buildInvoices,
+  periodBounds,
+  periodOf,
   type BillableUsage,
   type BillableUsageTotal,
+  type BillingPeriod,
   type Invoice,
   type PastPeriodTerms,
   type SubAccountTerms,
-} from '../../billing/domain/invoice';
-import { periodEnd, periodOf, periodStart, type BillingPeriod } from '../../shared/billing-period';
+} from '../../invoicing';
 import { termsFor } from './ledger.queries';
 import { requireParent, type LedgerState, type LateUsage } from './ledger.state';
 
 /*
  * The ledger's side of billing: what docs/money-and-invoices.md asks the adapter to supply,
- * read from the state of one `ledger-<parentId>` stream. Closing a period and the live draft use
- * these same functions, so a draft is exactly what a close would issue at that instant.
+ * read from the state of one `ledger-<parentId>` stream. Closing a period, the live draft and the
+ * replay all build their invoices with `invoicesOf`, so a draft is exactly what a close would issue
+ * at that instant, and a replay differs from the close only in the usage it feeds in.
  */
 
 /**
@@ -21,13 +24,12 @@ import { requireParent, type LedgerState, type LateUsage } from './ledger.state'
  * ended and not closed before it began. A sub-account created mid-period has its creation terms
  * for the whole period (rule 7: the terms it started the period with).
  */
-export function periodTerms(state: LedgerState, period: BillingPeriod): SubAccountTerms[] {
-  const start = periodStart(period).getTime();
-  const end = periodEnd(period).getTime();
+function periodTerms(state: LedgerState, period: BillingPeriod): SubAccountTerms[] {
+  const { start, end } = periodBounds(period);
   const terms: SubAccountTerms[] = [];
   for (const subAccount of state.subAccounts.values()) {
-    if (Date.parse(subAccount.createdAt) >= end) continue;
-    if (subAccount.closedAt !== null && Date.parse(subAccount.closedAt) < start) continue;
+    if (Date.parse(subAccount.createdAt) >= end.getTime()) continue;
+    if (subAccount.closedAt !== null && Date.parse(subAccount.closedAt) < start.getTime()) continue;
     const { billingModel, creditPrice } = termsFor(state, subAccount.id, period);
     terms.push({ subAccountId: subAccount.id, name: subAccount.name, billingModel, creditPrice });
   }
@@ -35,7 +37,7 @@ export function periodTerms(state: LedgerState, period: BillingPeriod): SubAccou
 }
 
 /** Late records priced and routed with the terms of the period each one occurred in (rule 8). */
-export function lateUsageInput(
+function lateUsageInput(
   state: LedgerState,
   late: readonly LateUsage[],
 ): { usage: BillableUsage[]; pastTerms: PastPeriodTerms[] } {
@@ -59,23 +61,28 @@ export function lateUsageInput(
   return { usage, pastTerms: [...pastTerms.values()] };
 }
 
+/** The usage billed in one period: on-time credits per sub-account and meter, late records one by one. */
+export type PeriodUsageInput = {
+  readonly onTime: ReadonlyMap<string, ReadonlyMap<string, number | bigint>>;
+  readonly late: readonly LateUsage[];
+};
+
 /**
- * Every invoice of `period` from the usage the state holds for it. `nextSequence` defaults to
- * the one a close would take now; a draft passes the same and shows no number.
+ * Every invoice of `period` for the usage given, with the terms, names and numbering of `state`
+ * (the one builder of `buildInvoices`' input). `nextSequence` is the one a close would take now.
  */
-export function invoicesOfOpenPeriod(
+export function invoicesOf(
   state: LedgerState,
   period: BillingPeriod,
+  usage: PeriodUsageInput,
   issuedAt: Date,
-  nextSequence: number = state.invoicesIssued + 1,
 ): Invoice[] {
   const parent = requireParent(state);
-  const billable = state.billableUsage.get(period);
   const usageTotals: BillableUsageTotal[] = [];
-  for (const [subAccountId, meters] of billable?.onTime ?? []) {
+  for (const [subAccountId, meters] of usage.onTime) {
     for (const [meter, credits] of meters) usageTotals.push({ subAccountId, meter, credits });
   }
-  const late = lateUsageInput(state, billable?.late ?? []);
+  const late = lateUsageInput(state, usage.late);
   return buildInvoices({
     parent: { parentId: parent.id, currency: parent.currency },
     period,
@@ -84,6 +91,19 @@ export function invoicesOfOpenPeriod(
     usage: late.usage,
     usageTotals,
     issuedAt: issuedAt.toISOString(),
-    nextSequence,
+    nextSequence: state.invoicesIssued + 1,
   });
+}
+
+/**
+ * Every invoice of `period` from the usage the state holds for it: what a close issues, and the
+ * draft (which shows no number) of an open period.
+ */
+export function invoicesOfOpenPeriod(state: LedgerState, period: BillingPeriod, issuedAt: Date): Invoice[] {
+  return invoicesOf(
+    state,
+    period,
+    state.billableUsage.get(period) ?? { onTime: new Map(), late: [] },
+    issuedAt,
+  );
 }

@@ -1,4 +1,4 @@
-import { nextPeriod, periodOf, type BillingPeriod } from '../../shared/billing-period';
+import { nextPeriod, periodOf, type BillingPeriod } from '../../invoicing';
 import { DomainError } from './domain-error';
 import type { BillingModel, DecimalPrice, IsoInstant, PoolBalances } from './ledger.events';
 import { samePrice } from './ledger.validation';

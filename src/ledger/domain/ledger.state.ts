@@ -1,4 +1,4 @@
-import { periodOf, type BillingPeriod } from '../../shared/billing-period';
+import { periodOf, type BillingPeriod } from '../../invoicing';
 import { DomainError } from './domain-error';
 import type {
   BalancesAfter,

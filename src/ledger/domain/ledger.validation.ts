@@ -1,3 +1,4 @@
+import { isCurrency, isInstant, isUnitPrice } from '../../invoicing';
 import { DomainError } from './domain-error';
 import { BILLING_MODELS, type BillingModel, type DecimalPrice, type UsageAttributes } from './ledger.events';
 
@@ -6,16 +7,16 @@ import { BILLING_MODELS, type BillingModel, type DecimalPrice, type UsageAttribu
  * domain must not trust any caller: every value that reaches an event passes through here.
  */
 
-// Ids end up in stream names (`ledger-<parentId>`) and URLs, so keep them URL- and
-// stream-safe; a dash is fine because the category is the part before the first dash.
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const METER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/;
-// The grammar billing prices with (src/billing/domain/money.ts): no sign, exponent or leading
-// zeros, at most 9 integer and 12 fraction digits. Kept identical so that every price the ledger
-// records can be invoiced.
-const PRICE_PATTERN = /^(0|[1-9]\d{0,8})(?:\.(\d{1,12}))?$/;
-const CURRENCY_PATTERN = /^[A-Z]{3}$/;
-const INSTANT_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+// These limits are the ledger's; the HTTP DTOs import them to answer field by field, and the auth
+// guard to refuse an id no one can have. Prices, currencies and instants follow the invoicing core's
+// rules (src/invoicing), so that everything the ledger records can be invoiced.
+
+/**
+ * Ids end up in stream names (`ledger-<parentId>`) and URLs, so keep them URL- and stream-safe; a
+ * dash is fine because the category is the part before the first dash.
+ */
+export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export const METER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/;
 
 /**
  * Characters that text a person will see may not hold (SPEC §7): C0 and C1 controls and DEL (tabs and
@@ -68,20 +69,17 @@ export function requireText(field: string, value: unknown, maxLength: number): s
   return value;
 }
 
-/**
- * Any three uppercase letters for now; billing owns the ISO 4217 table (with minor-unit
- * exponents) and the check will move to it once it exists.
- */
+/** An active ISO 4217 code (the invoicing core's table, with its minor-unit exponents). */
 export function requireCurrency(value: unknown): string {
-  if (typeof value !== 'string' || !CURRENCY_PATTERN.test(value)) {
-    invalid('currency must be an ISO 4217 code of three uppercase letters');
+  if (typeof value !== 'string' || !isCurrency(value)) {
+    invalid('currency must be an active ISO 4217 currency code such as EUR');
   }
   return value;
 }
 
 /** Kept as written, so an invoice shows the price the operator typed. */
 export function requirePrice(field: string, value: unknown): DecimalPrice {
-  if (typeof value !== 'string' || !PRICE_PATTERN.test(value)) {
+  if (!isUnitPrice(value)) {
     invalid(`${field} must be a decimal string such as "0.00099" (at most 9 integer and 12 fraction digits)`);
   }
   return value;
@@ -115,11 +113,10 @@ export function requireMeter(value: unknown): string {
 
 /** Parses an RFC 3339 instant with an explicit offset; `Date` alone accepts far too much. */
 export function requireInstant(field: string, value: unknown): Date {
-  const instant = typeof value === 'string' && INSTANT_PATTERN.test(value) ? new Date(value) : null;
-  if (!instant || Number.isNaN(instant.getTime())) {
+  if (!isInstant(value)) {
     invalid(`${field} must be an RFC 3339 instant with an offset, e.g. 2026-10-31T23:00:00Z`);
   }
-  return instant;
+  return new Date(value);
 }
 
 export function requireAttributes(value: unknown): UsageAttributes {

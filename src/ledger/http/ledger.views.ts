@@ -1,5 +1,5 @@
 import type { Principal } from '../../auth/principal';
-import { nextPeriod, periodOf, type BillingPeriod } from '../../shared/billing-period';
+import { nextPeriod, periodOf, type BillingPeriod } from '../../invoicing';
 import {
   listSubAccounts,
   samePrice,

@@ -15,10 +15,10 @@ import {
   MinLength,
   ValidateNested,
 } from 'class-validator';
+import { isInstant } from '../../../invoicing';
 import {
   ID_DESCRIPTION,
   ID_PATTERN,
-  INSTANT_PATTERN,
   IsDisplayText,
   IsInstant,
   MAX_CREDITS,
@@ -64,10 +64,7 @@ function acceptsUsage(value: unknown, fields: ReadonlySet<string>): value is Rec
     credits >= 0 &&
     credits <= MAX_CREDITS &&
     (!('meter' in value) || (typeof meter === 'string' && METER_PATTERN.test(meter))) &&
-    (!('occurredAt' in value) ||
-      (typeof occurredAt === 'string' &&
-        INSTANT_PATTERN.test(occurredAt) &&
-        !Number.isNaN(new Date(occurredAt).getTime()))) &&
+    (!('occurredAt' in value) || isInstant(occurredAt)) &&
     (!('attributes' in value) || isPlainObject(attributes))
   );
 }

@@ -1,22 +1,16 @@
 import { registerDecorator, type ValidationOptions } from 'class-validator';
-import { activeCurrencies, isCurrency } from '../../../billing/domain/currencies';
-import { isUnitPrice } from '../../../billing/domain/money';
+import { activeCurrencies, isCurrency, isInstant, isUnitPrice } from '../../../invoicing';
 import { isDisplaySafe, UNSAFE_TEXT_MESSAGE } from '../../domain/ledger.validation';
 
 /*
  * The shapes every ledger DTO shares. The domain checks each value again (it trusts no caller); these
- * give a 400 with a field-by-field list before anything reaches the ledger.
+ * give a 400 with a field-by-field list before anything reaches the ledger. The limits themselves are
+ * the domain's, handed on here so the DTOs and the decider can never disagree.
  */
 
-/** Ids become stream names (`ledger-<id>`) and URL segments: ASCII, no separators but `_ . -`. */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export { ID_PATTERN, MAX_NAME_LENGTH, METER_PATTERN } from '../../domain/ledger.validation';
+export { MAX_CREDITS_PER_OPERATION as MAX_CREDITS } from '../../domain/credits';
 export const ID_DESCRIPTION = "1–64 of A-Z a-z 0-9 '_' '.' '-', starting with a letter or digit";
-export const METER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/;
-/** RFC 3339 with an explicit offset: a local time would be a different instant on each machine. */
-export const INSTANT_PATTERN = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
-/** Rule 4: one operation moves at most 10^12 credits. */
-export const MAX_CREDITS = 1_000_000_000_000;
-export const MAX_NAME_LENGTH = 200;
 export const CURRENCIES = activeCurrencies();
 
 function custom(name: string, test: (value: unknown) => boolean, message: string) {
@@ -43,10 +37,10 @@ export const IsCreditPrice = custom(
   'must be a decimal string such as "0.00099" (at most 9 integer and 12 fraction digits)',
 );
 
+/** RFC 3339 with an explicit offset: a local time would be a different instant on each machine. */
 export const IsInstant = custom(
   'isInstant',
-  (value) =>
-    typeof value === 'string' && INSTANT_PATTERN.test(value) && !Number.isNaN(new Date(value).getTime()),
+  isInstant,
   'must be an ISO 8601 instant with a zone, e.g. 2026-10-31T23:00:00Z',
 );
 
