@@ -2,15 +2,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { recount } from '../support/ledger-recount';
-import type { StoredEvent } from '../support/ledger-fixtures';
+import { expectStatus, type StoredEvent } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
-import {
-  expectOk,
-  getWhenCaughtUp,
-  openCrashParent,
-  readFeed,
-  type CrashParent,
-} from './support/crashed-service';
+import { getWhenCaughtUp, openCrashParent, readFeed, type CrashParent } from './support/crashed-service';
 
 const OPERATOR_TOKEN = 'close-crash-operator-token-0123456789';
 const PERIOD = '2026-10';
@@ -55,12 +49,12 @@ async function checkCloseAgain(
   if (firstAnswer === '201')
     expect({ context, closed: before.closed.length }).toEqual({ context, closed: 1 });
 
-  const again = expectOk(await service.api.post(closeUrl(parent), {}, OPERATOR_TOKEN), 200, 201);
+  const again = expectStatus(await service.api.post(closeUrl(parent), {}, OPERATOR_TOKEN), 200, 201);
   expect({ context, status: again.status }).toEqual({
     context,
     status: before.closed.length === 1 ? 200 : 201,
   });
-  const repeat = expectOk(await service.api.post(closeUrl(parent), {}, OPERATOR_TOKEN), 200);
+  const repeat = expectStatus(await service.api.post(closeUrl(parent), {}, OPERATOR_TOKEN), 200);
 
   const events = await readFeed(service, parent.id, parent.key);
   const after = closeEvents(events);
@@ -80,7 +74,7 @@ async function checkCloseAgain(
   expect(repeat.body.invoices.map((i: { invoiceId: string }) => i.invoiceId).sort()).toEqual(issuedIds);
   expect({ context, violations: recount(events).violations }).toEqual({ context, violations: [] });
 
-  const replay = expectOk(
+  const replay = expectStatus(
     await getWhenCaughtUp(
       service,
       `/v1/parents/${parent.id}/billing-periods/${PERIOD}/replay`,
@@ -126,7 +120,7 @@ describe('kill -9 while a billing period is being closed, then close again after
     const parents: CrashParent[] = [];
     for (let n = 0; n < KILL_AT_MS.length * PARENTS_PER_ROUND; n++) {
       const parent = await openCrashParent(service, { credits: 1_000_000, subAccounts: 2, quota: 10_000 });
-      expectOk(
+      expectStatus(
         await service.api.post(
           `/v1/parents/${parent.id}/sub-accounts`,
           { id: 'own-bill', name: 'Own bill', billingModel: 'bill-to-sub-account', quota: 10_000 },
@@ -137,7 +131,7 @@ describe('kill -9 while a billing period is being closed, then close again after
       parent.subAccounts.push('own-bill');
       for (const [i, subAccountId] of parent.subAccounts.entries()) {
         for (let n = 0; n < 5; n++) {
-          expectOk(
+          expectStatus(
             await service.api.post(
               `/v1/parents/${parent.id}/sub-accounts/${subAccountId}/usage`,
               { idempotencyKey: `u-${n}`, credits: 10 * (i + 1) + n, meter: n % 2 === 0 ? 'api' : 'cdn' },

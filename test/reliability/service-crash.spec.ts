@@ -3,15 +3,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { recount } from '../support/ledger-recount';
 import { seededRandom } from '../crash/crash.helpers';
-import type { StoredEvent } from '../support/ledger-fixtures';
+import { expectStatus, type StoredEvent } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
-import {
-  expectOk,
-  getWhenCaughtUp,
-  openCrashParent,
-  readFeed,
-  type CrashParent,
-} from './support/crashed-service';
+import { getWhenCaughtUp, openCrashParent, readFeed, type CrashParent } from './support/crashed-service';
 
 const ROUNDS = 3;
 const USAGE_CLIENTS = 14;
@@ -136,12 +130,12 @@ async function checkProjections(
     const expected = count.subAccounts.get(subAccountId)!;
     const figures = { quota: expected.quota, used: expected.used, remaining: expected.quota - expected.used };
     const base = `/v1/parents/${parent.id}/sub-accounts/${subAccountId}`;
-    const read = expectOk(await getWhenCaughtUp(service, base, parent.key), 200).body;
+    const read = expectStatus(await getWhenCaughtUp(service, base, parent.key), 200).body;
     expect({ subAccountId, quota: read.quota, used: read.used, remaining: read.remaining }).toEqual({
       subAccountId,
       ...figures,
     });
-    const balance = expectOk(
+    const balance = expectStatus(
       await getWhenCaughtUp(service, `${base}/balance?asOf=${asOf}`, parent.key),
       200,
     ).body;
@@ -159,7 +153,7 @@ async function checkProjections(
     group.records += 1;
     fromLog.set(event.data.subAccountId, group);
   }
-  const report = expectOk(
+  const report = expectStatus(
     await getWhenCaughtUp(service, `/v1/parents/${parent.id}/usage?groupBy=subAccount`, parent.key),
     200,
   ).body as {
@@ -176,7 +170,10 @@ async function checkProjections(
   });
 
   // The live draft invoice of the open period bills exactly the usage the log holds for it.
-  const listing = expectOk(await service.api.get(`/v1/parents/${parent.id}/invoices`, parent.key), 200).body;
+  const listing = expectStatus(
+    await service.api.get(`/v1/parents/${parent.id}/invoices`, parent.key),
+    200,
+  ).body;
   const draftPeriod: string = listing.draft.period;
   const logCredits = new Map<string, number>();
   for (const event of events) {

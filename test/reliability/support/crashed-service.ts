@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { StoredEvent } from '../../support/ledger-fixtures';
+import { expectStatus, type StoredEvent } from '../../support/ledger-fixtures';
 import { pollUntil } from '../../support/poll';
 import type { ApiResponse, ServiceProcess } from '../../support/service';
 
@@ -9,16 +9,6 @@ import type { ApiResponse, ServiceProcess } from '../../support/service';
  * parent's event feed (`GET /v1/parents/{p}/events`): a plain page of the `ledger-<p>` stream with
  * the revision as cursor, no projection in between.
  */
-
-/** Fails with the whole response when the status is not one expected, so a broken step reads clearly. */
-export function expectOk<T>(response: ApiResponse<T>, ...statuses: number[]): ApiResponse<T> {
-  if (!statuses.includes(response.status)) {
-    throw new Error(
-      `expected HTTP ${statuses.join(' or ')}, got ${response.status}: ${JSON.stringify(response.body)}`,
-    );
-  }
-  return response;
-}
 
 export interface CrashParent {
   readonly id: string;
@@ -32,7 +22,7 @@ export async function openCrashParent(
   opts: { credits: number; subAccounts: number; quota: number; billingModel?: string },
 ): Promise<CrashParent> {
   const id = `p-${randomUUID().slice(0, 8)}`;
-  const opened = expectOk(
+  const opened = expectStatus(
     await service.api.post(
       '/v1/parents',
       { id, name: `Crash ${id}`, currency: 'EUR', creditPrice: '0.001' },
@@ -41,7 +31,7 @@ export async function openCrashParent(
     201,
   );
   const key = (opened.body.apiKey as { secret: string }).secret;
-  expectOk(
+  expectStatus(
     await service.api.post(`/v1/parents/${id}/credits`, { credits: opts.credits }, service.operatorToken),
     200,
     201,
@@ -49,7 +39,7 @@ export async function openCrashParent(
   const subAccounts: string[] = [];
   for (let i = 0; i < opts.subAccounts; i++) {
     const subId = `s${i}`;
-    expectOk(
+    expectStatus(
       await service.api.post(
         `/v1/parents/${id}/sub-accounts`,
         {
@@ -77,7 +67,10 @@ export async function readFeed(
   let after: string | null = null;
   for (;;) {
     const query: string = after === null ? '?limit=1000' : `?limit=1000&after=${after}`;
-    const page = expectOk(await service.api.get(`/v1/parents/${parentId}/events${query}`, token), 200).body;
+    const page = expectStatus(
+      await service.api.get(`/v1/parents/${parentId}/events${query}`, token),
+      200,
+    ).body;
     for (const event of page.events as { cursor: string; type: string; data: any; metadata: any }[]) {
       const revision = BigInt(event.cursor);
       if (revision !== BigInt(events.length)) {
