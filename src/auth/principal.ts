@@ -1,5 +1,3 @@
-import type { ActorType } from '../ledger/domain';
-
 export type Role = 'operator' | 'parent' | 'sub-account';
 
 /** Who a request is authenticated as; set on the request by the guard. */
@@ -12,14 +10,3 @@ export type Principal =
       readonly subAccountId: string;
       readonly keyId: string;
     };
-
-export function actorOf(principal: Principal): { type: ActorType; id: string } {
-  switch (principal.role) {
-    case 'operator':
-      return { type: 'operator', id: 'operator' };
-    case 'parent':
-      return { type: 'parent', id: principal.parentId };
-    case 'sub-account':
-      return { type: 'sub-account', id: principal.subAccountId };
-  }
-}

@@ -11,7 +11,7 @@ import { UsageController } from './http/usage.controller';
  * current state they answer with. Reads served by projections are the read side's (src/projections).
  */
 @Module({
-  imports: [LedgerApplicationModule, AuthModule],
+  imports: [LedgerApplicationModule, AuthModule.withKeyDirectory(LedgerApplicationModule)],
   controllers: [ParentsController, SubAccountsController, UsageController, MeController],
 })
 export class LedgerModule {}

@@ -1,14 +1,19 @@
 import { Module } from '@nestjs/common';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import type { Registry } from 'prom-client';
+import { API_KEY_DIRECTORY } from '../../auth/api-key-directory';
 import { AppConfig } from '../../config/app-config';
 import { commandProcessorMetrics } from '../../event-store/command-processor-metrics';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
 import { METRICS_REGISTRY } from '../../metrics/metrics-registry.module';
 import { ClockFloor } from './clock-floor';
+import { LedgerKeyDirectory } from './ledger-key-directory';
 import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger.service';
 
-/** The one command processor of the `ledger` category and the service in front of it. */
+/**
+ * The one command processor of the `ledger` category, the service in front of it, and auth's key
+ * directory answered from it.
+ */
 @Module({
   providers: [
     {
@@ -22,7 +27,8 @@ import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger
     },
     LedgerService,
     ClockFloor,
+    { provide: API_KEY_DIRECTORY, useClass: LedgerKeyDirectory },
   ],
-  exports: [LedgerService],
+  exports: [LedgerService, API_KEY_DIRECTORY],
 })
 export class LedgerApplicationModule {}

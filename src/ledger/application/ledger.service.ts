@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import type { EventStoreDBClient } from '@eventstore/db-client';
-import { actorOf, type Principal } from '../../auth/principal';
+import type { Principal } from '../../auth/principal';
 import { Clock } from '../../config/clock';
 import {
   CommandProcessor,
@@ -11,6 +11,7 @@ import {
 } from '../../event-store/command-processing';
 import {
   ledgerStreamName,
+  type ActorType,
   type LedgerCommand,
   type LedgerEvent,
   type LedgerEventMetadata,
@@ -203,4 +204,16 @@ function executed<Result>(outcome: CommandOutcome<Result>, now: Date): Executed<
 
 export function newUsageId(): string {
   return `u_${randomUUID().replace(/-/g, '')}`;
+}
+
+/** Who an event was recorded for, from who the request was authenticated as. */
+function actorOf(principal: Principal): { type: ActorType; id: string } {
+  switch (principal.role) {
+    case 'operator':
+      return { type: 'operator', id: 'operator' };
+    case 'parent':
+      return { type: 'parent', id: principal.parentId };
+    case 'sub-account':
+      return { type: 'sub-account', id: principal.subAccountId };
+  }
 }
