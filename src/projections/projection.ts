@@ -60,10 +60,6 @@ export function parentIdOfStream(streamName: string): string {
   return streamName.slice(LEDGER_STREAM_PREFIX.length);
 }
 
-export function ledgerStreamOf(parentId: string): string {
-  return `${LEDGER_STREAM_PREFIX}${parentId}`;
-}
-
 export interface ProjectionReadOptions {
   /** How long a read waits for a rebuilding projection before `ProjectionRebuildingError` (503). */
   readonly readTimeoutMs: number;

@@ -5,7 +5,7 @@ import {
   type ResolvedEvent,
 } from '@eventstore/db-client';
 import { fromResolvedEvent } from '../../event-store/command-processing/event-envelope';
-import { ledgerStreamOf } from '../projection';
+import { ledgerStreamName } from '../../ledger/domain';
 import { ProjectionQueryError } from '../projection.errors';
 
 /**
@@ -44,7 +44,7 @@ export class ParentFeedService {
     }
     const events: FeedEvent[] = [];
     try {
-      for await (const resolved of this.client.readStream(ledgerStreamOf(parentId), {
+      for await (const resolved of this.client.readStream(ledgerStreamName(parentId), {
         fromRevision: after === undefined ? START : after + 1n,
         maxCount: opts.limit,
       })) {
@@ -68,7 +68,7 @@ export class ParentFeedService {
   ): AsyncGenerator<FeedEvent> {
     const after = opts.after === undefined ? undefined : parseFeedCursor(opts.after);
     if (opts.signal?.aborted) return;
-    const subscription = this.client.subscribeToStream(ledgerStreamOf(parentId), {
+    const subscription = this.client.subscribeToStream(ledgerStreamName(parentId), {
       fromRevision: after === undefined ? START : after,
     });
     const stop = () => {

@@ -3,7 +3,8 @@ import {
   fromResolvedEvent,
   type RecordedDomainEvent,
 } from '../../event-store/command-processing/event-envelope';
-import { ledgerStreamOf, type ProjectionReadOptions } from '../projection';
+import { ledgerStreamName } from '../../ledger/domain';
+import type { ProjectionReadOptions } from '../projection';
 import type { ProjectionRunner } from '../projection-runner';
 import {
   encodeHistoryCursor,
@@ -78,11 +79,11 @@ export class SubAccountHistoryService {
   ): Promise<HistoryPage<Entry>> {
     // Taken synchronously: the timeline grows in place while the events are read back.
     const slice = historySlice(timeline, query);
-    const events = await readRevisions(this.client, ledgerStreamOf(parentId), slice.revisions);
+    const events = await readRevisions(this.client, ledgerStreamName(parentId), slice.revisions);
     const entries = slice.revisions.map((revision) => {
       const event = events.get(revision);
       if (!event)
-        throw new Error(`Revision ${revision} of ${ledgerStreamOf(parentId)} could not be read back`);
+        throw new Error(`Revision ${revision} of ${ledgerStreamName(parentId)} could not be read back`);
       return toEntry(event);
     });
     const last = slice.revisions.at(-1);
