@@ -7,9 +7,9 @@ import { EventStoreModule } from './event-store/event-store.module';
 import { HealthModule } from './health/health.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { HttpModule } from './http/http.module';
-import { LoggingModule } from './http/logging.module';
 import { MetricsModule } from './http/metrics.module';
-import { MetricsRegistryModule } from './metrics/metrics-registry.module';
+import { LoggingModule } from './observability/logging.module';
+import { MetricsRegistryModule } from './observability/metrics-registry.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { ReadSideModule } from './projections/read-side.module';
 

@@ -2,7 +2,7 @@ import { Controller, Get, Header, Inject, Module } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyInstance } from 'fastify';
 import { Histogram, Registry } from 'prom-client';
-import { METRICS_REGISTRY } from '../metrics/metrics-registry.module';
+import { METRICS_REGISTRY } from '../observability/metrics-registry.module';
 
 @ApiExcludeController()
 @Controller('metrics')

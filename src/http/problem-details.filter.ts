@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Inject } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { ROOT_LOGGER } from './logging.module';
+import { ROOT_LOGGER } from '../observability/logging.module';
 import { toProblem } from './error-problem';
 import { ApplicationError, PROBLEM_CONTENT_TYPE, ProblemDetails } from './problem';
 

@@ -16,7 +16,7 @@ import {
 import { AppModule } from '../../src/app.module';
 import { loadConfig } from '../../src/config/app-config';
 import { configureApp, createFastifyAdapter } from '../../src/http/create-app';
-import { createRootLogger } from '../../src/http/logging.module';
+import { createRootLogger } from '../../src/observability/logging.module';
 import { ApplicationError } from '../../src/http/problem';
 import { apiClient, type Api } from '../support/service';
 

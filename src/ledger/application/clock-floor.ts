@@ -3,7 +3,7 @@ import { BACKWARDS, END, type EventStoreDBClient, type Position } from '@eventst
 import type { Logger } from 'pino';
 import { Clock } from '../../config/clock';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
-import { ROOT_LOGGER } from '../../http/logging.module';
+import { ROOT_LOGGER } from '../../observability/logging.module';
 import { LEDGER_CATEGORY } from '../domain';
 
 /**

@@ -5,7 +5,7 @@ import { API_KEY_DIRECTORY } from '../../auth/api-key-directory';
 import { AppConfig } from '../../config/app-config';
 import { commandProcessorMetrics } from '../../event-store/command-processor-metrics';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
-import { METRICS_REGISTRY } from '../../metrics/metrics-registry.module';
+import { METRICS_REGISTRY } from '../../observability/metrics-registry.module';
 import { ClockFloor } from './clock-floor';
 import { LedgerKeyDirectory } from './ledger-key-directory';
 import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger.service';

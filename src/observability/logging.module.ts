@@ -1,9 +1,11 @@
 import { DynamicModule, Global, Module } from '@nestjs/common';
-import type { FastifyInstance } from 'fastify';
-import pino, { type DestinationStream, type Level, type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import type { AppConfig } from '../config/app-config';
 
-/** Injection token of the application's root pino logger (structured JSON lines). */
+/**
+ * Injection token of the application's root pino logger (structured JSON lines). Below HTTP, so
+ * any layer may log through it; the request line is the HTTP edge's (src/http/logging.module.ts).
+ */
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 
 /** Where a secret could ride into a log line when code logs an object by hand. */
@@ -33,31 +35,6 @@ export function createRootLogger(config: AppConfig, destination?: DestinationStr
   // (a third of the no-op route's throughput at info level); lines still pending when the process is
   // killed are lost, which the event store, not the log, is there to survive.
   return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
-}
-
-/**
- * One JSON line per request, written from a Fastify hook. Measured on the no-op route with 64
- * clients, nestjs-pino's pino-http middleware halved the throughput (about 4,300 against 9,000
- * requests/s on 2 cores), and it keeps one logger per process where tests start several services;
- * so the request line is written here and Nest's own lines go through `PinoLoggerService`.
- * Request headers are never logged.
- */
-export function logRequests(fastify: FastifyInstance, logger: Logger): void {
-  fastify.addHook('onResponse', (request, reply, done) => {
-    const level: Level = reply.statusCode >= 500 ? 'warn' : 'info';
-    if (logger.isLevelEnabled(level)) {
-      logger[level](
-        {
-          requestId: request.id,
-          req: { method: request.method, url: request.url },
-          res: { statusCode: reply.statusCode },
-          responseTime: Math.round(reply.elapsedTime * 10) / 10,
-        },
-        'request completed',
-      );
-    }
-    done();
-  });
 }
 
 @Global()
