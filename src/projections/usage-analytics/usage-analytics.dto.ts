@@ -1,12 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, Matches } from 'class-validator';
+import { ID_PATTERN } from '../../ledger/domain/ledger.validation';
 import { USAGE_DIMENSIONS } from './usage-report';
 
 /** Whole UTC days: the read model buckets usage per day of `occurredAt`. */
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}(?:T00:00(?::00(?:\.0{1,9})?)?Z)?$/;
 const DIMENSION = USAGE_DIMENSIONS.join('|');
 const GROUP_BY_PATTERN = new RegExp(`^(?:${DIMENSION})(?:,(?:${DIMENSION})){0,3}$`);
-const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** `GET …/sub-accounts/{s}/usage`: the usage of one sub-account. */
 export class UsageAnalyticsQueryDto {
