@@ -1,4 +1,11 @@
-import { decideEach, decideUsage, MAX_USAGE_AGE_MS, MAX_USAGE_FUTURE_SKEW_MS } from './ledger.decider';
+import { DomainError, isDomainError } from './domain-error';
+import { ledgerDecider } from './index';
+import {
+  decideUsage,
+  MAX_USAGE_AGE_MS,
+  MAX_USAGE_FUTURE_SKEW_MS,
+  type LedgerDecision,
+} from './ledger.decider';
 import { USAGE_KEY_RETENTION_MS } from './ledger.state';
 import {
   NOW,
@@ -253,29 +260,35 @@ describe('ledger decider: usage', () => {
     });
   });
 
-  describe('decideEach: a batch where each record stands alone', () => {
-    it('decides in order against the state left by the earlier records', () => {
+  describe('a batch through ledgerDecider, as the command processor decides one', () => {
+    it('decides each record in order against the state left by the earlier ones', () => {
       const state = stateOf(...setup);
-      const outcomes = decideEach(
-        [
-          useCredits('a', 'b1', 600),
-          useCredits('a', 'b2', 600),
-          useCredits('a', 'b3', 400),
-          useCredits('a', 'b1', 600),
-          useCredits('a', 'b1', 601),
-          useCredits('nobody', 'b5', 1),
-        ],
-        state,
-      );
+      // The processor's batch loop: decide, fold the events of an accepted command, skip a refused one.
+      const outcomes = [
+        useCredits('a', 'b1', 600),
+        useCredits('a', 'b2', 600),
+        useCredits('a', 'b3', 400),
+        useCredits('a', 'b1', 600),
+        useCredits('a', 'b1', 601),
+        useCredits('nobody', 'b5', 1),
+      ].map((command): LedgerDecision | DomainError => {
+        try {
+          const decision = ledgerDecider.decide(command, state);
+          for (const event of decision.events) ledgerDecider.evolve(state, event);
+          return decision;
+        } catch (error) {
+          if (isDomainError(error)) return error;
+          throw error;
+        }
+      });
       expect(
         outcomes.map((outcome) =>
-          outcome.ok ? (outcome.usage?.replayed ? 'repeat' : 'ok') : outcome.error.code,
+          outcome instanceof DomainError ? outcome.code : outcome.result?.replayed ? 'repeat' : 'ok',
         ),
       ).toEqual(['ok', 'insufficient_quota', 'ok', 'repeat', 'idempotency_conflict', 'not_found']);
       expect(outcomes[3]).toMatchObject({
-        ok: true,
         events: [],
-        usage: { usageId: 'usage-b1', remaining: 400 },
+        result: { usageId: 'usage-b1', remaining: 400 },
       });
       expect(state.subAccounts.get('a')).toMatchObject({ quota: 1_000, used: 1_000 });
       expect(state.parent).toMatchObject({ used: 1_000 });

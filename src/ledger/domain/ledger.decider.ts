@@ -1,6 +1,6 @@
 import { hasEnded, isBillingPeriod, nextPeriod, periodOf, type BillingPeriod } from '../../invoicing';
 import { MAX_CREDITS_PER_OPERATION, MAX_TOTAL_CREDITS, requireCredits } from './credits';
-import { DomainError, isDomainError } from './domain-error';
+import { DomainError } from './domain-error';
 import type {
   AllocateQuota,
   CloseBillingPeriod,
@@ -32,7 +32,6 @@ import type {
   UsageRecorded,
 } from './ledger.events';
 import {
-  evolve,
   liveReceipt,
   poolBalances,
   requireParent,
@@ -126,29 +125,6 @@ export type LedgerDecision = { events: LedgerEvent[]; result: LedgerResult };
 export function decideWithResult(command: LedgerCommand, state: LedgerState): LedgerDecision {
   if (command.type === 'RecordUsage') return decideUsage(command, state);
   return { events: decide(command, state), result: null };
-}
-
-export type CommandOutcome =
-  { ok: true; events: LedgerEvent[]; usage?: UsageResult } | { ok: false; error: DomainError };
-
-/**
- * Decides commands one after another, folding each success into `state` (which is therefore
- * mutated) so that the next command sees it. Each command succeeds or fails on its own: this is
- * the batch usage endpoint, and the way the application groups concurrent commands of one hot
- * parent into one append. Concatenating the successful outcomes' events, in order, gives the
- * events to append; if that append fails, `state` must be discarded.
- */
-export function decideEach(commands: readonly LedgerCommand[], state: LedgerState): CommandOutcome[] {
-  return commands.map((command): CommandOutcome => {
-    try {
-      const { events, result } = decideWithResult(command, state);
-      for (const event of events) evolve(state, event);
-      return result === null ? { ok: true, events } : { ok: true, events, usage: result };
-    } catch (error) {
-      if (isDomainError(error)) return { ok: false, error };
-      throw error;
-    }
-  });
 }
 
 /**

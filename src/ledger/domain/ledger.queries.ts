@@ -200,7 +200,3 @@ export function billingPeriods(state: LedgerState, now: Date): BillingPeriodView
   }
   return periods;
 }
-
-export function isPeriodClosed(state: LedgerState, period: BillingPeriod): boolean {
-  return state.closedPeriods.has(period);
-}
