@@ -56,10 +56,6 @@ export function missingMetadataError(property: string): RpcError {
   });
 }
 
-export function invalidArgumentError(details: string): RpcError {
-  return rpcError(status.INVALID_ARGUMENT, details, {});
-}
-
 export function unimplementedError(path: string): RpcError {
   return rpcError(
     status.UNIMPLEMENTED,
