@@ -11,7 +11,7 @@
  */
 import { LedgerLog } from './support/ledger-log';
 import { PROJECTIONS } from '../src/projections';
-import { recordedAtMsOf, type RecordedEnvelope } from '../src/projections/projection';
+import { recordedEnvelopeOf, type RecordedEnvelope } from '../src/projections/projection';
 
 function envelopes(count: number): RecordedEnvelope[] {
   const out: RecordedEnvelope[] = [];
@@ -30,18 +30,20 @@ function envelopes(count: number): RecordedEnvelope[] {
       ) as Record<string, unknown>;
       const data: unknown = JSON.parse(JSON.stringify(event.data));
       position += 900n;
-      out.push({
-        type: event.type,
-        data,
-        metadata,
-        id: event.id,
-        streamName: log.streamName,
-        revision: revision++,
-        commitPosition: position,
-        preparePosition: position,
-        created: new Date(),
-        recordedAtMs: recordedAtMsOf(metadata, data),
-      });
+      const envelope = recordedEnvelopeOf(
+        {
+          type: event.type,
+          data,
+          metadata,
+          id: event.id,
+          streamName: log.streamName,
+          revision: revision++,
+          commitPosition: position,
+          created: new Date(),
+        },
+        { commit: position, prepare: position },
+      );
+      if (envelope) out.push(envelope);
     }
   }
   return out;

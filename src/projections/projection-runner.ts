@@ -14,8 +14,7 @@ import {
   LEDGER_STREAM_PREFIX,
   type AnyProjection,
   type LogPosition,
-  recordedAtMsOf,
-  type RecordedEnvelope,
+  recordedEnvelopeOf,
 } from './projection';
 import { ProjectionLagError, ProjectionRebuildingError } from './projection.errors';
 import type { ProjectionStateStore } from './projection-state.store';
@@ -431,23 +430,13 @@ export class ProjectionRunner {
     const recorded = fromResolvedEvent(resolved);
     const position = resolved.event?.position;
     if (!recorded || !position) return;
-    const envelope: RecordedEnvelope = {
-      type: recorded.type,
-      data: recorded.data,
-      metadata: recorded.metadata,
-      id: recorded.id,
-      streamName: recorded.streamName,
-      revision: recorded.revision,
-      commitPosition: position.commit,
-      preparePosition: position.prepare,
-      created: recorded.created,
-      recordedAtMs: recordedAtMsOf(recorded.metadata, recorded.data),
-    };
+    // An event of a type this build does not know is folded by no projection; checkpoints pass it.
+    const envelope = recordedEnvelopeOf(recorded, position);
     this.delivered++;
     const now = performance.now();
     for (const slot of this.slotList) {
       if (slot.checkpoint !== null && comparePositions(position, slot.checkpoint) <= 0) continue;
-      slot.state = slot.projection.evolve(slot.state, envelope);
+      if (envelope) slot.state = slot.projection.evolve(slot.state, envelope);
       slot.checkpoint = position;
       slot.unsaved++;
       slot.applied++;

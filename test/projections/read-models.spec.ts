@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { jsonEvent } from '@eventstore/db-client';
 import {
   BalanceAsOfService,
   InMemoryProjectionStateStore,
@@ -257,6 +258,37 @@ describe('read models over the ledger stream', () => {
     } finally {
       await reader.stop();
     }
+  });
+
+  it('passes over an event of a type this build does not know, and reaches the events after it', async () => {
+    const ledger = newParent(10, '2026-10-01T00:00:00.000Z')
+      .createSubAccount('s', '2026-10-01T00:00:00.000Z')
+      .allocate('s', 10, '2026-10-01T00:00:00.000Z');
+    await ledger.flush();
+    // A newer writer's event, with the data of a usage record: no projection may take it for one.
+    await store.client.appendToStream(
+      `ledger-${ledger.parentId}`,
+      jsonEvent({
+        type: 'UsageReversed',
+        data: { subAccountId: 's', credits: 4, meter: 'images', occurredAt: '2026-10-01T00:00:00.000Z' },
+        metadata: { recordedAt: '2026-10-01T00:00:01.000Z' },
+      }),
+    );
+    const last = await ledger.use('s', 1, '2026-10-01T00:00:02.000Z').flush();
+    await runner.waitForPosition(last, WAIT_MS);
+
+    const page = await history.history(ledger.parentId, 's', { limit: 10 });
+    expect(page!.entries.map((e) => e.type)).toEqual([
+      'SubAccountCreated',
+      'QuotaAllocated',
+      'UsageRecorded',
+    ]);
+    const balance = await balances.balanceAsOf(ledger.parentId, 's', new Date('2030-01-01T00:00:00Z'));
+    expect(balance).toMatchObject({ quota: 10, used: 1 });
+    expect((await usage.usage(ledger.parentId, { groupBy: ['meter'] })).total).toEqual({
+      credits: 1,
+      records: 1,
+    });
   });
 
   it('waitForPosition resolves only once the appended event is applied, and times out otherwise', async () => {

@@ -1,6 +1,12 @@
 import type { SubAccountBalances } from '../../ledger/domain/ledger.events';
 import { Float64Column } from '../float64-column';
-import { parentIdOfStream, type Projection, type ProjectionReadOptions } from '../projection';
+import {
+  parentIdOfStream,
+  unhandledEvent,
+  type Projection,
+  type ProjectionReadOptions,
+  type RecordedEnvelope,
+} from '../projection';
 import type { ProjectionRunner } from '../projection-runner';
 
 /**
@@ -20,6 +26,33 @@ export type BalanceAsOfState = Map<string, Map<string, BalanceTimeline>>;
 
 type TimelineSnapshot = { t: string; q: string; u: string };
 
+const NOTHING_YET = { quota: 0, used: 0 };
+
+/** Appends the sub-account's balance after `event` to its timeline. */
+function record(
+  state: BalanceAsOfState,
+  event: RecordedEnvelope,
+  subAccountId: string,
+  after: { readonly quota: number; readonly used: number },
+): void {
+  const parentId = parentIdOfStream(event.streamName);
+  let parent = state.get(parentId);
+  if (!parent) {
+    parent = new Map();
+    state.set(parentId, parent);
+  }
+  let timeline = parent.get(subAccountId);
+  if (!timeline) {
+    timeline = { recordedAtKeys: new Float64Column(), quota: new Float64Column(), used: new Float64Column() };
+    parent.set(subAccountId, timeline);
+  }
+  const previous = timeline.recordedAtKeys.last() ?? -Infinity;
+  const recordedAt = event.recordedAtMs;
+  timeline.recordedAtKeys.push(Number.isNaN(recordedAt) ? previous : Math.max(previous, recordedAt));
+  timeline.quota.push(after.quota);
+  timeline.used.push(after.used);
+}
+
 export const balanceAsOfProjection: Projection<BalanceAsOfState> = {
   name: 'balance-as-of',
   version: 1,
@@ -27,37 +60,27 @@ export const balanceAsOfProjection: Projection<BalanceAsOfState> = {
   evolve(state, event) {
     switch (event.type) {
       case 'SubAccountCreated':
+        record(state, event, event.data.subAccountId, NOTHING_YET);
+        break;
       case 'QuotaAllocated':
       case 'CreditsReturned':
       case 'UsageRecorded':
-      case 'SubAccountClosed': {
-        const data = event.data as {
-          subAccountId: string;
-          balancesAfter?: { subAccount: SubAccountBalances };
-        };
-        const parentId = parentIdOfStream(event.streamName);
-        let parent = state.get(parentId);
-        if (!parent) {
-          parent = new Map();
-          state.set(parentId, parent);
-        }
-        let timeline = parent.get(data.subAccountId);
-        if (!timeline) {
-          timeline = {
-            recordedAtKeys: new Float64Column(),
-            quota: new Float64Column(),
-            used: new Float64Column(),
-          };
-          parent.set(data.subAccountId, timeline);
-        }
-        const previous = timeline.recordedAtKeys.last() ?? -Infinity;
-        const recordedAt = event.recordedAtMs;
-        const after = data.balancesAfter?.subAccount ?? { quota: 0, used: 0 };
-        timeline.recordedAtKeys.push(Number.isNaN(recordedAt) ? previous : Math.max(previous, recordedAt));
-        timeline.quota.push(after.quota);
-        timeline.used.push(after.used);
+      case 'SubAccountClosed':
+        record(state, event, event.data.subAccountId, event.data.balancesAfter.subAccount);
         break;
-      }
+      case 'ParentAccountOpened':
+      case 'ParentAccountRenamed':
+      case 'CreditsPurchased':
+      case 'SubAccountRenamed':
+      case 'BillingModelChanged':
+      case 'CreditPriceChanged':
+      case 'ApiKeyIssued':
+      case 'ApiKeyRevoked':
+      case 'BillingPeriodClosed':
+      case 'InvoiceIssued':
+        break;
+      default:
+        unhandledEvent(event);
     }
     return state;
   },

@@ -171,8 +171,16 @@ function feedFilter(query: FeedQueryDto): FeedFilter | undefined {
 
 /** Events whose data names the sub-account, and invoices billed to it. */
 function isAbout(event: FeedEvent, subAccountId: string): boolean {
-  const data = event.data as { subAccountId?: unknown; billTo?: { type?: unknown; id?: unknown } } | null;
+  const data = event.data;
   if (typeof data !== 'object' || data === null) return false;
-  if (data.subAccountId === subAccountId) return true;
-  return data.billTo?.type === 'sub-account' && data.billTo.id === subAccountId;
+  if ('subAccountId' in data && data.subAccountId === subAccountId) return true;
+  const billTo = 'billTo' in data ? data.billTo : undefined;
+  return (
+    typeof billTo === 'object' &&
+    billTo !== null &&
+    'type' in billTo &&
+    billTo.type === 'sub-account' &&
+    'id' in billTo &&
+    billTo.id === subAccountId
+  );
 }

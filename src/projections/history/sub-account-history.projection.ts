@@ -1,12 +1,13 @@
-import type { RecordedDomainEvent } from '../../event-store/command-processing/event-envelope';
-import type {
-  ActorType,
-  PoolBalances,
-  RecordedLedgerEvent,
-  SubAccountBalances,
-} from '../../ledger/domain/ledger.events';
+import type { ActorType, PoolBalances, SubAccountBalances } from '../../ledger/domain/ledger.events';
 import { Float64Column } from '../float64-column';
-import { parentIdOfStream, recordedAtMsOf, type Projection, type RecordedEnvelope } from '../projection';
+import {
+  parentIdOfStream,
+  recordedAtMsOf,
+  unhandledEvent,
+  type Projection,
+  type RecordedEnvelope,
+  type StoredLedgerEvent,
+} from '../projection';
 import { ProjectionQueryError } from '../projection.errors';
 
 /**
@@ -56,24 +57,35 @@ export const subAccountHistoryProjection: Projection<SubAccountHistoryState> = {
   version: 1,
   initialState: () => new Map(),
   evolve(state, event) {
-    const data = event.data as Record<string, unknown>;
     switch (event.type) {
       case 'CreditsPurchased':
         append(parentOf(state, event).pool, event);
         break;
       case 'SubAccountCreated':
       case 'UsageRecorded':
-        append(subAccountOf(state, event, String(data.subAccountId)), event);
+        append(subAccountOf(state, event, event.data.subAccountId), event);
         break;
       case 'QuotaAllocated':
       case 'CreditsReturned':
-        append(subAccountOf(state, event, String(data.subAccountId)), event);
+        append(subAccountOf(state, event, event.data.subAccountId), event);
         append(parentOf(state, event).pool, event);
         break;
       case 'SubAccountClosed':
-        append(subAccountOf(state, event, String(data.subAccountId)), event);
-        if (Number(data.returnedCredits) > 0) append(parentOf(state, event).pool, event);
+        append(subAccountOf(state, event, event.data.subAccountId), event);
+        if (event.data.returnedCredits > 0) append(parentOf(state, event).pool, event);
         break;
+      case 'ParentAccountOpened':
+      case 'ParentAccountRenamed':
+      case 'SubAccountRenamed':
+      case 'BillingModelChanged':
+      case 'CreditPriceChanged':
+      case 'ApiKeyIssued':
+      case 'ApiKeyRevoked':
+      case 'BillingPeriodClosed':
+      case 'InvoiceIssued':
+        break;
+      default:
+        unhandledEvent(event);
     }
     return state;
   },
@@ -243,9 +255,8 @@ const ZERO_BALANCES: SubAccountBalances = { quota: 0, used: 0, remaining: 0 };
  * An audit entry from the stored event. Only fields meant for the sub-account are copied: the raw data
  * of SubAccountCreated carries the credit price, which a `bill-to-parent` sub-account must not see.
  */
-export function subAccountHistoryEntry(event: RecordedDomainEvent): SubAccountHistoryEntry {
-  const recorded = event as unknown as RecordedLedgerEvent & RecordedDomainEvent;
-  const base = entryBase(event);
+export function subAccountHistoryEntry(recorded: StoredLedgerEvent): SubAccountHistoryEntry {
+  const base = entryBase(recorded);
   switch (recorded.type) {
     case 'SubAccountCreated':
       return { ...base, ...noUsage, type: recorded.type, credits: 0, balancesAfter: ZERO_BALANCES };
@@ -281,13 +292,12 @@ export function subAccountHistoryEntry(event: RecordedDomainEvent): SubAccountHi
         balancesAfter: recorded.data.balancesAfter.subAccount,
       };
     default:
-      throw new Error(`${event.type} at revision ${event.revision} is not a sub-account history event`);
+      throw new Error(`${recorded.type} at revision ${recorded.revision} is not a sub-account history event`);
   }
 }
 
-export function poolHistoryEntry(event: RecordedDomainEvent): PoolHistoryEntry {
-  const recorded = event as unknown as RecordedLedgerEvent & RecordedDomainEvent;
-  const base = entryBase(event);
+export function poolHistoryEntry(recorded: StoredLedgerEvent): PoolHistoryEntry {
+  const base = entryBase(recorded);
   switch (recorded.type) {
     case 'CreditsPurchased':
       return {
@@ -319,7 +329,7 @@ export function poolHistoryEntry(event: RecordedDomainEvent): PoolHistoryEntry {
         poolAfter: recorded.data.balancesAfter.pool,
       };
     default:
-      throw new Error(`${event.type} at revision ${event.revision} is not a pool history event`);
+      throw new Error(`${recorded.type} at revision ${recorded.revision} is not a pool history event`);
   }
 }
 
@@ -332,7 +342,7 @@ const noUsage = {
   late: null,
 } as const;
 
-function entryBase(event: RecordedDomainEvent): HistoryEntryBase {
+function entryBase(event: StoredLedgerEvent): HistoryEntryBase {
   const metadata = event.metadata;
   const revision = Number(event.revision);
   const actor = metadata.actor as { type: ActorType; id: string } | undefined;

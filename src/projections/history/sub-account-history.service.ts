@@ -1,10 +1,7 @@
 import type { EventStoreDBClient } from '@eventstore/db-client';
-import {
-  fromResolvedEvent,
-  type RecordedDomainEvent,
-} from '../../event-store/command-processing/event-envelope';
+import { fromResolvedEvent } from '../../event-store/command-processing/event-envelope';
+import { isLedgerEvent, type ProjectionReadOptions, type StoredLedgerEvent } from '../projection';
 import { ledgerStreamName } from '../../ledger/domain';
-import type { ProjectionReadOptions } from '../projection';
 import type { ProjectionRunner } from '../projection-runner';
 import {
   encodeHistoryCursor,
@@ -75,7 +72,7 @@ export class SubAccountHistoryService {
     parentId: string,
     timeline: HistoryTimeline,
     query: HistoryQuery,
-    toEntry: (event: RecordedDomainEvent) => Entry,
+    toEntry: (event: StoredLedgerEvent) => Entry,
   ): Promise<HistoryPage<Entry>> {
     // Taken synchronously: the timeline grows in place while the events are read back.
     const slice = historySlice(timeline, query);
@@ -100,7 +97,7 @@ export async function readRevisions(
   client: EventStoreDBClient,
   streamName: string,
   revisions: readonly number[],
-): Promise<Map<number, RecordedDomainEvent>> {
+): Promise<Map<number, StoredLedgerEvent>> {
   const ranges: { from: number; count: number }[] = [];
   for (const revision of revisions) {
     const range = ranges.at(-1);
@@ -111,7 +108,7 @@ export async function readRevisions(
     }
   }
   const wanted = new Set(revisions);
-  const found = new Map<number, RecordedDomainEvent>();
+  const found = new Map<number, StoredLedgerEvent>();
   let next = 0;
   const worker = async () => {
     while (next < ranges.length) {
@@ -121,7 +118,9 @@ export async function readRevisions(
         maxCount: range.count,
       })) {
         const event = fromResolvedEvent(resolved);
-        if (event && wanted.has(Number(event.revision))) found.set(Number(event.revision), event);
+        if (event && isLedgerEvent(event) && wanted.has(Number(event.revision))) {
+          found.set(Number(event.revision), event);
+        }
       }
     }
   };

@@ -1,4 +1,5 @@
-import { parentIdOfStream, type Projection, type ProjectionReadOptions } from '../projection';
+import type { UsageRecorded } from '../../ledger/domain/ledger.events';
+import { parentIdOfStream, unhandledEvent, type Projection, type ProjectionReadOptions } from '../projection';
 import type { ProjectionRunner } from '../projection-runner';
 import { usageReport, type UsageReportQuery, type UsageReportView } from './usage-report';
 
@@ -40,30 +41,28 @@ export const usageAnalyticsProjection: Projection<UsageAnalyticsState> = {
   version: 1,
   initialState: () => new Map(),
   evolve(state, event) {
-    if (event.type !== 'UsageRecorded') return state;
-    const data = event.data as { subAccountId: string; meter: string; occurredAt: string; credits: number };
-    const parentId = parentIdOfStream(event.streamName);
-    let parent = state.get(parentId);
-    if (!parent) {
-      parent = emptyParentUsage();
-      state.set(parentId, parent);
+    switch (event.type) {
+      case 'UsageRecorded':
+        addUsage(state, parentIdOfStream(event.streamName), event.data);
+        break;
+      case 'ParentAccountOpened':
+      case 'ParentAccountRenamed':
+      case 'CreditsPurchased':
+      case 'SubAccountCreated':
+      case 'SubAccountRenamed':
+      case 'QuotaAllocated':
+      case 'CreditsReturned':
+      case 'BillingModelChanged':
+      case 'CreditPriceChanged':
+      case 'ApiKeyIssued':
+      case 'ApiKeyRevoked':
+      case 'SubAccountClosed':
+      case 'BillingPeriodClosed':
+      case 'InvoiceIssued':
+        break;
+      default:
+        unhandledEvent(event);
     }
-    const sub = intern(parent.subAccounts, parent.subAccountIndex, data.subAccountId);
-    const meter = intern(parent.meters, parent.meterIndex, data.meter);
-    const day = Math.floor(Date.parse(data.occurredAt) / DAY_MS);
-    const key = `${sub}:${meter}:${day}`;
-    let bucket = parent.bucketIndex.get(key);
-    if (bucket === undefined) {
-      bucket = parent.bucketCredits.length;
-      parent.bucketIndex.set(key, bucket);
-      parent.bucketSubAccount.push(sub);
-      parent.bucketMeter.push(meter);
-      parent.bucketDay.push(day);
-      parent.bucketCredits.push(0);
-      parent.bucketRecords.push(0);
-    }
-    parent.bucketCredits[bucket] += data.credits;
-    parent.bucketRecords[bucket] += 1;
     return state;
   },
   toSnapshot(state) {
@@ -101,6 +100,30 @@ export const usageAnalyticsProjection: Projection<UsageAnalyticsState> = {
     return state;
   },
 };
+
+function addUsage(state: UsageAnalyticsState, parentId: string, data: UsageRecorded['data']): void {
+  let parent = state.get(parentId);
+  if (!parent) {
+    parent = emptyParentUsage();
+    state.set(parentId, parent);
+  }
+  const sub = intern(parent.subAccounts, parent.subAccountIndex, data.subAccountId);
+  const meter = intern(parent.meters, parent.meterIndex, data.meter);
+  const day = Math.floor(Date.parse(data.occurredAt) / DAY_MS);
+  const key = `${sub}:${meter}:${day}`;
+  let bucket = parent.bucketIndex.get(key);
+  if (bucket === undefined) {
+    bucket = parent.bucketCredits.length;
+    parent.bucketIndex.set(key, bucket);
+    parent.bucketSubAccount.push(sub);
+    parent.bucketMeter.push(meter);
+    parent.bucketDay.push(day);
+    parent.bucketCredits.push(0);
+    parent.bucketRecords.push(0);
+  }
+  parent.bucketCredits[bucket] += data.credits;
+  parent.bucketRecords[bucket] += 1;
+}
 
 function emptyParentUsage(): ParentUsage {
   return {
