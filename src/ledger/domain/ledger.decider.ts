@@ -53,6 +53,8 @@ import {
   requireText,
   samePrice,
   MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_REFERENCE_LENGTH,
+  MAX_REGION_LENGTH,
 } from './ledger.validation';
 import { invoicesOfOpenPeriod } from './ledger.invoices';
 import { usageFingerprint } from './usage-fingerprint';
@@ -69,8 +71,6 @@ export const DEFAULT_METER = 'default';
 export const MAX_USAGE_FUTURE_SKEW_MS = 5 * 60 * 1000;
 export const MAX_USAGE_AGE_MS = 35 * 24 * 60 * 60 * 1000;
 
-const MAX_REFERENCE_LENGTH = 200;
-const MAX_REGION_LENGTH = 64;
 const MAX_KEY_PREFIX_LENGTH = 64;
 const MAX_SECRET_HASH_LENGTH = 512;
 

@@ -39,6 +39,8 @@ export const UNSAFE_TEXT_MESSAGE =
 
 export const MAX_NAME_LENGTH = 200;
 export const MAX_IDEMPOTENCY_KEY_LENGTH = 200;
+export const MAX_REFERENCE_LENGTH = 200;
+export const MAX_REGION_LENGTH = 64;
 export const MAX_ATTRIBUTES = 32;
 export const MAX_ATTRIBUTE_VALUE_LENGTH = 256;
 

@@ -10,6 +10,7 @@ import {
   IsNonBlank,
   MAX_CREDITS,
   MAX_NAME_LENGTH,
+  MAX_REFERENCE_LENGTH,
 } from './validators';
 
 export class OpenParentDto {
@@ -42,11 +43,11 @@ export class PurchaseCreditsDto {
   @Max(MAX_CREDITS)
   credits!: number;
 
-  @ApiPropertyOptional({ maxLength: 200, example: 'PO-17' })
+  @ApiPropertyOptional({ maxLength: MAX_REFERENCE_LENGTH, example: 'PO-17' })
   @IsOptional()
   @IsString()
   @IsDisplayText()
-  @MaxLength(200)
+  @MaxLength(MAX_REFERENCE_LENGTH)
   reference?: string;
 }
 

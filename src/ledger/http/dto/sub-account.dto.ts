@@ -9,6 +9,7 @@ import {
   IsNonBlank,
   MAX_CREDITS,
   MAX_NAME_LENGTH,
+  MAX_REGION_LENGTH,
 } from './validators';
 
 export class CreateSubAccountDto {
@@ -24,11 +25,11 @@ export class CreateSubAccountDto {
   @MaxLength(MAX_NAME_LENGTH)
   name!: string;
 
-  @ApiPropertyOptional({ maxLength: 64, example: 'eu-west' })
+  @ApiPropertyOptional({ maxLength: MAX_REGION_LENGTH, example: 'eu-west' })
   @IsOptional()
   @IsString()
   @IsDisplayText()
-  @MaxLength(64)
+  @MaxLength(MAX_REGION_LENGTH)
   region?: string;
 
   @ApiProperty({ enum: BILLING_MODELS })

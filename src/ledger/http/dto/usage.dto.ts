@@ -22,6 +22,7 @@ import {
   IsDisplayText,
   IsInstant,
   MAX_CREDITS,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
   METER_PATTERN,
 } from './validators';
 import { isDisplaySafe } from '../../domain/ledger.validation';
@@ -56,7 +57,7 @@ function acceptsUsage(value: unknown, fields: ReadonlySet<string>): value is Rec
   return (
     typeof key === 'string' &&
     key.length >= 1 &&
-    key.length <= 200 &&
+    key.length <= MAX_IDEMPOTENCY_KEY_LENGTH &&
     !UNCOUNTED.test(key) &&
     isDisplaySafe(key) &&
     typeof credits === 'number' &&
@@ -74,10 +75,13 @@ export class RecordUsageDto {
     return acceptsUsage(value, USAGE_FIELDS);
   }
 
-  @ApiProperty({ maxLength: 200, description: 'a repeat with the same key is recorded once (35 days)' })
+  @ApiProperty({
+    maxLength: MAX_IDEMPOTENCY_KEY_LENGTH,
+    description: 'a repeat with the same key is recorded once (35 days)',
+  })
   @IsString()
   @MinLength(1)
-  @MaxLength(200)
+  @MaxLength(MAX_IDEMPOTENCY_KEY_LENGTH)
   @IsDisplayText()
   idempotencyKey!: string;
 

@@ -8,7 +8,14 @@ import { isDisplaySafe, UNSAFE_TEXT_MESSAGE } from '../../domain/ledger.validati
  * the domain's, handed on here so the DTOs and the decider can never disagree.
  */
 
-export { ID_PATTERN, MAX_NAME_LENGTH, METER_PATTERN } from '../../domain/ledger.validation';
+export {
+  ID_PATTERN,
+  MAX_IDEMPOTENCY_KEY_LENGTH,
+  MAX_NAME_LENGTH,
+  MAX_REFERENCE_LENGTH,
+  MAX_REGION_LENGTH,
+  METER_PATTERN,
+} from '../../domain/ledger.validation';
 export { MAX_CREDITS_PER_OPERATION as MAX_CREDITS } from '../../domain/credits';
 export const ID_DESCRIPTION = "1–64 of A-Z a-z 0-9 '_' '.' '-', starting with a letter or digit";
 export const CURRENCIES = activeCurrencies();
