@@ -9,3 +9,4 @@ export * from './projection.errors';
 export * from './projections';
 export * from './projections.module';
 export * from './usage-analytics/usage-analytics.projection';
+export * from './usage-analytics/usage-analytics.service';

@@ -20,7 +20,7 @@ import {
 } from './projection-state.store';
 import { PROJECTIONS } from './projections';
 import { SubAccountHistoryService } from './history/sub-account-history.service';
-import { UsageAnalyticsService } from './usage-analytics/usage-analytics.projection';
+import { UsageAnalyticsService } from './usage-analytics/usage-analytics.service';
 
 /**
  * Files under the configured read-model folder (`<SUBLEDGER_DATA_DIR>/projections`); an in-memory

@@ -8,7 +8,7 @@ import type { RequestContext } from '../../ledger/application/ledger.service';
 import { requireParent, requireSubAccount } from '../../ledger/domain';
 import { Context } from '../../ledger/http/request-context.decorator';
 import { ReadYourWrites } from '../read-your-writes';
-import { UsageAnalyticsService } from './usage-analytics.projection';
+import { UsageAnalyticsService } from './usage-analytics.service';
 import { ParentUsageQueryDto, UsageAnalyticsQueryDto, UsageReportDto } from './usage-analytics.dto';
 import { fieldOf, type UsageDimension, type UsageReportView } from './usage-report';
 

@@ -1,7 +1,5 @@
 import type { UsageRecorded } from '../../ledger/domain/ledger.events';
-import { parentIdOfStream, unhandledEvent, type Projection, type ProjectionReadOptions } from '../projection';
-import type { ProjectionRunner } from '../projection-runner';
-import { usageReport, type UsageReportQuery, type UsageReportView } from './usage-report';
+import { parentIdOfStream, unhandledEvent, type Projection } from '../projection';
 
 const DAY_MS = 86_400_000;
 
@@ -148,20 +146,4 @@ function intern(values: string[], index: Map<string, number>, value: string): nu
     index.set(value, i);
   }
   return i;
-}
-
-export class UsageAnalyticsService {
-  constructor(
-    private readonly runner: ProjectionRunner,
-    private readonly options: ProjectionReadOptions,
-  ) {}
-
-  /** A parent with no usage yet gets an empty report; whether the parent exists is the caller's check. */
-  async usage(parentId: string, query: UsageReportQuery): Promise<UsageReportView> {
-    const state = await this.runner.read<UsageAnalyticsState>(
-      usageAnalyticsProjection.name,
-      this.options.readTimeoutMs,
-    );
-    return usageReport(state.get(parentId), query);
-  }
 }
