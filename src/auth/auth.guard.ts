@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
-import { ID_PATTERN } from '../ledger/domain/ledger.validation';
+import { ID_PATTERN } from '../kernel/ids';
 import { timingSafeEqual } from 'node:crypto';
 import { hashSecret, MAX_SECRET_LENGTH, parseApiKeySecret } from './api-key-secret';
 import { ApiKeyRegistry } from './api-key.registry';

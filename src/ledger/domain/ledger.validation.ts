@@ -1,4 +1,5 @@
 import { isCurrency, isInstant, isUnitPrice } from '../../invoicing';
+import { ID_PATTERN } from '../../kernel/ids';
 import { DomainError } from './domain-error';
 import { BILLING_MODELS, type BillingModel, type DecimalPrice, type UsageAttributes } from './ledger.events';
 
@@ -7,15 +8,11 @@ import { BILLING_MODELS, type BillingModel, type DecimalPrice, type UsageAttribu
  * domain must not trust any caller: every value that reaches an event passes through here.
  */
 
-// These limits are the ledger's; the HTTP DTOs import them to answer field by field, and the auth
-// guard to refuse an id no one can have. Prices, currencies and instants follow the invoicing core's
-// rules (src/invoicing), so that everything the ledger records can be invoiced.
+// These limits are the ledger's; the HTTP DTOs import them to answer field by field. The id grammar
+// is the kernel's (the auth guard needs it too); prices, currencies and instants follow the
+// invoicing core's rules (src/invoicing), so that everything the ledger records can be invoiced.
 
-/**
- * Ids end up in stream names (`ledger-<parentId>`) and URLs, so keep them URL- and stream-safe; a
- * dash is fine because the category is the part before the first dash.
- */
-export const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+export { ID_PATTERN };
 export const METER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,63}$/;
 
 /**
