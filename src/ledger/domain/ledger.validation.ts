@@ -1,4 +1,4 @@
-import { isCurrency, isInstant, isUnitPrice } from '../../invoicing';
+import { compareUnitPrices, isCurrency, isInstant, isUnitPrice } from '../../invoicing';
 import { ID_PATTERN } from '../../kernel/ids';
 import { DomainError } from './domain-error';
 import { BILLING_MODELS, type BillingModel, type DecimalPrice, type UsageAttributes } from './ledger.events';
@@ -87,13 +87,7 @@ export function requirePrice(field: string, value: unknown): DecimalPrice {
 /** "0.5" and "0.50" are one price: changing one into the other changes nothing. */
 export function samePrice(left: DecimalPrice | null, right: DecimalPrice | null): boolean {
   if (left === null || right === null) return left === right;
-  return canonicalPrice(left) === canonicalPrice(right);
-}
-
-function canonicalPrice(price: DecimalPrice): string {
-  const [integer, fraction = ''] = price.split('.');
-  const significant = fraction.replace(/0+$/, '');
-  return significant ? `${integer}.${significant}` : integer;
+  return compareUnitPrices(left, right) === 0;
 }
 
 export function requireBillingModel(value: unknown): BillingModel {
