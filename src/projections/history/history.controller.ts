@@ -10,11 +10,10 @@ import { Context } from '../../ledger/http/request-context.decorator';
 import { ReadYourWrites } from '../read-your-writes';
 import { historyCsv, wholeRange } from './history-csv';
 import { HistoryQueryDto } from './history.dto';
-import type { SubAccountHistoryEntry } from './sub-account-history.projection';
+import { MAX_HISTORY_LIMIT, type SubAccountHistoryEntry } from './sub-account-history.projection';
 import { SubAccountHistoryService, type HistoryPage } from './sub-account-history.service';
 
 const DEFAULT_HISTORY_LIMIT = 100;
-const MAX_HISTORY_LIMIT = 500;
 
 /** A sub-account's audit trail, served by the sub-account-history projection. */
 @ApiTags('sub-accounts')
