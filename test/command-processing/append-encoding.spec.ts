@@ -1,7 +1,11 @@
 import { jsonEvent } from '@eventstore/db-client';
 import { AppendReq, BatchAppendReq } from '@eventstore/db-client/generated/streams_pb';
 import { Message } from 'google-protobuf';
-import { useNativeBase64ForAppends } from '../../src/event-store/append-encoding';
+import {
+  installedClientVersion,
+  PATCHED_CLIENT_VERSION,
+  useNativeBase64ForAppends,
+} from '../../src/event-store/append-encoding';
 import { collect, startTestEventStore, uniqueStream, type TestEventStore } from '../support/event-store';
 
 useNativeBase64ForAppends();
@@ -45,6 +49,44 @@ describe.each([
     message.setData(bytes);
     expect(message.getData()).toBe(bytes);
   });
+});
+
+describe('the guard on the client version', () => {
+  const PATCHED = Symbol.for('subledger.nativeBase64ProposedMessage');
+
+  it('reads the installed client as the pinned one', () => {
+    expect(installedClientVersion()).toBe(PATCHED_CLIENT_VERSION);
+  });
+
+  it.each(['6.2.2', '6.3.0', '7.0.0', 'undefined'])(
+    'refuses another version (%s) and patches neither message class',
+    (version) => {
+      // Fresh copies of the generated classes, never patched in this registry.
+      jest.isolateModules(() => {
+        /* eslint-disable @typescript-eslint/no-require-imports */
+        const fresh = require('@eventstore/db-client/generated/streams_pb') as {
+          AppendReq: typeof AppendReq;
+          BatchAppendReq: typeof BatchAppendReq;
+        };
+        const encoding = require('../../src/event-store/append-encoding') as {
+          useNativeBase64ForAppends: typeof useNativeBase64ForAppends;
+        };
+        /* eslint-enable @typescript-eslint/no-require-imports */
+        const prototypes = [fresh.BatchAppendReq.ProposedMessage, fresh.AppendReq.ProposedMessage].map(
+          (messageClass) => messageClass.prototype as unknown as Record<PropertyKey, unknown>,
+        );
+        const setters = prototypes.map((prototype) => prototype.setData);
+        expect(() => encoding.useNativeBase64ForAppends(version)).toThrow(
+          `@eventstore/db-client ${version} is installed, but the native base64 patch`,
+        );
+        expect(prototypes.map((prototype) => prototype[PATCHED])).toEqual([undefined, undefined]);
+        expect(prototypes.map((prototype) => prototype.setData)).toEqual(setters);
+        // The pinned version, on the same fresh classes, does patch them.
+        encoding.useNativeBase64ForAppends(PATCHED_CLIENT_VERSION);
+        expect(prototypes.map((prototype) => prototype[PATCHED])).toEqual([true, true]);
+      });
+    },
+  );
 });
 
 describe('appends through the client with native base64', () => {
