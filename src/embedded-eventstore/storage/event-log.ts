@@ -119,11 +119,6 @@ export class RecordBuilder {
   }
 }
 
-/** Offset of the first entry of a record that starts at `recordStart`. */
-export function firstEntryOffset(recordStart: number): number {
-  return recordStart + RECORD_HEADER_SIZE + BODY_HEADER_SIZE;
-}
-
 export type EntryVisitor = (position: number, buf: Buffer, start: number, end: number) => void;
 
 function visitEntries(
