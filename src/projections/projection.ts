@@ -1,4 +1,5 @@
 import type { RecordedDomainEvent } from '../event-store/command-processing/event-envelope';
+import { LEDGER_CATEGORY } from '../ledger/domain';
 import { LEDGER_EVENT_TYPES, type LedgerEvent } from '../ledger/domain/ledger.events';
 
 /**
@@ -71,6 +72,33 @@ export function unhandledEvent(event: { readonly type: never }): never {
   throw new Error(`No case for the ledger event type ${String(event.type)}`);
 }
 
+/**
+ * The ledger event types that move no credits: no balance, pool or usage figure changes with them, so
+ * none of the credit read models (balance as of, history, usage analytics) reads them. One list
+ * instead of one per projection: a projection returns early on these, and its switch still has to
+ * name every other type (`unhandledEvent`). A new type goes here only if it moves no credits.
+ */
+const CREDIT_NEUTRAL_EVENT_TYPES = [
+  'ParentAccountOpened',
+  'ParentAccountRenamed',
+  'SubAccountRenamed',
+  'BillingModelChanged',
+  'CreditPriceChanged',
+  'ApiKeyIssued',
+  'ApiKeyRevoked',
+  'BillingPeriodClosed',
+  'InvoiceIssued',
+] as const satisfies readonly LedgerEvent['type'][];
+
+type CreditNeutralEventType = (typeof CREDIT_NEUTRAL_EVENT_TYPES)[number];
+const CREDIT_NEUTRAL: ReadonlySet<string> = new Set(CREDIT_NEUTRAL_EVENT_TYPES);
+
+export function movesNoCredits<Event extends { readonly type: LedgerEvent['type'] }>(
+  event: Event,
+): event is Extract<Event, { readonly type: CreditNeutralEventType }> {
+  return CREDIT_NEUTRAL.has(event.type);
+}
+
 /** Where in `$all` an event sits; compared commit first, then prepare (events of one append may share a commit). */
 export interface LogPosition {
   readonly commit: bigint;
@@ -103,8 +131,8 @@ export interface Projection<State> {
 // Projections of different states live side by side in one runner.
 export type AnyProjection = Projection<any>;
 
-/** The write side's one stream per parent; snapshot streams (`ledgersnapshot-…`) do not match. */
-export const LEDGER_STREAM_PREFIX = 'ledger-';
+/** The write side's one stream per parent (`ledgerStreamName`); snapshot streams (`ledgersnapshot-…`) do not match. */
+export const LEDGER_STREAM_PREFIX = `${LEDGER_CATEGORY}-`;
 
 export function parentIdOfStream(streamName: string): string {
   return streamName.slice(LEDGER_STREAM_PREFIX.length);

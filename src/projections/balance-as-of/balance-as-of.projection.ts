@@ -1,6 +1,7 @@
 import type { SubAccountBalances } from '../../ledger/domain/ledger.events';
 import { Float64Column } from '../float64-column';
 import {
+  movesNoCredits,
   parentIdOfStream,
   unhandledEvent,
   type Projection,
@@ -58,6 +59,7 @@ export const balanceAsOfProjection: Projection<BalanceAsOfState> = {
   version: 1,
   initialState: () => new Map(),
   evolve(state, event) {
+    if (movesNoCredits(event)) return state;
     switch (event.type) {
       case 'SubAccountCreated':
         record(state, event, event.data.subAccountId, NOTHING_YET);
@@ -68,16 +70,7 @@ export const balanceAsOfProjection: Projection<BalanceAsOfState> = {
       case 'SubAccountClosed':
         record(state, event, event.data.subAccountId, event.data.balancesAfter.subAccount);
         break;
-      case 'ParentAccountOpened':
-      case 'ParentAccountRenamed':
       case 'CreditsPurchased':
-      case 'SubAccountRenamed':
-      case 'BillingModelChanged':
-      case 'CreditPriceChanged':
-      case 'ApiKeyIssued':
-      case 'ApiKeyRevoked':
-      case 'BillingPeriodClosed':
-      case 'InvoiceIssued':
         break;
       default:
         unhandledEvent(event);

@@ -1,6 +1,7 @@
 import type { ActorType, PoolBalances, SubAccountBalances } from '../../ledger/domain/ledger.events';
 import { Float64Column } from '../float64-column';
 import {
+  movesNoCredits,
   parentIdOfStream,
   recordedAtMsOf,
   unhandledEvent,
@@ -57,6 +58,7 @@ export const subAccountHistoryProjection: Projection<SubAccountHistoryState> = {
   version: 1,
   initialState: () => new Map(),
   evolve(state, event) {
+    if (movesNoCredits(event)) return state;
     switch (event.type) {
       case 'CreditsPurchased':
         append(parentOf(state, event).pool, event);
@@ -73,16 +75,6 @@ export const subAccountHistoryProjection: Projection<SubAccountHistoryState> = {
       case 'SubAccountClosed':
         append(subAccountOf(state, event, event.data.subAccountId), event);
         if (event.data.returnedCredits > 0) append(parentOf(state, event).pool, event);
-        break;
-      case 'ParentAccountOpened':
-      case 'ParentAccountRenamed':
-      case 'SubAccountRenamed':
-      case 'BillingModelChanged':
-      case 'CreditPriceChanged':
-      case 'ApiKeyIssued':
-      case 'ApiKeyRevoked':
-      case 'BillingPeriodClosed':
-      case 'InvoiceIssued':
         break;
       default:
         unhandledEvent(event);

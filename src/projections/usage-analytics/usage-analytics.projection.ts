@@ -1,5 +1,5 @@
 import type { UsageRecorded } from '../../ledger/domain/ledger.events';
-import { parentIdOfStream, unhandledEvent, type Projection } from '../projection';
+import { movesNoCredits, parentIdOfStream, unhandledEvent, type Projection } from '../projection';
 
 const DAY_MS = 86_400_000;
 
@@ -39,24 +39,16 @@ export const usageAnalyticsProjection: Projection<UsageAnalyticsState> = {
   version: 1,
   initialState: () => new Map(),
   evolve(state, event) {
+    if (movesNoCredits(event)) return state;
     switch (event.type) {
       case 'UsageRecorded':
         addUsage(state, parentIdOfStream(event.streamName), event.data);
         break;
-      case 'ParentAccountOpened':
-      case 'ParentAccountRenamed':
       case 'CreditsPurchased':
       case 'SubAccountCreated':
-      case 'SubAccountRenamed':
       case 'QuotaAllocated':
       case 'CreditsReturned':
-      case 'BillingModelChanged':
-      case 'CreditPriceChanged':
-      case 'ApiKeyIssued':
-      case 'ApiKeyRevoked':
       case 'SubAccountClosed':
-      case 'BillingPeriodClosed':
-      case 'InvoiceIssued':
         break;
       default:
         unhandledEvent(event);
