@@ -1,8 +1,9 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApplicationError } from '../http/problem';
 import { ProjectionRunner } from '../projections/projection-runner';
 import { EventStoreHealthIndicator } from './event-store.health-indicator';
+import { HealthDto } from './health.dto';
 
 /**
  * A custom check rather than `@nestjs/terminus`: there is a single dependency to probe, and a
@@ -28,7 +29,7 @@ export class HealthController {
   @ApiOperation({
     summary: 'Readiness: the event store is reachable and the projections have caught up since the start',
   })
-  @ApiResponse({ status: 200, description: '`{status: "ok", eventStore: "up"}`' })
+  @ApiOkResponse({ type: HealthDto, description: '`{status: "ok", eventStore: "up"}`' })
   @ApiResponse({
     status: 503,
     description:
@@ -53,6 +54,7 @@ export class HealthController {
 
   @Get('live')
   @ApiOperation({ summary: 'Liveness: the process is up and serving HTTP, whatever the event store does' })
+  @ApiOkResponse({ type: HealthDto })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }

@@ -1,12 +1,21 @@
 import { randomBytes } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { mintApiKey } from '../../auth/api-key-secret';
 import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { apiKeysOf, parentView, type ApiKeyView, type ParentView } from '../domain';
 import { LedgerService, type RequestContext } from '../application/ledger.service';
 import { OpenParentDto, PurchaseCreditsDto, UpdateParentDto } from './dto/parent.dto';
+import { ApiKeyListDto, IssuedApiKeyDto, OpenedParentDto, ParentDto } from './dto/responses.dto';
 import { requireEmptyBody } from './dto/empty-body';
 import { Context } from './request-context.decorator';
 
@@ -34,7 +43,10 @@ export class ParentsController {
   @Post()
   @Roles('operator')
   @ApiOperation({ summary: 'Open a parent account; its parent key is in the answer, and only there' })
-  @ApiResponse({ status: 201, description: 'the parent with `apiKey: {id, secret, prefix}`' })
+  @ApiCreatedResponse({
+    type: OpenedParentDto,
+    description: 'the parent with `apiKey: {id, secret, prefix}`',
+  })
   @ApiResponse({ status: 409, description: '`already_exists`' })
   async open(@Context() context: RequestContext, @Body() body: OpenParentDto): Promise<OpenedParent> {
     const parentId = body.id ?? `p_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
@@ -60,6 +72,7 @@ export class ParentsController {
   @Roles('operator', 'parent')
   @KeyCheckedInCommand()
   @ApiOperation({ summary: 'The parent with its pool: purchased, allocated, available, used' })
+  @ApiOkResponse({ type: ParentDto })
   async get(@Context() context: RequestContext, @Param('p') parentId: string): Promise<ParentView> {
     const now = this.ledger.now();
     return (await this.ledger.read(context, parentId, (state) => parentView(state, now))).result;
@@ -68,6 +81,7 @@ export class ParentsController {
   @Patch(':p')
   @Roles('operator')
   @ApiOperation({ summary: 'Rename the parent or change its price (from the next billing period)' })
+  @ApiOkResponse({ type: ParentDto })
   async update(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -81,7 +95,7 @@ export class ParentsController {
   @Roles('operator')
   @HttpCode(200)
   @ApiOperation({ summary: "Add purchased credits to the parent's pool" })
-  @ApiResponse({ status: 200, description: 'the parent with its pool after the purchase' })
+  @ApiOkResponse({ type: ParentDto, description: 'the parent with its pool after the purchase' })
   async purchase(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -101,7 +115,10 @@ export class ParentsController {
   @Roles('operator', 'parent')
   @KeyCheckedInCommand()
   @ApiOperation({ summary: 'Issue another parent key; the secret is in this answer and nowhere else' })
-  @ApiResponse({ status: 201, description: '`{id, secret, prefix, subAccountId: null, issuedAt}`' })
+  @ApiCreatedResponse({
+    type: IssuedApiKeyDto,
+    description: '`{id, secret, prefix, subAccountId: null, issuedAt}`',
+  })
   async issueKey(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -127,6 +144,7 @@ export class ParentsController {
   @Roles('operator', 'parent')
   @KeyCheckedInCommand()
   @ApiOperation({ summary: "The parent's own keys, active and revoked, without secrets or hashes" })
+  @ApiOkResponse({ type: ApiKeyListDto })
   async listKeys(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -142,6 +160,7 @@ export class ParentsController {
   @ApiOperation({
     summary: 'Revoke a parent key: refused from the next request on; repeating it changes nothing',
   })
+  @ApiNoContentResponse({ description: 'done; no body' })
   @ApiResponse({ status: 409, description: "`last_parent_key`: the parent's only active key" })
   async revokeKey(
     @Context() context: RequestContext,

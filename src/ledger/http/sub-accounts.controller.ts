@@ -1,5 +1,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { mintApiKey } from '../../auth/api-key-secret';
 import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { ForbiddenError } from '../../auth/auth.errors';
@@ -14,6 +22,7 @@ import {
   SetQuotaDto,
   UpdateSubAccountDto,
 } from './dto/sub-account.dto';
+import { ApiKeyListDto, IssuedApiKeyDto, SubAccountDto, SubAccountPageDto } from './dto/responses.dto';
 import { requireEmptyBody } from './dto/empty-body';
 import { subAccountPage, subAccountResponse, type SubAccountResponse } from './ledger.views';
 import { Context } from './request-context.decorator';
@@ -55,7 +64,7 @@ export class SubAccountsController {
   @ApiOperation({
     summary: 'Create a sub-account, optionally with a quota taken from the pool (creditPrice: operator only)',
   })
-  @ApiResponse({ status: 201, description: 'the sub-account' })
+  @ApiCreatedResponse({ type: SubAccountDto, description: 'the sub-account' })
   @ApiResponse({ status: 403, description: '`forbidden`: a parent key gave `creditPrice`' })
   async create(
     @Context() context: RequestContext,
@@ -73,6 +82,7 @@ export class SubAccountsController {
   @Get()
   @Roles('parent')
   @ApiOperation({ summary: 'Sub-accounts with their balances, in id order, cursor-paginated' })
+  @ApiOkResponse({ type: SubAccountPageDto })
   async list(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -93,6 +103,7 @@ export class SubAccountsController {
   @Get(':s')
   @Roles('parent', 'sub-account')
   @ApiOperation({ summary: 'One sub-account: status, billing model, quota, used, remaining' })
+  @ApiOkResponse({ type: SubAccountDto })
   async get(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -112,6 +123,7 @@ export class SubAccountsController {
     summary:
       'Rename, or change billing model or price (terms from the next period; creditPrice: operator only)',
   })
+  @ApiOkResponse({ type: SubAccountDto })
   @ApiResponse({ status: 403, description: '`forbidden`: a parent key gave `creditPrice`' })
   update(
     @Context() context: RequestContext,
@@ -129,6 +141,7 @@ export class SubAccountsController {
   @Put(':s/quota')
   @Roles('parent')
   @ApiOperation({ summary: 'Set the quota: above today allocates the difference, below returns it' })
+  @ApiOkResponse({ type: SubAccountDto })
   @ApiResponse({ status: 409, description: '`insufficient_pool`, `quota_below_used`, `sub_account_closed`' })
   setQuota(
     @Context() context: RequestContext,
@@ -146,7 +159,7 @@ export class SubAccountsController {
   @Roles('parent')
   @HttpCode(200)
   @ApiOperation({ summary: 'Move credits from the pool into the quota' })
-  @ApiResponse({ status: 200, description: 'the sub-account after the allocation' })
+  @ApiOkResponse({ type: SubAccountDto, description: 'the sub-account after the allocation' })
   @ApiResponse({ status: 409, description: '`insufficient_pool`, `sub_account_closed`' })
   allocate(
     @Context() context: RequestContext,
@@ -164,6 +177,7 @@ export class SubAccountsController {
   @Roles('parent')
   @HttpCode(200)
   @ApiOperation({ summary: 'Return unused credits to the pool (all unused when credits is absent)' })
+  @ApiOkResponse({ type: SubAccountDto })
   @ApiResponse({ status: 409, description: '`quota_below_used`, `sub_account_closed`' })
   returnCredits(
     @Context() context: RequestContext,
@@ -183,6 +197,7 @@ export class SubAccountsController {
   @ApiOperation({
     summary: 'Close: unused credits go back to the pool, its keys stop working; repeating it changes nothing',
   })
+  @ApiOkResponse({ type: SubAccountDto })
   close(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -196,7 +211,10 @@ export class SubAccountsController {
   @Post(':s/api-keys')
   @Roles('parent')
   @ApiOperation({ summary: 'Issue a sub-account key; the secret is in this answer and nowhere else' })
-  @ApiResponse({ status: 201, description: '`{id, secret, prefix, subAccountId, issuedAt}`' })
+  @ApiCreatedResponse({
+    type: IssuedApiKeyDto,
+    description: '`{id, secret, prefix, subAccountId, issuedAt}`',
+  })
   async issueKey(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -222,6 +240,7 @@ export class SubAccountsController {
   @Get(':s/api-keys')
   @Roles('parent')
   @ApiOperation({ summary: "The sub-account's keys, without secrets or hashes" })
+  @ApiOkResponse({ type: ApiKeyListDto })
   async listKeys(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
@@ -235,6 +254,7 @@ export class SubAccountsController {
   @Roles('parent')
   @HttpCode(204)
   @ApiOperation({ summary: 'Revoke a key: refused from the next request on; repeating it changes nothing' })
+  @ApiNoContentResponse({ description: 'done; no body' })
   async revokeKey(
     @Context() context: RequestContext,
     @Param('p') parentId: string,

@@ -1,10 +1,24 @@
 import { Body, Controller, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiCreatedResponse,
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { toProblem } from '../../http/error-problem';
 import type { ProblemDetails } from '../../http/problem';
 import { LedgerService, type RequestContext } from '../application/ledger.service';
+import {
+  BatchUsageFailureDto,
+  BatchUsageResultsDto,
+  BatchUsageSuccessDto,
+  UsageRecordedDto,
+} from './dto/responses.dto';
 import { BatchUsageDto, RecordUsageDto } from './dto/usage.dto';
 import { Context } from './request-context.decorator';
 
@@ -28,8 +42,11 @@ export class UsageController {
   @Post('sub-accounts/:s/usage')
   @Roles('parent', 'sub-account')
   @ApiOperation({ summary: 'Record usage; a repeat of the same idempotency key is recorded once' })
-  @ApiResponse({ status: 201, description: '`{usageId, remaining}`: recorded now' })
-  @ApiResponse({ status: 200, description: '`{usageId, remaining}`: a repeat, answered as the first time' })
+  @ApiCreatedResponse({ type: UsageRecordedDto, description: '`{usageId, remaining}`: recorded now' })
+  @ApiOkResponse({
+    type: UsageRecordedDto,
+    description: '`{usageId, remaining}`: a repeat, answered as the first time',
+  })
   @ApiResponse({
     status: 409,
     description: '`insufficient_quota`, `idempotency_conflict`, `sub_account_closed`',
@@ -52,8 +69,10 @@ export class UsageController {
   @ApiOperation({
     summary: 'Record up to 1,000 usage records; each succeeds or fails on its own, results in order',
   })
-  @ApiResponse({
-    status: 200,
+  // The results' members are named by $ref only (oneOf), so the document must be told of them.
+  @ApiExtraModels(BatchUsageSuccessDto, BatchUsageFailureDto)
+  @ApiOkResponse({
+    type: BatchUsageResultsDto,
     description: '`{results: [{status, usageId, remaining} | {status, error: problem}]}`',
   })
   async batch(

@@ -1,5 +1,5 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { ApplicationError } from '../../http/problem';
 import { LedgerService, type RequestContext } from '../../ledger/application/ledger.service';
@@ -7,7 +7,7 @@ import { requireSubAccount, subAccountBalances } from '../../ledger/domain';
 import { Context } from '../../ledger/http/request-context.decorator';
 import { ReadYourWrites } from '../read-your-writes';
 import { BalanceAsOfService, type BalanceAsOf } from './balance-as-of.projection';
-import { BalanceQueryDto } from './balance.dto';
+import { BalanceAsOfDto, BalanceQueryDto } from './balance.dto';
 
 /**
  * A sub-account's balance: now from the ledger's own state, at an earlier instant from the
@@ -29,6 +29,7 @@ export class BalanceController {
   @ApiOperation({
     summary: 'quota, used and remaining as of an instant (now by default; an instant after now is refused)',
   })
+  @ApiOkResponse({ type: BalanceAsOfDto })
   async balance(
     @Context() context: RequestContext,
     @Param('p') parentId: string,

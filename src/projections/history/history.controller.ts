@@ -1,5 +1,5 @@
 import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { sendCsv, wantsCsv } from '../../http/csv';
@@ -9,7 +9,7 @@ import { requireSubAccount } from '../../ledger/domain';
 import { Context } from '../../ledger/http/request-context.decorator';
 import { ReadYourWrites } from '../read-your-writes';
 import { historyCsv, wholeRange } from './history-csv';
-import { HistoryQueryDto } from './history.dto';
+import { HistoryPageDto, HistoryQueryDto } from './history.dto';
 import { MAX_HISTORY_LIMIT, type SubAccountHistoryEntry } from './sub-account-history.projection';
 import { SubAccountHistoryService, type HistoryPage } from './sub-account-history.service';
 
@@ -32,6 +32,7 @@ export class HistoryController {
     summary: 'The audit trail: every credit event with balances after, actor and correlation id',
   })
   @ApiProduces('application/json', 'text/csv')
+  @ApiOkResponse({ type: HistoryPageDto, description: 'JSON, or CSV with one row per entry' })
   async auditTrail(
     @Context() context: RequestContext,
     @Param('p') parentId: string,

@@ -2,9 +2,9 @@ import { ApiProperty, ApiPropertyOptional, getSchemaPath } from '@nestjs/swagger
 import { ProblemDto } from '../../../http/problem.dto';
 
 /*
- * Response bodies of the ledger's routes, for the OpenAPI document (src/http/open-api.ts attaches
- * them to their routes). They describe what the views in ledger.views.ts and ledger.queries.ts
- * answer; the contract test drives a client generated from them against the service.
+ * Response bodies of the ledger's routes, declared on each route by its controller for the OpenAPI
+ * document. They describe what the views in ledger.views.ts and ledger.queries.ts answer; the
+ * contract test drives a client generated from them against the service.
  */
 
 export class PoolDto {
@@ -130,54 +130,4 @@ export class BatchUsageResultsDto {
     description: 'one per record, in order',
   })
   results!: (BatchUsageSuccessDto | BatchUsageFailureDto)[];
-}
-
-export class BalancesDto {
-  @ApiProperty() quota!: number;
-  @ApiProperty() used!: number;
-  @ApiProperty() remaining!: number;
-}
-
-export class BalanceAsOfDto extends BalancesDto {
-  @ApiProperty({ format: 'date-time' }) asOf!: string;
-  @ApiProperty({ description: 'false when the sub-account was created after asOf (balances 0)' })
-  existed!: boolean;
-}
-
-export class ActorDto {
-  @ApiProperty({ enum: ['operator', 'parent', 'sub-account', 'service'] }) type!: string;
-  @ApiProperty() id!: string;
-}
-
-export class HistoryEntryDto {
-  @ApiProperty({ description: 'resume after this entry: pass it as cursor' }) cursor!: string;
-  @ApiProperty() eventId!: string;
-  @ApiProperty({ description: 'revision in ledger-<parentId>' }) revision!: number;
-  @ApiProperty({ description: 'SubAccountCreated, QuotaAllocated, CreditsReturned, UsageRecorded, …' })
-  type!: string;
-
-  @ApiProperty({ description: 'credits moved (0 for SubAccountCreated)' }) credits!: number;
-  @ApiProperty({ type: String, nullable: true }) reason!: string | null;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true }) recordedAt!: string | null;
-  @ApiProperty({ type: ActorDto, nullable: true }) actor!: ActorDto | null;
-  @ApiProperty({ type: String, nullable: true }) correlationId!: string | null;
-  @ApiProperty({ type: String, nullable: true }) causationId!: string | null;
-  @ApiProperty({ type: BalancesDto, description: 'the sub-account after this entry' })
-  balancesAfter!: BalancesDto;
-  @ApiProperty({ type: String, format: 'date-time', nullable: true }) occurredAt!: string | null;
-  @ApiProperty({ type: String, nullable: true }) meter!: string | null;
-  @ApiProperty({ type: String, nullable: true }) usageId!: string | null;
-  @ApiProperty({ type: String, nullable: true }) idempotencyKey!: string | null;
-  @ApiProperty({ type: String, nullable: true }) billingPeriod!: string | null;
-  @ApiProperty({ type: Boolean, nullable: true }) late!: boolean | null;
-}
-
-export class HistoryPageDto {
-  @ApiProperty({ type: HistoryEntryDto, isArray: true }) entries!: HistoryEntryDto[];
-  @ApiProperty({ type: String, nullable: true }) nextCursor!: string | null;
-}
-
-export class HealthDto {
-  @ApiProperty({ enum: ['ok'] }) status!: 'ok';
-  @ApiPropertyOptional({ enum: ['up'] }) eventStore?: 'up';
 }
