@@ -1,5 +1,5 @@
 import { ConfigError } from './config/app-config';
-import { createApp } from './http/create-app';
+import { createApp } from './app';
 
 async function main(): Promise<void> {
   const { config } = await createApp();

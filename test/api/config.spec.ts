@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { AppConfig, ConfigError, loadConfig } from '../../src/config/app-config';
 import { Clock } from '../../src/config/clock';
-import { createApp } from '../../src/http/create-app';
+import { createApp } from '../../src/app';
 import { startTestService } from '../support/service';
 
 const PRODUCTION_READY = {

@@ -1,7 +1,7 @@
 import { startEmbeddedEventStore } from '../../src/embedded-eventstore';
 import { EventStoreHealthIndicator } from '../../src/health/event-store.health-indicator';
 import { HealthController } from '../../src/health/health.controller';
-import { createApp } from '../../src/http/create-app';
+import { createApp } from '../../src/app';
 import { ApplicationError } from '../../src/http/problem';
 import { InMemoryProjectionStateStore, PROJECTIONS, ProjectionRunner } from '../../src/projections';
 import { startTestEventStore } from '../support/event-store';

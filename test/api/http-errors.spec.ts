@@ -15,7 +15,7 @@ import {
 } from 'class-validator';
 import { AppModule } from '../../src/app.module';
 import { loadConfig } from '../../src/config/app-config';
-import { configureApp, createFastifyAdapter } from '../../src/http/create-app';
+import { configureApp, createFastifyAdapter } from '../../src/app';
 import { createRootLogger } from '../../src/observability/logging.module';
 import { ApplicationError } from '../../src/http/problem';
 import { apiClient, type Api } from '../support/service';

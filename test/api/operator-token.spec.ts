@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { OPERATOR_TOKEN_FILE } from '../../src/config/operator-token';
-import { createApp, type RunningApp } from '../../src/http/create-app';
+import { createApp, type RunningApp } from '../../src/app';
 import { expectStatus } from '../support/ledger-fixtures';
 import { apiClient } from '../support/service';
 

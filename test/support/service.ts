@@ -6,7 +6,7 @@ import type { DestinationStream } from 'pino';
 import type { LogLevel } from '../../src/config/app-config';
 import { freePort, startChild } from './child-process';
 import { pollUntil } from './poll';
-import { createApp } from '../../src/http/create-app';
+import { createApp } from '../../src/app';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
 const MAIN_PATH = path.join(REPO_ROOT, 'src', 'main.ts');

@@ -2,22 +2,22 @@ import type { AddressInfo } from 'node:net';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream, Logger } from 'pino';
-import { AppModule } from '../app.module';
-import { AppConfig, ConfigOverrides, loadConfig } from '../config/app-config';
-import { keepGeneratedOperatorToken } from '../config/operator-token';
-import { answerFrameworkError } from './framework-errors';
-import { useJsonBodyOnly } from './json-body-parser';
-import { HttpDrain } from './graceful-shutdown';
-import { createRootLogger, ROOT_LOGGER } from '../observability/logging.module';
-import { logRequests } from './request-log';
-import { METRICS_REGISTRY } from '../observability/metrics-registry.module';
-import { instrumentHttp } from './metrics.module';
-import { setUpOpenApi } from './open-api';
-import { PinoLoggerService } from './pino-logger.service';
-import { REQUEST_ID_HEADER, requestIdFor } from './request-id';
+import { AppModule } from './app.module';
+import { AppConfig, ConfigOverrides, loadConfig } from './config/app-config';
+import { keepGeneratedOperatorToken } from './config/operator-token';
+import { answerFrameworkError } from './http/framework-errors';
+import { useJsonBodyOnly } from './http/json-body-parser';
+import { HttpDrain } from './http/graceful-shutdown';
+import { createRootLogger, ROOT_LOGGER } from './observability/logging.module';
+import { logRequests } from './http/request-log';
+import { METRICS_REGISTRY } from './observability/metrics-registry.module';
+import { instrumentHttp } from './http/metrics.module';
+import { setUpOpenApi } from './http/open-api';
+import { PinoLoggerService } from './http/pino-logger.service';
+import { REQUEST_ID_HEADER, requestIdFor } from './http/request-id';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { version } = require('../../package.json') as { version: string };
+const { version } = require('../package.json') as { version: string };
 
 export interface CreateAppOptions extends ConfigOverrides {
   /** The environment to read settings from; `process.env` unless given. Overrides win over it. */
