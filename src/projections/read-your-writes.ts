@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { LedgerService, type RequestContext } from '../ledger/application/ledger.service';
+import type { RequestContext } from '../auth/request-context';
+import { LedgerService } from '../ledger/application/ledger.service';
 import type { LedgerState } from '../ledger/domain';
 import { ProjectionRunner } from './projection-runner';
 

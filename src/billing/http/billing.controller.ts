@@ -11,8 +11,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import { Roles } from '../../auth/roles.decorator';
 import { sendCsv, wantsCsv } from '../../http/csv';
-import type { RequestContext } from '../../ledger/application/ledger.service';
-import { Context } from '../../ledger/http/request-context.decorator';
+import { Context, type RequestContext } from '../../auth/request-context';
 import {
   BillingService,
   type ClosedPeriod,

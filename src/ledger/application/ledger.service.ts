@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable } from '@nestjs/common';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import type { Principal } from '../../auth/principal';
+import type { RequestContext } from '../../auth/request-context';
 import { Clock } from '../../config/clock';
 import {
   CommandProcessor,
@@ -20,13 +21,8 @@ import {
 } from '../domain';
 import { ledgerRequestDecider, type KeyCheck, type LedgerRead, type LedgerRequest } from './ledger-request';
 
-/** Who asks and under which ids: everything the event metadata needs besides the clock. */
-export type RequestContext = {
-  readonly principal: Principal;
-  readonly requestId: string;
-  /** The caller's `x-correlation-id`, else the request id: the chain this request belongs to. */
-  readonly correlationId: string;
-};
+/** Who asks and under which ids; defined by auth, where the request's `Context` is read. */
+export type { RequestContext };
 
 /** A command's answer with the read-your-writes token of its append. */
 export type Executed<Result> = {

@@ -4,7 +4,7 @@ import { KeyCheckedInCommand, OwnKeyRoute, Roles } from '../../auth/roles.decora
 import { requireParent, requireSubAccount, subAccountBalances } from '../domain';
 import { LedgerService, type RequestContext } from '../application/ledger.service';
 import { MeDto } from './dto/me.dto';
-import { Context } from './request-context.decorator';
+import { Context } from '../../auth/request-context';
 
 /**
  * `GET /v1/me`: any key asks who it is. A sub-account key also gets its quota, used and remaining,

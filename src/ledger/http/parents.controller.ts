@@ -17,7 +17,7 @@ import { LedgerService, type RequestContext } from '../application/ledger.servic
 import { OpenParentDto, PurchaseCreditsDto, UpdateParentDto } from './dto/parent.dto';
 import { ApiKeyListDto, IssuedApiKeyDto, OpenedParentDto, ParentDto } from './dto/responses.dto';
 import { requireEmptyBody } from './dto/empty-body';
-import { Context } from './request-context.decorator';
+import { Context } from '../../auth/request-context';
 
 export type OpenedParent = ParentView & { apiKey: { id: string; secret: string; prefix: string } };
 

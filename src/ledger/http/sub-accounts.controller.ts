@@ -25,7 +25,7 @@ import {
 import { ApiKeyListDto, IssuedApiKeyDto, SubAccountDto, SubAccountPageDto } from './dto/responses.dto';
 import { requireEmptyBody } from './dto/empty-body';
 import { subAccountPage, subAccountResponse, type SubAccountResponse } from './ledger.views';
-import { Context } from './request-context.decorator';
+import { Context } from '../../auth/request-context';
 
 /**
  * Prices are the operator's (SPEC §1, §4): a parent that gives `creditPrice`, even its current value,

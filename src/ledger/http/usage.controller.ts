@@ -20,7 +20,7 @@ import {
   UsageRecordedDto,
 } from './dto/responses.dto';
 import { BatchUsageDto, RecordUsageDto } from './dto/usage.dto';
-import { Context } from './request-context.decorator';
+import { Context } from '../../auth/request-context';
 
 export type UsageAnswer = { usageId: string; remaining: number };
 

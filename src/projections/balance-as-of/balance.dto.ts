@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional } from 'class-validator';
-import { IsInstant } from '../../ledger/http/dto/validators';
+import { IsInstant } from '../../http/validators';
 import { BalancesDto } from '../balances.dto';
 
 export class BalanceQueryDto {

@@ -3,9 +3,9 @@ import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from
 import type { FastifyReply } from 'fastify';
 import { Roles } from '../../auth/roles.decorator';
 import { ApplicationError } from '../../http/problem';
-import { LedgerService, type RequestContext } from '../../ledger/application/ledger.service';
+import { Context, type RequestContext } from '../../auth/request-context';
+import { LedgerService } from '../../ledger/application/ledger.service';
 import { LEDGER_EVENT_TYPES, requireParent } from '../../ledger/domain';
-import { Context } from '../../ledger/http/request-context.decorator';
 import { FeedPageDto, FeedQueryDto } from './feed.dto';
 import { MAX_FEED_LIMIT, ParentFeedService, type FeedEvent, type FeedPage } from './parent-feed.service';
 

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsOptional, IsString, Matches, MaxLength } from 'class-validator';
-import { IsInstant } from '../../ledger/http/dto/validators';
+import { IsInstant } from '../../http/validators';
 import { BalancesDto } from '../balances.dto';
 
 export class HistoryQueryDto {
