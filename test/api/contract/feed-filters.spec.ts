@@ -6,40 +6,11 @@ import {
   type StoredEvent,
 } from '../../support/ledger-fixtures';
 import { startTestService, type TestService } from '../../support/service';
+import { readSse } from '../../support/sse';
 import { createPricedSub, openPricedParent, use } from '../billing/billing-helpers';
 
 /* The event feed's filters, `types` and `subAccountId`, on pages and over SSE. */
 jest.setTimeout(60_000);
-
-type SseEvent = { id: string; event: string; data: any };
-
-/** Reads SSE events until `count` arrived, then disconnects. */
-async function readSse(response: Response, count: number, abort: AbortController): Promise<SseEvent[]> {
-  const reader = response.body!.getReader();
-  const decoder = new TextDecoder();
-  const events: SseEvent[] = [];
-  let buffer = '';
-  while (events.length < count) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    buffer += decoder.decode(value, { stream: true });
-    let end: number;
-    while ((end = buffer.indexOf('\n\n')) >= 0) {
-      const block = buffer.slice(0, end);
-      buffer = buffer.slice(end + 2);
-      const fields = Object.fromEntries(
-        block
-          .split('\n')
-          .filter((line) => line && !line.startsWith(':'))
-          .map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 1).trim()]),
-      );
-      if (fields.data !== undefined)
-        events.push({ id: fields.id, event: fields.event, data: JSON.parse(fields.data) });
-    }
-  }
-  abort.abort();
-  return events;
-}
 
 describe('feed filters', () => {
   let service: TestService;
