@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as path from 'node:path';
+import { isInstant } from '../invoicing';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -156,8 +157,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
   const now = value('SUBLEDGER_NOW');
   let clockStartsAt: Date | undefined;
   if (now !== undefined) {
-    clockStartsAt = parseInstant(now);
-    if (!clockStartsAt) {
+    // The service's one rule for an instant (the invoicing core's): the clock starts where every
+    // event's recordedAt, and so its billing period, comes from.
+    if (isInstant(now)) clockStartsAt = new Date(now);
+    else {
       problems.push(
         `SUBLEDGER_NOW must be an ISO 8601 instant with a zone, e.g. 2026-10-31T23:00:00Z (got "${now}")`,
       );
@@ -235,11 +238,4 @@ function parseBoolean(name: string, raw: string | undefined, problems: string[])
   if (['false', '0', 'no'].includes(normalized)) return false;
   problems.push(`${name} must be true or false (got "${raw}")`);
   return false;
-}
-
-/** Only instants with an explicit zone: a local time would mean a different instant on each machine. */
-function parseInstant(raw: string): Date | undefined {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/i.test(raw)) return undefined;
-  const instant = new Date(raw);
-  return Number.isNaN(instant.getTime()) ? undefined : instant;
 }

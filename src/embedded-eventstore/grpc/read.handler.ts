@@ -215,6 +215,23 @@ export class ReadSession {
     return buf.subarray(start, start + this.engine.index.length(i));
   }
 
+  /** Counts the engine's commits and wakes a sleeping subscription; returns the unsubscribe. */
+  private watchCommits(): () => void {
+    return this.engine.onCommit(() => {
+      this.commits++;
+      this.wakeUp();
+    });
+  }
+
+  /** A caught-up subscription's rest: flush what was sent, then sleep until the next commit. */
+  private async idleUntilCommit(): Promise<void> {
+    const seen = this.commits;
+    await this.sink.flush();
+    // Commits may have landed while flushing; look again before sleeping.
+    if (this.commits !== seen) return;
+    await this.waitForCommit();
+  }
+
   private async subscribeAll(from: 'start' | 'end' | number): Promise<void> {
     const index = this.engine.index;
     // Subscriptions start after the given position (exclusive).
@@ -224,10 +241,7 @@ export class ReadSession {
         : from === 'end'
           ? this.engine.durableCount
           : index.firstAtOrAfter(from + 1, index.count);
-    const unsubscribe = this.engine.onCommit(() => {
-      this.commits++;
-      this.wakeUp();
-    });
+    const unsubscribe = this.watchCommits();
     try {
       await this.send(confirmationFrame(randomUUID()));
       let caughtUp = false;
@@ -255,11 +269,7 @@ export class ReadSession {
           await this.send(CAUGHT_UP_FRAME);
           continue;
         }
-        const seen = this.commits;
-        await this.sink.flush();
-        // Commits may have landed while flushing; look again before sleeping.
-        if (this.commits !== seen) continue;
-        await this.waitForCommit();
+        await this.idleUntilCommit();
       }
     } finally {
       unsubscribe();
@@ -268,10 +278,7 @@ export class ReadSession {
 
   private async subscribeStream(name: string, from: 'start' | 'end' | number): Promise<void> {
     let next: number | null = from === 'start' ? 0 : from === 'end' ? null : from + 1;
-    const unsubscribe = this.engine.onCommit(() => {
-      this.commits++;
-      this.wakeUp();
-    });
+    const unsubscribe = this.watchCommits();
     try {
       await this.send(confirmationFrame(randomUUID()));
       let caughtUp = false;
@@ -298,11 +305,7 @@ export class ReadSession {
           await this.send(CAUGHT_UP_FRAME);
           continue;
         }
-        const seen = this.commits;
-        await this.sink.flush();
-        // Commits may have landed while flushing; look again before sleeping.
-        if (this.commits !== seen) continue;
-        await this.waitForCommit();
+        await this.idleUntilCommit();
       }
     } finally {
       unsubscribe();
