@@ -114,6 +114,17 @@ describe('configuration', () => {
     expect(problems.join('\n')).toMatch(/SUBLEDGER_EVENTSTORE_MEMORY/);
   });
 
+  it('reads SUBLEDGER_NOW by the same rule as every other instant the service takes (isInstant)', () => {
+    expect(loadConfig({ SUBLEDGER_NOW: '2026-10-31T23:00:00.5+01:00' }).clockStartsAt).toEqual(
+      new Date('2026-10-31T22:00:00.500Z'),
+    );
+    for (const instant of ['2026-02-30T00:00:00Z', '2026-10-31T24:00:00Z', '2026-10-31T23:00:00']) {
+      expect(problemsOf(() => loadConfig({ SUBLEDGER_NOW: instant }))).toEqual([
+        `SUBLEDGER_NOW must be an ISO 8601 instant with a zone, e.g. 2026-10-31T23:00:00Z (got "${instant}")`,
+      ]);
+    }
+  });
+
   it('refuses a short operator token and a connection string that is not esdb://', () => {
     expect(problemsOf(() => loadConfig({ OPERATOR_TOKEN: 'short' }))).toEqual([
       'OPERATOR_TOKEN must be at least 16 characters long',
