@@ -3,6 +3,7 @@ import {
   handleClientStreamingCall,
   handleServerStreamingCall,
   handleUnaryCall,
+  sendUnaryData,
   ServiceDefinition,
   status,
   UntypedServiceImplementation,
@@ -254,20 +255,12 @@ export class StreamsHandlers {
     const o = call.request.getOptions() ?? new DeleteReq.Options();
     const name = streamName(o.getStreamIdentifier());
     const expected = expectedOf(o, () => o.getRevision());
-    this.engine.deleteStream(name, expected).then(
-      (outcome) => {
-        const err = deleteError(outcome, name);
-        if (err) return callback(err);
-        const resp = new DeleteResp();
-        if (outcome.kind === 'success') {
-          const pos = new DeleteResp.Position();
-          pos.setCommitPosition(String(outcome.position));
-          pos.setPreparePosition(String(outcome.position));
-          resp.setPosition(pos);
-        }
-        callback(null, resp);
-      },
-      (err: Error) => callback({ code: status.UNAVAILABLE, details: err.message }),
+    answerRemoval(
+      this.engine.deleteStream(name, expected),
+      name,
+      () => new DeleteResp(),
+      () => new DeleteResp.Position(),
+      callback,
     );
   };
 
@@ -275,22 +268,45 @@ export class StreamsHandlers {
     const o = call.request.getOptions() ?? new TombstoneReq.Options();
     const name = streamName(o.getStreamIdentifier());
     const expected = expectedOf(o, () => o.getRevision());
-    this.engine.tombstone(name, expected).then(
-      (outcome) => {
-        const err = deleteError(outcome, name);
-        if (err) return callback(err);
-        const resp = new TombstoneResp();
-        if (outcome.kind === 'success') {
-          const pos = new TombstoneResp.Position();
-          pos.setCommitPosition(String(outcome.position));
-          pos.setPreparePosition(String(outcome.position));
-          resp.setPosition(pos);
-        }
-        callback(null, resp);
-      },
-      (err: Error) => callback({ code: status.UNAVAILABLE, details: err.message }),
+    answerRemoval(
+      this.engine.tombstone(name, expected),
+      name,
+      () => new TombstoneResp(),
+      () => new TombstoneResp.Position(),
+      callback,
     );
   };
+}
+
+/**
+ * Delete and tombstone answer alike: the error of a refused removal, or the response with the log
+ * position of a done one (none when there was nothing to remove).
+ */
+function answerRemoval<
+  Position extends { setCommitPosition(value: string): unknown; setPreparePosition(value: string): unknown },
+  Resp extends { setPosition(value?: Position): unknown },
+>(
+  removal: Promise<DeleteOutcome>,
+  name: string,
+  response: () => Resp,
+  position: () => Position,
+  callback: sendUnaryData<Resp>,
+): void {
+  removal.then(
+    (outcome) => {
+      const err = deleteError(outcome, name);
+      if (err) return callback(err);
+      const resp = response();
+      if (outcome.kind === 'success') {
+        const pos = position();
+        pos.setCommitPosition(String(outcome.position));
+        pos.setPreparePosition(String(outcome.position));
+        resp.setPosition(pos);
+      }
+      callback(null, resp);
+    },
+    (err: Error) => callback({ code: status.UNAVAILABLE, details: err.message }),
+  );
 }
 
 function deleteError(outcome: DeleteOutcome, name: string) {
