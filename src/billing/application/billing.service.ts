@@ -1,8 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { ForbiddenError } from '../../auth/auth.errors';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
 import { SubledgerError } from '../../kernel/subledger-error';
+import { CloseBillingPeriodCommand } from '../../ledger/application/commands';
 import { LedgerService, type RequestContext } from '../../ledger/application/ledger.service';
 import {
   billingPeriods,
@@ -51,6 +53,7 @@ export type InvoiceListing = {
 export class BillingService {
   constructor(
     private readonly ledger: LedgerService,
+    private readonly commands: CommandBus,
     @Inject(EVENT_STORE_CLIENT) private readonly client: EventStoreDBClient,
   ) {}
 
@@ -58,7 +61,7 @@ export class BillingService {
     requirePeriod(period);
     let closedNow = true;
     try {
-      await this.ledger.execute(context, parentId, { type: 'CloseBillingPeriod', data: { period } });
+      await this.commands.execute(new CloseBillingPeriodCommand(context, parentId, { period }));
     } catch (error) {
       // "Repeating it changes nothing": the same invoices, nothing appended.
       if (!(isDomainError(error) && error.code === 'period_already_closed')) throw error;

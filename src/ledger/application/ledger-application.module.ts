@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import type { Registry } from 'prom-client';
 import { API_KEY_DIRECTORY } from '../../auth/api-key-directory';
@@ -7,15 +8,20 @@ import { commandProcessorMetrics } from '../../event-store/command-processor-met
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
 import { METRICS_REGISTRY } from '../../observability/metrics-registry.module';
 import { ClockFloor } from './clock-floor';
+import { LEDGER_COMMAND_HANDLERS } from './commands';
 import { LedgerKeyDirectory } from './ledger-key-directory';
 import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger.service';
 
 /**
- * The one command processor of the `ledger` category, the service in front of it, and auth's key
- * directory answered from it.
+ * The one command processor of the `ledger` category, the service in front of it, a command handler
+ * per ledger command on the `CommandBus` (`CqrsModule`, global: billing sends its close there too),
+ * and auth's key directory answered from it. Only the command bus of `@nestjs/cqrs` is used: events
+ * reach the read side through the store's subscriptions, not its in-memory `EventBus`.
  */
 @Module({
+  imports: [CqrsModule.forRoot()],
   providers: [
+    ...LEDGER_COMMAND_HANDLERS,
     {
       provide: LEDGER_PROCESSOR,
       useFactory: (client: EventStoreDBClient, registry: Registry, config: AppConfig) =>

@@ -1,13 +1,15 @@
 import {
-  decideWithResult,
+  decide,
+  decideUsage,
   ledgerDecider,
   usageKeySnapshotJournal,
   type LedgerCommand,
   type LedgerEvent,
-  type LedgerResult,
   type LedgerState,
+  type RecordUsage,
+  type UsageResult,
 } from '../domain';
-import type { Decider } from '../../event-store/command-processing';
+import type { Decider, Decision } from '../../event-store/command-processing';
 import { UnauthorizedError } from '../../auth/auth.errors';
 
 /**
@@ -22,9 +24,52 @@ export type KeyCheck = { readonly keyId: string; readonly subAccountId: string |
 /** A read answered from the parent's current state, in the stream's queue like any command. */
 export type LedgerRead<Result> = (state: LedgerState) => Result;
 
-export type LedgerRequest =
-  | { readonly key: KeyCheck | null; readonly command: LedgerCommand }
-  | { readonly key: KeyCheck | null; readonly read: LedgerRead<unknown> };
+/**
+ * One entry of a parent's queue: a command of the domain or a read, with the key to check first.
+ *
+ * It carries its own decision, typed by what it answers, and keeps the answer of the decision the
+ * processor settled it with: one processor queues requests of every answer type, so the processor's
+ * own result is `void` and the caller reads the answer here, typed, with nothing cast back. A request
+ * decided again (after a lost race, or pushed to the next batch by the byte cap) keeps the latest
+ * answer, which is the one its outcome settles with.
+ */
+export class LedgerRequest<Result> {
+  private answered: { readonly result: Result } | undefined;
+
+  private constructor(
+    readonly key: KeyCheck | null,
+    /** The domain command, or null for a read: the snapshot journal asks which commands need keys. */
+    readonly command: LedgerCommand | null,
+    private readonly decision: (state: LedgerState) => Decision<LedgerEvent, Result>,
+  ) {}
+
+  static command(key: KeyCheck | null, command: Exclude<LedgerCommand, RecordUsage>): LedgerRequest<null> {
+    return new LedgerRequest(key, command, (state) => ({ events: decide(command, state), result: null }));
+  }
+
+  /** Rule 5 answers usage even when nothing is recorded (an idempotent repeat). */
+  static usage(key: KeyCheck | null, command: RecordUsage): LedgerRequest<UsageResult> {
+    return new LedgerRequest(key, command, (state) => decideUsage(command, state));
+  }
+
+  static read<Result>(key: KeyCheck | null, read: LedgerRead<Result>): LedgerRequest<Result> {
+    return new LedgerRequest(key, null, (state) => ({ events: [], result: read(state) }));
+  }
+
+  /** The key check, then the decision; its answer is kept for `answer()`. */
+  decide(state: LedgerState): Decision<LedgerEvent, void> {
+    if (this.key) requireActiveKey(state, this.key);
+    const { events, result } = this.decision(state);
+    this.answered = { result };
+    return { events, result: undefined };
+  }
+
+  /** The answer of the decision the processor settled this request with. */
+  answer(): Result {
+    if (!this.answered) throw new Error('a ledger request was answered before it was decided');
+    return this.answered.result;
+  }
+}
 
 /** Throws when the key is no longer usable against this parent's state. */
 export function requireActiveKey(state: LedgerState, key: KeyCheck): void {
@@ -38,23 +83,20 @@ export function requireActiveKey(state: LedgerState, key: KeyCheck): void {
 }
 
 /**
- * The ledger decider as the command processor runs it for the HTTP API: the key check first, then
- * either the domain's decision or a read. Reads decide no event, so they cost no append; they go
- * through the same per-parent queue, which is what makes a read after a write always see it.
+ * The ledger decider as the command processor runs it for the HTTP API: each request decides itself
+ * (the key check first, then the domain's decision or a read). Reads decide no event, so they cost no
+ * append; they go through the same per-parent queue, which is what makes a read after a write always
+ * see it.
  */
-export const ledgerRequestDecider: Decider<LedgerState, LedgerRequest, LedgerEvent, unknown> = {
+export const ledgerRequestDecider: Decider<LedgerState, LedgerRequest<unknown>, LedgerEvent, void> = {
   initialState: ledgerDecider.initialState,
   evolve: ledgerDecider.evolve,
-  decide(request, state) {
-    if (request.key) requireActiveKey(state, request.key);
-    if ('read' in request) return { events: [], result: request.read(state) };
-    return decideWithResult(request.command, state) as { events: LedgerEvent[]; result: LedgerResult };
-  },
+  decide: (request, state) => request.decide(state),
   toSnapshot: ledgerDecider.toSnapshot,
   fromSnapshot: ledgerDecider.fromSnapshot,
   snapshotVersion: ledgerDecider.snapshotVersion,
   // Reads and key checks need no idempotency keys: a cold balance is answered before they load.
   snapshotJournal: usageKeySnapshotJournal(
-    (request: LedgerRequest) => 'read' in request || request.command.type !== 'RecordUsage',
+    (request: LedgerRequest<unknown>) => request.command?.type !== 'RecordUsage',
   ),
 };

@@ -17,9 +17,10 @@ import {
   type LedgerEvent,
   type LedgerEventMetadata,
   type LedgerState,
+  type RecordUsage,
   type UsageResult,
 } from '../domain';
-import { ledgerRequestDecider, type KeyCheck, type LedgerRead, type LedgerRequest } from './ledger-request';
+import { LedgerRequest, ledgerRequestDecider, type KeyCheck, type LedgerRead } from './ledger-request';
 
 /** Who asks and under which ids; defined by auth, where the request's `Context` is read. */
 export type { RequestContext };
@@ -33,16 +34,13 @@ export type Executed<Result> = {
   readonly now: Date;
 };
 
-/** Commands without the clock: the service stamps `metadata.now` itself. */
-export type LedgerCommandInput = LedgerCommand extends infer C
-  ? C extends { type: infer T; data: infer D }
-    ? { type: T; data: D }
-    : never
-  : never;
+/** A usage record as a caller sends it: the service generates its `usageId`. */
+export type UsageInput = Omit<RecordUsage['data'], 'usageId'>;
 
 export const LEDGER_PROCESSOR = Symbol('LEDGER_PROCESSOR');
 
-export type LedgerProcessor = CommandProcessor<LedgerState, LedgerRequest, LedgerEvent, unknown>;
+/** Answers are typed per request (`LedgerRequest.answer()`), so the processor's own result is `void`. */
+export type LedgerProcessor = CommandProcessor<LedgerState, LedgerRequest<unknown>, LedgerEvent, void>;
 
 /**
  * `exclusiveWriter`: the service started its embedded store itself, so no other process appends to its
@@ -62,9 +60,10 @@ export function createLedgerProcessor(
 }
 
 /**
- * The ledger's one entry point for the HTTP layer: stamps each command with the clock and the event
- * metadata of SPEC §3, and runs it, or a read, through the single command processor of the `ledger`
- * category (one queue, one cached state and one append at a time per parent).
+ * The ledger's one way to its command processor: the command handlers (`commands/`) hand it their
+ * commands and the routes their reads. It stamps the event metadata of SPEC §3 and runs each through
+ * the single command processor of the `ledger` category (one queue, one cached state and one append
+ * at a time per parent).
  */
 @Injectable()
 export class LedgerService implements BeforeApplicationShutdown {
@@ -73,31 +72,34 @@ export class LedgerService implements BeforeApplicationShutdown {
     private readonly clock: Clock,
   ) {}
 
-  execute<Result = null>(
+  /** A command stamped by its handler with `now()`; usage, which answers, has its own entry points. */
+  execute(
     context: RequestContext,
     parentId: string,
-    input: LedgerCommandInput,
-  ): Promise<Executed<Result>> {
-    const now = this.clock.now();
-    const command = { ...input, metadata: { now } } as LedgerCommand;
-    return this.processor
-      .execute(
-        ledgerStreamName(parentId),
-        { key: keyCheckOf(context.principal), command },
-        { metadata: this.metadata(context, now) },
-      )
-      .then((outcome) => executed(outcome as CommandOutcome<Result>, now));
+    command: Exclude<LedgerCommand, RecordUsage>,
+  ): Promise<Executed<null>> {
+    const now = command.metadata.now;
+    return this.run(
+      parentId,
+      LedgerRequest.command(keyCheckOf(context.principal), command),
+      now,
+      this.metadata(context, now),
+    );
   }
 
-  recordUsage(
-    context: RequestContext,
-    parentId: string,
-    data: Omit<Extract<LedgerCommand, { type: 'RecordUsage' }>['data'], 'usageId'>,
-  ): Promise<Executed<UsageResult>> {
-    return this.execute<UsageResult>(context, parentId, {
+  recordUsage(context: RequestContext, parentId: string, data: UsageInput): Promise<Executed<UsageResult>> {
+    const now = this.clock.now();
+    const command: RecordUsage = {
       type: 'RecordUsage',
       data: { ...data, usageId: newUsageId() },
-    });
+      metadata: { now },
+    };
+    return this.run(
+      parentId,
+      LedgerRequest.usage(keyCheckOf(context.principal), command),
+      now,
+      this.metadata(context, now),
+    );
   }
 
   /**
@@ -108,28 +110,23 @@ export class LedgerService implements BeforeApplicationShutdown {
   recordUsageBatch(
     context: RequestContext,
     parentId: string,
-    records: readonly Omit<Extract<LedgerCommand, { type: 'RecordUsage' }>['data'], 'usageId'>[],
+    records: readonly UsageInput[],
   ): Promise<Executed<UsageResult>>[] {
     const now = this.clock.now();
-    const streamName = ledgerStreamName(parentId);
     const key = keyCheckOf(context.principal);
-    const options = { metadata: this.metadata(context, now) };
+    const metadata = this.metadata(context, now);
     const commandMetadata = { now };
     return records.map((data) =>
-      this.processor
-        .execute(
-          streamName,
-          {
-            key,
-            command: {
-              type: 'RecordUsage',
-              data: { ...data, usageId: newUsageId() },
-              metadata: commandMetadata,
-            },
-          },
-          options,
-        )
-        .then((outcome) => executed(outcome as CommandOutcome<UsageResult>, now)),
+      this.run(
+        parentId,
+        LedgerRequest.usage(key, {
+          type: 'RecordUsage',
+          data: { ...data, usageId: newUsageId() },
+          metadata: commandMetadata,
+        }),
+        now,
+        metadata,
+      ),
     );
   }
 
@@ -148,10 +145,7 @@ export class LedgerService implements BeforeApplicationShutdown {
     parentId: string,
     read: LedgerRead<Result>,
   ): Promise<Executed<Result>> {
-    const now = this.clock.now();
-    return this.processor
-      .execute(ledgerStreamName(parentId), { key, read })
-      .then((outcome) => executed(outcome as CommandOutcome<Result>, now));
+    return this.run(parentId, LedgerRequest.read(key, read), this.clock.now());
   }
 
   now(): Date {
@@ -161,6 +155,17 @@ export class LedgerService implements BeforeApplicationShutdown {
   /** Before the event-store client is disposed (Nest runs every `before…` hook first). */
   beforeApplicationShutdown(): Promise<void> {
     return this.processor.close();
+  }
+
+  private run<Result>(
+    parentId: string,
+    request: LedgerRequest<Result>,
+    now: Date,
+    metadata?: EventMetadata,
+  ): Promise<Executed<Result>> {
+    return this.processor
+      .execute(ledgerStreamName(parentId), request, metadata ? { metadata } : {})
+      .then((outcome) => executed(request.answer(), outcome, now));
   }
 
   private metadata(context: RequestContext, now: Date): EventMetadata {
@@ -189,9 +194,9 @@ function keyCheckOf(principal: Principal): KeyCheck | null {
   }
 }
 
-function executed<Result>(outcome: CommandOutcome<Result>, now: Date): Executed<Result> {
+function executed<Result>(result: Result, outcome: CommandOutcome<void>, now: Date): Executed<Result> {
   return {
-    result: outcome.result,
+    result,
     commitPosition: outcome.commitPosition,
     eventCount: outcome.eventCount,
     now,

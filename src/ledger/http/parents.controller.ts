@@ -9,11 +9,19 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { CommandBus } from '@nestjs/cqrs';
 import { mintApiKey } from '../../auth/api-key-secret';
 import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { apiKeysOf, parentView, type ApiKeyView, type ParentView } from '../domain';
 import { LedgerService, type RequestContext } from '../application/ledger.service';
+import {
+  IssueApiKeyCommand,
+  OpenParentAccountCommand,
+  PurchaseCreditsCommand,
+  RevokeApiKeyCommand,
+  UpdateParentAccountCommand,
+} from '../application/commands';
 import { OpenParentDto, PurchaseCreditsDto, UpdateParentDto } from './dto/parent.dto';
 import { ApiKeyListDto, IssuedApiKeyDto, OpenedParentDto, ParentDto } from './dto/responses.dto';
 import { requireEmptyBody } from './dto/empty-body';
@@ -37,6 +45,7 @@ export type ListedApiKey = Omit<ApiKeyView, 'keyId'> & { id: string };
 export class ParentsController {
   constructor(
     private readonly ledger: LedgerService,
+    private readonly commands: CommandBus,
     private readonly keys: ApiKeyRegistry,
   ) {}
 
@@ -51,16 +60,15 @@ export class ParentsController {
   async open(@Context() context: RequestContext, @Body() body: OpenParentDto): Promise<OpenedParent> {
     const parentId = body.id ?? `p_${randomBytes(9).toString('base64url').replace(/[-_]/g, 'x')}`;
     const key = mintApiKey(parentId);
-    await this.ledger.execute(context, parentId, {
-      type: 'OpenParentAccount',
-      data: {
+    await this.commands.execute(
+      new OpenParentAccountCommand(context, parentId, {
         parentId,
         name: body.name,
         currency: body.currency,
         creditPrice: body.creditPrice,
         parentKey: { keyId: key.keyId, prefix: key.prefix, secretHash: key.secretHash },
-      },
-    });
+      }),
+    );
     this.keys.remember({ keyId: key.keyId, parentId, subAccountId: null, secretHash: key.secretHash });
     const { result } = await this.ledger.read(context, parentId, (state) =>
       parentView(state, this.ledger.now()),
@@ -87,7 +95,7 @@ export class ParentsController {
     @Param('p') parentId: string,
     @Body() body: UpdateParentDto,
   ): Promise<ParentView> {
-    await this.ledger.execute(context, parentId, { type: 'UpdateParentAccount', data: { ...body } });
+    await this.commands.execute(new UpdateParentAccountCommand(context, parentId, { ...body }));
     return this.get(context, parentId);
   }
 
@@ -101,7 +109,7 @@ export class ParentsController {
     @Param('p') parentId: string,
     @Body() body: PurchaseCreditsDto,
   ): Promise<ParentView> {
-    await this.ledger.execute(context, parentId, { type: 'PurchaseCredits', data: { ...body } });
+    await this.commands.execute(new PurchaseCreditsCommand(context, parentId, { ...body }));
     return this.get(context, parentId);
   }
 
@@ -126,10 +134,14 @@ export class ParentsController {
   ): Promise<IssuedParentKey> {
     requireEmptyBody(body);
     const key = mintApiKey(parentId);
-    const { now } = await this.ledger.execute(context, parentId, {
-      type: 'IssueApiKey',
-      data: { keyId: key.keyId, prefix: key.prefix, secretHash: key.secretHash, subAccountId: null },
-    });
+    const { now } = await this.commands.execute(
+      new IssueApiKeyCommand(context, parentId, {
+        keyId: key.keyId,
+        prefix: key.prefix,
+        secretHash: key.secretHash,
+        subAccountId: null,
+      }),
+    );
     this.keys.remember({ keyId: key.keyId, parentId, subAccountId: null, secretHash: key.secretHash });
     return {
       id: key.keyId,
@@ -167,9 +179,6 @@ export class ParentsController {
     @Param('p') parentId: string,
     @Param('k') keyId: string,
   ): Promise<void> {
-    await this.ledger.execute(context, parentId, {
-      type: 'RevokeApiKey',
-      data: { keyId, subAccountId: null },
-    });
+    await this.commands.execute(new RevokeApiKeyCommand(context, parentId, { keyId, subAccountId: null }));
   }
 }

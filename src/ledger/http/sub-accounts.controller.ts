@@ -8,12 +8,24 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { CommandBus } from '@nestjs/cqrs';
 import { mintApiKey } from '../../auth/api-key-secret';
 import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { ForbiddenError } from '../../auth/auth.errors';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { apiKeysOf, type ApiKeyView } from '../domain';
-import { LedgerService, type LedgerCommandInput, type RequestContext } from '../application/ledger.service';
+import { LedgerService, type RequestContext } from '../application/ledger.service';
+import {
+  AllocateQuotaCommand,
+  CloseSubAccountCommand,
+  CreateSubAccountCommand,
+  IssueApiKeyCommand,
+  ReturnCreditsCommand,
+  RevokeApiKeyCommand,
+  SetQuotaCommand,
+  UpdateSubAccountCommand,
+  type LedgerCommandMessage,
+} from '../application/commands';
 import {
   AllocateCreditsDto,
   CreateSubAccountDto,
@@ -56,6 +68,7 @@ export type IssuedApiKey = {
 export class SubAccountsController {
   constructor(
     private readonly ledger: LedgerService,
+    private readonly commands: CommandBus,
     private readonly keys: ApiKeyRegistry,
   ) {}
 
@@ -73,10 +86,7 @@ export class SubAccountsController {
   ): Promise<SubAccountResponse> {
     requireOperatorForPrice(context, body);
     const { id: subAccountId, ...rest } = body;
-    return this.change(context, parentId, subAccountId, {
-      type: 'CreateSubAccount',
-      data: { subAccountId, ...rest },
-    });
+    return this.change(new CreateSubAccountCommand(context, parentId, { subAccountId, ...rest }));
   }
 
   @Get()
@@ -132,10 +142,7 @@ export class SubAccountsController {
     @Body() body: UpdateSubAccountDto,
   ): Promise<SubAccountResponse> {
     requireOperatorForPrice(context, body);
-    return this.change(context, parentId, subAccountId, {
-      type: 'UpdateSubAccount',
-      data: { subAccountId, ...body },
-    });
+    return this.change(new UpdateSubAccountCommand(context, parentId, { subAccountId, ...body }));
   }
 
   @Put(':s/quota')
@@ -149,10 +156,7 @@ export class SubAccountsController {
     @Param('s') subAccountId: string,
     @Body() body: SetQuotaDto,
   ): Promise<SubAccountResponse> {
-    return this.change(context, parentId, subAccountId, {
-      type: 'SetQuota',
-      data: { subAccountId, quota: body.quota },
-    });
+    return this.change(new SetQuotaCommand(context, parentId, { subAccountId, quota: body.quota }));
   }
 
   @Post(':s/allocations')
@@ -167,10 +171,7 @@ export class SubAccountsController {
     @Param('s') subAccountId: string,
     @Body() body: AllocateCreditsDto,
   ): Promise<SubAccountResponse> {
-    return this.change(context, parentId, subAccountId, {
-      type: 'AllocateQuota',
-      data: { subAccountId, credits: body.credits },
-    });
+    return this.change(new AllocateQuotaCommand(context, parentId, { subAccountId, credits: body.credits }));
   }
 
   @Post(':s/returns')
@@ -185,10 +186,13 @@ export class SubAccountsController {
     @Param('s') subAccountId: string,
     @Body() body: ReturnCreditsDto,
   ): Promise<SubAccountResponse> {
-    return this.change(context, parentId, subAccountId, {
-      type: 'ReturnCredits',
-      data: body.credits === undefined ? { subAccountId } : { subAccountId, credits: body.credits },
-    });
+    return this.change(
+      new ReturnCreditsCommand(
+        context,
+        parentId,
+        body.credits === undefined ? { subAccountId } : { subAccountId, credits: body.credits },
+      ),
+    );
   }
 
   @Post(':s/close')
@@ -205,7 +209,7 @@ export class SubAccountsController {
     @Body() body: unknown,
   ): Promise<SubAccountResponse> {
     requireEmptyBody(body);
-    return this.change(context, parentId, subAccountId, { type: 'CloseSubAccount', data: { subAccountId } });
+    return this.change(new CloseSubAccountCommand(context, parentId, { subAccountId }));
   }
 
   @Post(':s/api-keys')
@@ -223,10 +227,14 @@ export class SubAccountsController {
   ): Promise<IssuedApiKey> {
     requireEmptyBody(body);
     const key = mintApiKey(parentId);
-    const { now } = await this.ledger.execute(context, parentId, {
-      type: 'IssueApiKey',
-      data: { keyId: key.keyId, prefix: key.prefix, secretHash: key.secretHash, subAccountId },
-    });
+    const { now } = await this.commands.execute(
+      new IssueApiKeyCommand(context, parentId, {
+        keyId: key.keyId,
+        prefix: key.prefix,
+        secretHash: key.secretHash,
+        subAccountId,
+      }),
+    );
     this.keys.remember({ keyId: key.keyId, parentId, subAccountId, secretHash: key.secretHash });
     return {
       id: key.keyId,
@@ -261,16 +269,13 @@ export class SubAccountsController {
     @Param('s') subAccountId: string,
     @Param('k') keyId: string,
   ): Promise<void> {
-    await this.ledger.execute(context, parentId, { type: 'RevokeApiKey', data: { keyId, subAccountId } });
+    await this.commands.execute(new RevokeApiKeyCommand(context, parentId, { keyId, subAccountId }));
   }
 
   private async change(
-    context: RequestContext,
-    parentId: string,
-    subAccountId: string,
-    command: LedgerCommandInput,
+    command: LedgerCommandMessage<{ subAccountId: string }, null>,
   ): Promise<SubAccountResponse> {
-    await this.ledger.execute(context, parentId, command);
-    return this.get(context, parentId, subAccountId);
+    await this.commands.execute(command);
+    return this.get(command.context, command.parentId, command.data.subAccountId);
   }
 }

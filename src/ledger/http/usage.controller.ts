@@ -8,11 +8,13 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
+import { CommandBus } from '@nestjs/cqrs';
 import type { FastifyReply } from 'fastify';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { toProblem } from '../../http/error-problem';
 import type { ProblemDetails } from '../../http/problem';
-import { LedgerService, type RequestContext } from '../application/ledger.service';
+import type { RequestContext } from '../application/ledger.service';
+import { RecordUsageBatchCommand, RecordUsageCommand } from '../application/commands';
 import {
   BatchUsageFailureDto,
   BatchUsageResultsDto,
@@ -37,7 +39,7 @@ export type BatchUsageResult =
 @Controller('v1/parents/:p')
 @KeyCheckedInCommand()
 export class UsageController {
-  constructor(private readonly ledger: LedgerService) {}
+  constructor(private readonly commands: CommandBus) {}
 
   @Post('sub-accounts/:s/usage')
   @Roles('parent', 'sub-account')
@@ -58,7 +60,9 @@ export class UsageController {
     @Body() body: RecordUsageDto,
     @Res({ passthrough: true }) reply: FastifyReply,
   ): Promise<UsageAnswer> {
-    const { result } = await this.ledger.recordUsage(context, parentId, usageData(subAccountId, body));
+    const { result } = await this.commands.execute(
+      new RecordUsageCommand(context, parentId, usageData(subAccountId, body)),
+    );
     void reply.status(result.replayed ? 200 : 201);
     return { usageId: result.usageId, remaining: result.remaining };
   }
@@ -81,28 +85,22 @@ export class UsageController {
     @Body() body: BatchUsageDto,
   ): Promise<{ results: BatchUsageResult[] }> {
     const instance = `/v1/parents/${parentId}/usage/batch`;
-    // Sent in one tick, so the processor decides them together, in order, and appends them at once.
-    const outcomes = this.ledger.recordUsageBatch(
-      context,
-      parentId,
-      body.records.map((record) => usageData(record.subAccountId, record)),
-    );
-    const results = await Promise.all(
-      outcomes.map((outcome, index) =>
-        outcome.then(
-          ({ result }): BatchUsageResult => ({
-            status: result.replayed ? 200 : 201,
-            usageId: result.usageId,
-            remaining: result.remaining,
-          }),
-          (error: unknown): BatchUsageResult => {
-            const problem = recordProblem(error, `${instance}#${index}`);
-            if (!problem) throw error;
-            return { status: problem.status, error: problem };
-          },
-        ),
+    const outcomes = await this.commands.execute(
+      new RecordUsageBatchCommand(
+        context,
+        parentId,
+        body.records.map((record) => usageData(record.subAccountId, record)),
       ),
     );
+    const results = outcomes.map((outcome, index): BatchUsageResult => {
+      if (outcome.status === 'fulfilled') {
+        const { result } = outcome.value;
+        return { status: result.replayed ? 200 : 201, usageId: result.usageId, remaining: result.remaining };
+      }
+      const problem = recordProblem(outcome.reason, `${instance}#${index}`);
+      if (!problem) throw outcome.reason;
+      return { status: problem.status, error: problem };
+    });
     return { results };
   }
 }

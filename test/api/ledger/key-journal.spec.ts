@@ -4,7 +4,7 @@ import {
   JOURNAL_EVENT_TYPE,
   SNAPSHOT_EVENT_TYPE,
 } from '../../../src/event-store/command-processing/snapshot-store';
-import { ledgerRequestDecider, type LedgerRequest } from '../../../src/ledger/application/ledger-request';
+import { LedgerRequest, ledgerRequestDecider } from '../../../src/ledger/application/ledger-request';
 import {
   LEDGER_SNAPSHOT_SCHEMA_VERSION,
   evolve,
@@ -116,27 +116,25 @@ describe('idempotency keys across snapshots (key journal)', () => {
     });
     try {
       const stream = ledgerStreamName(parent.id);
-      const read: LedgerRequest = {
-        key: null,
-        read: (state: LedgerState) => state.subAccounts.get(subAccountId)?.used,
-      };
-      const used = await processor.execute(stream, read);
-      expect(used.result).toBe(KEYS);
+      const read = LedgerRequest.read(
+        null,
+        (state: LedgerState) => state.subAccounts.get(subAccountId)?.used,
+      );
+      await processor.execute(stream, read);
+      expect(read.answer()).toBe(KEYS);
       expect(loads).toEqual([{ events: expect.any(Number), fromSnapshot: true }]);
       expect(loads[0].events).toBeLessThanOrEqual(1_000);
       // Answered from the core snapshot and the tail: the keys are restored only when usage needs them.
       expect(restored).toEqual([]);
 
-      const repeat = await processor.execute(stream, {
-        key: null,
-        command: {
-          type: 'RecordUsage',
-          data: { subAccountId, usageId: 'u_never_used', idempotencyKey: 'key-7', credits: 1 },
-          metadata: { now: new Date() },
-        },
+      const usage = LedgerRequest.usage(null, {
+        type: 'RecordUsage',
+        data: { subAccountId, usageId: 'u_never_used', idempotencyKey: 'key-7', credits: 1 },
+        metadata: { now: new Date() },
       });
+      const repeat = await processor.execute(stream, usage);
       expect(restored).toHaveLength(1);
-      expect(repeat.result).toEqual({ ...original.get('key-7'), replayed: true });
+      expect(usage.answer()).toEqual({ ...original.get('key-7'), replayed: true });
       expect(repeat.eventCount).toBe(0);
     } finally {
       await processor.close();
