@@ -2,10 +2,11 @@ import { Inject, Injectable } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { ForbiddenError } from '../../auth/auth.errors';
+import type { RequestContext } from '../../auth/request-context';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
 import { SubledgerError } from '../../kernel/subledger-error';
 import { CloseBillingPeriodCommand } from '../../ledger/application/commands';
-import { LedgerService, type RequestContext } from '../../ledger/application/ledger.service';
+import { LedgerService } from '../../ledger/application/ledger.service';
 import {
   billingPeriods,
   DomainError,

@@ -22,9 +22,6 @@ import {
 } from '../domain';
 import { LedgerRequest, ledgerRequestDecider, type KeyCheck, type LedgerRead } from './ledger-request';
 
-/** Who asks and under which ids; defined by auth, where the request's `Context` is read. */
-export type { RequestContext };
-
 /** A command's answer with the read-your-writes token of its append. */
 export type Executed<Result> = {
   readonly result: Result;

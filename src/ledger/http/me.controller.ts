@@ -2,9 +2,9 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { KeyCheckedInCommand, OwnKeyRoute, Roles } from '../../auth/roles.decorator';
 import { requireParent, requireSubAccount, subAccountBalances } from '../domain';
-import { LedgerService, type RequestContext } from '../application/ledger.service';
+import { LedgerService } from '../application/ledger.service';
 import { MeDto } from './dto/me.dto';
-import { Context } from '../../auth/request-context';
+import { Context, type RequestContext } from '../../auth/request-context';
 
 /**
  * `GET /v1/me`: any key asks who it is. A sub-account key also gets its quota, used and remaining,

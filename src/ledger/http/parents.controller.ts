@@ -14,7 +14,7 @@ import { mintApiKey } from '../../auth/api-key-secret';
 import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { apiKeysOf, parentView, type ApiKeyView, type ParentView } from '../domain';
-import { LedgerService, type RequestContext } from '../application/ledger.service';
+import { LedgerService } from '../application/ledger.service';
 import {
   IssueApiKeyCommand,
   OpenParentAccountCommand,
@@ -25,7 +25,7 @@ import {
 import { OpenParentDto, PurchaseCreditsDto, UpdateParentDto } from './dto/parent.dto';
 import { ApiKeyListDto, IssuedApiKeyDto, OpenedParentDto, ParentDto } from './dto/responses.dto';
 import { requireEmptyBody } from './dto/empty-body';
-import { Context } from '../../auth/request-context';
+import { Context, type RequestContext } from '../../auth/request-context';
 
 export type OpenedParent = ParentView & { apiKey: { id: string; secret: string; prefix: string } };
 

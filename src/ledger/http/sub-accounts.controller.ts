@@ -14,7 +14,7 @@ import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { ForbiddenError } from '../../auth/auth.errors';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { apiKeysOf, type ApiKeyView } from '../domain';
-import { LedgerService, type RequestContext } from '../application/ledger.service';
+import { LedgerService } from '../application/ledger.service';
 import {
   AllocateQuotaCommand,
   CloseSubAccountCommand,
@@ -37,7 +37,7 @@ import {
 import { ApiKeyListDto, IssuedApiKeyDto, SubAccountDto, SubAccountPageDto } from './dto/responses.dto';
 import { requireEmptyBody } from './dto/empty-body';
 import { subAccountPage, subAccountResponse, type SubAccountResponse } from './ledger.views';
-import { Context } from '../../auth/request-context';
+import { Context, type RequestContext } from '../../auth/request-context';
 
 /**
  * Prices are the operator's (SPEC §1, §4): a parent that gives `creditPrice`, even its current value,

@@ -13,7 +13,6 @@ import type { FastifyReply } from 'fastify';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { toProblem } from '../../http/error-problem';
 import type { ProblemDetails } from '../../http/problem';
-import type { RequestContext } from '../application/ledger.service';
 import { RecordUsageBatchCommand, RecordUsageCommand } from '../application/commands';
 import {
   BatchUsageFailureDto,
@@ -22,7 +21,7 @@ import {
   UsageRecordedDto,
 } from './dto/responses.dto';
 import { BatchUsageDto, RecordUsageDto } from './dto/usage.dto';
-import { Context } from '../../auth/request-context';
+import { Context, type RequestContext } from '../../auth/request-context';
 
 export type UsageAnswer = { usageId: string; remaining: number };
 

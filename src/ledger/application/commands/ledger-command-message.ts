@@ -1,5 +1,6 @@
 import { Command } from '@nestjs/cqrs';
-import type { Executed, RequestContext } from '../ledger.service';
+import type { RequestContext } from '../../../auth/request-context';
+import type { Executed } from '../ledger.service';
 
 /**
  * A ledger command as a route sends it on the `CommandBus`: who asks, which parent, and the command's

@@ -1,6 +1,7 @@
 import { Command, CommandHandler, type ICommandHandler } from '@nestjs/cqrs';
 import type { UsageResult } from '../../domain';
-import { LedgerService, type Executed, type RequestContext, type UsageInput } from '../ledger.service';
+import type { RequestContext } from '../../../auth/request-context';
+import { LedgerService, type Executed, type UsageInput } from '../ledger.service';
 
 /** The records of one batch request: each settles on its own, as if sent alone. */
 export class RecordUsageBatchCommand extends Command<PromiseSettledResult<Executed<UsageResult>>[]> {
