@@ -1,6 +1,5 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ApiKeyRegistry } from './api-key.registry';
 import { AuthGuard } from './auth.guard';
 
 /**
@@ -10,13 +9,15 @@ import { AuthGuard } from './auth.guard';
  */
 @Module({})
 export class AuthModule {
-  /** `directory` is a module that exports `API_KEY_DIRECTORY` (src/auth/api-key-directory.ts). */
+  /**
+   * `directory` is a module that exports `API_KEY_DIRECTORY` (src/auth/api-key-directory.ts) and the
+   * one `ApiKeyRegistry` in front of it, so the keys it issues are remembered where the guard looks.
+   */
   static withKeyDirectory(directory: Type): DynamicModule {
     return {
       module: AuthModule,
       imports: [directory],
-      providers: [ApiKeyRegistry, { provide: APP_GUARD, useClass: AuthGuard }],
-      exports: [ApiKeyRegistry],
+      providers: [{ provide: APP_GUARD, useClass: AuthGuard }],
     };
   }
 }

@@ -3,6 +3,7 @@ import { CqrsModule } from '@nestjs/cqrs';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import type { Registry } from 'prom-client';
 import { API_KEY_DIRECTORY } from '../../auth/api-key-directory';
+import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { AppConfig } from '../../config/app-config';
 import { commandProcessorMetrics } from '../../event-store/command-processor-metrics';
 import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provider';
@@ -15,7 +16,8 @@ import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger
 /**
  * The one command processor of the `ledger` category, the service in front of it, a command handler
  * per ledger command on the `CommandBus` (`CqrsModule`, global: billing sends its close there too),
- * and auth's key directory answered from it. Only the command bus of `@nestjs/cqrs` is used: events
+ * and auth's key directory answered from it, with auth's registry in front of it (the key handler
+ * remembers the keys it issues there). Only the command bus of `@nestjs/cqrs` is used: events
  * reach the read side through the store's subscriptions, not its in-memory `EventBus`.
  */
 @Module({
@@ -34,7 +36,8 @@ import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger
     LedgerService,
     ClockFloor,
     { provide: API_KEY_DIRECTORY, useClass: LedgerKeyDirectory },
+    ApiKeyRegistry,
   ],
-  exports: [LedgerService, API_KEY_DIRECTORY],
+  exports: [LedgerService, API_KEY_DIRECTORY, ApiKeyRegistry],
 })
 export class LedgerApplicationModule {}

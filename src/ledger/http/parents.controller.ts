@@ -133,23 +133,10 @@ export class ParentsController {
     @Body() body: unknown,
   ): Promise<IssuedParentKey> {
     requireEmptyBody(body);
-    const key = mintApiKey(parentId);
-    const { now } = await this.commands.execute(
-      new IssueApiKeyCommand(context, parentId, {
-        keyId: key.keyId,
-        prefix: key.prefix,
-        secretHash: key.secretHash,
-        subAccountId: null,
-      }),
+    const { result } = await this.commands.execute(
+      new IssueApiKeyCommand(context, parentId, { subAccountId: null }),
     );
-    this.keys.remember({ keyId: key.keyId, parentId, subAccountId: null, secretHash: key.secretHash });
-    return {
-      id: key.keyId,
-      secret: key.secret,
-      prefix: key.prefix,
-      subAccountId: null,
-      issuedAt: now.toISOString(),
-    };
+    return { ...result, subAccountId: null };
   }
 
   @Get(':p/api-keys')

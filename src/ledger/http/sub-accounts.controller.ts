@@ -9,8 +9,6 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { CommandBus } from '@nestjs/cqrs';
-import { mintApiKey } from '../../auth/api-key-secret';
-import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { ForbiddenError } from '../../auth/auth.errors';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { apiKeysOf, type ApiKeyView } from '../domain';
@@ -69,7 +67,6 @@ export class SubAccountsController {
   constructor(
     private readonly ledger: LedgerService,
     private readonly commands: CommandBus,
-    private readonly keys: ApiKeyRegistry,
   ) {}
 
   @Post()
@@ -226,23 +223,10 @@ export class SubAccountsController {
     @Body() body: unknown,
   ): Promise<IssuedApiKey> {
     requireEmptyBody(body);
-    const key = mintApiKey(parentId);
-    const { now } = await this.commands.execute(
-      new IssueApiKeyCommand(context, parentId, {
-        keyId: key.keyId,
-        prefix: key.prefix,
-        secretHash: key.secretHash,
-        subAccountId,
-      }),
+    const { result } = await this.commands.execute(
+      new IssueApiKeyCommand(context, parentId, { subAccountId }),
     );
-    this.keys.remember({ keyId: key.keyId, parentId, subAccountId, secretHash: key.secretHash });
-    return {
-      id: key.keyId,
-      secret: key.secret,
-      prefix: key.prefix,
-      subAccountId,
-      issuedAt: now.toISOString(),
-    };
+    return { ...result, subAccountId };
   }
 
   @Get(':s/api-keys')

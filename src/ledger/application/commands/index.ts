@@ -18,7 +18,7 @@ export { AllocateQuotaCommand } from './allocate-quota.handler';
 export { CloseBillingPeriodCommand } from './close-billing-period.handler';
 export { CloseSubAccountCommand } from './close-sub-account.handler';
 export { CreateSubAccountCommand } from './create-sub-account.handler';
-export { IssueApiKeyCommand } from './issue-api-key.handler';
+export { IssueApiKeyCommand, type IssuedApiKey } from './issue-api-key.handler';
 export { OpenParentAccountCommand } from './open-parent-account.handler';
 export { PurchaseCreditsCommand } from './purchase-credits.handler';
 export { RecordUsageBatchCommand } from './record-usage-batch.handler';
