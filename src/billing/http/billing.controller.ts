@@ -1,16 +1,15 @@
-import { Controller, Get, Headers, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
+import { Controller, Get, HttpStatus, Param, Post, Query, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
   ApiOkResponse,
   ApiOperation,
-  ApiProduces,
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { Roles } from '../../auth/roles.decorator';
-import { sendCsv, wantsCsv } from '../../http/csv';
+import { CsvOrJson, JsonOrCsv, type CsvNegotiation } from '../../http/csv-negotiation';
 import { Context, type RequestContext } from '../../auth/request-context';
 import {
   BillingService,
@@ -85,22 +84,16 @@ export class BillingController {
   @ApiOperation({
     summary: "Issued invoices (of one period with `period=`), plus the open period's live draft",
   })
-  @ApiProduces('application/json', 'text/csv')
-  @ApiOkResponse({ type: InvoiceListingDto, description: 'JSON, or CSV with one row per invoice line' })
+  @JsonOrCsv(InvoiceListingDto, 'invoice line')
   async invoices(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Query() query: InvoicesQueryDto,
-    @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @CsvOrJson() csv: CsvNegotiation,
   ): Promise<InvoiceListing | string> {
     const listing = await this.billing.invoices(context, parentId, query.period);
-    if (!wantsCsv(accept)) return listing;
-    const all = [...listing.invoices, ...(listing.draft?.invoices ?? [])];
-    return sendCsv(
-      reply,
-      `invoices-${parentId}${query.period ? `-${query.period}` : ''}.csv`,
-      invoicesCsv(all),
+    return csv.answer(listing, `invoices-${parentId}${query.period ? `-${query.period}` : ''}.csv`, (l) =>
+      invoicesCsv([...l.invoices, ...(l.draft?.invoices ?? [])]),
     );
   }
 
@@ -109,34 +102,30 @@ export class BillingController {
   @ApiOperation({
     summary: 'One issued invoice; a sub-account key sees only its own, if it pays its own bills',
   })
-  @ApiProduces('application/json', 'text/csv')
-  @ApiOkResponse({ type: IssuedInvoiceDto, description: 'JSON, or CSV with one row per invoice line' })
+  @JsonOrCsv(IssuedInvoiceDto, 'invoice line')
   async invoice(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Param('invoiceId') invoiceId: string,
-    @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @CsvOrJson() csv: CsvNegotiation,
   ): Promise<IssuedInvoice | string> {
     const invoice = await this.billing.invoice(context, parentId, invoiceId);
-    return wantsCsv(accept) ? sendCsv(reply, `${invoiceId}.csv`, invoicesCsv([invoice])) : invoice;
+    return csv.answer(invoice, `${invoiceId}.csv`, (i) => invoicesCsv([i]));
   }
 
   @Get('sub-accounts/:s/invoices')
   @Roles('parent', 'sub-account')
   @ApiOperation({ summary: 'The invoices billed to one bill-to-sub-account sub-account, and its draft' })
-  @ApiProduces('application/json', 'text/csv')
-  @ApiOkResponse({ type: SubAccountInvoicesDto, description: 'JSON, or CSV with one row per invoice line' })
+  @JsonOrCsv(SubAccountInvoicesDto, 'invoice line')
   async subAccountInvoices(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Param('s') subAccountId: string,
-    @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @CsvOrJson() csv: CsvNegotiation,
   ): Promise<{ subAccountId: string; invoices: IssuedInvoice[]; draft: DraftInvoice | null } | string> {
     const listing = await this.billing.subAccountInvoices(context, parentId, subAccountId);
-    if (!wantsCsv(accept)) return listing;
-    const all = [...listing.invoices, ...(listing.draft ? [listing.draft] : [])];
-    return sendCsv(reply, `invoices-${parentId}-${subAccountId}.csv`, invoicesCsv(all));
+    return csv.answer(listing, `invoices-${parentId}-${subAccountId}.csv`, (l) =>
+      invoicesCsv([...l.invoices, ...(l.draft ? [l.draft] : [])]),
+    );
   }
 }

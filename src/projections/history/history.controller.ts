@@ -1,8 +1,7 @@
-import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
-import { sendCsv, wantsCsv } from '../../http/csv';
+import { CsvOrJson, JsonOrCsv, type CsvNegotiation } from '../../http/csv-negotiation';
 import { ApplicationError } from '../../http/problem';
 import { Context, type RequestContext } from '../../auth/request-context';
 import { requireSubAccount } from '../../ledger/domain';
@@ -30,15 +29,13 @@ export class HistoryController {
   @ApiOperation({
     summary: 'The audit trail: every credit event with balances after, actor and correlation id',
   })
-  @ApiProduces('application/json', 'text/csv')
-  @ApiOkResponse({ type: HistoryPageDto, description: 'JSON, or CSV with one row per entry' })
+  @JsonOrCsv(HistoryPageDto, 'entry')
   async auditTrail(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Param('s') subAccountId: string,
     @Query() query: HistoryQueryDto,
-    @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @CsvOrJson() csv: CsvNegotiation,
   ): Promise<HistoryPage<SubAccountHistoryEntry> | string> {
     if (query.from !== undefined && query.to !== undefined && Date.parse(query.to) < Date.parse(query.from)) {
       throw new ApplicationError('validation_failed', 'to must not be before from.', {
@@ -46,7 +43,6 @@ export class HistoryController {
       });
     }
     await this.readYourWrites.catchUp(context, parentId, (state) => requireSubAccount(state, subAccountId));
-    const csv = wantsCsv(accept);
     const range = {
       ...(query.from === undefined ? {} : { from: new Date(query.from) }),
       ...(query.to === undefined ? {} : { to: new Date(query.to) }),
@@ -55,10 +51,14 @@ export class HistoryController {
       ...range,
       ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
       limit:
-        query.limit === undefined ? (csv ? MAX_HISTORY_LIMIT : DEFAULT_HISTORY_LIMIT) : Number(query.limit),
+        query.limit === undefined
+          ? csv.wanted
+            ? MAX_HISTORY_LIMIT
+            : DEFAULT_HISTORY_LIMIT
+          : Number(query.limit),
     });
     if (!page) throw new ApplicationError('not_found', `Sub-account ${subAccountId} not found.`);
-    if (!csv) return page;
+    if (!csv.wanted) return page;
     // A CSV export without `limit` is the whole range (docs/billing.md, "Exports").
     const exported =
       query.limit === undefined
@@ -66,7 +66,10 @@ export class HistoryController {
             this.history.history(parentId, subAccountId, { ...range, cursor, limit: MAX_HISTORY_LIMIT }),
           )
         : page;
-    if (exported.nextCursor !== null) void reply.header('x-next-cursor', exported.nextCursor);
-    return sendCsv(reply, `history-${parentId}-${subAccountId}.csv`, historyCsv(exported.entries));
+    return csv.send(
+      `history-${parentId}-${subAccountId}.csv`,
+      historyCsv(exported.entries),
+      exported.nextCursor === null ? {} : { 'x-next-cursor': exported.nextCursor },
+    );
   }
 }

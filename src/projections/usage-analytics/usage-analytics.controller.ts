@@ -1,8 +1,8 @@
-import { Controller, Get, Headers, Param, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
-import type { FastifyReply } from 'fastify';
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
-import { sendCsv, text, toCsv, wantsCsv } from '../../http/csv';
+import { text, toCsv } from '../../http/csv';
+import { CsvOrJson, JsonOrCsv, type CsvNegotiation } from '../../http/csv-negotiation';
 import { ApplicationError } from '../../http/problem';
 import { Context, type RequestContext } from '../../auth/request-context';
 import { requireParent, requireSubAccount } from '../../ledger/domain';
@@ -31,17 +31,15 @@ export class UsageAnalyticsController {
   @ApiOperation({
     summary: 'Usage totals by subAccount, meter, day and/or month of occurredAt (UTC); `to` excluded',
   })
-  @ApiProduces('application/json', 'text/csv')
-  @ApiOkResponse({ type: UsageReportDto, description: 'JSON, or CSV with one row per group' })
+  @JsonOrCsv(UsageReportDto, 'group')
   async usage(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Query() query: ParentUsageQueryDto,
-    @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @CsvOrJson() csv: CsvNegotiation,
   ): Promise<UsageReportView | string> {
     const report = await this.report(context, parentId, query, query.subAccountId);
-    return wantsCsv(accept) ? sendCsv(reply, `usage-${parentId}.csv`, usageCsv(report)) : report;
+    return csv.answer(report, `usage-${parentId}.csv`, usageCsv);
   }
 
   @Get('sub-accounts/:s/usage')
@@ -49,20 +47,16 @@ export class UsageAnalyticsController {
   @ApiOperation({
     summary: "One sub-account's usage totals: the parent's report filtered to it (same groupBy, from, to)",
   })
-  @ApiProduces('application/json', 'text/csv')
-  @ApiOkResponse({ type: UsageReportDto, description: 'JSON, or CSV with one row per group' })
+  @JsonOrCsv(UsageReportDto, 'group')
   async subAccountUsage(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Param('s') subAccountId: string,
     @Query() query: UsageAnalyticsQueryDto,
-    @Headers('accept') accept: string | undefined,
-    @Res({ passthrough: true }) reply: FastifyReply,
+    @CsvOrJson() csv: CsvNegotiation,
   ): Promise<UsageReportView | string> {
     const report = await this.report(context, parentId, query, subAccountId);
-    return wantsCsv(accept)
-      ? sendCsv(reply, `usage-${parentId}-${subAccountId}.csv`, usageCsv(report))
-      : report;
+    return csv.answer(report, `usage-${parentId}-${subAccountId}.csv`, usageCsv);
   }
 
   private async report(
