@@ -5,10 +5,11 @@ import {
   expectProblem,
   expectStatus,
   issueSubAccountKey,
+  startPricedLedger,
+  startTestService,
   type OpenedParent,
-} from '../../support/ledger-fixtures';
-import { startTestService, type TestService } from '../../support/service';
-import { createPricedSub, openPricedParent, use } from '../billing/billing-helpers';
+  type TestService,
+} from './priced-ledger';
 
 /*
  * Accept: text/csv on invoices (list and one), a sub-account's invoices and history: a header row,
@@ -72,15 +73,21 @@ describe('CSV exports', () => {
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'subledger-csv-'));
-    service = await startTestService({ now: '2026-10-20T12:00:00Z', dataDir });
-    parent = await openPricedParent(service, parentId, 'EUR', '0.001');
-    await createPricedSub(service, parent, 'a', 'bill-to-parent');
-    await createPricedSub(service, parent, 'idle', 'bill-to-parent');
-    await createPricedSub(service, parent, 'own', 'bill-to-sub-account', '0.0125');
-    await createPricedSub(service, parent, 'quiet', 'bill-to-sub-account');
-    await use(service, parent, 'a', 1_235, 'api'); // 1.235 EUR → 1.24 (half-even)
-    await use(service, parent, 'a', 500, 'images/large'); // 0.50 EUR
-    await use(service, parent, 'own', 10, 'api'); // 0.125 → 0.12 (half-even)
+    ({ service, parent } = await startPricedLedger(
+      { now: '2026-10-20T12:00:00Z', dataDir },
+      parentId,
+      [
+        ['a', 'bill-to-parent'],
+        ['idle', 'bill-to-parent'],
+        ['own', 'bill-to-sub-account', '0.0125'],
+        ['quiet', 'bill-to-sub-account'],
+      ],
+      [
+        ['a', 1_235, 'api'], // 1.235 EUR → 1.24 (half-even)
+        ['a', 500, 'images/large'], // 0.50 EUR
+        ['own', 10, 'api'], // 0.125 → 0.12 (half-even)
+      ],
+    ));
   });
 
   afterAll(async () => {

@@ -2,10 +2,10 @@ import {
   expectProblem,
   expectStatus,
   issueSubAccountKey,
+  startPricedLedger,
   type OpenedParent,
-} from '../../support/ledger-fixtures';
-import { startTestService, type TestService } from '../../support/service';
-import { createPricedSub, openPricedParent, use } from '../billing/billing-helpers';
+  type TestService,
+} from './priced-ledger';
 
 /*
  * Usage analytics over real HTTP: combinable groupBy (subAccount, meter, day, month), the
@@ -21,15 +21,21 @@ describe('usage analytics', () => {
   beforeAll(async () => {
     // Three minutes before a month ends: usage may occur up to 5 minutes ahead (rule 9), so it can
     // fall in two months, after the sub-accounts were created.
-    service = await startTestService({ now: '2026-10-31T23:57:00Z' });
-    parent = await openPricedParent(service, parentId, 'EUR', '0.001');
-    await createPricedSub(service, parent, 'a', 'bill-to-parent');
-    await createPricedSub(service, parent, 'b', 'bill-to-sub-account');
-    await use(service, parent, 'a', 10, 'api', '2026-10-31T23:58:00Z');
-    await use(service, parent, 'a', 4, 'api', '2026-10-31T23:59:00Z');
-    await use(service, parent, 'a', 3, 'storage', '2026-11-01T00:01:00Z');
-    await use(service, parent, 'b', 7, 'api', '2026-10-31T23:58:30Z');
-    await use(service, parent, 'b', 2, 'api', '2026-11-01T00:00:30Z');
+    ({ service, parent } = await startPricedLedger(
+      { now: '2026-10-31T23:57:00Z' },
+      parentId,
+      [
+        ['a', 'bill-to-parent'],
+        ['b', 'bill-to-sub-account'],
+      ],
+      [
+        ['a', 10, 'api', '2026-10-31T23:58:00Z'],
+        ['a', 4, 'api', '2026-10-31T23:59:00Z'],
+        ['a', 3, 'storage', '2026-11-01T00:01:00Z'],
+        ['b', 7, 'api', '2026-10-31T23:58:30Z'],
+        ['b', 2, 'api', '2026-11-01T00:00:30Z'],
+      ],
+    ));
   });
 
   afterAll(() => service?.close());
