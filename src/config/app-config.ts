@@ -38,16 +38,21 @@ export abstract class AppConfig {
   /** SUBLEDGER_SHUTDOWN_GRACE_MS: how long SIGTERM lets requests in flight finish before cutting them. */
   abstract readonly shutdownGraceMs: number;
   abstract readonly readModels: ReadModelSettings;
+  abstract readonly database: DatabaseSettings;
 }
+
+/**
+ * Where the read side lives (SPEC §9): DATABASE_URL names a PostgreSQL server shared by every
+ * instance; without it the service starts an embedded PostgreSQL of its own, with its data under
+ * `<SUBLEDGER_DATA_DIR>/postgres` (or in a temporary folder, removed at close, beside an in-memory
+ * event store: read models must not outlive the events they were built from).
+ */
+export type DatabaseSettings =
+  | { readonly kind: 'external'; readonly url: string }
+  | { readonly kind: 'embedded'; readonly dataDir: string | undefined };
 
 /** Where the projections keep their state, and how long a read waits for them. */
 export interface ReadModelSettings {
-  /**
-   * `<SUBLEDGER_DATA_DIR>/projections`, beside the embedded store's log; with an external EventStoreDB
-   * SUBLEDGER_DATA_DIR (default ./data) names it too. Undefined with an in-memory store: files would
-   * outlive the events they were built from.
-   */
-  readonly directory: string | undefined;
   /** How long a read waits for a read model that is still catching up before a 503 `projection_rebuilding`. */
   readonly catchUpTimeoutMs: number;
   /** How long a read waits for the read models to reach the caller's last write before a 503 `projection_lagging`. */
@@ -67,6 +72,7 @@ export interface ConfigOverrides {
   eventStoreConnectionString?: string;
   eventStoreMemory?: boolean;
   dataDir?: string;
+  databaseUrl?: string;
   operatorToken?: string;
   now?: string | Date;
   logLevel?: LogLevel;
@@ -140,10 +146,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
       ? { kind: 'embedded', memory: true }
       : { kind: 'embedded', memory: false, dataDir };
   const readModels: ReadModelSettings = {
-    directory: !connectionString && memory ? undefined : path.join(dataDir, 'projections'),
     catchUpTimeoutMs: READ_MODEL_WAIT_MS,
     readYourWritesTimeoutMs: READ_MODEL_WAIT_MS,
   };
+
+  const databaseUrl = value('DATABASE_URL');
+  if (databaseUrl !== undefined && !/^postgres(ql)?:\/\/\S+$/.test(databaseUrl)) {
+    problems.push('DATABASE_URL must look like postgres://user:password@host:5432/subledger');
+  }
+  const database: DatabaseSettings = databaseUrl
+    ? { kind: 'external', url: databaseUrl }
+    : { kind: 'embedded', dataDir: !connectionString && memory ? undefined : path.join(dataDir, 'postgres') };
 
   let operatorToken = value('OPERATOR_TOKEN');
   if (operatorToken !== undefined && operatorToken.length < MIN_OPERATOR_TOKEN_LENGTH) {
@@ -172,6 +185,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     // restart; a fake clock would date real money movements wrongly.
     if (operatorTokenGenerated) problems.push('OPERATOR_TOKEN is required when NODE_ENV=production');
     if (!connectionString) problems.push('EVENTSTORE_CONNECTION_STRING is required when NODE_ENV=production');
+    if (!databaseUrl) problems.push('DATABASE_URL is required when NODE_ENV=production');
     if (now !== undefined) problems.push('SUBLEDGER_NOW is refused when NODE_ENV=production');
   }
 
@@ -191,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     rateLimitPerSecond,
     shutdownGraceMs,
     readModels,
+    database,
   };
 }
 
@@ -205,6 +220,7 @@ function overridesAsEnv(overrides: ConfigOverrides): Record<string, string> {
   set('EVENTSTORE_CONNECTION_STRING', overrides.eventStoreConnectionString);
   set('SUBLEDGER_EVENTSTORE_MEMORY', overrides.eventStoreMemory);
   set('SUBLEDGER_DATA_DIR', overrides.dataDir);
+  set('DATABASE_URL', overrides.databaseUrl);
   set('OPERATOR_TOKEN', overrides.operatorToken);
   set('SUBLEDGER_NOW', overrides.now instanceof Date ? overrides.now.toISOString() : overrides.now);
   set('LOG_LEVEL', overrides.logLevel);

@@ -1,0 +1,128 @@
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Client, Pool, type PoolClient } from 'pg';
+import { runner as runMigrations } from 'node-pg-migrate';
+import type { DatabaseSettings } from '../config/app-config';
+import { startEmbeddedPostgres, type RunningPostgres } from './embedded-postgres';
+
+/** The versioned schema (node-pg-migrate, SQL files), at the top of the project beside src/ and dist/. */
+export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
+const MIGRATIONS_TABLE = 'schema_migrations';
+/** The database the embedded server keeps the read side in. */
+const EMBEDDED_DATABASE = 'subledger';
+
+export interface DatabaseLogger {
+  log(message: string): void;
+}
+
+/**
+ * The read side's PostgreSQL: a pool on the configured server (or on the embedded one, started here),
+ * with every migration applied. `close` ends the pool and, for an embedded server this process owns,
+ * stops it.
+ */
+export class Database {
+  private constructor(
+    readonly pool: Pool,
+    /** Where it is, without the password: for logs and errors. */
+    readonly location: string,
+    private readonly embedded: RunningPostgres | undefined,
+    private readonly temporaryDir: string | undefined,
+  ) {}
+
+  static async open(
+    settings: DatabaseSettings,
+    logger: DatabaseLogger = { log: () => {} },
+  ): Promise<Database> {
+    let url: string;
+    let embedded: RunningPostgres | undefined;
+    let temporaryDir: string | undefined;
+    if (settings.kind === 'external') {
+      url = settings.url;
+    } else {
+      let dataDir = settings.dataDir;
+      if (dataDir === undefined) {
+        temporaryDir = await fs.mkdtemp(path.join(os.tmpdir(), 'subledger-pg-'));
+        await fs.chmod(temporaryDir, 0o755);
+        dataDir = path.join(temporaryDir, 'postgres');
+      }
+      embedded = await startEmbeddedPostgres({ dataDir, log: (message) => logger.log(message) });
+      await ensureDatabase(embedded.adminUrl, EMBEDDED_DATABASE);
+      url = withDatabase(embedded.adminUrl, EMBEDDED_DATABASE);
+    }
+    await migrate(url);
+    const pool = new Pool({ connectionString: url, max: 8, application_name: 'subledger' });
+    // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
+    pool.on('error', () => undefined);
+    return new Database(pool, redact(url), embedded, temporaryDir);
+  }
+
+  /** Runs `work` in one transaction on one connection: committed if it returns, rolled back if it throws. */
+  async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+    if (this.embedded?.owned) await this.embedded.stop();
+    if (this.temporaryDir) await fs.rm(this.temporaryDir, { recursive: true, force: true });
+  }
+}
+
+/** Applies every migration not applied yet; node-pg-migrate's advisory lock lets racing instances wait. */
+export async function migrate(url: string): Promise<void> {
+  await runMigrations({
+    databaseUrl: url,
+    dir: MIGRATIONS_DIR,
+    migrationsTable: MIGRATIONS_TABLE,
+    direction: 'up',
+    count: Infinity,
+    checkOrder: true,
+    singleTransaction: true,
+    log: () => {},
+    verbose: false,
+  });
+}
+
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (found.rowCount === 0) {
+      await client.query(`CREATE DATABASE ${quoteIdentifier(name)}`).catch((error: { code?: string }) => {
+        // Another instance made it first.
+        if (error.code !== '42P04') throw error;
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+export function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${encodeURIComponent(database)}`;
+  return parsed.toString();
+}
+
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+function redact(url: string): string {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+}
