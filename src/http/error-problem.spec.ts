@@ -1,5 +1,7 @@
 import { ForbiddenError, TenantNotFoundError, UnauthorizedError } from '../auth/auth.errors';
+import { MaxAppendSizeExceededError } from '@eventstore/db-client';
 import {
+  AppendTooLargeError,
   ConcurrencyConflictError,
   EventStoreUnavailableError,
 } from '../event-store/command-processing/command-processing.errors';
@@ -27,6 +29,9 @@ const DOMAIN_CODES = {
   period_already_closed: true,
   limit_exceeded: true,
   last_parent_key: true,
+  close_too_large: true,
+  invoices_exceed_one_append: true,
+  invoices_changed: true,
 } as const satisfies Record<DomainErrorCode, true>;
 
 const site = { method: 'POST', url: '/v1/parents/p/usage?x=1' };
@@ -57,6 +62,7 @@ describe('toProblem, the one mapping from an error to problem+json', () => {
     [new ProjectionLagError(5n, 10), 503, 'projection_lagging'],
     [new ConcurrencyConflictError('ledger-p', 3), 409, 'concurrency_conflict'],
     [new EventStoreUnavailableError('ledger-p', 'the store did not answer'), 503, 'event_store_unavailable'],
+    [new AppendTooLargeError('ledger-p', 1_048_576, 2_000), 422, 'append_too_large'],
   ] as const)('%s answers %i %s with its own detail', (error, status, code) => {
     expect(error).toBeInstanceOf(SubledgerError);
     expect(toProblem(error, site)).toMatchObject({ status, code, detail: error.message });
@@ -78,5 +84,13 @@ describe('toProblem, the one mapping from an error to problem+json', () => {
     const problem = toProblem(new Error('secret at /srv/app.ts:1'), site);
     expect(problem).toMatchObject({ status: 500, code: 'internal_error' });
     expect(JSON.stringify(problem)).not.toContain('secret');
+  });
+});
+
+describe('a refused append because of its size', () => {
+  it('is 422 append_too_large naming the size, never 503 event_store_unavailable', () => {
+    const problem = toProblem(MaxAppendSizeExceededError.fromMaxAppendSize(1_048_576), site);
+    expect(problem).toMatchObject({ status: 422, code: 'append_too_large' });
+    expect(problem.detail).toContain('1048576 bytes');
   });
 });

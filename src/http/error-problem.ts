@@ -18,6 +18,7 @@ export const STATUS_OF_KIND: Readonly<Record<ErrorKind, number>> = {
   forbidden: 403,
   not_found: 404,
   conflict: 409,
+  unprocessable: 422,
   unavailable: 503,
 };
 
@@ -28,6 +29,7 @@ const CODE_OF_KIND: Readonly<Record<ErrorKind, ProblemCode>> = {
   forbidden: 'forbidden',
   not_found: 'not_found',
   conflict: 'conflict',
+  unprocessable: 'unprocessable',
   unavailable: 'service_unavailable',
 };
 
@@ -113,6 +115,13 @@ function answerOf(error: unknown, site: ProblemSite): Answer {
   if (error instanceof Error && isCommandError(error)) {
     if (EVENT_STORE_DOWN.has(error.type))
       return { code: 'event_store_unavailable', detail: STORE_DOWN_DETAIL };
+    // The store is up and refused the append for its size: retrying cannot help (never a 503).
+    if (error.type === ErrorType.MAXIMUM_APPEND_SIZE_EXCEEDED) {
+      return {
+        code: 'append_too_large',
+        detail: `What the request would record is more than the event store takes in one append (${error.maxAppendSize} bytes).`,
+      };
+    }
     if (error.type === ErrorType.WRONG_EXPECTED_VERSION) {
       return { code: 'concurrency_conflict', detail: 'The data changed while the request ran; retry it.' };
     }

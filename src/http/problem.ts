@@ -27,9 +27,22 @@ export const PROBLEMS = {
   period_not_ended: { status: 409, title: 'The billing period has not ended yet' },
   period_already_closed: { status: 409, title: 'The billing period is already closed' },
   last_parent_key: { status: 409, title: "The parent's last active key cannot be revoked" },
+  invoices_exceed_one_append: {
+    status: 409,
+    title: "The period's invoices must be written before its closing (internal to the close)",
+  },
+  invoices_changed: {
+    status: 409,
+    title: "The period's usage changed while its invoices were written; close it again",
+  },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type; send application/json' },
   unprocessable: { status: 422, title: 'Unprocessable request' },
+  append_too_large: { status: 422, title: 'More than the event store takes in one append' },
+  close_too_large: {
+    status: 422,
+    title: 'The billing period cannot be closed: an invoice part is too large',
+  },
   rate_limited: { status: 429, title: 'Too many requests' },
   internal_error: { status: 500, title: 'Internal error' },
   not_implemented: { status: 501, title: 'Not implemented' },

@@ -4,7 +4,14 @@
  * thing does not exist (for this caller), the state refuses it, or something it needs is down.
  */
 export type ErrorKind =
-  'invalid' | 'unauthenticated' | 'forbidden' | 'not_found' | 'conflict' | 'unavailable';
+  | 'invalid'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'not_found'
+  | 'conflict'
+  /** Well formed and allowed, but what it would record is more than the store takes. */
+  | 'unprocessable'
+  | 'unavailable';
 
 /**
  * The base of every error the service raises on purpose, in any layer: a stable machine `code`

@@ -21,7 +21,7 @@ import {
 } from '../../ledger/domain';
 import { isBillingPeriod, periodOf, subAccountInvoiceId, type Invoice } from '../../invoicing';
 import { draft, issued, periodOfInvoiceId, type DraftInvoice, type IssuedInvoice } from './invoice-views';
-import { readIssuedInvoices } from './issued-invoice.reader';
+import { mayHoldInvoice, readIssuedInvoices } from './issued-invoice.reader';
 import { replayPeriod, type ReplayReport } from './period-replay';
 
 export type ClosedPeriod = {
@@ -85,7 +85,7 @@ export class BillingService {
     const { result } = await this.read(context, parentId, (state, now) =>
       billingPeriods(state, now).map((view) => {
         const closing = state.closings.get(view.period);
-        return { ...view, closedAt: closing?.closedAt ?? null, invoices: closing?.invoiceIds.length ?? 0 };
+        return { ...view, closedAt: closing?.closedAt ?? null, invoices: invoiceCount(closing) };
       }),
     );
     return result;
@@ -135,10 +135,11 @@ export class BillingService {
     const { result: closing } = await this.read(context, parentId, (state, now) => {
       if (principal.role === 'sub-account') requireBillsItself(state, principal.subAccountId, now);
       const found = state.closings.get(period);
-      return found?.invoiceIds.includes(invoiceId) ? found : null;
+      return found && mayHold(found, invoiceId) ? found : null;
     });
     if (!closing) throw notFound;
     const [invoice] = await readIssuedInvoices(this.client, parentId, closing, [invoiceId]);
+    if (!invoice) throw notFound;
     return issued(invoice);
   }
 
@@ -154,7 +155,7 @@ export class BillingService {
       const wanted: { closing: PeriodClosing; invoiceId: string }[] = [];
       for (const closing of state.closings.values()) {
         const invoiceId = subAccountInvoiceId(parentId, closing.period, subAccountId);
-        if (closing.invoiceIds.includes(invoiceId)) wanted.push({ closing, invoiceId });
+        if (mayHold(closing, invoiceId)) wanted.push({ closing, invoiceId });
       }
       const current = periodOf(now);
       const draftInvoice = state.closedPeriods.has(current)
@@ -188,6 +189,7 @@ export class BillingService {
         throw new DomainError('not_found', `period ${period} is not a period of parent ${parentId}`);
       }
       const closing = state.closings.get(period);
+      // A committed close's invoices are in their own stream: its closing is its last event here.
       if (closing) return { now, lastRevision: closing.revision + closing.invoiceIds.length };
       return {
         now,
@@ -216,6 +218,18 @@ export class BillingService {
     }
     return invoices;
   }
+}
+
+function invoiceCount(closing: PeriodClosing | undefined): number {
+  if (!closing) return 0;
+  return closing.invoices ? closing.invoices.count : closing.invoiceIds.length;
+}
+
+/** Whether the closing issued `invoiceId` (a committed one: may have, by its chunks' id ranges). */
+function mayHold(closing: PeriodClosing, invoiceId: string): boolean {
+  return closing.invoices
+    ? mayHoldInvoice(closing.invoices, invoiceId)
+    : closing.invoiceIds.includes(invoiceId);
 }
 
 function closingOf(state: LedgerState, period: string): PeriodClosing {

@@ -8,9 +8,11 @@ import {
   invoicesOfOpenPeriod,
   ledgerStreamName,
   requireParent,
+  type InvoiceCommit,
   type LateUsage,
   type LedgerEvent,
 } from '../../ledger/domain';
+import { readCommittedInvoices } from './issued-invoice.reader';
 
 export type ReplayReport = {
   readonly parentId: string;
@@ -58,6 +60,7 @@ export async function replayPeriod(
   const lastRevision = stopAt ?? options.lastRevision;
   let revision = -1;
   let done = false;
+  let committed: InvoiceCommit | null = null;
   try {
     // Read to the end (or to a known last revision), never broken off: a read left half-consumed
     // keeps its gRPC call open, and the client then cannot be disposed at shutdown.
@@ -77,6 +80,11 @@ export async function replayPeriod(
         issued.push(event.data);
       } else if (event.type === 'BillingPeriodClosed' && event.data.period === period) {
         recomputed = invoicesOf(state, period, { onTime, late }, new Date(event.data.closedAt));
+        // A close too big for one append: its invoices are the chunks it committed, nothing after it.
+        if (event.data.invoices) {
+          committed = event.data.invoices;
+          done = true;
+        }
       } else if (event.type === 'UsageRecorded' && event.data.billingPeriod === period) {
         const { subAccountId, usageId, meter, credits, occurredAt } = event.data;
         if (event.data.late) late.push({ subAccountId, usageId, meter, credits, occurredAt });
@@ -90,6 +98,7 @@ export async function replayPeriod(
     if (!(error instanceof StreamNotFoundError)) throw error;
   }
   requireParent(state);
+  if (committed) for (const invoice of await readCommittedInvoices(client, committed)) issued.push(invoice);
   if (recomputed) {
     const { matches, differences } = compareInvoices(issued, recomputed);
     return {

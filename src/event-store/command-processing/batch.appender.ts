@@ -1,12 +1,13 @@
 import { performance } from 'node:perf_hooks';
 import {
+  MaxAppendSizeExceededError,
   NO_STREAM,
   WrongExpectedVersionError,
   type AppendResult,
   type EventData,
   type EventStoreDBClient,
 } from '@eventstore/db-client';
-import { ConcurrencyConflictError } from './command-processing.errors';
+import { AppendTooLargeError, ConcurrencyConflictError } from './command-processing.errors';
 import type { SafeObserver } from './command-processor.observer';
 import type { Decider, DomainEvent } from './decider';
 import { rejectAll, settle, unavailable, type Verdict } from './outcome.settler';
@@ -72,6 +73,14 @@ export class BatchAppender<State, Command, Event extends DomainEvent, Result> {
     } catch (error) {
       // The batch's events were folded into the cached state but are not (knowingly) in the store.
       slot.folded = beforeBatch;
+      if (error instanceof MaxAppendSizeExceededError) {
+        slot.folded = undefined;
+        rejectAll(
+          pendingOf(verdicts),
+          new AppendTooLargeError(slot.streamName, error.maxAppendSize, events.length, { cause: error }),
+        );
+        return 'settled';
+      }
       if (!(error instanceof WrongExpectedVersionError)) {
         slot.folded = undefined;
         this.observer.failed(slot.streamName, 'append', error);

@@ -37,3 +37,25 @@ export class EventStoreUnavailableError extends SubledgerError {
     this.name = 'EventStoreUnavailableError';
   }
 }
+
+/**
+ * The store refused the append for its size (EventStoreDB's MaxAppendSize): it is up, nothing was
+ * written, and sending the same command again meets the same refusal, so this is not "unavailable".
+ */
+export class AppendTooLargeError extends SubledgerError {
+  constructor(
+    readonly streamName: string,
+    readonly maxAppendSize: number,
+    readonly events: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      'append_too_large',
+      'unprocessable',
+      `the ${events} events this request would record in ${streamName} are more than the event store takes in one append (${maxAppendSize} bytes); nothing was recorded`,
+      { maxAppendSize },
+      options,
+    );
+    this.name = 'AppendTooLargeError';
+  }
+}

@@ -10,6 +10,7 @@ import { EVENT_STORE_CLIENT } from '../../event-store/event-store-client.provide
 import { METRICS_REGISTRY } from '../../observability/metrics-registry.module';
 import { ClockFloor } from './clock-floor';
 import { LEDGER_COMMAND_HANDLERS } from './commands';
+import { InvoiceChunkWriter } from './invoice-chunk.writer';
 import { LedgerKeyDirectory } from './ledger-key-directory';
 import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger.service';
 
@@ -34,6 +35,7 @@ import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger
       inject: [EVENT_STORE_CLIENT, METRICS_REGISTRY, AppConfig],
     },
     LedgerService,
+    InvoiceChunkWriter,
     ClockFloor,
     { provide: API_KEY_DIRECTORY, useClass: LedgerKeyDirectory },
     ApiKeyRegistry,

@@ -165,7 +165,8 @@ export class LedgerService implements BeforeApplicationShutdown {
       .then((outcome) => executed(request.answer(), outcome, now));
   }
 
-  private metadata(context: RequestContext, now: Date): EventMetadata {
+  /** The envelope of SPEC §3 for events recorded for `context` at `now`. */
+  metadata(context: RequestContext, now: Date): EventMetadata {
     const metadata: LedgerEventMetadata = {
       $correlationId: context.correlationId,
       $causationId: context.requestId,

@@ -14,6 +14,9 @@ const KIND_OF: Readonly<Record<DomainErrorCode, ErrorKind>> = {
   period_already_closed: 'conflict',
   limit_exceeded: 'conflict',
   last_parent_key: 'conflict',
+  close_too_large: 'unprocessable',
+  invoices_exceed_one_append: 'conflict',
+  invoices_changed: 'conflict',
 };
 
 export type DomainErrorCode =
@@ -28,7 +31,13 @@ export type DomainErrorCode =
   | 'period_not_ended'
   | 'period_already_closed'
   | 'limit_exceeded'
-  | 'last_parent_key';
+  | 'last_parent_key'
+  /** A close that cannot be written at all (one invoice section bigger than an event). */
+  | 'close_too_large'
+  /** Internal to the close: its invoices must be written to `ledgerinvoices-` first (never answered). */
+  | 'invoices_exceed_one_append'
+  /** Internal to the close: what was written to `ledgerinvoices-` is no longer what it would issue. */
+  | 'invoices_changed';
 
 /**
  * A command refused by a business rule or by its input; no event was decided. `reason` is the rule's

@@ -71,7 +71,23 @@ export type IssueApiKey = Command<'IssueApiKey', NewApiKey & { subAccountId: str
 /** subAccountId scopes the lookup: a key is only found under the owner named in the route. */
 export type RevokeApiKey = Command<'RevokeApiKey', { keyId: string; subAccountId: string | null }>;
 
-export type CloseBillingPeriod = Command<'CloseBillingPeriod', { period: string }>;
+/**
+ * `invoices`: where the application wrote the close's invoices when they do not fit one append
+ * (chunk by chunk, each with its revisions and digest); the decision commits them only if they are
+ * exactly what it would issue.
+ */
+export type CloseBillingPeriod = Command<
+  'CloseBillingPeriod',
+  {
+    period: string;
+    invoices?: {
+      stream: string;
+      firstRevision: number;
+      lastRevision: number;
+      chunks: { firstRevision: number; lastRevision: number; digest: string }[];
+    };
+  }
+>;
 
 export type LedgerCommand =
   | OpenParentAccount

@@ -23,7 +23,9 @@ import type {
   ApiKeyRevoked,
   BalancesAfter,
   BillingModelChanged,
+  BillingPeriodClosed,
   CreditPriceChanged,
+  InvoiceCommit,
   InvoiceIssued,
   LedgerEvent,
   PoolBalances,
@@ -56,7 +58,16 @@ import {
   MAX_REFERENCE_LENGTH,
   MAX_REGION_LENGTH,
 } from './ledger.validation';
-import { invoicesOfOpenPeriod } from './ledger.invoices';
+import {
+  closePlanOf,
+  commitDigestOf,
+  invoiceChunksOf,
+  invoiceRecordsOf,
+  invoicesOfOpenPeriod,
+  INVOICE_STREAM_CATEGORY,
+  MAX_CLOSE_APPEND_BYTES,
+  type ClosePlan,
+} from './ledger.invoices';
 import { usageFingerprint } from './usage-fingerprint';
 
 /*
@@ -534,28 +545,87 @@ function activeParentKeyCount(state: LedgerState): number {
  * Only an ended period can be closed. Closing it again is refused with period_already_closed,
  * which the HTTP layer answers with the invoices already issued ("repeating it changes
  * nothing"). The decision issues every invoice of the period (docs/billing.md).
+ *
+ * When the invoices fit one append, the closing carries them inline, as it always has. When they
+ * do not, the command must name where they were written (`invoices`, the application writes them
+ * first to `ledgerinvoices-<parentId>`): the closing is issued only if those chunks hold exactly what
+ * this decision would issue (same digests), and then commits them; otherwise it is refused
+ * (`invoices_exceed_one_append`, `invoices_changed`) and the application writes them again.
  */
 function closeBillingPeriod(command: CloseBillingPeriod, state: LedgerState): LedgerEvent[] {
   const period = command.data.period;
+  const closedAt = command.metadata.now;
+  const plan = planBillingPeriodClose(state, period, closedAt);
+  const closed: BillingPeriodClosed = {
+    type: 'BillingPeriodClosed',
+    data: { period, closedAt: closedAt.toISOString() },
+  };
+  const written = command.data.invoices;
+  if (written === undefined) {
+    if (!plan.fitsOneAppend) {
+      throw new DomainError(
+        'invoices_exceed_one_append',
+        `the ${plan.invoices.length} invoices of ${period} take ${plan.inlineBytes} bytes, more than one append ` +
+          `may carry (${MAX_CLOSE_APPEND_BYTES}): they are written to ${INVOICE_STREAM_CATEGORY}-<parentId> first`,
+      );
+    }
+    // Closing and issuing are one decision and one append: a crash leaves all of it or none, and
+    // usage decided after it sees the period closed and is billed late (rule 8).
+    return [
+      closed,
+      ...plan.invoices.map((invoice): InvoiceIssued => ({ type: 'InvoiceIssued', data: invoice })),
+    ];
+  }
+  const chunks = invoiceChunksOf(invoiceRecordsOf(plan.invoices));
+  const expected = chunks.map((chunk) => chunk.digest);
+  const given = Array.isArray(written.chunks) ? written.chunks.map((chunk) => chunk.digest) : [];
+  if (expected.length !== given.length || expected.some((digest, i) => digest !== given[i])) {
+    throw new DomainError(
+      'invoices_changed',
+      `the invoices written for ${period} are not the ones it would issue now: write them again`,
+    );
+  }
+  const events = chunks.reduce((sum, chunk) => sum + chunk.records.length, 0);
+  if (written.lastRevision - written.firstRevision + 1 !== events) {
+    throw new DomainError('invoices_changed', `the invoices written for ${period} span the wrong revisions`);
+  }
+  const invoices: InvoiceCommit = {
+    stream: written.stream,
+    firstRevision: written.firstRevision,
+    lastRevision: written.lastRevision,
+    count: plan.invoices.length,
+    events,
+    digest: commitDigestOf(expected),
+    chunks: written.chunks.map((chunk, i) => ({
+      firstRevision: chunk.firstRevision,
+      lastRevision: chunk.lastRevision,
+      firstInvoiceId: chunks[i].firstInvoiceId,
+      lastInvoiceId: chunks[i].lastInvoiceId,
+      digest: chunks[i].digest,
+    })),
+  };
+  // The event's own metadata wins over the command's envelope: this shape is schema version 2.
+  const committed = { ...closed, data: { ...closed.data, invoices }, metadata: { schemaVersion: 2 } };
+  return [committed];
+}
+
+/**
+ * What closing `period` at `closedAt` would issue, refused as the close itself would be: the one
+ * computation behind the decision and behind the application writing a big close's invoices first.
+ */
+export function planBillingPeriodClose(state: LedgerState, period: unknown, closedAt: Date): ClosePlan {
   if (!isBillingPeriod(period)) throw new DomainError('validation_failed', 'period must be YYYY-MM');
   const parent = requireParent(state);
   if (period < periodOf(new Date(parent.openedAt))) {
     throw new DomainError('validation_failed', `period ${period} ended before the parent account was opened`);
   }
-  if (!hasEnded(period, command.metadata.now)) {
+  if (!hasEnded(period, closedAt)) {
     throw new DomainError('period_not_ended', `period ${period} has not ended yet`);
   }
   if (state.closedPeriods.has(period)) {
     throw new DomainError('period_already_closed', `period ${period} is already closed`);
   }
-  const closedAt = command.metadata.now;
-  // Closing and issuing are one decision and one append: a crash leaves all of it or none, and
-  // usage decided after it sees the period closed and is billed late (rule 8).
-  const invoices = invoicesOfOpenPeriod(state, period, closedAt);
-  return [
-    { type: 'BillingPeriodClosed', data: { period, closedAt: closedAt.toISOString() } },
-    ...invoices.map((invoice): InvoiceIssued => ({ type: 'InvoiceIssued', data: invoice })),
-  ];
+  return closePlanOf(invoicesOfOpenPeriod(state, period, closedAt));
 }
 
 /** Rule 7: terms change from the period after the one the clock is in. */

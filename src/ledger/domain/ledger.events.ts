@@ -164,13 +164,70 @@ export type SubAccountClosed = DomainEvent<
 
 export type BillingPeriodClosed = DomainEvent<
   'BillingPeriodClosed',
-  { period: BillingPeriod; closedAt: IsoInstant }
+  {
+    period: BillingPeriod;
+    closedAt: IsoInstant;
+    /**
+     * Schema version 2 only: the close's invoices did not fit one append, so they were written first
+     * to `ledgerinvoices-<parentId>` and this closing commits exactly the events it names there (no
+     * InvoiceIssued follows it in the ledger stream). Absent: its InvoiceIssued events follow it.
+     */
+    invoices?: InvoiceCommit;
+  }
 >;
+
+/** One append of a close's invoices to `ledgerinvoices-<parentId>`, as its closing names it. */
+export type InvoiceChunkRef = {
+  firstRevision: number;
+  lastRevision: number;
+  /** invoiceId of the first and last event of the chunk (invoices are in invoiceId order). */
+  firstInvoiceId: string;
+  lastInvoiceId: string;
+  /** `sha256:<hex>` of the chunk's events (docs/events.md, "Invoices of a big close"). */
+  digest: string;
+};
+
+/** Where a committed close's invoices are, and what they must hash to. */
+export type InvoiceCommit = {
+  stream: string;
+  firstRevision: number;
+  lastRevision: number;
+  /** Invoices issued (an invoice split in parts counts once). */
+  count: number;
+  /** Events in the range that belong to the closing: every one of firstRevision..lastRevision. */
+  events: number;
+  /** `sha256:<hex>` over the chunks' digests, in order. */
+  digest: string;
+  chunks: InvoiceChunkRef[];
+};
+
+/**
+ * Part `part` of `parts` of one invoice too big for one event (its sections alone pass ~256 KiB),
+ * only in `ledgerinvoices-<parentId>`: part 1 carries the invoice with the first sections, each
+ * later part more sections; the invoice is part 1 with every part's sections concatenated in order.
+ */
+export type InvoicePartIssued = DomainEvent<
+  'InvoicePartIssued',
+  {
+    invoiceId: string;
+    period: BillingPeriod;
+    part: number;
+    parts: number;
+    /** Part 1 only: the invoice with `sections` holding this part's sections. */
+    invoice?: Invoice;
+    /** Parts 2..n only: the next sections, in order. */
+    sections?: Invoice['sections'];
+  }
+>;
+
+/** The events of `ledgerinvoices-<parentId>`: a committed close's invoices, whole or in parts. */
+export type InvoiceStreamEvent = InvoiceIssued | InvoicePartIssued;
 
 /**
  * One issued invoice, whole, as the invoicing core built it (src/invoicing, amounts as
  * integer strings): the log itself is the record of what was billed, and it never changes.
- * Appended right after its BillingPeriodClosed, in the same append.
+ * Appended right after its BillingPeriodClosed, in the same append; or, for a close whose invoices
+ * do not fit one append, in `ledgerinvoices-<parentId>` where that closing's `invoices` names it.
  */
 export type InvoiceIssued = DomainEvent<'InvoiceIssued', Invoice>;
 

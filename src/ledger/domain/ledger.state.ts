@@ -4,6 +4,7 @@ import type {
   BalancesAfter,
   BillingModel,
   DecimalPrice,
+  InvoiceCommit,
   IsoInstant,
   LedgerEvent,
   PoolBalances,
@@ -63,6 +64,11 @@ export type PeriodClosing = {
   /** Revision of the BillingPeriodClosed event; its invoices follow it, in `invoiceIds` order. */
   revision: number;
   invoiceIds: string[];
+  /**
+   * A close too big for one append: its invoices are where this says, not after it in the ledger
+   * stream (`invoiceIds` stays empty).
+   */
+  invoices?: InvoiceCommit;
 };
 
 /** A term that applies from `effectiveFrom` on, until a later entry replaces it. */
@@ -272,10 +278,22 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
       return state;
     }
     case 'BillingPeriodClosed': {
-      const { period, closedAt } = event.data;
+      const { period, closedAt, invoices } = event.data;
       state.closedPeriods.add(period);
       state.billableUsage.delete(period);
-      state.closings.set(period, { period, closedAt, revision: state.lastRevision, invoiceIds: [] });
+      if (invoices === undefined) {
+        state.closings.set(period, { period, closedAt, revision: state.lastRevision, invoiceIds: [] });
+        return state;
+      }
+      // A committed close: its invoices are in `ledgerinvoices-<parentId>`, where `invoices` says.
+      state.invoicesIssued += invoices.count;
+      state.closings.set(period, {
+        period,
+        closedAt,
+        revision: state.lastRevision,
+        invoiceIds: [],
+        invoices,
+      });
       return state;
     }
     case 'InvoiceIssued':
