@@ -2,14 +2,16 @@ import {
   BACKWARDS,
   END,
   StreamNotFoundError,
+  binaryEvent,
   jsonEvent,
   type EventStoreDBClient,
   type JSONType,
   type ResolvedEvent,
 } from '@eventstore/db-client';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 export const SNAPSHOT_EVENT_TYPE = 'StreamSnapshotted';
+export const SNAPSHOT_CHUNK_EVENT_TYPE = 'StreamSnapshotChunk';
 export const JOURNAL_EVENT_TYPE = 'StreamJournalEntry';
 
 /** A folded state of a stream as of `revision`, so a load only reads the events after it. */
@@ -25,15 +27,46 @@ export interface StreamSnapshot {
   readonly journalThrough?: bigint;
 }
 
-/** What the snapshot event carries; 64-bit numbers as decimal strings since JSON has no bigint. */
+/** A snapshot's manifest as read from the store; its state is fetched (and checked) on demand. */
+export interface SnapshotManifest extends Omit<StreamSnapshot, 'state'> {
+  /** Revision of the manifest event in the snapshot stream. */
+  readonly manifestRevision: bigint;
+  /** Chunk events the state is stored in; 0 when the manifest carries the state itself. */
+  readonly chunks: number;
+  /** The state, parsed; rejects when a chunk is missing, of another snapshot or altered. */
+  state(): Promise<unknown>;
+}
+
+/** Where a chunked snapshot's state lies: chunk revisions in order, total bytes and their SHA-256. */
+interface ChunkReference {
+  readonly [key: string]: JSONType | string | number | string[];
+  readonly stream: string;
+  readonly revisions: string[];
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/**
+ * What the manifest (the snapshot event) carries; 64-bit numbers as decimal strings since JSON has no
+ * bigint. Exactly one of `state` (a state that fits in one event) and `chunks` is present.
+ */
 interface SnapshotEventData {
-  readonly [key: string]: JSONType | string | number | null | undefined;
+  readonly [key: string]: JSONType | string | number | null | undefined | ChunkReference;
   readonly snapshotOf: string;
   readonly revision: string;
   readonly commitPosition: string | null;
   readonly version: number;
-  readonly state: JSONType;
+  readonly state?: JSONType;
+  readonly chunks?: ChunkReference;
   readonly journalThrough?: string;
+}
+
+/** What a chunk event's metadata says, so a chunk read on its own names its snapshot. */
+interface ChunkMetadata {
+  readonly [key: string]: JSONType | string | number;
+  readonly snapshotOf: string;
+  readonly revision: string;
+  readonly index: number;
 }
 
 /**
@@ -41,9 +74,12 @@ interface SnapshotEventData {
  * `$ce-ledgersnapshot` can list them. Streams without a dash get the suffix on the whole name.
  */
 export function defaultSnapshotStreamName(streamName: string): string {
-  const dash = streamName.indexOf('-');
-  if (dash < 0) return `${streamName}snapshot`;
-  return `${streamName.slice(0, dash)}snapshot${streamName.slice(dash)}`;
+  return defaultJournalStreamName(streamName, 'snapshot');
+}
+
+/** `ledger-p1` → `ledgersnapshotchunk-p1`: the chunks of states too big for one event. */
+export function defaultSnapshotChunkStreamName(streamName: string): string {
+  return defaultJournalStreamName(streamName, 'snapshotchunk');
 }
 
 /** `ledger-p1` with journal `keys` → `ledgerkeys-p1`, the same way as the snapshot stream's name. */
@@ -53,61 +89,187 @@ export function defaultJournalStreamName(streamName: string, journal: string): s
   return `${streamName.slice(0, dash)}${journal}${streamName.slice(dash)}`;
 }
 
-/** Snapshots live in their own stream capped at one event, so only the newest is kept. */
+/** Manifests kept in the snapshot stream: the newest, and the one a load falls back to. */
+const MANIFESTS_KEPT = 2;
+
+/**
+ * Snapshots of any size. A state whose JSON fits in one event (`maxEventBytes`) rides in its manifest,
+ * one append. A bigger one is cut into byte chunks of at most `maxEventBytes`, appended one per append
+ * (the store refuses appends over 1 MiB) as binary events to the chunk stream, and then the manifest,
+ * naming their revisions, size and SHA-256, goes to the snapshot stream: the manifest is the commit
+ * point. A write interrupted before it leaves orphan chunks that no manifest names and that the next
+ * cut removes. Chunks live in a stream of their own so that finding the newest manifest stays one
+ * small read, whatever orphans lie about.
+ *
+ * The two newest manifests are kept, and the chunks they name: older ones are cut with `$tb`, so a
+ * load whose newest snapshot does not check out can still start from the one before.
+ */
 export class SnapshotStore {
   constructor(
     private readonly client: EventStoreDBClient,
     private readonly streamNameOf: (streamName: string) => string = defaultSnapshotStreamName,
+    private readonly chunkStreamNameOf: (streamName: string) => string = defaultSnapshotChunkStreamName,
   ) {}
 
-  async read(streamName: string): Promise<StreamSnapshot | undefined> {
-    let newest: ResolvedEvent | undefined;
+  /** Newest first, at most the two kept. */
+  async manifests(streamName: string): Promise<SnapshotManifest[]> {
+    const manifests: SnapshotManifest[] = [];
+    for (const resolved of await this.newestManifestEvents(streamName)) {
+      const event = resolved.event;
+      if (event?.type !== SNAPSHOT_EVENT_TYPE) continue;
+      manifests.push(this.manifestOf(event.revision, event.data as SnapshotEventData));
+    }
+    return manifests;
+  }
+
+  /**
+   * Writes `json` (the state, serialised once by the caller) as a snapshot at `snapshot.revision`, then
+   * cuts what is older than the two newest. Answers how many chunks it took (0: inline).
+   */
+  async write(
+    streamName: string,
+    snapshot: Omit<StreamSnapshot, 'state'>,
+    json: string,
+    maxEventBytes: number,
+  ): Promise<{ chunks: number; bytes: number }> {
+    const bytes = Buffer.from(json, 'utf8');
+    const base = {
+      snapshotOf: streamName,
+      revision: snapshot.revision.toString(),
+      commitPosition: snapshot.commitPosition === undefined ? null : snapshot.commitPosition.toString(),
+      version: snapshot.version,
+      ...(snapshot.journalThrough === undefined
+        ? {}
+        : { journalThrough: snapshot.journalThrough.toString() }),
+    };
+    let data: SnapshotEventData;
+    let chunks = 0;
+    if (bytes.length <= maxEventBytes) {
+      data = { ...base, state: JSON.parse(json) as JSONType };
+    } else {
+      const chunkStream = this.chunkStreamNameOf(streamName);
+      const revisions: string[] = [];
+      for (let offset = 0; offset < bytes.length; offset += maxEventBytes) {
+        const metadata: ChunkMetadata = { snapshotOf: streamName, revision: base.revision, index: chunks };
+        const appended = await this.client.appendToStream(
+          chunkStream,
+          binaryEvent({
+            id: randomUUID(),
+            type: SNAPSHOT_CHUNK_EVENT_TYPE,
+            data: bytes.subarray(offset, offset + maxEventBytes),
+            metadata,
+          }),
+        );
+        revisions.push(appended.nextExpectedRevision.toString());
+        chunks++;
+      }
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      data = { ...base, chunks: { stream: chunkStream, revisions, bytes: bytes.length, sha256 } };
+    }
+    await this.client.appendToStream(
+      this.streamNameOf(streamName),
+      jsonEvent({ id: randomUUID(), type: SNAPSHOT_EVENT_TYPE, data }),
+    );
+    await this.cut(streamName);
+    return { chunks, bytes: bytes.length };
+  }
+
+  /**
+   * Truncates both streams below what the two newest manifests need. Computed from the manifests in the
+   * store rather than from what this process wrote, so racing writers only ever cut what is older than
+   * every manifest still kept: a writer that cuts the chunks of a manifest another is about to append
+   * makes that manifest unusable, which a load detects and passes over.
+   */
+  private async cut(streamName: string): Promise<void> {
+    const kept = await this.newestManifestEvents(streamName);
+    const oldest = kept[kept.length - 1]?.event;
+    if (!oldest) return;
+    if (kept.length === MANIFESTS_KEPT) {
+      await this.client.setStreamMetadata(this.streamNameOf(streamName), {
+        truncateBefore: Number(oldest.revision),
+      });
+    }
+    let firstChunk: bigint | undefined;
+    for (const resolved of kept) {
+      for (const revision of (resolved.event?.data as SnapshotEventData).chunks?.revisions ?? []) {
+        if (firstChunk === undefined || BigInt(revision) < firstChunk) firstChunk = BigInt(revision);
+      }
+    }
+    if (firstChunk !== undefined && firstChunk > 0n) {
+      await this.client.setStreamMetadata(this.chunkStreamNameOf(streamName), {
+        truncateBefore: Number(firstChunk),
+      });
+    }
+  }
+
+  private async newestManifestEvents(streamName: string): Promise<ResolvedEvent[]> {
+    const events: ResolvedEvent[] = [];
     try {
       // Drained rather than left early: a read abandoned mid-way keeps the client from disposing.
       for await (const resolved of this.client.readStream(this.streamNameOf(streamName), {
         direction: BACKWARDS,
         fromRevision: END,
-        maxCount: 1,
+        maxCount: MANIFESTS_KEPT,
       })) {
-        newest = resolved;
+        events.push(resolved);
       }
     } catch (error) {
-      if (error instanceof StreamNotFoundError) return undefined;
+      if (error instanceof StreamNotFoundError) return [];
       throw error;
     }
-    if (newest?.event?.type !== SNAPSHOT_EVENT_TYPE) return undefined;
-    const data = newest.event.data as SnapshotEventData;
+    return events;
+  }
+
+  private manifestOf(manifestRevision: bigint, data: SnapshotEventData): SnapshotManifest {
+    const chunks = data.chunks;
     return {
+      manifestRevision,
       revision: BigInt(data.revision),
       commitPosition: data.commitPosition === null ? undefined : BigInt(data.commitPosition),
       version: data.version,
-      state: data.state,
       ...(typeof data.journalThrough === 'string' ? { journalThrough: BigInt(data.journalThrough) } : {}),
+      chunks: chunks ? chunks.revisions.length : 0,
+      state: chunks
+        ? () => this.chunkedState(data.snapshotOf, data.revision, chunks)
+        : () => Promise.resolve(data.state),
     };
   }
 
-  /**
-   * `snapshot.state` must already be a detached JSON value: the client serialises it later, after the
-   * live state may have moved on. `setMaxCount` is needed once per snapshot stream; the caller knows
-   * whether it already found or wrote a snapshot there.
-   */
-  async write(streamName: string, snapshot: StreamSnapshot, setMaxCount: boolean): Promise<void> {
-    const snapshotStream = this.streamNameOf(streamName);
-    if (setMaxCount) await this.client.setStreamMetadata(snapshotStream, { maxCount: 1 });
-    const data: SnapshotEventData = {
-      snapshotOf: streamName,
-      revision: snapshot.revision.toString(),
-      commitPosition: snapshot.commitPosition === undefined ? null : snapshot.commitPosition.toString(),
-      version: snapshot.version,
-      state: snapshot.state as JSONType,
-      ...(snapshot.journalThrough === undefined
-        ? {}
-        : { journalThrough: snapshot.journalThrough.toString() }),
-    };
-    await this.client.appendToStream(
-      snapshotStream,
-      jsonEvent({ id: randomUUID(), type: SNAPSHOT_EVENT_TYPE, data }),
-    );
+  /** Reads the chunks a manifest names, in one read, and checks them before parsing. */
+  private async chunkedState(streamName: string, revision: string, chunks: ChunkReference): Promise<unknown> {
+    const wanted = chunks.revisions.map((value) => BigInt(value));
+    if (wanted.length === 0) throw new Error('a chunked snapshot names no chunks');
+    const first = wanted.reduce((low, value) => (value < low ? value : low));
+    const last = wanted.reduce((high, value) => (value > high ? value : high));
+    const found = new Map<bigint, Uint8Array>();
+    try {
+      for await (const resolved of this.client.readStream(chunks.stream, {
+        fromRevision: first,
+        maxCount: last - first + 1n,
+      })) {
+        const event = resolved.event;
+        if (event?.type !== SNAPSHOT_CHUNK_EVENT_TYPE || !(event.data instanceof Uint8Array)) continue;
+        const metadata = event.metadata as Partial<ChunkMetadata> | undefined;
+        if (metadata?.snapshotOf !== streamName || metadata.revision !== revision) continue;
+        found.set(event.revision, event.data);
+      }
+    } catch (error) {
+      if (!(error instanceof StreamNotFoundError)) throw error;
+    }
+    const pieces = wanted.map((chunk) => {
+      const piece = found.get(chunk);
+      if (!piece) throw new Error(`snapshot chunk ${chunk} of ${chunks.stream} is missing`);
+      return piece;
+    });
+    const bytes = Buffer.concat(pieces);
+    const sha256 = createHash('sha256').update(bytes).digest('hex');
+    if (bytes.length !== chunks.bytes || sha256 !== chunks.sha256) {
+      throw new Error(
+        `the chunks of the snapshot at revision ${revision} do not match their manifest ` +
+          `(${bytes.length} bytes, sha256 ${sha256}; expected ${chunks.bytes}, ${chunks.sha256})`,
+      );
+    }
+    return JSON.parse(bytes.toString('utf8'));
   }
 }
 

@@ -12,6 +12,8 @@ export interface SnapshotSettings<State> {
   /** `snapshotVersion` of the decider: snapshots and journal entries of another one are ignored. */
   readonly version: number;
   readonly every: bigint;
+  /** Events between snapshots per chunk the last one took, when that is more than `every`. */
+  readonly eventsPerChunk: bigint;
 }
 
 /** The two halves of a decider that snapshots, both present. */
@@ -29,4 +31,17 @@ export function canSnapshot<State, Command, Event extends DomainEvent, Result>(
 export interface JournalSettings<State, Command> {
   readonly store: JournalStore;
   readonly part: SnapshotJournal<State, Command>;
+}
+
+/**
+ * Events between snapshots of a state stored in `chunks` chunks (0: in its manifest): `every`, or
+ * `eventsPerChunk` per chunk when that is more, so the bytes snapshots add stay in proportion to what
+ * the stream appends.
+ */
+export function snapshotInterval(
+  settings: Pick<SnapshotSettings<unknown>, 'every' | 'eventsPerChunk'>,
+  chunks: number,
+): bigint {
+  const bySize = settings.eventsPerChunk * BigInt(chunks);
+  return bySize > settings.every ? bySize : settings.every;
 }

@@ -49,7 +49,6 @@ export function newStreamSlot<State, Command, Result>(
     working: false,
     snapshot: {
       revision: -1n,
-      streamCapped: false,
       inFlight: false,
       every: snapshotEvery,
       skipOnNextLoad: false,
@@ -88,10 +87,8 @@ export type JournalRead =
 export interface SnapshotMarks {
   /** Revision of the newest snapshot known to be usable (-1n: none). */
   revision: bigint;
-  /** `$maxCount` is set on the snapshot stream: a snapshot was found or written there. */
-  streamCapped: boolean;
   inFlight: boolean;
-  /** Events between snapshots; doubled each time the state was too big for one snapshot event. */
+  /** Events between snapshots: more for a state stored in many chunks (`snapshotInterval`). */
   every: bigint;
   /** The next load ignores the snapshot: its journal did not restore. */
   skipOnNextLoad: boolean;

@@ -10,9 +10,8 @@ import {
 import type { CommandProcessorLogger, SafeObserver } from './command-processor.observer';
 import type { Decider, DomainEvent } from './decider';
 import type { JournalRestorer } from './snapshot-journal.restorer';
-import type { StreamSnapshot } from './snapshot-store';
 import type { FoldedStream, StreamSlot } from './stream-slot.cache';
-import type { SnapshotSettings } from './snapshot.settings';
+import { snapshotInterval, type SnapshotSettings } from './snapshot.settings';
 
 /** Reads a stream's state from the store: newest snapshot, then the events after it. */
 export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
@@ -40,8 +39,7 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
     // snapshot's, the tail is known to be empty and the load costs one round trip instead of two.
     const head = this.snapshots ? this.headRevision(slot.streamName) : undefined;
     if (this.snapshots) {
-      const snapshot = await this.snapshots.store.read(slot.streamName);
-      const restored = snapshot && this.fromSnapshot(slot, this.snapshots, snapshot);
+      const restored = await this.fromSnapshots(slot, this.snapshots);
       if (restored) {
         folded = restored;
         fromSnapshot = true;
@@ -116,41 +114,46 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
   }
 
   /**
-   * The state of a snapshot found in the store, or undefined when it must not be used: of another
-   * version, not restorable, lacking its journal's reach (a journaled decider's snapshot without it is
-   * missing part of the state), or skipped once because its journal did not restore.
+   * The state of the newest snapshot that checks out, else of the one before it, else undefined (the
+   * stream is folded from the start). A snapshot is passed over when it is of another version, lacks
+   * its journal's reach (a journaled decider's snapshot without it is missing part of the state), its
+   * chunks are missing or do not match its manifest, or it does not restore; and every snapshot is
+   * skipped once after its journal did not restore.
    */
-  private fromSnapshot(
+  private async fromSnapshots(
     slot: StreamSlot<State, Command, Result>,
     snapshots: SnapshotSettings<State>,
-    snapshot: StreamSnapshot,
-  ): FoldedStream<State> | undefined {
+  ): Promise<FoldedStream<State> | undefined> {
     const marks = slot.snapshot;
-    marks.streamCapped = true;
-    marks.revision = snapshot.revision;
-    const complete = !this.journal || snapshot.journalThrough !== undefined;
-    if (marks.skipOnNextLoad || !complete) {
+    const manifests = await snapshots.store.manifests(slot.streamName);
+    marks.revision = -1n;
+    if (manifests.length > 0) marks.every = snapshotInterval(snapshots, manifests[0].chunks);
+    if (marks.skipOnNextLoad) {
       marks.skipOnNextLoad = false;
-      marks.revision = -1n;
       return undefined;
     }
-    if (snapshot.version !== snapshots.version) {
-      marks.revision = -1n;
-      return undefined;
+    for (const manifest of manifests) {
+      if (manifest.version !== snapshots.version) continue;
+      if (this.journal && manifest.journalThrough === undefined) continue;
+      try {
+        const folded: FoldedStream<State> = {
+          state: snapshots.codec.fromSnapshot(await manifest.state()),
+          revision: manifest.revision,
+          commitPosition: manifest.commitPosition,
+        };
+        marks.revision = manifest.revision;
+        marks.journalThrough = manifest.journalThrough ?? -1n;
+        return folded;
+      } catch (error) {
+        this.logger.warn('passing over a snapshot that does not load', {
+          streamName: slot.streamName,
+          revision: manifest.revision,
+          error,
+        });
+        this.observer.failed(slot.streamName, 'snapshot', error);
+      }
     }
-    try {
-      const folded = {
-        state: snapshots.codec.fromSnapshot(snapshot.state),
-        revision: snapshot.revision,
-        commitPosition: snapshot.commitPosition,
-      };
-      marks.journalThrough = snapshot.journalThrough ?? -1n;
-      return folded;
-    } catch (error) {
-      this.logger.warn('ignoring a snapshot that does not restore', { streamName: slot.streamName, error });
-      marks.revision = -1n;
-      return undefined;
-    }
+    return undefined;
   }
 
   /**

@@ -1,7 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { CommandProcessorLogger, SafeObserver } from './command-processor.observer';
-import type { JournalSettings, SnapshotSettings } from './snapshot.settings';
-import type { StreamSnapshot } from './snapshot-store';
+import { snapshotInterval, type JournalSettings, type SnapshotSettings } from './snapshot.settings';
 import type { FoldedStream, StreamSlot } from './stream-slot.cache';
 
 /**
@@ -10,6 +9,11 @@ import type { FoldedStream, StreamSlot } from './stream-slot.cache';
  * journal, the entries for the revisions since the last journaled snapshot are appended first, and the
  * snapshot names how far the journal reaches; a crash in between leaves entries past the older
  * snapshot, which `restore` ignores.
+ *
+ * A state of any size is written (in chunks, see `SnapshotStore`), and the next snapshot of a big state
+ * waits in proportion to its size: at least `eventsPerChunk` events per chunk it took, so writing
+ * snapshots never costs more than a bounded share of what the stream itself appends, while a load
+ * folds at most that many events after the snapshot.
  */
 export class StreamSnapshotter<State, Command> {
   private readonly writes = new Set<Promise<void>>();
@@ -17,7 +21,7 @@ export class StreamSnapshotter<State, Command> {
   constructor(
     private readonly settings: SnapshotSettings<State>,
     private readonly journal: JournalSettings<State, Command> | undefined,
-    /** The store's append limit, less headroom: a bigger snapshot would only be refused. */
+    /** The store's append limit, less headroom: the most one snapshot event (or chunk) may hold. */
     private readonly maxBytes: number,
     private readonly observer: SafeObserver,
     private readonly logger: CommandProcessorLogger,
@@ -47,20 +51,19 @@ export class StreamSnapshotter<State, Command> {
     const revision = folded.revision;
     marks.revision = revision;
     const journalAfter = marks.journalThrough;
-    let detached: { readonly state: unknown; readonly entries: unknown[] };
+    let detached: { readonly json: string; readonly entries: unknown[] };
     try {
-      detached = this.detach(slot, folded.state, journalAfter, revision);
+      detached = this.detach(folded.state, journalAfter, revision);
     } catch (error) {
       this.failed(slot.streamName, error);
       return Promise.reject(error);
     }
     const started = performance.now();
     marks.inFlight = true;
-    const snapshot: StreamSnapshot = {
+    const snapshot = {
       revision,
       commitPosition: folded.commitPosition,
       version: this.settings.version,
-      state: detached.state,
       ...(this.journal ? { journalThrough: revision } : {}),
     };
     const journal = this.journal;
@@ -77,12 +80,17 @@ export class StreamSnapshotter<State, Command> {
       }
       // Reached even when the snapshot write below fails: the journal itself is in the store.
       if (journal) marks.journalThrough = revision;
-      await this.settings.store.write(slot.streamName, snapshot, !marks.streamCapped);
+      const { chunks } = await this.settings.store.write(
+        slot.streamName,
+        snapshot,
+        detached.json,
+        this.maxBytes,
+      );
+      marks.every = snapshotInterval(this.settings, chunks);
     })();
     const settled = write
       .then(
         () => {
-          marks.streamCapped = true;
           const durationMs = performance.now() - started;
           this.observer.snapshotted({ streamName: slot.streamName, revision, durationMs });
         },
@@ -97,29 +105,19 @@ export class StreamSnapshotter<State, Command> {
   }
 
   /**
-   * The snapshot and journal entries as JSON values of their own: the client serialises them later,
-   * and by then the live state has moved on.
+   * The snapshot as JSON text and the journal entries as JSON values of their own: the client
+   * serialises them later, and by then the live state has moved on.
    */
-  private detach<Result>(
-    slot: StreamSlot<State, Command, Result>,
+  private detach(
     state: State,
     journalAfter: bigint,
     revision: bigint,
-  ): { readonly state: unknown; readonly entries: unknown[] } {
+  ): { readonly json: string; readonly entries: unknown[] } {
     const json = JSON.stringify(this.settings.codec.toSnapshot(state));
-    if (Buffer.byteLength(json) > this.maxBytes) {
-      // The store would refuse it: say so, and try again only after twice as many events.
-      slot.snapshot.every *= 2n;
-      throw new Error(
-        `the snapshot (${Buffer.byteLength(json)} bytes) exceeds ${this.maxBytes} bytes; ` +
-          `next attempt in ${slot.snapshot.every} events`,
-      );
-    }
-    const detached: unknown = JSON.parse(json);
     const entries = this.journal
       ? this.journal.part.entries(state, journalAfter, revision, this.maxBytes - 1024)
       : [];
-    return { state: detached, entries };
+    return { json, entries };
   }
 
   private failed(streamName: string, error: unknown): void {

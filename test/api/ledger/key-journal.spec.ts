@@ -80,7 +80,8 @@ describe('idempotency keys across snapshots (key journal)', () => {
   });
 
   it('writes a small core snapshot and the keys in a journal that names how far it goes', async () => {
-    const [snapshot] = await readAll(store.client, `ledgersnapshot-${parent.id}`);
+    // The two newest snapshots are kept; the newest is the one a load starts from.
+    const snapshot = (await readAll(store.client, `ledgersnapshot-${parent.id}`)).at(-1)!;
     expect(snapshot.type).toBe(SNAPSHOT_EVENT_TYPE);
     const data = snapshot.data as { revision: string; journalThrough: string; version: number };
     expect(data.version).toBe(LEDGER_SNAPSHOT_SCHEMA_VERSION);
@@ -185,7 +186,8 @@ describe('idempotency keys across snapshots (key journal)', () => {
     }
     // What the processor would append before a snapshot at the stream's end, written without the
     // snapshot (the process died in between), plus a duplicate of the journal's first chunk.
-    const [snapshot] = await readAll(store.client, `ledgersnapshot-${parent.id}`);
+    // The two newest snapshots are kept; the newest is the one a load starts from.
+    const snapshot = (await readAll(store.client, `ledgersnapshot-${parent.id}`)).at(-1)!;
     const snapshotRevision = BigInt((snapshot.data as { revision: string }).revision);
     const state = initialLedgerState();
     let revision = -1n;
