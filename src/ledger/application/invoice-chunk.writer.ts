@@ -62,18 +62,20 @@ export class InvoiceChunkWriter {
   }
 
   private async head(stream: string): Promise<AppendExpectedRevision> {
+    let head: AppendExpectedRevision = NO_STREAM;
     try {
+      // Drained, never left early: a read broken off keeps its gRPC call open.
       for await (const resolved of this.client.readStream(stream, {
         direction: BACKWARDS,
         fromRevision: END,
         maxCount: 1,
       })) {
-        if (resolved.event) return resolved.event.revision;
+        if (resolved.event) head = resolved.event.revision;
       }
     } catch (error) {
       if (!(error instanceof StreamNotFoundError)) throw error;
     }
-    return NO_STREAM;
+    return head;
   }
 }
 

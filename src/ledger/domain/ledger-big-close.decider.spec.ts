@@ -1,5 +1,5 @@
 import type { BillingPeriodClosed, LedgerEvent } from './ledger.events';
-import type { CloseBillingPeriod } from './ledger.commands';
+import type { CloseBillingPeriod, LedgerCommand } from './ledger.commands';
 import { decide, planBillingPeriodClose } from './ledger.decider';
 import {
   chunkDigestOf,
@@ -34,7 +34,7 @@ const TO_PARENT = 1_500;
 const subId = (n: number) => `s${String(n).padStart(5, '0')}`;
 
 function bigOctober() {
-  const commands = [openParent(october(1)), purchase(100_000_000, october(1))];
+  const commands: LedgerCommand[] = [openParent(october(1)), purchase(100_000_000, october(1))];
   for (let n = 0; n < OWN + TO_PARENT; n++) {
     const billingModel = n < OWN ? 'bill-to-sub-account' : 'bill-to-parent';
     commands.push(createSub(subId(n), { billingModel, quota: 1_000 }, october(2)));

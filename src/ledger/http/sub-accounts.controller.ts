@@ -2,6 +2,7 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query
 import {
   ApiBearerAuth,
   ApiCreatedResponse,
+  ApiExtraModels,
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
@@ -10,6 +11,8 @@ import {
 } from '@nestjs/swagger';
 import { CommandBus } from '@nestjs/cqrs';
 import { ForbiddenError } from '../../auth/auth.errors';
+import { toProblem } from '../../http/error-problem';
+import type { ProblemDetails } from '../../http/problem';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
 import { apiKeysOf, type ApiKeyView } from '../domain';
 import { LedgerService } from '../application/ledger.service';
@@ -17,6 +20,7 @@ import {
   AllocateQuotaCommand,
   CloseSubAccountCommand,
   CreateSubAccountCommand,
+  CreateSubAccountsBatchCommand,
   IssueApiKeyCommand,
   ReturnCreditsCommand,
   RevokeApiKeyCommand,
@@ -27,12 +31,21 @@ import {
 import {
   AllocateCreditsDto,
   CreateSubAccountDto,
+  CreateSubAccountsBatchDto,
   PageQueryDto,
   ReturnCreditsDto,
   SetQuotaDto,
   UpdateSubAccountDto,
 } from './dto/sub-account.dto';
-import { ApiKeyListDto, IssuedApiKeyDto, SubAccountDto, SubAccountPageDto } from './dto/responses.dto';
+import {
+  ApiKeyListDto,
+  BatchSubAccountFailureDto,
+  BatchSubAccountResultsDto,
+  BatchSubAccountSuccessDto,
+  IssuedApiKeyDto,
+  SubAccountDto,
+  SubAccountPageDto,
+} from './dto/responses.dto';
 import { requireEmptyBody } from './dto/empty-body';
 import { subAccountPage, subAccountResponse, type SubAccountResponse } from './ledger.views';
 import { Context, type RequestContext } from '../../auth/request-context';
@@ -46,6 +59,17 @@ function requireOperatorForPrice(context: RequestContext, body: { creditPrice?: 
     throw new ForbiddenError('Only the operator sets or changes prices: leave creditPrice out.');
   }
 }
+
+export type BatchSubAccountResult =
+  { status: 201; subAccount: SubAccountResponse } | { status: number; error: ProblemDetails };
+
+/** Answered for the whole batch request, as on the usage batch route: every outcome is then unknown. */
+const WHOLE_REQUEST_FAILURES: ReadonlySet<string> = new Set([
+  'event_store_unavailable',
+  'concurrency_conflict',
+  'append_too_large',
+  'internal_error',
+]);
 
 export type IssuedApiKey = {
   id: string;
@@ -84,6 +108,53 @@ export class SubAccountsController {
     requireOperatorForPrice(context, body);
     const { id: subAccountId, ...rest } = body;
     return this.change(new CreateSubAccountCommand(context, parentId, { subAccountId, ...rest }));
+  }
+
+  @Post('batch')
+  @Roles('parent', 'operator')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      'Create up to 1,000 sub-accounts; each is created or refused on its own, results in order (creditPrice: operator only)',
+  })
+  // The results' members are named by $ref only (oneOf), so the document must be told of them.
+  @ApiExtraModels(BatchSubAccountSuccessDto, BatchSubAccountFailureDto)
+  @ApiOkResponse({
+    type: BatchSubAccountResultsDto,
+    description: '`{results: [{status: 201, subAccount} | {status, error: problem}]}`',
+  })
+  @ApiResponse({
+    status: 403,
+    description: '`forbidden`: a parent key gave `creditPrice` (nothing is created)',
+  })
+  async createBatch(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Body() body: CreateSubAccountsBatchDto,
+  ): Promise<{ results: BatchSubAccountResult[] }> {
+    for (const item of body.subAccounts) requireOperatorForPrice(context, item);
+    const outcomes = await this.commands.execute(
+      new CreateSubAccountsBatchCommand(
+        context,
+        parentId,
+        body.subAccounts.map(({ id: subAccountId, ...rest }) => ({ subAccountId, ...rest })),
+      ),
+    );
+    const created = body.subAccounts.filter((_, index) => outcomes[index].status === 'fulfilled');
+    const now = this.ledger.now();
+    const { result: views } = await this.ledger.read(context, parentId, (state) =>
+      created.map((item) => subAccountResponse(state, item.id, now, context.principal)),
+    );
+    let next = 0;
+    const instance = `/v1/parents/${parentId}/sub-accounts/batch`;
+    const results = outcomes.map((outcome, index): BatchSubAccountResult => {
+      if (outcome.status === 'fulfilled') return { status: 201, subAccount: views[next++] };
+      const problem = toProblem(outcome.reason, { method: 'POST', url: `${instance}#${index}` });
+      // A failure of the store or of the code is not one sub-account's: it fails the request.
+      if (WHOLE_REQUEST_FAILURES.has(problem.code)) throw outcome.reason;
+      return { status: problem.status, error: problem };
+    });
+    return { results };
   }
 
   @Get()

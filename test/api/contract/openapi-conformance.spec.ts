@@ -75,6 +75,18 @@ describe('the OpenAPI document matches what the routes answer', () => {
       { id: 'b', name: 'B', region: 'eu', billingModel: 'bill-to-sub-account', creditPrice: '0.005' },
       201,
     );
+    await call(
+      'POST',
+      `${P}/sub-accounts/batch`,
+      key,
+      {
+        subAccounts: [
+          { id: 'c', name: 'C', billingModel: 'bill-to-parent', quota: 10 },
+          { id: 'a', name: 'A again', billingModel: 'bill-to-parent' },
+        ],
+      },
+      200,
+    );
     await call('GET', `${P}/sub-accounts?limit=1`, key, undefined, 200);
     await call('GET', `${P}/sub-accounts/a`, key, undefined, 200);
     await call('PATCH', `${P}/sub-accounts/a`, key, { name: 'A2', billingModel: 'bill-to-sub-account' }, 200);

@@ -147,6 +147,18 @@ const ROUTES: readonly RouteCase[] = [
     records: true,
   },
   {
+    method: 'POST',
+    template: '/v1/parents/{p}/sub-accounts/batch',
+    scope: 'parent',
+    allowed: ['operator', 'parent'],
+    path: (world) => `${p(world)}/sub-accounts/batch`,
+    body: (_world, target) => ({
+      subAccounts: [{ id: target.newSubId, name: 'New', billingModel: 'bill-to-parent' }],
+    }),
+    success: [200],
+    records: true,
+  },
+  {
     method: 'GET',
     template: '/v1/parents/{p}/sub-accounts',
     scope: 'parent',

@@ -2,6 +2,7 @@ import { AllocateQuotaHandler } from './allocate-quota.handler';
 import { CloseBillingPeriodHandler } from './close-billing-period.handler';
 import { CloseSubAccountHandler } from './close-sub-account.handler';
 import { CreateSubAccountHandler } from './create-sub-account.handler';
+import { CreateSubAccountsBatchHandler } from './create-sub-accounts-batch.handler';
 import { IssueApiKeyHandler } from './issue-api-key.handler';
 import { OpenParentAccountHandler } from './open-parent-account.handler';
 import { PurchaseCreditsHandler } from './purchase-credits.handler';
@@ -18,6 +19,7 @@ export { AllocateQuotaCommand } from './allocate-quota.handler';
 export { CloseBillingPeriodCommand } from './close-billing-period.handler';
 export { CloseSubAccountCommand } from './close-sub-account.handler';
 export { CreateSubAccountCommand } from './create-sub-account.handler';
+export { CreateSubAccountsBatchCommand } from './create-sub-accounts-batch.handler';
 export { IssueApiKeyCommand, type IssuedApiKey } from './issue-api-key.handler';
 export { OpenParentAccountCommand } from './open-parent-account.handler';
 export { PurchaseCreditsCommand } from './purchase-credits.handler';
@@ -35,6 +37,7 @@ export const LEDGER_COMMAND_HANDLERS = [
   PurchaseCreditsHandler,
   UpdateParentAccountHandler,
   CreateSubAccountHandler,
+  CreateSubAccountsBatchHandler,
   UpdateSubAccountHandler,
   SetQuotaHandler,
   AllocateQuotaHandler,

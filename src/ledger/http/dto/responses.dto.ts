@@ -131,3 +131,28 @@ export class BatchUsageResultsDto {
   })
   results!: (BatchUsageSuccessDto | BatchUsageFailureDto)[];
 }
+
+export class BatchSubAccountSuccessDto {
+  @ApiProperty({ enum: [201], description: 'created now' }) status!: 201;
+  @ApiProperty({ type: SubAccountDto }) subAccount!: SubAccountDto;
+}
+
+export class BatchSubAccountFailureDto {
+  @ApiProperty({ description: 'the status this sub-account would have had alone (409 `already_exists`…)' })
+  status!: number;
+  @ApiProperty({ type: ProblemDto }) error!: ProblemDto;
+}
+
+export class BatchSubAccountResultsDto {
+  @ApiProperty({
+    type: 'array',
+    items: {
+      oneOf: [
+        { $ref: getSchemaPath(BatchSubAccountSuccessDto) },
+        { $ref: getSchemaPath(BatchSubAccountFailureDto) },
+      ],
+    },
+    description: 'one per sub-account asked for, in order',
+  })
+  results!: (BatchSubAccountSuccessDto | BatchSubAccountFailureDto)[];
+}

@@ -1,5 +1,19 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
 import { BILLING_MODELS, type BillingModel } from '../../domain';
 import {
   ID_DESCRIPTION,
@@ -50,6 +64,24 @@ export class CreateSubAccountDto {
   @IsOptional()
   @IsCreditPrice()
   creditPrice?: string;
+}
+
+/** Sub-accounts one batch request may create. */
+export const MAX_BATCH_SUB_ACCOUNTS = 1_000;
+
+export class CreateSubAccountsBatchDto {
+  @ApiProperty({
+    type: [CreateSubAccountDto],
+    minItems: 1,
+    maxItems: MAX_BATCH_SUB_ACCOUNTS,
+    description: 'each as the single create takes it',
+  })
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(MAX_BATCH_SUB_ACCOUNTS)
+  @ValidateNested({ each: true })
+  @Type(() => CreateSubAccountDto)
+  subAccounts!: CreateSubAccountDto[];
 }
 
 export class UpdateSubAccountDto {
