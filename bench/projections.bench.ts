@@ -18,10 +18,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { EventStoreDBClient, START, type EventData } from '@eventstore/db-client';
+import { Database } from '../src/database/database';
 import {
   BalanceAsOfService,
-  FileProjectionStateStore,
-  InMemoryProjectionStateStore,
   PROJECTIONS,
   ProjectionRunner,
   SubAccountHistoryService,
@@ -92,11 +91,11 @@ async function seed(client: EventStoreDBClient, total: number, runId: string): P
 }
 
 /** The same rebuild, caught up through the subscription itself rather than by reading. */
-async function subscriptionRebuildRate(client: EventStoreDBClient): Promise<number> {
+async function subscriptionRebuildRate(client: EventStoreDBClient, database: Database): Promise<number> {
   const bare = new ProjectionRunner({
     client,
     projections: PROJECTIONS,
-    store: new InMemoryProjectionStateStore(),
+    database,
     fresh: true,
     catchUpByReading: false,
   });
@@ -104,7 +103,7 @@ async function subscriptionRebuildRate(client: EventStoreDBClient): Promise<numb
   await bare.start();
   await bare.whenCaughtUp(3_600_000);
   const perSec = bare.eventsDelivered / ((performance.now() - startedAt) / 1000);
-  await bare.stop({ save: false });
+  await bare.stop({ commit: false });
   return perSec;
 }
 
@@ -123,14 +122,10 @@ async function readAllRate(client: EventStoreDBClient): Promise<{ events: number
  */
 async function measureRss(connectionString: string): Promise<void> {
   const client = EventStoreDBClient.connectionString(connectionString);
+  const database = await Database.open({ kind: 'embedded', dataDir: undefined });
   gc();
   const before = process.memoryUsage().rss;
-  const runner = new ProjectionRunner({
-    client,
-    projections: PROJECTIONS,
-    store: new InMemoryProjectionStateStore(),
-    fresh: true,
-  });
+  const runner = new ProjectionRunner({ client, projections: PROJECTIONS, database, fresh: true });
   await runner.start();
   await runner.whenCaughtUp(3_600_000);
   gc();
@@ -144,7 +139,8 @@ async function measureRss(connectionString: string): Promise<void> {
       arrayBuffersMiB: Math.round(memory.arrayBuffers / MIB),
     })}`,
   );
-  await runner.stop({ save: false });
+  await runner.stop({ commit: false });
+  await database.close();
   await client.dispose();
 }
 
@@ -172,6 +168,7 @@ async function main(): Promise<void> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'subledger-projections-bench-'));
   const store = await spawnEmbeddedEventStore({ dataDir: path.join(dataDir, 'store') });
   const client = EventStoreDBClient.connectionString(store.connectionString);
+  const database = await Database.open({ kind: 'embedded', dataDir: path.join(dataDir, 'postgres') });
   const runId = randomUUID().slice(0, 8);
   try {
     const seedStart = performance.now();
@@ -186,27 +183,19 @@ async function main(): Promise<void> {
       `readAll (raw, before): ${rawBefore.events} events, ${Math.round(rawBefore.perSec)} events/s`,
     );
 
-    const bySubscription = await subscriptionRebuildRate(client);
+    const bySubscription = await subscriptionRebuildRate(client, database);
     console.log(`rebuild caught up through the subscription: ${Math.round(bySubscription)} events/s`);
 
     gc();
     const rssBefore = process.memoryUsage().rss;
-    const files = new FileProjectionStateStore(path.join(dataDir, 'projections'));
-    const runner = new ProjectionRunner({
-      client,
-      projections: PROJECTIONS,
-      store: files,
-      fresh: true,
-      saveEveryEvents: Number.POSITIVE_INFINITY,
-      saveEveryMs: Number.POSITIVE_INFINITY,
-    });
+    const runner = new ProjectionRunner({ client, projections: PROJECTIONS, database, fresh: true });
     const rebuildStart = performance.now();
     await runner.start();
     await runner.whenCaughtUp(3_600_000);
     const rebuildSeconds = (performance.now() - rebuildStart) / 1000;
     const rebuildPerSec = runner.eventsDelivered / rebuildSeconds;
     console.log(
-      `rebuild (3 projections): ${runner.eventsDelivered} events, ${Math.round(rebuildPerSec)} events/s`,
+      `rebuild (every projection, into PostgreSQL): ${runner.eventsDelivered} events, ${Math.round(rebuildPerSec)} events/s`,
     );
 
     const rawAfter = await readAllRate(client);
@@ -222,8 +211,18 @@ async function main(): Promise<void> {
         `array buffers ${Math.round(memory.arrayBuffers / MIB)} MiB; target ≤ 512 MiB for the whole service)`,
     );
 
-    const history = new SubAccountHistoryService(runner, client, { readTimeoutMs: 1_000 });
-    const balances = new BalanceAsOfService(runner, { readTimeoutMs: 1_000 });
+    const commitStart = performance.now();
+    await runner.stop({ commit: true });
+    console.log(`committing the rebuild: ${((performance.now() - commitStart) / 1000).toFixed(2)} s`);
+    const restarted = new ProjectionRunner({ client, projections: PROJECTIONS, database });
+    const loadStart = performance.now();
+    await restarted.start();
+    await restarted.whenCaughtUp(3_600_000);
+    console.log(
+      `restart from the checkpoints to caught up: ${((performance.now() - loadStart) / 1000).toFixed(2)} s`,
+    );
+    const history = new SubAccountHistoryService(restarted, database, client, { readTimeoutMs: 1_000 });
+    const balances = new BalanceAsOfService(restarted, database, { readTimeoutMs: 1_000 });
     const parentId = `${runId}-7`;
     const pageStart = performance.now();
     const page = await history.history(parentId, subAccountId(3), {
@@ -248,18 +247,7 @@ async function main(): Promise<void> {
         `${childRss.rssMiB} MiB, ${childRss.rssBeforeMiB} MiB before the runner started`,
     );
 
-    const saveStart = performance.now();
-    await runner.stop({ save: true });
-    console.log(`saving every projection: ${((performance.now() - saveStart) / 1000).toFixed(2)} s`);
-
-    const restarted = new ProjectionRunner({ client, projections: PROJECTIONS, store: files });
-    const loadStart = performance.now();
-    await restarted.start();
-    await restarted.whenCaughtUp(3_600_000);
-    console.log(
-      `restart from the saved files to caught up: ${((performance.now() - loadStart) / 1000).toFixed(2)} s`,
-    );
-    await restarted.stop({ save: false });
+    await restarted.stop({ commit: false });
 
     console.log(
       JSON.stringify({
@@ -273,6 +261,7 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
+    await database.close();
     await client.dispose();
     await store.stop();
     rmSync(dataDir, { recursive: true, force: true });

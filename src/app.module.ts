@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { BillingModule } from './billing/billing.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
+import { DatabaseModule } from './database/database.module';
 import { EventStoreModule } from './event-store/event-store.module';
 import { HealthModule } from './health/health.module';
 import { LedgerModule } from './ledger/ledger.module';
@@ -25,6 +26,7 @@ export class AppModule {
         AppConfigModule.forRoot(config),
         LoggingModule.forRoot(logger),
         EventStoreModule,
+        DatabaseModule,
         HttpModule,
         MetricsRegistryModule,
         MetricsModule,

@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import {
   BACKWARDS,
   END,
@@ -14,10 +13,12 @@ import {
   LEDGER_STREAM_PREFIX,
   type AnyProjection,
   type LogPosition,
+  type RecordedEnvelope,
   recordedEnvelopeOf,
 } from './projection';
 import { ProjectionLagError, ProjectionRebuildingError } from './projection.errors';
-import type { ProjectionStateStore } from './projection-state.store';
+import type { PoolClient } from 'pg';
+import type { Database } from '../database/database';
 
 export interface ProjectionRunnerLogger {
   log(message: string): void;
@@ -28,17 +29,15 @@ export interface ProjectionRunnerLogger {
 export interface ProjectionRunnerOptions {
   readonly client: EventStoreDBClient;
   readonly projections: readonly AnyProjection[];
-  readonly store: ProjectionStateStore;
-  /** Save a projection once this many events were applied since its last save… */
-  readonly saveEveryEvents?: number;
-  /** …or once this long has passed with unsaved events. */
-  readonly saveEveryMs?: number;
+  readonly database: Database;
+  /** At most this many events go into one transaction. */
+  readonly batchSize?: number;
   /**
-   * At most this share of the time goes to saving: after a save that took d ms the next waits at least
-   * d × (1 − share) / share. A big state saved every N events would otherwise slow a rebuild down.
+   * The rebuild tool: empty every projection's tables and fold the whole log into them in ONE
+   * transaction, committed by `stop`. Until then readers see the old rows (PostgreSQL's snapshots)
+   * and a running service's batches wait on the checkpoint rows this holds; afterwards they skip
+   * what the rebuild already wrote.
    */
-  readonly maxSaveShare?: number;
-  /** Ignore stored states and rebuild every projection from the start of the log (the rebuild tool). */
   readonly fresh?: boolean;
   /**
    * Catch up by paging `readAll` (dropping other streams on this side) before the live subscription
@@ -47,7 +46,7 @@ export interface ProjectionRunnerOptions {
    * rebuild should run at the speed of a read. Default true; false catches up through the subscription.
    */
   readonly catchUpByReading?: boolean;
-  /** Pause before resubscribing after the subscription failed (event store restarted, network). */
+  /** Pause before resubscribing after the subscription failed, or before retrying a failed transaction. */
   readonly retryDelayMs?: number;
   readonly logger?: ProjectionRunnerLogger;
 }
@@ -55,28 +54,20 @@ export interface ProjectionRunnerOptions {
 export interface ProjectionStatus {
   readonly name: string;
   readonly version: number;
-  /** True when it started without a usable stored state and is folding the log from its start. */
+  /** True when it started without a checkpoint of this version and is folding the log from its start. */
   readonly rebuilding: boolean;
   readonly caughtUp: boolean;
+  /** The position of the last event committed to its tables (by this instance or another). */
   readonly checkpoint: LogPosition | null;
-  /** The checkpoint in the stored file: where a restart after a crash would resume. */
-  readonly savedCheckpoint: LogPosition | null;
   readonly eventsApplied: number;
 }
 
 interface Slot {
   readonly projection: AnyProjection;
-  state: unknown;
-  /** Position of the last event folded into `state`; null before the first. */
+  /** The checkpoint row as of the last transaction: where a restart resumes. */
   checkpoint: LogPosition | null;
-  /** The checkpoint of the last completed save. */
-  savedCheckpoint: LogPosition | null;
   rebuilding: boolean;
-  unsaved: number;
   applied: number;
-  lastSaveAt: number;
-  nextSaveNotBefore: number;
-  saving: Promise<void> | null;
 }
 
 interface PositionWaiter {
@@ -92,26 +83,26 @@ interface CaughtUpWaiter {
 
 /** Events per catch-up read: long enough to stream at full speed, short enough to stop promptly. */
 const CATCH_UP_PAGE = 20_000;
+const DEFAULT_BATCH = 4_000;
 
 const silentLogger: ProjectionRunnerLogger = { log: () => {}, warn: () => {}, error: () => {} };
 
 /**
  * Runs every registered projection off ONE catch-up-then-live subscription to `$all`, filtered on the
- * server to `ledger-` streams, so each event is read and parsed once and all read models advance in
- * commit order together.
+ * server to `ledger-` streams, so each event is read and parsed once, and writes what they change to
+ * PostgreSQL in batches: one transaction per batch holds every projection's rows AND its checkpoint
+ * row, so a crash can neither skip nor double-count an event (SPEC §9).
  *
- * Each projection keeps its own checkpoint (the position of the last event it folded) and skips any
- * event at or below it: after a restart the subscription starts from the lowest checkpoint, and a
- * projection that had already saved further on sees those events again without counting them twice.
- * State and checkpoint are saved together, atomically, by the state store.
+ * The checkpoint row, not this process, is the truth: each transaction locks the rows (`FOR UPDATE`)
+ * and writes only the events after them. Several instances (or the rebuild tool) can run side by side
+ * on one database: whoever commits first wins, the others skip what was already written. Reading goes
+ * on while a batch commits (one batch in flight), so a rebuild runs at the speed of the slower of the
+ * two rather than their sum.
  */
 export class ProjectionRunner {
   private readonly slots = new Map<string, Slot>();
-  /** The same slots, for the per-event loop. */
   private readonly slotList: Slot[];
-  private readonly saveEveryEvents: number;
-  private readonly saveEveryMs: number;
-  private readonly maxSaveShare: number;
+  private readonly batchSize: number;
   private readonly retryDelayMs: number;
   private readonly logger: ProjectionRunnerLogger;
   private subscription: AllStreamSubscription | null = null;
@@ -119,13 +110,24 @@ export class ProjectionRunner {
   private started = false;
   private stopping = false;
   private caughtUp = false;
-  /** The server said it reached the end; we are caught up once every event before that is applied. */
+  /** The server said it reached the end; we are caught up once every event before that is committed. */
   private caughtUpSignalled = false;
   private waitingForNext = false;
+  /** Caught up once everything delivered up to here is committed. */
+  private caughtUpAt: LogPosition | null = null;
   /** The last event of `$all` when the runner started: reaching it also means caught up. */
   private startupEnd: LogPosition | null = null;
-  /** Position of the last event delivered (applied, or skipped by every projection's guard). */
+  /** Position of the last event delivered (ledger or not). */
   private processed: LogPosition | null = null;
+  /** Position up to which everything delivered is committed (what read-your-writes waits for). */
+  private committed: LogPosition | null = null;
+  /** Ledger events delivered and not committed yet, in log order. */
+  private pending: RecordedEnvelope[] = [];
+  /** Where the pending batch ends (the last delivered event, ledger or not); null when nothing is pending. */
+  private pendingUpTo: LogPosition | null = null;
+  private draining: Promise<void> | null = null;
+  /** The rebuild tool's one transaction. */
+  private freshClient: PoolClient | null = null;
   private delivered = 0;
   private positionWaiters: PositionWaiter[] = [];
   private caughtUpWaiters: CaughtUpWaiter[] = [];
@@ -134,51 +136,90 @@ export class ProjectionRunner {
   constructor(private readonly options: ProjectionRunnerOptions) {
     for (const projection of options.projections) {
       if (this.slots.has(projection.name)) throw new Error(`Two projections are named ${projection.name}`);
-      this.slots.set(projection.name, {
-        projection,
-        state: projection.initialState(),
-        checkpoint: null,
-        savedCheckpoint: null,
-        rebuilding: true,
-        unsaved: 0,
-        applied: 0,
-        lastSaveAt: performance.now(),
-        nextSaveNotBefore: 0,
-        saving: null,
-      });
+      this.slots.set(projection.name, { projection, checkpoint: null, rebuilding: true, applied: 0 });
     }
     this.slotList = [...this.slots.values()];
-    this.saveEveryEvents = options.saveEveryEvents ?? 10_000;
-    this.saveEveryMs = options.saveEveryMs ?? 5_000;
-    this.maxSaveShare = options.maxSaveShare ?? 0.1;
+    this.batchSize = options.batchSize ?? DEFAULT_BATCH;
     this.retryDelayMs = options.retryDelayMs ?? 1_000;
     this.logger = options.logger ?? silentLogger;
   }
 
   /**
-   * Loads the stored states, then subscribes and returns at once: catching up goes on in the
-   * background, and queries wait for it through `whenCaughtUp`.
+   * Reads the checkpoint rows (making missing ones), then subscribes and returns at once: catching up
+   * goes on in the background, and queries wait for it through `whenCaughtUp`.
    */
   async start(): Promise<void> {
     if (this.started) throw new Error('The projection runner was already started');
     this.started = true;
-    for (const slot of this.slots.values()) {
-      const { name, version } = slot.projection;
-      const stored = this.options.fresh ? undefined : await this.options.store.load(name, version);
-      if (stored) {
-        slot.state = slot.projection.fromSnapshot(stored.state);
-        slot.checkpoint = stored.checkpoint;
-        slot.savedCheckpoint = stored.checkpoint;
-        slot.rebuilding = false;
-        this.logger.log(`Projection ${name} v${version} resumes after position ${stored.checkpoint.commit}`);
-      } else {
-        this.logger.log(`Projection ${name} v${version} has no stored state of this version; rebuilding`);
+    if (this.options.fresh) {
+      this.freshClient = await this.options.database.pool.connect();
+      await this.freshClient.query('BEGIN');
+      await this.ensureCheckpointRows(this.freshClient);
+      // Taken first, so no other writer commits between our view of the log's end and our commit.
+      await this.lockCheckpoints(this.freshClient);
+      for (const slot of this.slotList) {
+        for (const table of slot.projection.tables) await this.freshClient.query(`DELETE FROM ${table}`);
       }
+      this.logger.log('Rebuilding every projection from the start of the log, in one transaction');
+    } else {
+      await this.options.database.transaction(async (client) => {
+        await this.ensureCheckpointRows(client);
+        const rows = await this.lockCheckpoints(client, false);
+        for (const slot of this.slotList) {
+          const { name, version } = slot.projection;
+          slot.checkpoint = rows.get(name) ?? null;
+          slot.rebuilding = slot.checkpoint === null;
+          this.logger.log(
+            slot.checkpoint
+              ? `Projection ${name} v${version} resumes after position ${slot.checkpoint.commit}`
+              : `Projection ${name} v${version} has no checkpoint of this version; rebuilding`,
+          );
+        }
+      });
     }
     this.processed = this.resumePosition();
+    this.committed = this.processed;
     // The service must start even while the event store is unreachable (health then says not ready);
     // finding the log's end and subscribing go on in the background until the store answers.
     this.loop = this.findStartupEnd().then(() => (this.stopping ? undefined : this.run()));
+  }
+
+  private async ensureCheckpointRows(client: PoolClient): Promise<void> {
+    await client.query(
+      `INSERT INTO read_model_checkpoints (projection, version, commit_position, prepare_position)
+       SELECT name, version, -1, -1 FROM unnest($1::text[], $2::int[]) AS t(name, version)
+       ON CONFLICT DO NOTHING`,
+      [
+        this.slotList.map((slot) => slot.projection.name),
+        this.slotList.map((slot) => slot.projection.version),
+      ],
+    );
+  }
+
+  /** Each projection's checkpoint row (null: nothing written yet), locked until the transaction ends. */
+  private async lockCheckpoints(
+    client: PoolClient,
+    forUpdate = true,
+  ): Promise<Map<string, LogPosition | null>> {
+    const result = await client.query<{
+      projection: string;
+      commit_position: string;
+      prepare_position: string;
+    }>(
+      `SELECT projection, commit_position, prepare_position FROM read_model_checkpoints
+       WHERE (projection, version) IN (SELECT * FROM unnest($1::text[], $2::int[]))
+       ORDER BY projection${forUpdate ? ' FOR UPDATE' : ''}`,
+      [
+        this.slotList.map((slot) => slot.projection.name),
+        this.slotList.map((slot) => slot.projection.version),
+      ],
+    );
+    const rows = new Map<string, LogPosition | null>();
+    for (const row of result.rows) {
+      const commit = BigInt(row.commit_position);
+      rows.set(row.projection, commit < 0n ? null : { commit, prepare: BigInt(row.prepare_position) });
+    }
+    return rows;
   }
 
   private async findStartupEnd(): Promise<void> {
@@ -214,11 +255,13 @@ export class ProjectionRunner {
   }
 
   /**
-   * Stops the subscription. With `save` (a clean shutdown) every projection's state is saved; without
-   * it (tests simulating a crash) the stored files stay as the last periodic save left them.
+   * Stops the subscription and commits what was delivered. With `commit: false` (tests simulating a
+   * crash) the pending batch is dropped, as a crash would drop it: the checkpoint rows say where to
+   * resume. The rebuild tool's one transaction is committed here (or rolled back without `commit`).
    */
-  async stop(opts: { save?: boolean } = {}): Promise<void> {
+  async stop(opts: { commit?: boolean } = {}): Promise<void> {
     if (!this.started || this.stopping) return;
+    const commit = opts.commit ?? true;
     this.stopping = true;
     this.stopWake?.();
     const subscription = this.subscription;
@@ -228,10 +271,19 @@ export class ProjectionRunner {
       subscription.destroy();
     }
     await this.loop;
-    for (const slot of this.slots.values()) await slot.saving;
-    if (opts.save ?? true) {
-      for (const slot of this.slots.values()) {
-        if (slot.checkpoint && slot.unsaved > 0) await this.save(slot);
+    if (!commit) {
+      this.pending = [];
+      this.pendingUpTo = null;
+    }
+    await this.draining;
+    if (commit && this.pendingUpTo !== null) await this.drain(1);
+    if (this.freshClient) {
+      const client = this.freshClient;
+      this.freshClient = null;
+      try {
+        await client.query(commit && this.caughtUp ? 'COMMIT' : 'ROLLBACK');
+      } finally {
+        client.release();
       }
     }
     // Nobody may take a stopped runner's state for a caught-up one.
@@ -246,7 +298,7 @@ export class ProjectionRunner {
   }
 
   /**
-   * Resolves once the runner has applied everything the log held when it started. Rejects with
+   * Resolves once the runner has committed everything the log held when it started. Rejects with
    * `ProjectionRebuildingError` (→ 503) after `timeoutMs`; 0 only checks.
    */
   whenCaughtUp(timeoutMs: number, projectionName = 'projections'): Promise<void> {
@@ -262,12 +314,12 @@ export class ProjectionRunner {
   }
 
   /**
-   * Read-your-writes: resolves once every projection has applied the event at `commitPosition` (the
+   * Read-your-writes: resolves once every projection has committed the event at `commitPosition` (the
    * position the command side got back from its append to a `ledger-` stream). Rejects with
    * `ProjectionLagError` after `timeoutMs`.
    */
   waitForPosition(commitPosition: bigint, timeoutMs: number): Promise<void> {
-    if (this.hasProcessed(commitPosition)) return Promise.resolve();
+    if (this.hasCommitted(commitPosition)) return Promise.resolve();
     if (timeoutMs <= 0) return Promise.reject(new ProjectionLagError(commitPosition, 0));
     return waitWithTimeout<PositionWaiter>(
       (settle) => ({ commit: commitPosition, ...settle }),
@@ -278,34 +330,24 @@ export class ProjectionRunner {
     );
   }
 
-  /**
-   * The live state of a projection, for its query functions. Read it synchronously: `evolve` mutates it
-   * in place between two awaits.
-   */
-  stateOf<State>(name: string): State {
-    return this.slot(name).state as State;
-  }
-
-  /** The state once caught up (bounded wait), for queries that must not see a half-built read model. */
-  async read<State>(name: string, timeoutMs: number): Promise<State> {
+  /** For a query on `name`'s tables: waits (bounded) until the read model has caught up. */
+  async readable(name: string, timeoutMs: number): Promise<void> {
     this.slot(name);
     await this.whenCaughtUp(timeoutMs, name);
-    return this.stateOf<State>(name);
   }
 
   status(): ProjectionStatus[] {
-    return [...this.slots.values()].map((slot) => ({
+    return this.slotList.map((slot) => ({
       name: slot.projection.name,
       version: slot.projection.version,
       rebuilding: slot.rebuilding && !this.caughtUp,
       caughtUp: this.caughtUp,
       checkpoint: slot.checkpoint,
-      savedCheckpoint: slot.savedCheckpoint,
       eventsApplied: slot.applied,
     }));
   }
 
-  /** Events delivered by the subscription since start (applied by at least one projection or skipped). */
+  /** Events delivered by the subscription since start (ledger or not). */
   get eventsDelivered(): number {
     return this.delivered;
   }
@@ -319,7 +361,7 @@ export class ProjectionRunner {
   /** The lowest checkpoint, or null (start of the log) when any projection has none. */
   private resumePosition(): LogPosition | null {
     let lowest: LogPosition | null = null;
-    for (const slot of this.slots.values()) {
+    for (const slot of this.slotList) {
       if (slot.checkpoint === null) return null;
       if (lowest === null || comparePositions(slot.checkpoint, lowest) < 0) lowest = slot.checkpoint;
     }
@@ -354,6 +396,8 @@ export class ProjectionRunner {
         );
       }
     }
+    // The rebuild tool stops at the end of the log as it found it.
+    if (this.options.fresh) return;
     while (!this.stopping) {
       const from = this.processed;
       const subscription = this.options.client.subscribeToAll({
@@ -363,7 +407,7 @@ export class ProjectionRunner {
       this.subscription = subscription;
       subscription.on('caughtUp', () => {
         this.caughtUpSignalled = true;
-        if (this.waitingForNext && subscription.readableLength === 0) this.markCaughtUp();
+        if (this.waitingForNext && subscription.readableLength === 0) this.requestCaughtUp();
       });
       try {
         await this.consume(subscription);
@@ -384,9 +428,8 @@ export class ProjectionRunner {
 
   /**
    * Reads `$all` from the resume position in pages until a page comes back short (the end of the log as
-   * the read met it). Every event read advances `processed`, ledger or not, so the subscription resumes
-   * after the last one and a page of other streams never stalls the loop. A page is always read to its
-   * end: the client's `dispose` waits for any read left half-consumed.
+   * the read met it), handing batches to the database as they fill. A page is always read to its end:
+   * the client's `dispose` waits for any read left half-consumed.
    */
   private async catchUpByReading(): Promise<void> {
     for (;;) {
@@ -402,11 +445,18 @@ export class ProjectionRunner {
         // A read from a position includes it; a subscription from it would not.
         if (from !== null && comparePositions(position, from) <= 0) continue;
         if (resolved.event!.streamId.startsWith(LEDGER_STREAM_PREFIX)) this.apply(resolved);
-        else this.processed = position;
+        else this.deliver(position);
+        if (this.pending.length >= this.batchSize) {
+          // One batch commits while the next is read; never more than two wait.
+          if (this.pending.length >= 2 * this.batchSize) await this.draining;
+          this.kick();
+        }
       }
       if (this.stopping) return;
       if (read < CATCH_UP_PAGE) {
-        this.markCaughtUp();
+        this.requestCaughtUp();
+        this.kick();
+        await this.draining;
         return;
       }
     }
@@ -416,13 +466,16 @@ export class ProjectionRunner {
     const iterator = subscription[Symbol.asyncIterator]();
     for (;;) {
       // Every event the server sent before its caught-up signal was pushed before the signal, so once the
-      // buffer is empty they have all been applied.
-      if (this.caughtUpSignalled && subscription.readableLength === 0) this.markCaughtUp();
+      // buffer is empty they have all been delivered.
+      if (this.caughtUpSignalled && subscription.readableLength === 0) this.requestCaughtUp();
       this.waitingForNext = true;
       const next = await iterator.next();
       this.waitingForNext = false;
       if (next.done || this.stopping) return;
       this.apply(next.value as AllStreamResolvedEvent);
+      // A database that cannot keep up (or is down) holds the subscription back rather than memory.
+      if (this.pending.length >= 4 * this.batchSize) await this.draining;
+      this.kick();
     }
   }
 
@@ -430,87 +483,133 @@ export class ProjectionRunner {
     const recorded = fromResolvedEvent(resolved);
     const position = resolved.event?.position;
     if (!recorded || !position) return;
-    // An event of a type this build does not know is folded by no projection; checkpoints pass it.
+    // An event of a type this build does not know is written by no projection; checkpoints pass it.
     const envelope = recordedEnvelopeOf(recorded, position);
+    if (envelope) this.pending.push(envelope);
+    this.deliver(position);
+  }
+
+  private deliver(position: LogPosition): void {
     this.delivered++;
-    const now = performance.now();
-    for (const slot of this.slotList) {
-      if (slot.checkpoint !== null && comparePositions(position, slot.checkpoint) <= 0) continue;
-      if (envelope) slot.state = slot.projection.evolve(slot.state, envelope);
-      slot.checkpoint = position;
-      slot.unsaved++;
-      slot.applied++;
-      if (this.saveIsDue(slot, now)) void this.save(slot);
-    }
     this.processed = position;
-    if (this.positionWaiters.length > 0) this.releasePositionWaiters();
+    this.pendingUpTo = position;
     if (!this.caughtUp && this.startupEnd !== null && comparePositions(position, this.startupEnd) >= 0) {
-      this.markCaughtUp();
+      this.requestCaughtUp();
     }
   }
 
-  private saveIsDue(slot: Slot, now: number): boolean {
-    if (slot.saving !== null || now < slot.nextSaveNotBefore) return false;
-    return slot.unsaved >= this.saveEveryEvents || now - slot.lastSaveAt >= this.saveEveryMs;
+  /** Starts committing the pending batch unless a commit is already running (it takes the rest after). */
+  private kick(): void {
+    if (this.draining || this.pendingUpTo === null) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+    });
   }
 
   /**
-   * Serialises synchronously (state and checkpoint of the same instant), then writes in the background;
-   * the promise is kept so `stop` can wait for it, and a failed save is logged and retried later.
+   * Commits pending batches until none is left (or `rounds` were tried). A failed transaction (the
+   * database restarting) keeps its events pending and is retried after a pause: nothing delivered is
+   * dropped, and nothing is committed twice since the checkpoint rows decide.
    */
-  private save(slot: Slot): Promise<void> {
-    const checkpoint = slot.checkpoint;
-    if (checkpoint === null) return Promise.resolve();
-    const startedAt = performance.now();
-    const unsavedBefore = slot.unsaved;
-    const { name, version } = slot.projection;
-    const saving = this.options.store
-      .save({ name, version, checkpoint, state: slot.projection.toSnapshot(slot.state) })
-      .then(
-        () => {
-          const finishedAt = performance.now();
-          const duration = finishedAt - startedAt;
-          slot.savedCheckpoint = checkpoint;
-          slot.unsaved -= unsavedBefore;
-          slot.lastSaveAt = finishedAt;
-          slot.nextSaveNotBefore = finishedAt + (duration * (1 - this.maxSaveShare)) / this.maxSaveShare;
-        },
-        (error: unknown) => {
-          slot.lastSaveAt = performance.now();
-          this.logger.error(
-            `Saving projection ${name} failed (${error instanceof Error ? error.message : String(error)}); ` +
-              'it will be retried',
-          );
-        },
-      )
-      .finally(() => {
-        slot.saving = null;
-      });
-    slot.saving = saving;
-    return saving;
+  private async drain(rounds = Number.POSITIVE_INFINITY): Promise<void> {
+    for (let round = 0; round < rounds && this.pendingUpTo !== null; round++) {
+      const take = Math.min(this.pending.length, this.batchSize);
+      const events = this.pending.slice(0, take);
+      const upTo = take < this.pending.length ? events[take - 1] : this.pendingUpTo;
+      const upToPosition: LogPosition = 'commitPosition' in upTo ? positionOf(upTo) : upTo;
+      try {
+        await this.commit(events, upToPosition);
+      } catch (error) {
+        this.logger.error(
+          `Writing ${events.length} events to the read models failed (${error instanceof Error ? error.message : String(error)}); ` +
+            `retrying in ${this.retryDelayMs} ms`,
+        );
+        if (this.freshClient) throw error;
+        if (this.stopping) return;
+        await this.pause();
+        continue;
+      }
+      this.pending = this.pending.slice(take);
+      if (this.pending.length === 0 && comparePositions(upToPosition, this.pendingUpTo!) >= 0) {
+        this.pendingUpTo = null;
+      }
+      this.committed = upToPosition;
+      if (this.positionWaiters.length > 0) this.releasePositionWaiters();
+      if (this.caughtUpAt !== null && comparePositions(upToPosition, this.caughtUpAt) >= 0)
+        this.markCaughtUp();
+    }
   }
 
-  private hasProcessed(commit: bigint): boolean {
-    return this.processed !== null && this.processed.commit >= commit;
+  /** One transaction: every projection's rows for the events after its checkpoint row, and that row. */
+  private async commit(events: readonly RecordedEnvelope[], upTo: LogPosition): Promise<void> {
+    const work = async (client: PoolClient) => {
+      const checkpoints = this.freshClient ? this.freshCheckpoints() : await this.lockCheckpoints(client);
+      for (const slot of this.slotList) {
+        const { name, version } = slot.projection;
+        const checkpoint = checkpoints.get(name) ?? null;
+        if (checkpoint !== null && comparePositions(checkpoint, upTo) >= 0) {
+          slot.checkpoint = checkpoint;
+          continue;
+        }
+        const fresh =
+          checkpoint === null
+            ? events
+            : events.filter((event) => comparePositions(positionOf(event), checkpoint) > 0);
+        if (fresh.length > 0) await slot.projection.write(client, fresh);
+        await client.query(
+          `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
+           WHERE projection = $1 AND version = $2`,
+          [name, version, upTo.commit.toString(), upTo.prepare.toString()],
+        );
+        slot.checkpoint = upTo;
+        slot.applied += fresh.length;
+      }
+    };
+    if (this.freshClient) await work(this.freshClient);
+    else await this.options.database.transaction(work);
+  }
+
+  private freshCheckpoints(): Map<string, LogPosition | null> {
+    return new Map(this.slotList.map((slot) => [slot.projection.name, slot.checkpoint]));
+  }
+
+  private hasCommitted(commit: bigint): boolean {
+    return this.committed !== null && this.committed.commit >= commit;
   }
 
   private releasePositionWaiters(): void {
     const still: PositionWaiter[] = [];
     for (const waiter of this.positionWaiters) {
-      if (this.hasProcessed(waiter.commit)) waiter.resolve();
+      if (this.hasCommitted(waiter.commit)) waiter.resolve();
       else still.push(waiter);
     }
     this.positionWaiters = still;
   }
 
+  /** Caught up once what was delivered so far is committed. */
+  private requestCaughtUp(): void {
+    if (this.caughtUp) return;
+    const at = this.processed;
+    if (at === null || (this.committed !== null && comparePositions(this.committed, at) >= 0)) {
+      this.markCaughtUp();
+      return;
+    }
+    this.caughtUpAt = at;
+  }
+
   private markCaughtUp(): void {
     if (this.caughtUp) return;
     this.caughtUp = true;
+    this.caughtUpAt = null;
     this.logger.log(`Projections caught up after ${this.delivered} events`);
     const waiters = this.caughtUpWaiters;
     this.caughtUpWaiters = [];
     for (const waiter of waiters) waiter.resolve();
   }
+}
+
+function positionOf(event: RecordedEnvelope): LogPosition {
+  return { commit: event.commitPosition, prepare: event.preparePosition };
 }
 
 /**

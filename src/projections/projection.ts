@@ -1,3 +1,4 @@
+import type { PoolClient } from 'pg';
 import type { RecordedDomainEvent } from '../event-store/command-processing/event-envelope';
 import { LEDGER_CATEGORY } from '../ledger/domain';
 import { LEDGER_EVENT_TYPES, type LedgerEvent } from '../ledger/domain/ledger.events';
@@ -112,24 +113,22 @@ export function comparePositions(a: LogPosition, b: LogPosition): number {
 }
 
 /**
- * A read model as a pure fold over the ledger's events. `evolve` may mutate `state` in place (the
- * runner never keeps an older state around) and must be deterministic: the same events always give the
- * same state, which is what makes a rebuild from the log a valid replacement for a stored state.
- * `version` is bumped whenever `evolve` or the snapshot shape changes: a stored state of another version
- * is thrown away and rebuilt from the start of the log.
+ * A read model kept in PostgreSQL. `write` turns a batch of events (in log order, every one after the
+ * projection's checkpoint) into rows, inside the runner's transaction, which also moves the checkpoint:
+ * it must not commit, and must write the same rows for the same events (a rebuild from the log is then
+ * a valid replacement for the tables). `version` names the tables' shape (`…_v<version>`): a new
+ * version gets new tables from a migration and is folded from the start of the log into them, while
+ * the old version's keep serving instances that still run it.
  */
-export interface Projection<State> {
+export interface Projection {
   readonly name: string;
   readonly version: number;
-  initialState(): State;
-  evolve(state: State, event: RecordedEnvelope): State;
-  /** A detached JSON value; it is serialised at once, while `evolve` goes on mutating the live state. */
-  toSnapshot(state: State): unknown;
-  fromSnapshot(snapshot: unknown): State;
+  /** Its tables, emptied by the rebuild tool before it folds the log into them again. */
+  readonly tables: readonly string[];
+  write(client: PoolClient, events: readonly RecordedEnvelope[]): Promise<void>;
 }
 
-// Projections of different states live side by side in one runner.
-export type AnyProjection = Projection<any>;
+export type AnyProjection = Projection;
 
 /** The write side's one stream per parent (`ledgerStreamName`); snapshot streams (`ledgersnapshot-…`) do not match. */
 export const LEDGER_STREAM_PREFIX = `${LEDGER_CATEGORY}-`;

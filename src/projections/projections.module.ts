@@ -8,37 +8,21 @@ import {
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { AppConfig } from '../config/app-config';
 import { EVENT_STORE_CLIENT } from '../event-store/event-store-client.provider';
-import { BalanceAsOfService } from './balance-as-of/balance-as-of.projection';
+import { Database } from '../database/database';
+import { BalanceAsOfService } from './balance-as-of/balance-as-of.service';
 import { ParentFeedService } from './feed/parent-feed.service';
 import type { ProjectionReadOptions } from './projection';
 import { ProjectionRunner } from './projection-runner';
-import {
-  adoptStagedRebuild,
-  FileProjectionStateStore,
-  InMemoryProjectionStateStore,
-  type ProjectionStateStore,
-} from './projection-state.store';
 import { PROJECTIONS } from './projections';
 import { SubAccountHistoryService } from './history/sub-account-history.service';
 import { UsageAnalyticsService } from './usage-analytics/usage-analytics.service';
-
-/**
- * Files under the configured read-model folder (`<SUBLEDGER_DATA_DIR>/projections`); an in-memory
- * store gets in-memory projections, since files would outlive the events they were built from.
- */
-export function projectionStateStoreFor(config: AppConfig): ProjectionStateStore {
-  const directory = config.readModels.directory;
-  return directory === undefined
-    ? new InMemoryProjectionStateStore()
-    : new FileProjectionStateStore(directory);
-}
 
 const READ_OPTIONS = Symbol('PROJECTION_READ_OPTIONS');
 
 /**
  * Starts the runner once every module is initialised (it subscribes and catches up in the background;
- * reads wait for it), and saves every projection before the event-store client is disposed: Nest runs
- * all `beforeApplicationShutdown` hooks before any `onApplicationShutdown`.
+ * reads wait for it), and commits its last batch before the event-store client is disposed and the
+ * database closed: Nest runs all `beforeApplicationShutdown` hooks before any `onApplicationShutdown`.
  */
 @Injectable()
 export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -49,7 +33,7 @@ export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeAppli
   }
 
   beforeApplicationShutdown(): Promise<void> {
-    return this.runner.stop({ save: true });
+    return this.runner.stop({ commit: true });
   }
 }
 
@@ -64,35 +48,36 @@ export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeAppli
     },
     {
       provide: ProjectionRunner,
-      useFactory: async (client: EventStoreDBClient, config: AppConfig) => {
-        const store = projectionStateStoreFor(config);
-        const logger = new Logger('Projections');
-        if (store instanceof FileProjectionStateStore) {
-          const staged = await adoptStagedRebuild(store.directory);
-          if (staged === 'adopted') logger.log(`Adopted the rebuild staged by npm run rebuild`);
-          if (staged === 'dropped') logger.warn(`Dropped an incomplete rebuild (it was interrupted)`);
-        }
-        return new ProjectionRunner({ client, projections: PROJECTIONS, store, logger });
-      },
-      inject: [EVENT_STORE_CLIENT, AppConfig],
+      useFactory: (client: EventStoreDBClient, database: Database) =>
+        new ProjectionRunner({
+          client,
+          projections: PROJECTIONS,
+          database,
+          logger: new Logger('Projections'),
+        }),
+      inject: [EVENT_STORE_CLIENT, Database],
     },
     {
       provide: SubAccountHistoryService,
-      useFactory: (runner: ProjectionRunner, client: EventStoreDBClient, options: ProjectionReadOptions) =>
-        new SubAccountHistoryService(runner, client, options),
-      inject: [ProjectionRunner, EVENT_STORE_CLIENT, READ_OPTIONS],
+      useFactory: (
+        runner: ProjectionRunner,
+        database: Database,
+        client: EventStoreDBClient,
+        options: ProjectionReadOptions,
+      ) => new SubAccountHistoryService(runner, database, client, options),
+      inject: [ProjectionRunner, Database, EVENT_STORE_CLIENT, READ_OPTIONS],
     },
     {
       provide: BalanceAsOfService,
-      useFactory: (runner: ProjectionRunner, options: ProjectionReadOptions) =>
-        new BalanceAsOfService(runner, options),
-      inject: [ProjectionRunner, READ_OPTIONS],
+      useFactory: (runner: ProjectionRunner, database: Database, options: ProjectionReadOptions) =>
+        new BalanceAsOfService(runner, database, options),
+      inject: [ProjectionRunner, Database, READ_OPTIONS],
     },
     {
       provide: UsageAnalyticsService,
-      useFactory: (runner: ProjectionRunner, options: ProjectionReadOptions) =>
-        new UsageAnalyticsService(runner, options),
-      inject: [ProjectionRunner, READ_OPTIONS],
+      useFactory: (runner: ProjectionRunner, database: Database, options: ProjectionReadOptions) =>
+        new UsageAnalyticsService(runner, database, options),
+      inject: [ProjectionRunner, Database, READ_OPTIONS],
     },
     {
       provide: ParentFeedService,

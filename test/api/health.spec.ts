@@ -3,8 +3,9 @@ import { EventStoreHealthIndicator } from '../../src/health/event-store.health-i
 import { HealthController } from '../../src/health/health.controller';
 import { createApp } from '../../src/app';
 import { ApplicationError } from '../../src/http/problem';
-import { InMemoryProjectionStateStore, PROJECTIONS, ProjectionRunner } from '../../src/projections';
+import { PROJECTIONS, ProjectionRunner } from '../../src/projections';
 import { startTestEventStore } from '../support/event-store';
+import { openTestDatabase, testDatabaseUrl } from '../support/database';
 import { pollUntil } from '../support/poll';
 import { startTestService, type TestService } from '../support/service';
 
@@ -75,11 +76,8 @@ describe('GET /health', () => {
 describe('readiness and the projections', () => {
   it('is not ready (projection_rebuilding, store up) until the projections caught up with the log since the start', async () => {
     const store = await startTestEventStore();
-    const runner = new ProjectionRunner({
-      client: store.client,
-      projections: PROJECTIONS,
-      store: new InMemoryProjectionStateStore(),
-    });
+    const database = await openTestDatabase();
+    const runner = new ProjectionRunner({ client: store.client, projections: PROJECTIONS, database });
     // The controller as the service builds it, on a real store and a real runner not yet caught up.
     const health = new HealthController(new EventStoreHealthIndicator(store.client), runner);
     try {
@@ -97,7 +95,8 @@ describe('readiness and the projections', () => {
       await runner.whenCaughtUp(15_000);
       await expect(health.ready()).resolves.toEqual({ status: 'ok', eventStore: 'up' });
     } finally {
-      await runner.stop({ save: false });
+      await runner.stop({ commit: false });
+      await database.close();
       await store.stop();
     }
   });
@@ -114,6 +113,7 @@ describe('start-up', () => {
           host: '127.0.0.1',
           port,
           eventStoreMemory: true,
+          databaseUrl: await testDatabaseUrl(),
           logLevel: 'silent',
           handleSignals: false,
         }),

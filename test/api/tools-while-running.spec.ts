@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -20,6 +20,7 @@ async function tool(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, SUBLEDGER_DATA_DIR: dataDir };
   delete env.EVENTSTORE_CONNECTION_STRING;
+  delete env.DATABASE_URL;
   delete env.SUBLEDGER_EVENTSTORE_MEMORY;
   try {
     const { stdout, stderr } = await promisify(execFile)(
@@ -40,6 +41,8 @@ describe('npm run replay and npm run rebuild while the service runs (SPEC §8)',
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'subledger-tools-'));
+    // As root the embedded PostgreSQL runs as the postgres user, which must be able to enter the folder.
+    await chmod(dataDir, 0o755);
   });
 
   afterAll(async () => {
@@ -47,8 +50,8 @@ describe('npm run replay and npm run rebuild while the service runs (SPEC §8)',
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('replays and rebuilds through the running store; the service adopts the rebuild at its next start', async () => {
-    service = await startServiceProcess({ env: { SUBLEDGER_DATA_DIR: dataDir } });
+  it('replays and rebuilds through the running store and its embedded PostgreSQL; the service serves the rebuild at once', async () => {
+    service = await startServiceProcess({ env: { SUBLEDGER_DATA_DIR: dataDir, DATABASE_URL: '' } });
     const parent = await openParent(service, { credits: 10_000 });
     const subAccountId = await createSubAccount(service, parent, { quota: 5_000 });
     for (let i = 0; i < 5; i++) {
@@ -73,34 +76,40 @@ describe('npm run replay and npm run rebuild while the service runs (SPEC §8)',
     const report = JSON.parse(replay.stdout);
     expect(report).toMatchObject({ period, status: 'open', matches: true });
 
+    // The tool joins the service's embedded PostgreSQL (the service started it: it is not the tool's to stop).
     const rebuild = await tool('src/projections/rebuild.cli.ts', [], dataDir);
     expect({ code: rebuild.code, stderr: rebuild.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
-    expect(rebuild.stdout).toMatch(/adopts this rebuild at its next start/);
-    const staged = path.join(dataDir, 'projections.rebuilt');
-    expect(readdirSync(staged).sort()).toEqual(expect.arrayContaining(['REBUILD-COMPLETE']));
+    expect(rebuild.stdout).toMatch(/Rebuilt credit-entries v1, usage-analytics v1/);
 
-    // The service still answers, on its own files.
-    expectStatus(await service.api.get(`/v1/parents/${parent.id}`, parent.key), 200);
+    // The service answers from the rebuilt tables, and goes on after them: a record made now counts once.
+    const usageTotal = async () =>
+      expectStatus(
+        await service!.api.get(`/v1/parents/${parent.id}/usage?groupBy=subAccount`, parent.key),
+        200,
+      ).body.total;
+    expect(await usageTotal()).toEqual({ credits: 500, records: 5 });
+    expectStatus(
+      await service.api.post(
+        `/v1/parents/${parent.id}/sub-accounts/${subAccountId}/usage`,
+        { idempotencyKey: 'k-after', credits: 100, meter: 'images' },
+        parent.key,
+      ),
+      201,
+    );
+    expect(await usageTotal()).toEqual({ credits: 600, records: 6 });
     await service.stop();
     service = undefined;
 
-    // Break the files the stopped service saved: only an adopted rebuild can bring the next start up right.
-    const live = path.join(dataDir, 'projections');
-    for (const file of readdirSync(live)) writeFileSync(path.join(live, file), '{ not the saved state');
-
-    service = await startServiceProcess({ env: { SUBLEDGER_DATA_DIR: dataDir } });
-    expect(existsSync(staged)).toBe(false);
-    const usage = expectStatus(
-      await service.api.get(`/v1/parents/${parent.id}/usage?groupBy=subAccount`, parent.key),
-      200,
-    );
-    expect(JSON.stringify(usage.body)).toContain('"credits":500');
+    // The embedded server stopped with the service that started it, and the next start finds every row.
+    expect(existsSync(path.join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    service = await startServiceProcess({ env: { SUBLEDGER_DATA_DIR: dataDir, DATABASE_URL: '' } });
+    expect(await usageTotal()).toEqual({ credits: 600, records: 6 });
     const history = expectStatus(
       await service.api.get(`/v1/parents/${parent.id}/sub-accounts/${subAccountId}/history`, parent.key),
       200,
     );
     expect(
       history.body.entries.filter((entry: { type: string }) => entry.type === 'UsageRecorded'),
-    ).toHaveLength(5);
+    ).toHaveLength(6);
   });
 });

@@ -1,27 +1,24 @@
-import { copyFile, mkdtemp, readdir, rename, rm } from 'node:fs/promises';
 import type { EventStoreDBClient } from '@eventstore/db-client';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import type { Database } from '../../src/database/database';
 import {
   BalanceAsOfService,
-  balanceAsOfProjection,
-  FileProjectionStateStore,
-  InMemoryProjectionStateStore,
+  creditEntriesProjection,
   PROJECTIONS,
   ProjectionRebuildingError,
   ProjectionRunner,
   SubAccountHistoryService,
-  subAccountHistoryProjection,
   UsageAnalyticsService,
   usageAnalyticsProjection,
   type AnyProjection,
   type ProjectionRunnerOptions,
-  type ProjectionStateStore,
 } from '../../src/projections';
+import { usageAnalyticsInto } from '../../src/projections/usage-analytics/usage-analytics.projection';
+import { openTestDatabase } from '../support/database';
 import { startTestEventStore, type TestEventStore } from '../support/event-store';
 import { LedgerWriter } from './ledger-writer';
 
 const WAIT_MS = 30_000;
+const READ = { readTimeoutMs: WAIT_MS };
 /** The runner's two ways of catching up after a restart: both must resume alike. */
 const CATCH_UP_PATHS: Array<[string, boolean]> = [
   ['reading $all', true],
@@ -59,205 +56,261 @@ function openLedger(client: EventStoreDBClient, parentId: string): LedgerWriter 
     .allocate('s', 1_000_000, '2026-10-01T00:00:00.000Z');
 }
 
-function snapshots(runner: ProjectionRunner, projections: readonly AnyProjection[]): Record<string, string> {
-  return Object.fromEntries(
-    projections.map((p) => [p.name, JSON.stringify(p.toSnapshot(runner.stateOf(p.name)))]),
+/** Every row of the read models, in a fixed order: two databases built from one log must be equal. */
+async function tables(database: Database, usageTable = 'usage_daily_v1'): Promise<Record<string, unknown[]>> {
+  const credit = await database.pool.query(
+    'SELECT * FROM credit_entries_v1 ORDER BY parent_id, account, revision',
   );
+  const usage = await database.pool.query(
+    `SELECT * FROM ${usageTable} ORDER BY parent_id, sub_account_id, meter, day`,
+  );
+  return { credit: credit.rows, usage: usage.rows };
 }
 
-describe('projection checkpoints', () => {
+describe('projection checkpoints in PostgreSQL', () => {
   let store: TestEventStore;
-  let dir: string;
   let runners: ProjectionRunner[];
+  let databases: Database[];
+  const database = async (): Promise<Database> => {
+    const opened = await openTestDatabase();
+    databases.push(opened);
+    return opened;
+  };
   /** A started runner of every projection (unless `options` says otherwise), stopped after the test. */
   const startRunner = async (
-    states: ProjectionStateStore,
+    db: Database,
     options: Partial<ProjectionRunnerOptions> = {},
   ): Promise<ProjectionRunner> => {
     const runner = new ProjectionRunner({
       client: store.client,
       projections: PROJECTIONS,
-      store: states,
+      database: db,
       ...options,
     });
     runners.push(runner);
     await runner.start();
     return runner;
   };
-  /** The read models folded once from the start of the log up to `end`: what a resumed runner must equal. */
-  const foldedFromStart = async (end: bigint): Promise<ProjectionRunner> => {
-    const fresh = await startRunner(new InMemoryProjectionStateStore());
+  /** The read models written once from the start of the log up to `end`, in a database of their own. */
+  const foldedFromStart = async (end: bigint): Promise<Database> => {
+    const db = await database();
+    const fresh = await startRunner(db);
     await fresh.waitForPosition(end, WAIT_MS);
-    return fresh;
+    await fresh.stop();
+    return db;
   };
 
   beforeEach(async () => {
     runners = [];
+    databases = [];
     // A store of its own: the test counts every ledger event in it.
     store = await startTestEventStore();
-    dir = await mkdtemp(path.join(tmpdir(), 'subledger-projections-'));
   });
 
   afterEach(async () => {
-    for (const runner of runners) await runner.stop({ save: false });
+    for (const runner of runners) await runner.stop({ commit: false });
+    for (const db of databases) await db.close();
     await store.stop();
-    await rm(dir, { recursive: true, force: true });
   });
 
   it.each(CATCH_UP_PATHS)(
-    'resumes after the stored checkpoint, catching up by %s, with no event counted twice or skipped',
+    'resumes after the checkpoint rows, catching up by %s, with no event written twice or skipped',
     async (_, catchUpByReading) => {
       const ledger = openLedger(store.client, 'pcheck');
       await ledger.flush();
       const firstEnd = await appendUsage(ledger, 's', 298, '2026-10-02');
-      const files = new FileProjectionStateStore(dir);
+      const db = await database();
 
-      // Saves once, after its 100th event, then never again: the "crash" below leaves a checkpoint
-      // in the middle of what it had applied.
-      const crashed = await startRunner(files, {
-        catchUpByReading,
-        saveEveryEvents: 100,
-        saveEveryMs: 3_600_000,
-        maxSaveShare: 1e-9,
-      });
-      await crashed.waitForPosition(firstEnd, WAIT_MS);
-      await crashed.stop({ save: false });
-
-      const stored = await files.load(usageAnalyticsProjection.name, usageAnalyticsProjection.version);
-      expect(crashed.status().map((s) => s.savedCheckpoint)).toEqual(
-        PROJECTIONS.map(() => stored!.checkpoint),
+      // Batches of 100 events, each committed with its checkpoint.
+      const first = await startRunner(db, { catchUpByReading, batchSize: 100 });
+      await first.waitForPosition(firstEnd, WAIT_MS);
+      await first.stop({ commit: false });
+      const { rows } = await db.pool.query<{ commit_position: string }>(
+        'SELECT commit_position FROM read_model_checkpoints',
       );
-      expect(stored).toBeDefined();
-      expect(stored!.checkpoint.commit).toBeLessThan(firstEnd);
-      const hundredth = await store.client.readStream('ledger-pcheck', { fromRevision: 99n, maxCount: 1 });
-      for await (const resolved of hundredth)
-        expect(stored!.checkpoint.commit).toBe(resolved.event!.position!.commit);
+      expect(rows.map((row) => BigInt(row.commit_position))).toEqual(PROJECTIONS.map(() => firstEnd));
 
       const secondEnd = await appendUsage(ledger, 's', 100, '2026-10-03');
-      const resumed = await startRunner(files, { catchUpByReading });
+      const resumed = await startRunner(db, { catchUpByReading });
+      expect(resumed.status().map((s) => s.checkpoint?.commit)).toEqual(PROJECTIONS.map(() => firstEnd));
       await resumed.waitForPosition(secondEnd, WAIT_MS);
-      const fresh = await foldedFromStart(secondEnd);
-
-      expect(snapshots(resumed, PROJECTIONS)).toEqual(snapshots(fresh, PROJECTIONS));
-      // 5 + 298 + 100 ledger events; the resumed runner folded only those after its checkpoint (the 100th).
-      expect(resumed.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 303));
-      const usage = new UsageAnalyticsService(resumed, { readTimeoutMs: WAIT_MS });
+      // Only the 100 events after the checkpoint were written again.
+      expect(resumed.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 100));
+      expect(await tables(db)).toEqual(await tables(await foldedFromStart(secondEnd)));
+      const usage = new UsageAnalyticsService(resumed, db, READ);
       expect((await usage.usage('pcheck', { groupBy: ['day'] })).groups).toEqual([
         { key: '2026-10-02', day: '2026-10-02', credits: 298, records: 298 },
         { key: '2026-10-03', day: '2026-10-03', credits: 100, records: 100 },
       ]);
-      await resumed.stop();
-      await fresh.stop();
     },
   );
 
   it.each(CATCH_UP_PATHS)(
-    'resumes each projection from its own checkpoint when their files were saved at different positions, catching up by %s',
+    'resumes each projection from its own checkpoint when they stand at different positions, catching up by %s',
     async (_, catchUpByReading) => {
       const ledger = openLedger(store.client, 'pstaggered');
       await ledger.flush();
-      const files = new FileProjectionStateStore(dir);
-      const runToEnd = async (end: bigint) => {
-        const runner = await startRunner(files);
+      const db = await database();
+      const runTo = async (end: bigint, projections: readonly AnyProjection[]) => {
+        const runner = await startRunner(db, { projections });
         await runner.waitForPosition(end, WAIT_MS);
-        await runner.stop({ save: true });
+        await runner.stop();
       };
-      const fileOf = (projection: AnyProjection) => files.fileOf(projection.name, projection.version);
-      const [history, balance, usage] = [
-        subAccountHistoryProjection,
-        balanceAsOfProjection,
-        usageAnalyticsProjection,
-      ];
+      // Usage analytics runs on alone for 100 more records: the two checkpoints now differ by 100 events.
+      await runTo(await appendUsage(ledger, 's', 100, '2026-10-02'), PROJECTIONS);
+      await runTo(await appendUsage(ledger, 's', 100, '2026-10-03'), [usageAnalyticsProjection]);
+      const end = await appendUsage(ledger, 's', 50, '2026-10-04');
 
-      // Three saves of every file, 100 usage records apart; balance-as-of's file is kept from the first,
-      // the history's from the second, as after crashes between the files' saves (or a version bump of
-      // one projection between runs): each file still holds a state with its own checkpoint.
-      await runToEnd(await appendUsage(ledger, 's', 100, '2026-10-02'));
-      await copyFile(fileOf(balance), `${fileOf(balance)}.first`);
-      await runToEnd(await appendUsage(ledger, 's', 100, '2026-10-03'));
-      await copyFile(fileOf(history), `${fileOf(history)}.second`);
-      await runToEnd(await appendUsage(ledger, 's', 100, '2026-10-04'));
-      await rename(`${fileOf(balance)}.first`, fileOf(balance));
-      await rename(`${fileOf(history)}.second`, fileOf(history));
-      const end = await appendUsage(ledger, 's', 50, '2026-10-05');
-
-      const resumed = await startRunner(files, { catchUpByReading });
-      const saved = (projection: AnyProjection) =>
-        resumed.status().find((s) => s.name === projection.name)!.savedCheckpoint!.commit;
-      expect(saved(balance)).toBeLessThan(saved(history));
-      expect(saved(history)).toBeLessThan(saved(usage));
+      const resumed = await startRunner(db, { catchUpByReading });
+      const checkpointOf = (name: string) =>
+        resumed.status().find((s) => s.name === name)!.checkpoint!.commit;
+      expect(checkpointOf(creditEntriesProjection.name)).toBeLessThan(
+        checkpointOf(usageAnalyticsProjection.name),
+      );
       await resumed.waitForPosition(end, WAIT_MS);
 
-      // The log is read again from the lowest checkpoint (balance-as-of's); each projection folds only
-      // what lies after its own, 250, 150 and 50 events: usage totals and the trail count nothing twice.
+      // The log is read again from the lowest checkpoint; each projection writes only what lies after
+      // its own: 150 and 50 events. Usage totals and the trail count nothing twice.
       const applied = Object.fromEntries(resumed.status().map((s) => [s.name, s.eventsApplied]));
-      expect(applied).toEqual({ [balance.name]: 250, [history.name]: 150, [usage.name]: 50 });
-      const read = { readTimeoutMs: WAIT_MS };
+      expect(applied).toEqual({ [creditEntriesProjection.name]: 150, [usageAnalyticsProjection.name]: 50 });
       expect(
-        (await new UsageAnalyticsService(resumed, read).usage('pstaggered', { groupBy: ['day'] })).groups,
+        (await new UsageAnalyticsService(resumed, db, READ).usage('pstaggered', { groupBy: ['day'] })).groups,
       ).toEqual([
         { key: '2026-10-02', day: '2026-10-02', credits: 100, records: 100 },
         { key: '2026-10-03', day: '2026-10-03', credits: 100, records: 100 },
-        { key: '2026-10-04', day: '2026-10-04', credits: 100, records: 100 },
-        { key: '2026-10-05', day: '2026-10-05', credits: 50, records: 50 },
+        { key: '2026-10-04', day: '2026-10-04', credits: 50, records: 50 },
       ]);
-      const trail = new SubAccountHistoryService(resumed, store.client, read);
-      const page = await trail.history('pstaggered', 's', { limit: 500 });
+      const page = await new SubAccountHistoryService(resumed, db, store.client, READ).history(
+        'pstaggered',
+        's',
+        {
+          limit: 500,
+        },
+      );
       const revisions = page!.entries.map((e) => e.revision);
       expect(new Set(revisions).size).toBe(revisions.length);
-      expect(page!.entries.filter((e) => e.type === 'UsageRecorded')).toHaveLength(350);
+      expect(page!.entries.filter((e) => e.type === 'UsageRecorded')).toHaveLength(250);
       expect(
-        await new BalanceAsOfService(resumed, read).balanceAsOf(
+        await new BalanceAsOfService(resumed, db, READ).balanceAsOf(
           'pstaggered',
           's',
           new Date('2030-01-01T00:00:00Z'),
         ),
-      ).toMatchObject({ quota: 1_000_000, used: 350 });
-      // And every read model is exactly the one folded once from the start.
-      const fresh = await foldedFromStart(end);
-      expect(snapshots(resumed, PROJECTIONS)).toEqual(snapshots(fresh, PROJECTIONS));
-      await resumed.stop();
-      await fresh.stop();
+      ).toMatchObject({ quota: 1_000_000, used: 250 });
+      expect(await tables(db)).toEqual(await tables(await foldedFromStart(end)));
     },
   );
 
-  it('rebuilds a projection whose version changed, and reads wait for the rebuild', async () => {
+  it('keeps a failed transaction pending and retries it: nothing is lost or written twice', async () => {
+    const ledger = openLedger(store.client, 'pretry');
+    await ledger.flush();
+    const end = await appendUsage(ledger, 's', 300, '2026-10-02');
+    const db = await database();
+    let failures = 0;
+    // The database refuses the usage rows of the second batch once, as a server restarting would.
+    let batches = 0;
+    const flaky: AnyProjection = {
+      ...usageAnalyticsProjection,
+      async write(client, events) {
+        if (++batches === 2 && failures === 0) {
+          failures++;
+          throw new Error('connection terminated unexpectedly');
+        }
+        await usageAnalyticsProjection.write(client, events);
+      },
+    };
+    const runner = await startRunner(db, {
+      projections: [creditEntriesProjection, flaky],
+      batchSize: 100,
+      retryDelayMs: 10,
+    });
+    await runner.waitForPosition(end, WAIT_MS);
+    expect(failures).toBe(1);
+    expect(await tables(db)).toEqual(await tables(await foldedFromStart(end)));
+  });
+
+  it('lets two instances write one database at once: each event is written exactly once', async () => {
+    const ledger = openLedger(store.client, 'ptwo');
+    await ledger.flush();
+    const db = await database();
+    const a = await startRunner(db, { batchSize: 40 });
+    const b = await startRunner(db, { batchSize: 40 });
+    let end = 0n;
+    for (let round = 0; round < 6; round++) end = await appendUsage(ledger, 's', 60, `2026-10-0${round + 2}`);
+    await a.waitForPosition(end, WAIT_MS);
+    await b.waitForPosition(end, WAIT_MS);
+    // 5 + 360 ledger events, and for each projection the two instances together wrote each one once.
+    for (const projection of PROJECTIONS) {
+      const byA = a.status().find((s) => s.name === projection.name)!.eventsApplied;
+      const byB = b.status().find((s) => s.name === projection.name)!.eventsApplied;
+      expect(byA + byB).toBe(365);
+    }
+    const report = await new UsageAnalyticsService(b, db, READ).usage('ptwo', { groupBy: ['meter'] });
+    expect(report.total).toEqual({ credits: 360, records: 360 });
+    expect(await tables(db)).toEqual(await tables(await foldedFromStart(end)));
+  });
+
+  it('rebuilds a projection whose version changed into its new tables, and reads wait for the rebuild', async () => {
     const ledger = openLedger(store.client, 'pversion');
     await ledger.flush();
     const end = await appendUsage(ledger, 's', 1_000, '2026-10-02');
-    const files = new FileProjectionStateStore(dir);
-    const first = await startRunner(files);
+    const db = await database();
+    const first = await startRunner(db);
     await first.waitForPosition(end, WAIT_MS);
-    await first.stop({ save: true });
-    expect((await readdir(dir)).sort()).toEqual(
-      PROJECTIONS.map((p) => `${p.name}.v${p.version}.json`).sort(),
-    );
+    await first.stop();
 
-    const bumped: AnyProjection = {
-      ...usageAnalyticsProjection,
-      version: usageAnalyticsProjection.version + 1,
-    };
-    const projections = PROJECTIONS.map((p) => (p.name === bumped.name ? bumped : p));
-    const second = await startRunner(files, { projections });
+    // What a version bump ships: a migration's new table, and the projection writing into it.
+    await db.pool.query('CREATE TABLE usage_daily_v2 (LIKE usage_daily_v1 INCLUDING ALL)');
+    const bumped = usageAnalyticsInto('usage_daily_v2', usageAnalyticsProjection.version + 1);
+    const projections = [creditEntriesProjection, bumped];
+    const second = await startRunner(db, { projections });
 
-    // Nothing of the log has been applied yet: the rebuilt read model must not answer.
-    expect(second.isCaughtUp()).toBe(false);
     expect(second.status().find((s) => s.name === bumped.name)!.rebuilding).toBe(true);
     expect(second.status().filter((s) => s.name !== bumped.name && s.rebuilding)).toEqual([]);
-    const impatient = new UsageAnalyticsService(second, { readTimeoutMs: 0 });
-    await expect(impatient.usage('pversion', { groupBy: ['meter'] })).rejects.toBeInstanceOf(
-      ProjectionRebuildingError,
+    const impatient = new UsageAnalyticsService(second, db, { readTimeoutMs: 0 });
+    if (!second.isCaughtUp()) {
+      await expect(impatient.usage('pversion', { groupBy: ['meter'] })).rejects.toBeInstanceOf(
+        ProjectionRebuildingError,
+      );
+    }
+    await second.whenCaughtUp(WAIT_MS);
+    // The new version was folded from the start; the other resumed at the end and wrote nothing again.
+    expect(second.status().map((s) => [s.name, s.eventsApplied])).toEqual([
+      [creditEntriesProjection.name, 0],
+      [bumped.name, 1_005],
+    ]);
+    // The old version's table was left as it was (instances still running the old version serve it).
+    const v1 = await tables(db, 'usage_daily_v1');
+    expect(await tables(db, 'usage_daily_v2')).toEqual(v1);
+    const { rows } = await db.pool.query(
+      'SELECT projection, version FROM read_model_checkpoints ORDER BY 1, 2',
     );
+    expect(rows).toEqual([
+      { projection: creditEntriesProjection.name, version: 1 },
+      { projection: bumped.name, version: 1 },
+      { projection: bumped.name, version: 2 },
+    ]);
+  });
 
-    const patient = new UsageAnalyticsService(second, { readTimeoutMs: WAIT_MS });
-    const report = await patient.usage('pversion', { groupBy: ['meter'] });
-    expect(report.total).toEqual({ credits: 1_000, records: 1_000 });
-    // The others resumed at the end of the log and folded nothing again.
-    expect(second.status().map((s) => [s.name, s.eventsApplied])).toEqual(
-      projections.map((p) => [p.name, p === bumped ? 1_005 : 0]),
-    );
-    await second.stop({ save: true });
-    expect(await readdir(dir)).toContain(`${bumped.name}.v${bumped.version}.json`);
-    expect(await readdir(dir)).not.toContain(`${bumped.name}.v${usageAnalyticsProjection.version}.json`);
+  it('rebuilds everything in one transaction beside a live runner, which then skips what the rebuild wrote', async () => {
+    const ledger = openLedger(store.client, 'prebuild');
+    await ledger.flush();
+    const db = await database();
+    const live = await startRunner(db, { batchSize: 50 });
+    const before = await appendUsage(ledger, 's', 400, '2026-10-02');
+    await live.waitForPosition(before, WAIT_MS);
+
+    const rebuild = await startRunner(db, { fresh: true });
+    // While the rebuild holds the checkpoint rows, the live runner's next batch waits; readers see the old rows.
+    const during = appendUsage(ledger, 's', 100, '2026-10-03');
+    await rebuild.whenCaughtUp(WAIT_MS);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM credit_entries_v1');
+    expect(rows[0].n).toBeGreaterThan(0);
+    await rebuild.stop({ commit: true });
+    const end = await during;
+    await live.waitForPosition(end, WAIT_MS);
+    expect(await tables(db)).toEqual(await tables(await foldedFromStart(end)));
+    const report = await new UsageAnalyticsService(live, db, READ).usage('prebuild', { groupBy: ['day'] });
+    expect(report.total).toEqual({ credits: 500, records: 500 });
   });
 });

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import {
-  InMemoryProjectionStateStore,
   ParentFeedService,
   PROJECTIONS,
   ProjectionRunner,
@@ -8,6 +7,8 @@ import {
   type FeedEvent,
   type SubAccountHistoryEntry,
 } from '../../src/projections';
+import type { Database } from '../../src/database/database';
+import { openTestDatabase } from '../support/database';
 import { startTestEventStore, type TestEventStore } from '../support/event-store';
 import { LedgerWriter } from './ledger-writer';
 
@@ -16,23 +17,22 @@ const WAIT_MS = 15_000;
 describe('history pagination and the parent feed', () => {
   let store: TestEventStore;
   let runner: ProjectionRunner;
+  let database: Database;
   let history: SubAccountHistoryService;
   let feed: ParentFeedService;
 
   beforeAll(async () => {
     store = await startTestEventStore();
-    runner = new ProjectionRunner({
-      client: store.client,
-      projections: PROJECTIONS,
-      store: new InMemoryProjectionStateStore(),
-    });
+    database = await openTestDatabase();
+    runner = new ProjectionRunner({ client: store.client, projections: PROJECTIONS, database });
     await runner.start();
-    history = new SubAccountHistoryService(runner, store.client, { readTimeoutMs: WAIT_MS });
+    history = new SubAccountHistoryService(runner, database, store.client, { readTimeoutMs: WAIT_MS });
     feed = new ParentFeedService(store.client);
   });
 
   afterAll(async () => {
     await runner.stop();
+    await database.close();
     await store.stop();
   });
 

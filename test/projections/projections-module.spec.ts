@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Module } from '@nestjs/common';
@@ -8,12 +8,14 @@ import { loadConfig } from '../../src/config/app-config';
 import { AppConfigModule } from '../../src/config/app-config.module';
 import { EVENT_STORE_CLIENT } from '../../src/event-store/event-store-client.provider';
 import { EventStoreModule } from '../../src/event-store/event-store.module';
+import { DatabaseModule } from '../../src/database/database.module';
 import { BalanceAsOfService, PROJECTIONS, ProjectionRunner, ProjectionsModule } from '../../src/projections';
+import { openTestDatabase, testDatabaseUrl } from '../support/database';
 import { LedgerWriter } from './ledger-writer';
 
 async function startContext(dataDir: string) {
-  const config = loadConfig({}, { dataDir, logLevel: 'silent' });
-  @Module({ imports: [AppConfigModule.forRoot(config), EventStoreModule, ProjectionsModule] })
+  const config = loadConfig({}, { dataDir, logLevel: 'silent', databaseUrl: await testDatabaseUrl(dataDir) });
+  @Module({ imports: [AppConfigModule.forRoot(config), EventStoreModule, DatabaseModule, ProjectionsModule] })
   class TestModule {}
   const app = await NestFactory.createApplicationContext(TestModule, { logger: false });
   await app.init();
@@ -31,7 +33,7 @@ describe('ProjectionsModule', () => {
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('starts the runner with the application, saves on shutdown and resumes from the files', async () => {
+  it('starts the runner with the application, commits on shutdown and resumes from the checkpoint rows', async () => {
     const first = await startContext(dataDir);
     const client = first.get<EventStoreDBClient>(EVENT_STORE_CLIENT);
     const ledger = new LedgerWriter(client, 'pmodule')
@@ -39,18 +41,30 @@ describe('ProjectionsModule', () => {
       .purchase(50, '2026-10-01T00:00:00.000Z')
       .createSubAccount('s', '2026-10-01T00:00:00.000Z')
       .allocate('s', 50, '2026-10-01T01:00:00.000Z');
-    await first.get(ProjectionRunner).waitForPosition(await ledger.flush(), 15_000);
+    const position = await ledger.flush();
+    await first.get(ProjectionRunner).waitForPosition(position, 15_000);
     const balance = await first.get(BalanceAsOfService).balanceAsOf('pmodule', 's', new Date('2026-10-02'));
     expect(balance).toMatchObject({ quota: 50, used: 0 });
     await first.close();
-    expect((await readdir(path.join(dataDir, 'projections'))).sort()).toEqual(
-      PROJECTIONS.map((p) => `${p.name}.v${p.version}.json`).sort(),
-    );
+    const database = await openTestDatabase(dataDir);
+    try {
+      const { rows } = await database.pool.query<{
+        projection: string;
+        version: number;
+        commit_position: string;
+      }>('SELECT projection, version, commit_position FROM read_model_checkpoints ORDER BY projection');
+      expect(rows.map((row) => [row.projection, row.version])).toEqual(
+        PROJECTIONS.map((p) => [p.name, p.version]).sort(),
+      );
+      for (const row of rows) expect(BigInt(row.commit_position)).toBeGreaterThanOrEqual(position);
+    } finally {
+      await database.close();
+    }
 
     const second = await startContext(dataDir);
     const runner = second.get(ProjectionRunner);
     await runner.whenCaughtUp(15_000);
-    // Everything came from the files: nothing was folded again.
+    // Everything was in the tables: nothing was written again.
     expect(runner.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 0));
     const again = await second.get(BalanceAsOfService).balanceAsOf('pmodule', 's', new Date('2026-10-02'));
     expect(again).toEqual(balance);

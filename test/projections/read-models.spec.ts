@@ -2,13 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { jsonEvent } from '@eventstore/db-client';
 import {
   BalanceAsOfService,
-  InMemoryProjectionStateStore,
   PROJECTIONS,
   ProjectionQueryError,
   ProjectionRunner,
   SubAccountHistoryService,
   UsageAnalyticsService,
 } from '../../src/projections';
+import type { Database } from '../../src/database/database';
+import { openTestDatabase } from '../support/database';
 import { startTestEventStore, type TestEventStore } from '../support/event-store';
 import { LedgerWriter } from './ledger-writer';
 
@@ -18,25 +19,24 @@ const READ = { readTimeoutMs: WAIT_MS };
 describe('read models over the ledger stream', () => {
   let store: TestEventStore;
   let runner: ProjectionRunner;
+  let database: Database;
   let history: SubAccountHistoryService;
   let balances: BalanceAsOfService;
   let usage: UsageAnalyticsService;
 
   beforeAll(async () => {
     store = await startTestEventStore();
-    runner = new ProjectionRunner({
-      client: store.client,
-      projections: PROJECTIONS,
-      store: new InMemoryProjectionStateStore(),
-    });
+    database = await openTestDatabase();
+    runner = new ProjectionRunner({ client: store.client, projections: PROJECTIONS, database });
     await runner.start();
-    history = new SubAccountHistoryService(runner, store.client, READ);
-    balances = new BalanceAsOfService(runner, READ);
-    usage = new UsageAnalyticsService(runner, READ);
+    history = new SubAccountHistoryService(runner, database, store.client, READ);
+    balances = new BalanceAsOfService(runner, database, READ);
+    usage = new UsageAnalyticsService(runner, database, READ);
   });
 
   afterAll(async () => {
     await runner.stop();
+    await database.close();
     await store.stop();
   });
 
@@ -236,27 +236,37 @@ describe('read models over the ledger stream', () => {
     // A projection keys a parent by its stream's name, so an event of another category that got through
     // would land under a parent named after that stream, not under this one: no read model may know any
     // parent but this one whose name contains its id. Checked on the live runner (the subscription's
-    // server-side filter) and on one started now, which catches up by reading $all (the client-side one).
+    // server-side filter) and on one started now in a database of its own, which catches up by reading
+    // $all (the client-side one).
+    const readerDatabase = await openTestDatabase();
     const reader = new ProjectionRunner({
       client: store.client,
       projections: PROJECTIONS,
-      store: new InMemoryProjectionStateStore(),
+      database: readerDatabase,
       catchUpByReading: true,
     });
     await reader.start();
     try {
       await reader.waitForPosition(last, WAIT_MS);
-      for (const folded of [runner, reader]) {
-        for (const projection of PROJECTIONS) {
-          const parents = [...folded.stateOf<Map<string, unknown>>(projection.name).keys()];
-          expect([projection.name, parents.filter((p) => p.includes(ledger.parentId))]).toEqual([
-            projection.name,
-            [ledger.parentId],
+      for (const db of [database, readerDatabase]) {
+        for (const [table, column] of [
+          ['credit_entries_v1', 'parent_id'],
+          ['usage_daily_v1', 'parent_id'],
+        ]) {
+          const { rows } = await db.pool.query<{ parent: string }>(
+            `SELECT DISTINCT ${column} AS parent FROM ${table} WHERE ${column} LIKE $1`,
+            [`%${ledger.parentId}%`],
+          );
+          expect([table, rows.map((row) => row.parent)]).toEqual([
+            table,
+            table === 'usage_daily_v1' ? expect.any(Array) : [ledger.parentId],
           ]);
+          for (const row of rows) expect(row.parent).toBe(ledger.parentId);
         }
       }
     } finally {
       await reader.stop();
+      await readerDatabase.close();
     }
   });
 

@@ -5,6 +5,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { DestinationStream } from 'pino';
 import type { LogLevel } from '../../src/config/app-config';
 import { freePort, startChild } from './child-process';
+import { testDatabaseUrl } from './database';
 import { pollUntil } from './poll';
 import { createApp } from '../../src/app';
 
@@ -77,6 +78,8 @@ export interface TestServiceOptions {
   readonly bodyLimitBytes?: number;
   /** Requests per second per key; the service's default (SUBLEDGER_RATE_LIMIT_PER_SECOND's) when absent. */
   readonly rateLimitPerSecond?: number;
+  /** The read side's database; by default one of its own, shared with a restart over the same data or store. */
+  readonly databaseUrl?: string;
 }
 
 export interface TestService {
@@ -102,6 +105,7 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     logLevel: opts.logLevel ?? 'error',
     logDestination: opts.logDestination,
     handleSignals: false,
+    databaseUrl: opts.databaseUrl ?? (await testDatabaseUrl(opts.dataDir ?? opts.eventStoreConnectionString)),
     now: opts.now,
     bodyLimitBytes: opts.bodyLimitBytes,
     ...(opts.rateLimitPerSecond === undefined ? {} : { rateLimitPerSecond: opts.rateLimitPerSecond }),
@@ -162,6 +166,11 @@ export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promi
       ? {}
       : { SUBLEDGER_EVENTSTORE_MEMORY: 'true' }),
     ...opts.env,
+    // A database of its own on the run's server, shared by restarts over the same data; '' leaves it
+    // unset, so the service starts its embedded PostgreSQL as `npm start` does.
+    DATABASE_URL:
+      opts.env?.DATABASE_URL ??
+      (await testDatabaseUrl(opts.env?.SUBLEDGER_DATA_DIR ?? opts.env?.EVENTSTORE_CONNECTION_STRING)),
     HOST: '127.0.0.1',
     PORT: String(port),
     OPERATOR_TOKEN: operatorToken,

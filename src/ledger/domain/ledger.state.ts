@@ -127,9 +127,34 @@ export type UsageReceipt = {
 
 /**
  * Receipts in recording order, so expired ones are dropped from the front in amortised O(1)
- * per UsageRecorded instead of by scanning every sub-account.
+ * per UsageRecorded instead of by scanning every sub-account, and so are those the key index holds.
  */
-export type UsageKeyLog = { entries: UsageReceipt[]; head: number; latestRecordedAtMs: number };
+export type UsageKeyLog = {
+  entries: UsageReceipt[];
+  head: number;
+  latestRecordedAtMs: number;
+  /**
+   * The receipts of revisions up to here were dropped from memory because the idempotency-key index
+   * (a read model in PostgreSQL) holds them (-1: none was, memory holds every live receipt). Usage is
+   * then decided on memory plus a `UsageKeyLookup` of the index reaching at least this far.
+   */
+  indexedThrough: number;
+};
+
+/**
+ * What the idempotency-key index answered for a batch's keys: every receipt it holds for them
+ * (expired ones too: decide applies the same rule to both), and the revision of the parent's stream it
+ * has indexed through. Keyed by `usageKeyOf`.
+ */
+export type UsageKeyLookup = {
+  readonly indexedThrough: number;
+  readonly receipts: ReadonlyMap<string, UsageReceipt>;
+};
+
+/** The lookup key of an idempotency key: keys are per sub-account (rule 5). */
+export function usageKeyOf(subAccountId: string, idempotencyKey: string): string {
+  return `${subAccountId}\u0000${idempotencyKey}`;
+}
 
 /**
  * Rule 5 asks for at least 35 days. A key recorded at t is honoured while now < t + 35 days,
@@ -148,7 +173,7 @@ export function initialLedgerState(): LedgerState {
     apiKeys: new Map(),
     closedPeriods: new Set(),
     invoicesIssued: 0,
-    usageKeys: { entries: [], head: 0, latestRecordedAtMs: Number.NEGATIVE_INFINITY },
+    usageKeys: { entries: [], head: 0, latestRecordedAtMs: Number.NEGATIVE_INFINITY, indexedThrough: -1 },
     billableUsage: new Map(),
     closings: new Map(),
     lastRevision: -1,
@@ -385,16 +410,46 @@ export function isUsageKeyLive(receipt: UsageReceipt, nowMs: number): boolean {
   return nowMs < receipt.recordedAtMs + USAGE_KEY_RETENTION_MS;
 }
 
-/** The receipt decide honours for `idempotencyKey`, if any is still live at `nowMs`. */
+/**
+ * The receipt decide honours for `idempotencyKey`, if any is still live at `nowMs`: the newer of the
+ * one in memory and the one the key index holds. Once memory has dropped what the index holds, a
+ * decision without a lookup reaching that far could miss a key, so it is refused as a bug.
+ */
 export function liveReceipt(
   state: LedgerState,
   subAccount: SubAccountState,
   idempotencyKey: string,
   nowMs: number,
+  lookup?: UsageKeyLookup,
 ): UsageReceipt | undefined {
-  const receipt = subAccount.receipts.get(idempotencyKey);
+  const indexedThrough = state.usageKeys.indexedThrough;
+  if (indexedThrough >= 0 && (!lookup || lookup.indexedThrough < indexedThrough)) {
+    throw new Error(
+      `usage decided without the key index through revision ${indexedThrough} ` +
+        `(looked up through ${lookup ? lookup.indexedThrough : 'none'})`,
+    );
+  }
+  let receipt = subAccount.receipts.get(idempotencyKey);
+  const indexed = lookup?.receipts.get(usageKeyOf(subAccount.id, idempotencyKey));
+  if (indexed && (!receipt || indexed.revision > receipt.revision)) receipt = indexed;
   if (!receipt) return undefined;
   return isUsageKeyLive(receipt, Math.max(nowMs, state.usageKeys.latestRecordedAtMs)) ? receipt : undefined;
+}
+
+/**
+ * Drops from memory the receipts of revisions up to `through`, which the key index has committed:
+ * from then on usage is decided with a lookup of the index (`liveReceipt`). Called between batches,
+ * never during a decision; `through` may only grow.
+ */
+export function forgetIndexedUsageKeys(state: LedgerState, through: number): void {
+  const log = state.usageKeys;
+  if (through <= log.indexedThrough) return;
+  log.indexedThrough = through;
+  while (log.head < log.entries.length && log.entries[log.head].revision <= through) {
+    forget(state, log.entries[log.head]);
+    log.head++;
+  }
+  compact(log);
 }
 
 function rememberUsageKey(state: LedgerState, receipt: UsageReceipt): void {
@@ -413,7 +468,11 @@ function rememberUsageKey(state: LedgerState, receipt: UsageReceipt): void {
     forget(state, log.entries[log.head]);
     log.head++;
   }
-  // Compact only when the dead prefix dominates, so the copy is paid for by the removals.
+  compact(log);
+}
+
+/** Compacts only when the dead prefix dominates, so the copy is paid for by the removals. */
+function compact(log: UsageKeyLog): void {
   if (log.head > 1024 && log.head * 2 > log.entries.length) {
     log.entries = log.entries.slice(log.head);
     log.head = 0;

@@ -6,12 +6,12 @@ import { Context, type RequestContext } from '../../auth/request-context';
 import { LedgerService } from '../../ledger/application/ledger.service';
 import { requireSubAccount, subAccountBalances } from '../../ledger/domain';
 import { ReadYourWrites } from '../read-your-writes';
-import { BalanceAsOfService, type BalanceAsOf } from './balance-as-of.projection';
+import { BalanceAsOfService, type BalanceAsOf } from './balance-as-of.service';
 import { BalanceAsOfDto, BalanceQueryDto } from './balance.dto';
 
 /**
  * A sub-account's balance: now from the ledger's own state, at an earlier instant from the
- * balance-as-of projection.
+ * credit entries (`credit_entries`).
  */
 @ApiTags('sub-accounts')
 @ApiBearerAuth()

@@ -1,4 +1,4 @@
-import type { SubAccountHistoryEntry } from './sub-account-history.projection';
+import type { SubAccountHistoryEntry } from './history-entry';
 import type { HistoryPage } from './sub-account-history.service';
 import { wholeRange } from './history-csv';
 

@@ -1,5 +1,5 @@
 import { text, toCsv } from '../../http/csv';
-import type { SubAccountHistoryEntry } from './sub-account-history.projection';
+import type { SubAccountHistoryEntry } from './history-entry';
 import type { HistoryPage } from './sub-account-history.service';
 
 /** An export without `limit` holds the whole range up to this many rows, then says where to resume. */

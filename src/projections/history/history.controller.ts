@@ -8,12 +8,12 @@ import { requireSubAccount } from '../../ledger/domain';
 import { ReadYourWrites } from '../read-your-writes';
 import { historyCsv, wholeRange } from './history-csv';
 import { HistoryPageDto, HistoryQueryDto } from './history.dto';
-import { MAX_HISTORY_LIMIT, type SubAccountHistoryEntry } from './sub-account-history.projection';
+import { MAX_HISTORY_LIMIT, type SubAccountHistoryEntry } from './history-entry';
 import { SubAccountHistoryService, type HistoryPage } from './sub-account-history.service';
 
 const DEFAULT_HISTORY_LIMIT = 100;
 
-/** A sub-account's audit trail, served by the sub-account-history projection. */
+/** A sub-account's audit trail, served by the credit-entries projection. */
 @ApiTags('sub-accounts')
 @ApiBearerAuth()
 @Controller('v1/parents/:p/sub-accounts/:s')

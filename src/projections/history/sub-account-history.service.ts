@@ -1,20 +1,21 @@
 import type { EventStoreDBClient } from '@eventstore/db-client';
+import type { Database } from '../../database/database';
 import { fromResolvedEvent } from '../../event-store/command-processing/event-envelope';
-import { isLedgerEvent, type ProjectionReadOptions, type StoredLedgerEvent } from '../projection';
 import { ledgerStreamName } from '../../ledger/domain';
+import { CREDIT_ENTRIES_TABLE, creditEntriesProjection, POOL_ACCOUNT } from '../credit-entries.projection';
+import { isLedgerEvent, type ProjectionReadOptions, type StoredLedgerEvent } from '../projection';
+import { ProjectionQueryError } from '../projection.errors';
 import type { ProjectionRunner } from '../projection-runner';
 import {
+  decodeHistoryCursor,
   encodeHistoryCursor,
-  historySlice,
+  MAX_HISTORY_LIMIT,
   poolHistoryEntry,
   subAccountHistoryEntry,
-  subAccountHistoryProjection,
   type HistoryQuery,
-  type HistoryTimeline,
   type PoolHistoryEntry,
   type SubAccountHistoryEntry,
-  type SubAccountHistoryState,
-} from './sub-account-history.projection';
+} from './history-entry';
 
 export interface HistoryPage<Entry> {
   readonly entries: Entry[];
@@ -27,64 +28,79 @@ const MAX_GAP_READ_THROUGH = 12;
 const PARALLEL_READS = 8;
 
 /**
- * The audit trail of a sub-account or of a parent's pool. The projection says which revisions of the
- * parent's stream belong to the page; this service reads exactly those events back from the store, so
- * every entry shows what the log holds, field for field.
+ * The audit trail of a sub-account or of a parent's pool. The credit entries say which revisions of
+ * the parent's stream belong to the page (one index range in PostgreSQL); this service reads exactly
+ * those events back from the store, so every entry shows what the log holds, field for field.
  */
 export class SubAccountHistoryService {
   constructor(
     private readonly runner: ProjectionRunner,
+    private readonly database: Database,
     private readonly client: EventStoreDBClient,
     private readonly options: ProjectionReadOptions,
   ) {}
 
-  /** undefined when the projection knows no such sub-account (the HTTP layer answers 404). */
-  async history(
+  /** undefined when the read model knows no such sub-account (the HTTP layer answers 404). */
+  history(
     parentId: string,
     subAccountId: string,
     query: HistoryQuery,
   ): Promise<HistoryPage<SubAccountHistoryEntry> | undefined> {
-    const state = await this.state();
-    const timeline = state.get(parentId)?.subAccounts.get(subAccountId);
-    if (!timeline) return undefined;
-    return this.page(parentId, timeline, query, subAccountHistoryEntry);
+    return this.page(parentId, subAccountId, query, subAccountHistoryEntry);
   }
 
-  /** undefined when the projection knows no such parent. */
-  async poolHistory(
-    parentId: string,
-    query: HistoryQuery,
-  ): Promise<HistoryPage<PoolHistoryEntry> | undefined> {
-    const state = await this.state();
-    const parent = state.get(parentId);
-    if (!parent) return undefined;
-    return this.page(parentId, parent.pool, query, poolHistoryEntry);
-  }
-
-  private state(): Promise<SubAccountHistoryState> {
-    return this.runner.read<SubAccountHistoryState>(
-      subAccountHistoryProjection.name,
-      this.options.readTimeoutMs,
-    );
+  /** undefined when the read model knows no credit movement of the parent at all. */
+  poolHistory(parentId: string, query: HistoryQuery): Promise<HistoryPage<PoolHistoryEntry> | undefined> {
+    return this.page(parentId, POOL_ACCOUNT, query, poolHistoryEntry);
   }
 
   private async page<Entry>(
     parentId: string,
-    timeline: HistoryTimeline,
+    account: string,
     query: HistoryQuery,
     toEntry: (event: StoredLedgerEvent) => Entry,
-  ): Promise<HistoryPage<Entry>> {
-    // Taken synchronously: the timeline grows in place while the events are read back.
-    const slice = historySlice(timeline, query);
-    const events = await readRevisions(this.client, ledgerStreamName(parentId), slice.revisions);
-    const entries = slice.revisions.map((revision) => {
+  ): Promise<HistoryPage<Entry> | undefined> {
+    if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_HISTORY_LIMIT) {
+      throw new ProjectionQueryError(`limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}`);
+    }
+    const after = query.cursor === undefined ? -1 : decodeHistoryCursor(query.cursor);
+    await this.runner.readable(creditEntriesProjection.name, this.options.readTimeoutMs);
+    const { rows } = await this.database.pool.query<{ revision: string }>(
+      `SELECT revision FROM ${CREDIT_ENTRIES_TABLE}
+       WHERE parent_id = $1 AND account = $2 AND revision > $3
+         AND ($4::timestamptz IS NULL OR recorded_at >= $4) AND ($5::timestamptz IS NULL OR recorded_at < $5)
+       ORDER BY revision LIMIT $6`,
+      [
+        parentId,
+        account,
+        after,
+        query.from?.toISOString() ?? null,
+        query.to?.toISOString() ?? null,
+        query.limit + 1,
+      ],
+    );
+    if (rows.length === 0 && !(await this.known(parentId, account))) return undefined;
+    const hasMore = rows.length > query.limit;
+    const revisions = rows.slice(0, query.limit).map((row) => Number(row.revision));
+    const events = await readRevisions(this.client, ledgerStreamName(parentId), revisions);
+    const entries = revisions.map((revision) => {
       const event = events.get(revision);
       if (!event)
         throw new Error(`Revision ${revision} of ${ledgerStreamName(parentId)} could not be read back`);
       return toEntry(event);
     });
-    const last = slice.revisions.at(-1);
-    return { entries, nextCursor: slice.hasMore && last !== undefined ? encodeHistoryCursor(last) : null };
+    const last = revisions.at(-1);
+    return { entries, nextCursor: hasMore && last !== undefined ? encodeHistoryCursor(last) : null };
+  }
+
+  private async known(parentId: string, account: string): Promise<boolean> {
+    const { rowCount } = await this.database.pool.query(
+      account === POOL_ACCOUNT
+        ? `SELECT 1 FROM ${CREDIT_ENTRIES_TABLE} WHERE parent_id = $1 LIMIT 1`
+        : `SELECT 1 FROM ${CREDIT_ENTRIES_TABLE} WHERE parent_id = $1 AND account = $2 LIMIT 1`,
+      account === POOL_ACCOUNT ? [parentId] : [parentId, account],
+    );
+    return (rowCount ?? 0) > 0;
   }
 }
 

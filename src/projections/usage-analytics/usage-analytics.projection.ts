@@ -1,141 +1,79 @@
-import type { UsageRecorded } from '../../ledger/domain/ledger.events';
-import { movesNoCredits, parentIdOfStream, unhandledEvent, type Projection } from '../projection';
+import type { PoolClient } from 'pg';
+import {
+  movesNoCredits,
+  parentIdOfStream,
+  unhandledEvent,
+  type Projection,
+  type RecordedEnvelope,
+} from '../projection';
+
+/** The table of the current version; `usage_daily` is the stable view over it (docs/read-model.md). */
+export const USAGE_DAILY_TABLE = 'usage_daily_v1';
 
 const DAY_MS = 86_400_000;
 
 /**
- * Usage totals per parent in buckets of (sub-account, meter, UTC day of occurredAt). A bucket is a few
- * numbers in parallel arrays, and there are at most sub-accounts × meters × days of them (rule 9 keeps
- * occurredAt within 35 days of its recording), however many usage events there are.
+ * Usage totals per (parent, sub-account, meter, UTC day of occurredAt). A batch is summed in memory
+ * first, so a hot sub-account's thousand records of one day are one upsert: the table grows with
+ * sub-accounts × meters × days, however many usage events there are.
  */
-export interface ParentUsage {
-  readonly subAccounts: string[];
-  readonly meters: string[];
-  readonly subAccountIndex: Map<string, number>;
-  readonly meterIndex: Map<string, number>;
-  readonly bucketIndex: Map<string, number>;
-  readonly bucketSubAccount: number[];
-  readonly bucketMeter: number[];
-  /** Days since the epoch (UTC). */
-  readonly bucketDay: number[];
-  readonly bucketCredits: number[];
-  readonly bucketRecords: number[];
-}
+export const usageAnalyticsProjection: Projection = usageAnalyticsInto(USAGE_DAILY_TABLE, 1);
 
-export type UsageAnalyticsState = Map<string, ParentUsage>;
-
-type ParentUsageSnapshot = {
-  subAccounts: string[];
-  meters: string[];
-  s: number[];
-  m: number[];
-  d: number[];
-  c: number[];
-  n: number[];
-};
-
-export const usageAnalyticsProjection: Projection<UsageAnalyticsState> = {
-  name: 'usage-analytics',
-  version: 1,
-  initialState: () => new Map(),
-  evolve(state, event) {
-    if (movesNoCredits(event)) return state;
-    switch (event.type) {
-      case 'UsageRecorded':
-        addUsage(state, parentIdOfStream(event.streamName), event.data);
-        break;
-      case 'CreditsPurchased':
-      case 'SubAccountCreated':
-      case 'QuotaAllocated':
-      case 'CreditsReturned':
-      case 'SubAccountClosed':
-        break;
-      default:
-        unhandledEvent(event);
-    }
-    return state;
-  },
-  toSnapshot(state) {
-    const snapshot: Record<string, ParentUsageSnapshot> = {};
-    for (const [parentId, parent] of state) {
-      snapshot[parentId] = {
-        subAccounts: parent.subAccounts,
-        meters: parent.meters,
-        s: parent.bucketSubAccount,
-        m: parent.bucketMeter,
-        d: parent.bucketDay,
-        c: parent.bucketCredits,
-        n: parent.bucketRecords,
-      };
-    }
-    return snapshot;
-  },
-  fromSnapshot(json) {
-    const state: UsageAnalyticsState = new Map();
-    for (const [parentId, saved] of Object.entries(json as Record<string, ParentUsageSnapshot>)) {
-      const parent: ParentUsage = {
-        subAccounts: saved.subAccounts,
-        meters: saved.meters,
-        subAccountIndex: new Map(saved.subAccounts.map((id, i) => [id, i])),
-        meterIndex: new Map(saved.meters.map((meter, i) => [meter, i])),
-        bucketIndex: new Map(saved.s.map((sub, i) => [`${sub}:${saved.m[i]}:${saved.d[i]}`, i])),
-        bucketSubAccount: saved.s,
-        bucketMeter: saved.m,
-        bucketDay: saved.d,
-        bucketCredits: saved.c,
-        bucketRecords: saved.n,
-      };
-      state.set(parentId, parent);
-    }
-    return state;
-  },
-};
-
-function addUsage(state: UsageAnalyticsState, parentId: string, data: UsageRecorded['data']): void {
-  let parent = state.get(parentId);
-  if (!parent) {
-    parent = emptyParentUsage();
-    state.set(parentId, parent);
-  }
-  const sub = intern(parent.subAccounts, parent.subAccountIndex, data.subAccountId);
-  const meter = intern(parent.meters, parent.meterIndex, data.meter);
-  const day = Math.floor(Date.parse(data.occurredAt) / DAY_MS);
-  const key = `${sub}:${meter}:${day}`;
-  let bucket = parent.bucketIndex.get(key);
-  if (bucket === undefined) {
-    bucket = parent.bucketCredits.length;
-    parent.bucketIndex.set(key, bucket);
-    parent.bucketSubAccount.push(sub);
-    parent.bucketMeter.push(meter);
-    parent.bucketDay.push(day);
-    parent.bucketCredits.push(0);
-    parent.bucketRecords.push(0);
-  }
-  parent.bucketCredits[bucket] += data.credits;
-  parent.bucketRecords[bucket] += 1;
-}
-
-function emptyParentUsage(): ParentUsage {
+/** The projection writing into `table`: a version bump's new tables come from a migration, named `…_v<version>`. */
+export function usageAnalyticsInto(table: string, version: number): Projection {
   return {
-    subAccounts: [],
-    meters: [],
-    subAccountIndex: new Map(),
-    meterIndex: new Map(),
-    bucketIndex: new Map(),
-    bucketSubAccount: [],
-    bucketMeter: [],
-    bucketDay: [],
-    bucketCredits: [],
-    bucketRecords: [],
+    name: 'usage-analytics',
+    version,
+    tables: [table],
+    async write(client: PoolClient, events: readonly RecordedEnvelope[]): Promise<void> {
+      const buckets = new Map<
+        string,
+        { parent: string; sub: string; meter: string; day: number; credits: number; records: number }
+      >();
+      for (const event of events) {
+        if (movesNoCredits(event)) continue;
+        switch (event.type) {
+          case 'UsageRecorded': {
+            const parent = parentIdOfStream(event.streamName);
+            const { subAccountId: sub, meter, credits } = event.data;
+            const day = Math.floor(Date.parse(event.data.occurredAt) / DAY_MS);
+            const key = `${parent}\u0000${sub}\u0000${meter}\u0000${day}`;
+            const bucket = buckets.get(key);
+            if (bucket) {
+              bucket.credits += credits;
+              bucket.records += 1;
+            } else {
+              buckets.set(key, { parent, sub, meter, day, credits, records: 1 });
+            }
+            break;
+          }
+          case 'CreditsPurchased':
+          case 'SubAccountCreated':
+          case 'QuotaAllocated':
+          case 'CreditsReturned':
+          case 'SubAccountClosed':
+            break;
+          default:
+            unhandledEvent(event);
+        }
+      }
+      if (buckets.size === 0) return;
+      const rows = [...buckets.values()];
+      await client.query(
+        `INSERT INTO ${table} AS u (parent_id, sub_account_id, meter, day, credits, records)
+       SELECT p, s, m, DATE '1970-01-01' + d, c, n
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::bigint[]) AS t(p, s, m, d, c, n)
+       ON CONFLICT (parent_id, sub_account_id, meter, day)
+       DO UPDATE SET credits = u.credits + EXCLUDED.credits, records = u.records + EXCLUDED.records`,
+        [
+          rows.map((row) => row.parent),
+          rows.map((row) => row.sub),
+          rows.map((row) => row.meter),
+          rows.map((row) => row.day),
+          rows.map((row) => row.credits),
+          rows.map((row) => row.records),
+        ],
+      );
+    },
   };
-}
-
-function intern(values: string[], index: Map<string, number>, value: string): number {
-  let i = index.get(value);
-  if (i === undefined) {
-    i = values.length;
-    values.push(value);
-    index.set(value, i);
-  }
-  return i;
 }

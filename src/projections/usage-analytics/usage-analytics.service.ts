@@ -1,21 +1,30 @@
+import type { Database } from '../../database/database';
 import type { ProjectionReadOptions } from '../projection';
 import type { ProjectionRunner } from '../projection-runner';
-import { usageAnalyticsProjection, type UsageAnalyticsState } from './usage-analytics.projection';
-import { usageReport, type UsageReportQuery, type UsageReportView } from './usage-report';
+import { USAGE_DAILY_TABLE, usageAnalyticsProjection } from './usage-analytics.projection';
+import {
+  usageReportQuery,
+  usageReportView,
+  type UsageReportQuery,
+  type UsageReportView,
+} from './usage-report';
 
-/** Usage reports from the usage-analytics read model, once it has caught up. */
+/** Usage reports from the daily usage table, grouped by PostgreSQL, once the read model has caught up. */
 export class UsageAnalyticsService {
   constructor(
     private readonly runner: ProjectionRunner,
+    private readonly database: Database,
     private readonly options: ProjectionReadOptions,
   ) {}
 
   /** A parent with no usage yet gets an empty report; whether the parent exists is the caller's check. */
   async usage(parentId: string, query: UsageReportQuery): Promise<UsageReportView> {
-    const state = await this.runner.read<UsageAnalyticsState>(
-      usageAnalyticsProjection.name,
-      this.options.readTimeoutMs,
+    const sql = usageReportQuery(USAGE_DAILY_TABLE, parentId, query);
+    await this.runner.readable(usageAnalyticsProjection.name, this.options.readTimeoutMs);
+    const { rows } = await this.database.pool.query<{ values: string[]; credits: string; records: string }>(
+      sql.text,
+      sql.values,
     );
-    return usageReport(state.get(parentId), query);
+    return usageReportView(query, rows);
   }
 }

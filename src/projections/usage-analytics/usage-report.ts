@@ -1,5 +1,4 @@
 import { ProjectionQueryError } from '../projection.errors';
-import type { ParentUsage } from './usage-analytics.projection';
 
 const DAY_MS = 86_400_000;
 
@@ -42,61 +41,71 @@ export interface UsageReportView {
   readonly total: { readonly credits: number; readonly records: number };
 }
 
-/**
- * Totals of the usage-analytics read model's (sub-account, meter, UTC day) buckets over any
- * combination of dimensions. Months are unions of days, so any whole-day range can be grouped by
- * month (a range that cuts a month totals the days inside it).
- */
-export function usageReport(parent: ParentUsage | undefined, query: UsageReportQuery): UsageReportView {
-  const fromDay = query.from === undefined ? -Infinity : dayOf('from', query.from);
-  const toDay = query.to === undefined ? Infinity : dayOf('to', query.to);
-  if (fromDay > toDay) throw new ProjectionQueryError('from must not be after to');
-  const onlySub =
-    query.subAccountId === undefined ? undefined : parent?.subAccountIndex.get(query.subAccountId);
-  const groups = new Map<string, { values: string[]; credits: number; records: number }>();
+/** The GROUP BY of one report: the grouped values (in `groupBy` order) and their totals per group. */
+export function usageReportQuery(
+  table: string,
+  parentId: string,
+  query: UsageReportQuery,
+): { text: string; values: unknown[] } {
+  const fromDay = query.from === undefined ? undefined : dayOf('from', query.from);
+  const toDay = query.to === undefined ? undefined : dayOf('to', query.to);
+  if (fromDay !== undefined && toDay !== undefined && fromDay > toDay) {
+    throw new ProjectionQueryError('from must not be after to');
+  }
+  const values: unknown[] = [parentId];
+  const where = ['parent_id = $1'];
+  if (fromDay !== undefined) {
+    values.push(isoDay(fromDay));
+    where.push(`day >= $${values.length}::date`);
+  }
+  if (toDay !== undefined) {
+    values.push(isoDay(toDay));
+    where.push(`day < $${values.length}::date`);
+  }
+  if (query.subAccountId !== undefined) {
+    values.push(query.subAccountId);
+    where.push(`sub_account_id = $${values.length}`);
+  }
+  const columns = query.groupBy.map((dimension) => COLUMN[dimension]);
+  const grouped = columns.length === 0 ? 'ARRAY[]::text[]' : `ARRAY[${columns.join(', ')}]`;
+  return {
+    text:
+      `SELECT ${grouped} AS values, sum(credits)::text AS credits, sum(records)::text AS records ` +
+      `FROM ${table} WHERE ${where.join(' AND ')}` +
+      (columns.length === 0 ? '' : ` GROUP BY ${columns.join(', ')}`) +
+      ' HAVING count(*) > 0',
+    values,
+  };
+}
+
+const COLUMN: Record<UsageDimension, string> = {
+  subAccount: 'sub_account_id',
+  meter: 'meter',
+  day: "to_char(day, 'YYYY-MM-DD')",
+  month: "to_char(day, 'YYYY-MM')",
+};
+
+/** The report from the grouped rows, sorted by the grouped values in `groupBy` order. */
+export function usageReportView(
+  query: UsageReportQuery,
+  rows: readonly { values: string[]; credits: string; records: string }[],
+): UsageReportView {
   let credits = 0;
   let records = 0;
-  const buckets =
-    parent === undefined || (query.subAccountId !== undefined && onlySub === undefined)
-      ? 0
-      : parent.bucketCredits.length;
-  for (let i = 0; i < buckets; i++) {
-    const p = parent!;
-    const day = p.bucketDay[i];
-    if (day < fromDay || day >= toDay) continue;
-    if (onlySub !== undefined && p.bucketSubAccount[i] !== onlySub) continue;
-    const values = query.groupBy.map((dimension) => {
-      switch (dimension) {
-        case 'subAccount':
-          return p.subAccounts[p.bucketSubAccount[i]];
-        case 'meter':
-          return p.meters[p.bucketMeter[i]];
-        case 'day':
-          return isoDay(day);
-        case 'month':
-          return isoDay(day).slice(0, 7);
-      }
-    });
-    const key = values.join(',');
-    let group = groups.get(key);
-    if (!group) {
-      group = { values, credits: 0, records: 0 };
-      groups.set(key, group);
-    }
-    group.credits += p.bucketCredits[i];
-    group.records += p.bucketRecords[i];
-    credits += p.bucketCredits[i];
-    records += p.bucketRecords[i];
-  }
+  const groups = rows.map((row) => {
+    credits += Number(row.credits);
+    records += Number(row.records);
+    return { values: row.values, credits: Number(row.credits), records: Number(row.records) };
+  });
   return {
     groupBy: [...query.groupBy],
     from: query.from?.toISOString() ?? null,
     to: query.to?.toISOString() ?? null,
     subAccountId: query.subAccountId ?? null,
-    groups: [...groups.entries()]
-      .sort(([, a], [, b]) => compareValues(a.values, b.values))
-      .map(([key, group]) => ({
-        key,
+    groups: groups
+      .sort((a, b) => compareValues(a.values, b.values))
+      .map((group) => ({
+        key: group.values.join(','),
         ...Object.fromEntries(query.groupBy.map((dimension, n) => [fieldOf(dimension), group.values[n]])),
         credits: group.credits,
         records: group.records,
