@@ -16,6 +16,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The read side's versioned schema, applied by the service at start (node-pg-migrate).
+COPY migrations ./migrations
 USER node
 EXPOSE 3000
 # /health is readiness: it answers 503 until the projections have caught up, which on a first start

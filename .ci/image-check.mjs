@@ -8,13 +8,14 @@
 //   RUN …            `sh -c` in the stage's workdir, with the ENV so far
 //   ENV, EXPOSE      kept for the start; USER is noted (CI runs as root)
 //   HEALTHCHECK      its CMD is run until it passes, as Docker would
-//   CMD              started in the final stage against an embedded event store from the built
-//                    tree (production refuses to start without EVENTSTORE_CONNECTION_STRING), then
+//   CMD              started in the final stage against an embedded event store and an embedded
+//                    PostgreSQL from the built tree (production refuses to start without
+//                    EVENTSTORE_CONNECTION_STRING and DATABASE_URL), then
 //                    driven over HTTP and stopped with SIGTERM, which must exit 0.
 //
 // Usage: node .ci/image-check.mjs [Dockerfile]. Exits non-zero on the first failure.
 import { execFileSync, spawn } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
@@ -118,6 +119,8 @@ if (!cmd || !healthcheck) throw new Error('the Dockerfile must end with a HEALTH
 const app = stage;
 const wait = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const children = [];
+/** Folders made during the start, removed at the end. */
+const scratch = [];
 const started = (command, env) => {
   const child = spawn(command[0] === 'node' ? process.execPath : command[0], command.slice(1), {
     cwd: app.workdir,
@@ -141,6 +144,30 @@ try {
     });
     store.once('exit', () => reject(new Error(`the event store exited before it was ready: ${out}`)));
   });
+  // And the PostgreSQL it needs (production refuses to start without DATABASE_URL): the embedded one,
+  // started from the same built tree, as an operator would run a server of their own.
+  const pgDir = mkdtempSync(path.join(tmpdir(), 'subledger-image-pg-'));
+  chmodSync(pgDir, 0o755);
+  scratch.push(pgDir);
+  const postgres = started(
+    [
+      'node',
+      '-e',
+      `require('./dist/database/embedded-postgres').startEmbeddedPostgres({ dataDir: ${JSON.stringify(path.join(pgDir, 'postgres'))} })
+         .then((pg) => { console.log('PG_READY ' + pg.adminUrl); process.on('SIGTERM', () => pg.stop().then(() => process.exit(0))); })
+         .catch((error) => { console.error(error); process.exit(1); });`,
+    ],
+    process.env,
+  );
+  const databaseUrl = await new Promise((resolve, reject) => {
+    let out = '';
+    postgres.stdout.setEncoding('utf8').on('data', (chunk) => {
+      out += chunk;
+      const match = /PG_READY (\S+)/.exec(out);
+      if (match) resolve(match[1]);
+    });
+    postgres.once('exit', () => reject(new Error(`PostgreSQL exited before it was ready: ${out}`)));
+  });
   const port = String(30000 + Math.floor(Math.random() * 20000));
   const operatorToken = `image-check-${Math.random().toString(36).slice(2)}-operator`;
   const env = {
@@ -149,6 +176,7 @@ try {
     HOST: '127.0.0.1',
     OPERATOR_TOKEN: operatorToken,
     EVENTSTORE_CONNECTION_STRING: connectionString,
+    DATABASE_URL: databaseUrl,
     LOG_LEVEL: 'warn',
   };
   say(`CMD ${cmd.join(' ')} (NODE_ENV=${env.NODE_ENV}, store ${connectionString})`);
@@ -189,7 +217,12 @@ try {
   say(`FAIL: ${error instanceof Error ? error.message : String(error)}`);
   process.exitCode = 1;
 } finally {
-  for (const child of children)
+  // SIGTERM first, so the PostgreSQL starter stops its server rather than leaving it running.
+  const running = children.filter((child) => child.exitCode === null && child.signalCode === null);
+  for (const child of running) child.kill('SIGTERM');
+  await Promise.race([Promise.all(running.map((child) => child.exited)), wait(15_000)]);
+  for (const child of running)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   rmSync(root, { recursive: true, force: true });
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
 }
