@@ -13,7 +13,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -166,6 +166,8 @@ async function main(): Promise<void> {
   if (measureAt >= 0) return measureRss(process.argv[measureAt + 1]);
   const total = parseEvents(process.argv.slice(2));
   const dataDir = mkdtempSync(path.join(tmpdir(), 'subledger-projections-bench-'));
+  // As root the embedded PostgreSQL runs as the postgres user, which must be able to enter it.
+  chmodSync(dataDir, 0o755);
   const store = await spawnEmbeddedEventStore({ dataDir: path.join(dataDir, 'store') });
   const client = EventStoreDBClient.connectionString(store.connectionString);
   const database = await Database.open({ kind: 'embedded', dataDir: path.join(dataDir, 'postgres') });

@@ -13,7 +13,7 @@
  * Durability is never relaxed: every store runs with fsync on, as in production. Everything listens on
  * loopback, every child is killed on exit, and a watchdog ends a run that overstays its budget.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
@@ -157,6 +157,8 @@ async function main(): Promise<void> {
   const runtime = prepareRuntime(log);
   log(`service and store run ${runtime.description}`);
   const workDir = mkdtempSync(path.join(tmpdir(), 'subledger-bench-'));
+  // As root the embedded PostgreSQL runs as the postgres user, which must be able to enter it.
+  chmodSync(workDir, 0o755);
   if (!options.keep) workDirs.add(workDir);
   try {
     if (options.soakSeconds !== null) {
