@@ -26,6 +26,7 @@ export const creditEntriesProjection: Projection = {
   name: 'credit-entries',
   version: 1,
   tables: [CREDIT_ENTRIES_TABLE],
+  views: { credit_entries: CREDIT_ENTRIES_TABLE },
   async write(client: PoolClient, events: readonly RecordedEnvelope[]): Promise<void> {
     const rows = new EntryColumns();
     for (const event of events) {

@@ -569,6 +569,31 @@ export class ProjectionRunner {
     else await this.options.database.transaction(work);
   }
 
+  /**
+   * The blue/green switch: a projection that caught up points its views at its own tables, in one
+   * transaction, unless a view already shows a newer version (an older instance starting late must not
+   * point it back).
+   */
+  private async pointViews(): Promise<void> {
+    await this.options.database.transaction(async (client) => {
+      for (const slot of this.slotList) {
+        for (const [view, table] of Object.entries(slot.projection.views ?? {})) {
+          const current = await client.query<{ definition: string }>(
+            `SELECT definition FROM pg_views WHERE schemaname = current_schema() AND viewname = $1`,
+            [view],
+          );
+          const shown = Number(VERSION_OF_TABLE.exec(current.rows[0]?.definition ?? '')?.[1] ?? -1);
+          const ours = Number(VERSION_OF_TABLE.exec(table)?.[1] ?? -1);
+          if (current.rows.length > 0 && shown >= ours) continue;
+          await client.query(`DROP VIEW IF EXISTS ${view}`);
+          await client.query(`CREATE VIEW ${view} AS SELECT * FROM ${table}`);
+          await client.query(`GRANT SELECT ON ${view} TO subledger_auditor`);
+          this.logger.log(`The view ${view} now shows ${table}`);
+        }
+      }
+    });
+  }
+
   private freshCheckpoints(): Map<string, LogPosition | null> {
     return new Map(this.slotList.map((slot) => [slot.projection.name, slot.checkpoint]));
   }
@@ -602,11 +627,18 @@ export class ProjectionRunner {
     this.caughtUp = true;
     this.caughtUpAt = null;
     this.logger.log(`Projections caught up after ${this.delivered} events`);
+    if (!this.options.fresh) {
+      void this.pointViews().catch((error: unknown) =>
+        this.logger.warn(`Could not point the read models' views at their tables: ${String(error)}`),
+      );
+    }
     const waiters = this.caughtUpWaiters;
     this.caughtUpWaiters = [];
     for (const waiter of waiters) waiter.resolve();
   }
 }
+
+const VERSION_OF_TABLE = /_v(\d+)\b/;
 
 function positionOf(event: RecordedEnvelope): LogPosition {
   return { commit: event.commitPosition, prepare: event.preparePosition };

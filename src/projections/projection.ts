@@ -125,6 +125,11 @@ export interface Projection {
   readonly version: number;
   /** Its tables, emptied by the rebuild tool before it folds the log into them again. */
   readonly tables: readonly string[];
+  /**
+   * Stable names for people and tools (view → the table of this version, `…_v<n>`): once caught up, the
+   * runner points each view at its table, unless the view already shows a newer version's.
+   */
+  readonly views?: Readonly<Record<string, string>>;
   write(client: PoolClient, events: readonly RecordedEnvelope[]): Promise<void>;
 }
 

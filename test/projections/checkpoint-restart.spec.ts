@@ -3,7 +3,6 @@ import type { Database } from '../../src/database/database';
 import {
   BalanceAsOfService,
   creditEntriesProjection,
-  PROJECTIONS,
   ProjectionRebuildingError,
   ProjectionRunner,
   SubAccountHistoryService,
@@ -14,10 +13,13 @@ import {
 } from '../../src/projections';
 import { usageAnalyticsInto } from '../../src/projections/usage-analytics/usage-analytics.projection';
 import { openTestDatabase } from '../support/database';
+import { pollUntil } from '../support/poll';
 import { startTestEventStore, type TestEventStore } from '../support/event-store';
 import { LedgerWriter } from './ledger-writer';
 
 const WAIT_MS = 30_000;
+/** The read models this suite checks row by row (the service's list may hold more). */
+const PROJECTIONS: readonly AnyProjection[] = [creditEntriesProjection, usageAnalyticsProjection];
 const READ = { readTimeoutMs: WAIT_MS };
 /** The runner's two ways of catching up after a restart: both must resume alike. */
 const CATCH_UP_PATHS: Array<[string, boolean]> = [
@@ -282,6 +284,23 @@ describe('projection checkpoints in PostgreSQL', () => {
     // The old version's table was left as it was (instances still running the old version serve it).
     const v1 = await tables(db, 'usage_daily_v1');
     expect(await tables(db, 'usage_daily_v2')).toEqual(v1);
+    // The stable view people query now shows the new version's table, and an old instance starting
+    // late does not point it back.
+    const shown = async () =>
+      (
+        await db.pool.query<{ definition: string }>(
+          "SELECT definition FROM pg_views WHERE viewname = 'usage_daily'",
+        )
+      ).rows[0]?.definition ?? '';
+    // (A view being replaced cannot be read for a moment: that read counts as "not yet".)
+    await pollUntil(
+      () => shown().catch(() => ''),
+      (definition) => definition.includes('usage_daily_v2'),
+    );
+    const late = await startRunner(db);
+    await late.whenCaughtUp(WAIT_MS);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(await shown()).toContain('usage_daily_v2');
     const { rows } = await db.pool.query(
       'SELECT projection, version FROM read_model_checkpoints ORDER BY 1, 2',
     );

@@ -25,6 +25,7 @@ export function usageAnalyticsInto(table: string, version: number): Projection {
     name: 'usage-analytics',
     version,
     tables: [table],
+    views: { usage_daily: table },
     async write(client: PoolClient, events: readonly RecordedEnvelope[]): Promise<void> {
       const buckets = new Map<
         string,
