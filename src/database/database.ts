@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client, Pool, type PoolClient } from 'pg';
@@ -6,8 +6,20 @@ import { runner as runMigrations } from 'node-pg-migrate';
 import type { DatabaseSettings } from '../config/app-config';
 import { startEmbeddedPostgres, type RunningPostgres } from './embedded-postgres';
 
-/** The versioned schema (node-pg-migrate, SQL files), at the top of the project beside src/ and dist/. */
-export const MIGRATIONS_DIR = path.resolve(__dirname, '..', '..', 'migrations');
+/**
+ * The versioned schema (node-pg-migrate, SQL files): `migrations/` at the top of the project, found
+ * upwards from here, so src/ (ts-node), dist/ and a build elsewhere inside the checkout (the bench's)
+ * all reach the one folder.
+ */
+export const MIGRATIONS_DIR = findUpwards(__dirname, 'migrations');
+
+function findUpwards(from: string, name: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, name);
+    if (existsSync(candidate)) return candidate;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..', name);
+  }
+}
 const MIGRATIONS_TABLE = 'schema_migrations';
 /** The database the embedded server keeps the read side in. */
 const EMBEDDED_DATABASE = 'subledger';
