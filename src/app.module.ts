@@ -13,6 +13,7 @@ import { LoggingModule } from './observability/logging.module';
 import { MetricsRegistryModule } from './observability/metrics-registry.module';
 import { RateLimitModule } from './http/rate-limit.module';
 import { ReadSideModule } from './projections/read-side.module';
+import { UsageKeyIndexModule } from './projections/usage-keys/usage-keys.module';
 
 /** The capabilities of the service; a new feature module is added here and nowhere else. */
 const FEATURE_MODULES: Type[] = [HealthModule, LedgerModule, BillingModule, ReadSideModule];
@@ -27,6 +28,8 @@ export class AppModule {
         LoggingModule.forRoot(logger),
         EventStoreModule,
         DatabaseModule,
+        // Global: the ledger's command processor asks it for the idempotency-key index.
+        UsageKeyIndexModule,
         HttpModule,
         MetricsRegistryModule,
         MetricsModule,

@@ -1,6 +1,11 @@
 import { creditEntriesProjection } from './credit-entries.projection';
 import type { AnyProjection } from './projection';
 import { usageAnalyticsProjection } from './usage-analytics/usage-analytics.projection';
+import { usageKeysProjection } from './usage-keys/usage-keys.projection';
 
 /** Every read model the runner keeps; the service and the rebuild tool both run exactly these. */
-export const PROJECTIONS: readonly AnyProjection[] = [creditEntriesProjection, usageAnalyticsProjection];
+export const PROJECTIONS: readonly AnyProjection[] = [
+  creditEntriesProjection,
+  usageAnalyticsProjection,
+  usageKeysProjection,
+];

@@ -312,7 +312,6 @@ describe('command processor: a ledger of 20,000 sub-accounts', () => {
       command.type === 'Image'
         ? { events: [], result: ledgerImage(state) }
         : ledgerDecider.decide(command, state),
-    snapshotJournal: { ...ledgerDecider.snapshotJournal, decidableWithout: () => false },
   };
 
   it('loads from its chunked snapshot and a short tail, not the whole stream, to the same state', async () => {

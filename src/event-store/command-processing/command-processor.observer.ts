@@ -1,5 +1,5 @@
 /** Where a failure reported to `onFailure` happened. */
-export type CommandProcessorStage = 'load' | 'append' | 'evolve' | 'snapshot' | 'journal';
+export type CommandProcessorStage = 'load' | 'prepare' | 'append' | 'evolve' | 'snapshot' | 'journal';
 
 /** Small hooks for metrics and logs; each is optional and must not throw. */
 export interface CommandProcessorObserver {

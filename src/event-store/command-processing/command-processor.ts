@@ -8,7 +8,7 @@ import {
   type CommandProcessorLogger,
   type CommandProcessorObserver,
 } from './command-processor.observer';
-import type { Decider, DomainEvent, EventMetadata } from './decider';
+import type { Decider, DomainEvent, EventMetadata, PreparedBatch } from './decider';
 import type { CommandOutcome } from './outcome.settler';
 import { JournalRestorer } from './snapshot-journal.restorer';
 import {
@@ -69,6 +69,14 @@ export interface CommandProcessorOptions<State, Command, Event extends DomainEve
    * without an append, reflect every write another process acknowledged before they arrived.
    */
   readonly exclusiveWriter?: boolean;
+  /**
+   * Called before each batch is decided (each attempt), with its commands and the state they will be
+   * decided on: the place for the I/O a pure decider cannot do, one call per batch rather than per
+   * command (the ledger looks up the batch's idempotency keys in its key index and hands the answer
+   * to the commands). It may change the state only in ways no decision can tell (dropping what it
+   * has just found elsewhere). If it rejects, the batch's commands fail as unavailable.
+   */
+  readonly prepare?: (batch: PreparedBatch<State, Command>) => Promise<void>;
   readonly observer?: CommandProcessorObserver;
   /** Where failed snapshot writes are reported. Default `console`. */
   readonly logger?: CommandProcessorLogger;
@@ -161,6 +169,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
           observer,
         ),
         snapshotter: this.snapshotter,
+        prepare: options.prepare,
       },
       { maxBatchCommands, exclusiveWriter: options.exclusiveWriter ?? false },
       observer,

@@ -22,6 +22,14 @@ export interface DecisionContext {
   readonly streamRevision: bigint;
 }
 
+/** What `prepare` gets: the stream, its state (folded through `revision`) and the batch's commands, in order. */
+export interface PreparedBatch<State, Command> {
+  readonly streamName: string;
+  readonly state: State;
+  readonly revision: bigint;
+  readonly commands: readonly Command[];
+}
+
 export interface Decision<Event extends DomainEvent, Result> {
   readonly events: readonly Event[];
   readonly result: Result;

@@ -1,7 +1,8 @@
 import type { BatchAppender } from './batch.appender';
 import type { BatchDecider, DecidedBatch } from './batch.decider';
 import type { SafeObserver } from './command-processor.observer';
-import type { DomainEvent } from './decider';
+
+import type { DomainEvent, PreparedBatch } from './decider';
 import { rejectAll, settle, unavailable, type PendingCommand } from './outcome.settler';
 import type { JournalRestorer } from './snapshot-journal.restorer';
 import type { FoldedStream, StreamSlot, StreamSlotCache } from './stream-slot.cache';
@@ -73,6 +74,21 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
           // Only the leading commands that need no journal go now; the rest wait for it in the queue.
           slot.queue.unshift(...pending.slice(ready));
           pending = pending.slice(0, ready);
+        }
+      }
+
+      if (this.parts.prepare) {
+        try {
+          await this.parts.prepare({
+            streamName: slot.streamName,
+            state: folded.state,
+            revision: folded.revision,
+            commands: pending.map((command) => command.command),
+          });
+        } catch (error) {
+          this.observer.failed(slot.streamName, 'prepare', error);
+          rejectAll(pending, unavailable(slot.streamName, 'could not prepare the batch', error));
+          return;
         }
       }
 
@@ -154,6 +170,7 @@ export interface StreamWorkerParts<State, Command, Event extends DomainEvent, Re
   readonly decider: BatchDecider<State, Command, Event, Result>;
   readonly appender: BatchAppender<State, Command, Event, Result>;
   readonly snapshotter: StreamSnapshotter<State, Command> | undefined;
+  readonly prepare: ((batch: PreparedBatch<State, Command>) => Promise<void>) | undefined;
 }
 
 export interface StreamWorkerSettings {

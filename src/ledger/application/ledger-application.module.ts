@@ -13,6 +13,7 @@ import { LEDGER_COMMAND_HANDLERS } from './commands';
 import { InvoiceChunkWriter } from './invoice-chunk.writer';
 import { LedgerKeyDirectory } from './ledger-key-directory';
 import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger.service';
+import { USAGE_KEY_INDEX, type UsageKeyIndex } from './usage-key-index';
 
 /**
  * The one command processor of the `ledger` category, the service in front of it, a command handler
@@ -27,12 +28,18 @@ import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger
     ...LEDGER_COMMAND_HANDLERS,
     {
       provide: LEDGER_PROCESSOR,
-      useFactory: (client: EventStoreDBClient, registry: Registry, config: AppConfig) =>
+      useFactory: (
+        client: EventStoreDBClient,
+        registry: Registry,
+        config: AppConfig,
+        usageKeyIndex: UsageKeyIndex | undefined,
+      ) =>
         createLedgerProcessor(client, {
           observer: commandProcessorMetrics(registry, 'ledger'),
           exclusiveWriter: config.eventStore.kind === 'embedded',
+          ...(usageKeyIndex ? { usageKeyIndex } : {}),
         }),
-      inject: [EVENT_STORE_CLIENT, METRICS_REGISTRY, AppConfig],
+      inject: [EVENT_STORE_CLIENT, METRICS_REGISTRY, AppConfig, { token: USAGE_KEY_INDEX, optional: true }],
     },
     LedgerService,
     InvoiceChunkWriter,

@@ -2,15 +2,16 @@ import {
   decide,
   decideUsage,
   ledgerDecider,
-  usageKeySnapshotJournal,
   type LedgerCommand,
   type LedgerEvent,
   type LedgerState,
   type RecordUsage,
+  type UsageKeyLookup,
   type UsageResult,
 } from '../domain';
 import type { Decider, Decision } from '../../event-store/command-processing';
 import { UnauthorizedError } from '../../auth/auth.errors';
+import { UsageKeyIndexUnavailableError } from './usage-key-index';
 
 /**
  * The key a request was authenticated with, checked again inside the decision. The guard verified
@@ -35,6 +36,8 @@ export type LedgerRead<Result> = (state: LedgerState) => Result;
  */
 export class LedgerRequest<Result> {
   private answered: { readonly result: Result } | undefined;
+  /** Usage only: what the key index answered for the batch (`prepareUsageKeys`), or why it did not. */
+  usageKeys: UsageKeyLookup | { readonly failed: unknown } | undefined;
 
   private constructor(
     readonly key: KeyCheck | null,
@@ -49,7 +52,10 @@ export class LedgerRequest<Result> {
 
   /** Rule 5 answers usage even when nothing is recorded (an idempotent repeat). */
   static usage(key: KeyCheck | null, command: RecordUsage): LedgerRequest<UsageResult> {
-    return new LedgerRequest(key, command, (state) => decideUsage(command, state));
+    const request: LedgerRequest<UsageResult> = new LedgerRequest(key, command, (state) =>
+      decideUsage(command, state, request.lookupFor(state)),
+    );
+    return request;
   }
 
   static read<Result>(key: KeyCheck | null, read: LedgerRead<Result>): LedgerRequest<Result> {
@@ -62,6 +68,17 @@ export class LedgerRequest<Result> {
     const { events, result } = this.decision(state);
     this.answered = { result };
     return { events, result: undefined };
+  }
+
+  /**
+   * The key index's answer to decide with; none needed while memory holds every live key. Refused
+   * (503) when the index could not be read and memory has left keys to it.
+   */
+  private lookupFor(state: LedgerState): UsageKeyLookup | undefined {
+    const found = this.usageKeys;
+    if (found === undefined || !('failed' in found)) return found;
+    if (state.usageKeys.indexedThrough < 0) return undefined;
+    throw new UsageKeyIndexUnavailableError(found.failed);
   }
 
   /** The answer of the decision the processor settled this request with. */
@@ -95,8 +112,4 @@ export const ledgerRequestDecider: Decider<LedgerState, LedgerRequest<unknown>, 
   toSnapshot: ledgerDecider.toSnapshot,
   fromSnapshot: ledgerDecider.fromSnapshot,
   snapshotVersion: ledgerDecider.snapshotVersion,
-  // Reads and key checks need no idempotency keys: a cold balance is answered before they load.
-  snapshotJournal: usageKeySnapshotJournal(
-    (request: LedgerRequest<unknown>) => request.command?.type !== 'RecordUsage',
-  ),
 };

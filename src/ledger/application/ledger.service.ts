@@ -21,6 +21,7 @@ import {
   type UsageResult,
 } from '../domain';
 import { LedgerRequest, ledgerRequestDecider, type KeyCheck, type LedgerRead } from './ledger-request';
+import { prepareUsageKeys, type UsageKeyIndex } from './usage-key-index';
 
 /** A command's answer with the read-your-writes token of its append. */
 export type Executed<Result> = {
@@ -46,13 +47,19 @@ export type LedgerProcessor = CommandProcessor<LedgerState, LedgerRequest<unknow
  */
 export function createLedgerProcessor(
   client: EventStoreDBClient,
-  options: { observer?: CommandProcessorObserver; exclusiveWriter?: boolean } = {},
+  options: {
+    observer?: CommandProcessorObserver;
+    exclusiveWriter?: boolean;
+    /** The idempotency-key index; without it every live key stays in memory (and in snapshots). */
+    usageKeyIndex?: UsageKeyIndex;
+  } = {},
 ): LedgerProcessor {
   return new CommandProcessor({
     client,
     decider: ledgerRequestDecider,
     exclusiveWriter: options.exclusiveWriter ?? false,
     ...(options.observer ? { observer: options.observer } : {}),
+    ...(options.usageKeyIndex ? { prepare: prepareUsageKeys(options.usageKeyIndex) } : {}),
   });
 }
 

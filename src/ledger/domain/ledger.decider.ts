@@ -42,6 +42,7 @@ import {
   type LedgerState,
   type ParentState,
   type SubAccountState,
+  type UsageKeyLookup,
 } from './ledger.state';
 import {
   requireAttributes,
@@ -133,16 +134,25 @@ export type LedgerResult = UsageResult | null;
 export type LedgerDecision = { events: LedgerEvent[]; result: LedgerResult };
 
 /** decide with the command's answer, the shape the application's command processor expects. */
-export function decideWithResult(command: LedgerCommand, state: LedgerState): LedgerDecision {
-  if (command.type === 'RecordUsage') return decideUsage(command, state);
+export function decideWithResult(
+  command: LedgerCommand,
+  state: LedgerState,
+  lookup?: UsageKeyLookup,
+): LedgerDecision {
+  if (command.type === 'RecordUsage') return decideUsage(command, state, lookup);
   return { events: decide(command, state), result: null };
 }
 
 /**
  * Rule 5 needs an answer even when nothing is recorded, so usage has its own entry point that
- * returns the result beside the events.
+ * returns the result beside the events. `lookup`: what the idempotency-key index holds for this
+ * key, needed once the state has left the indexed receipts to it (`forgetIndexedUsageKeys`).
  */
-export function decideUsage(command: RecordUsage, state: LedgerState): UsageDecision {
+export function decideUsage(
+  command: RecordUsage,
+  state: LedgerState,
+  lookup?: UsageKeyLookup,
+): UsageDecision {
   const data = command.data;
   const now = command.metadata.now;
   const parent = requireParent(state);
@@ -163,7 +173,7 @@ export function decideUsage(command: RecordUsage, state: LedgerState): UsageDeci
 
   // The key is looked up before the other rules: a repeat of a stored record must get its
   // original answer even if the sub-account has since been closed or occurredAt has aged out.
-  const receipt = liveReceipt(state, subAccount, idempotencyKey, now.getTime());
+  const receipt = liveReceipt(state, subAccount, idempotencyKey, now.getTime(), lookup);
   if (receipt) {
     if (receipt.fingerprint !== fingerprint) {
       throw new DomainError(

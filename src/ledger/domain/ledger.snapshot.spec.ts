@@ -1,14 +1,7 @@
 import { decideWithResult } from './ledger.decider';
 import type { LedgerCommand } from './ledger.commands';
 import { USAGE_KEY_RETENTION_MS, evolve, initialLedgerState } from './ledger.state';
-import {
-  fromSnapshot,
-  ledgerImage,
-  restoreUsageKeys,
-  toSnapshot,
-  usageKeyJournal,
-  usageKeysOf,
-} from './ledger.snapshot';
+import { fromSnapshot, ledgerImage, toSnapshot, usageKeysOf } from './ledger.snapshot';
 import {
   NOW,
   closePeriod,
@@ -24,13 +17,8 @@ import {
 } from './testing/ledger-fixtures';
 
 const viaJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
-/** Core snapshot plus the whole key journal, as the command processor reloads a ledger. */
-const reload = (state: ReturnType<typeof stateOf>) =>
-  restoreUsageKeys(
-    fromSnapshot(viaJson(toSnapshot(state))),
-    viaJson(usageKeyJournal(state, -1, state.lastRevision, 900 * 1024)),
-    state.lastRevision,
-  );
+/** Through JSON, as the command processor reloads a ledger from its snapshot. */
+const reload = (state: ReturnType<typeof stateOf>) => fromSnapshot(viaJson(toSnapshot(state)));
 const later = (ms: number) => new Date(NOW.getTime() + ms);
 const day = 24 * 60 * 60 * 1000;
 

@@ -1,0 +1,117 @@
+import type { PoolClient } from 'pg';
+import { USAGE_KEY_RETENTION_MS } from '../../ledger/domain';
+import { parentIdOfStream, type Projection, type RecordedEnvelope } from '../projection';
+
+/** The tables of the current version; `usage_keys` and `usage_key_heads` are the stable views. */
+export const USAGE_KEYS_TABLE = 'usage_keys_v1';
+export const USAGE_KEY_HEADS_TABLE = 'usage_key_heads_v1';
+
+/** Rule 5's 35 days, in hours: `interval '35 days'` on a timestamptz would follow the session's DST. */
+const RETENTION_HOURS = USAGE_KEY_RETENTION_MS / 3_600_000;
+
+type KeyRow = {
+  parent: string;
+  sub: string;
+  key: string;
+  usageId: string;
+  fingerprint: string;
+  remaining: number;
+  recordedAt: string;
+  revision: bigint;
+};
+
+type Head = { revision: bigint; latestRecordedAtMs: number };
+
+/**
+ * The idempotency-key index: the newest receipt of each usage key, and per parent the revision of its
+ * stream indexed through, committed with the runner's checkpoint in one transaction. Keys leave the
+ * index once 35 days older than the newest recording indexed for their parent (the ledger's clock, not
+ * the database's: SUBLEDGER_NOW may run it anywhere), which decide treats as expired anyway. The write
+ * side asks it through `PgUsageKeyIndex`.
+ */
+export const usageKeysProjection: Projection = usageKeysInto(USAGE_KEYS_TABLE, USAGE_KEY_HEADS_TABLE, 1);
+
+export function usageKeysInto(keysTable: string, headsTable: string, version: number): Projection {
+  return {
+    name: 'usage-keys',
+    version,
+    tables: [keysTable, headsTable],
+    async write(client: PoolClient, events: readonly RecordedEnvelope[]): Promise<void> {
+      const rows = new Map<string, KeyRow>();
+      const heads = new Map<string, Head>();
+      for (const event of events) {
+        const parent = parentIdOfStream(event.streamName);
+        let head = heads.get(parent);
+        if (!head) {
+          head = { revision: event.revision, latestRecordedAtMs: Number.NEGATIVE_INFINITY };
+          heads.set(parent, head);
+        }
+        if (event.revision > head.revision) head.revision = event.revision;
+        if (event.type !== 'UsageRecorded') continue;
+        const { subAccountId, idempotencyKey, usageId, fingerprint, recordedAt, balancesAfter } = event.data;
+        const recordedAtMs = Date.parse(recordedAt);
+        if (recordedAtMs > head.latestRecordedAtMs) head.latestRecordedAtMs = recordedAtMs;
+        // One row per key and batch (an upsert may not touch a row twice): the newest receipt, as a key
+        // reused after it expired replaces the old one.
+        rows.set(`${parent}\u0000${subAccountId}\u0000${idempotencyKey}`, {
+          parent,
+          sub: subAccountId,
+          key: idempotencyKey,
+          usageId,
+          fingerprint,
+          remaining: balancesAfter.subAccount.remaining,
+          recordedAt: new Date(recordedAtMs).toISOString(),
+          revision: event.revision,
+        });
+      }
+      if (rows.size > 0) {
+        const keyRows = [...rows.values()];
+        await client.query(
+          `INSERT INTO ${keysTable} AS k
+             (parent_id, sub_account_id, idempotency_key, usage_id, fingerprint, remaining, recorded_at, revision)
+           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[],
+                                $7::timestamptz[], $8::bigint[])
+           ON CONFLICT (parent_id, sub_account_id, idempotency_key) DO UPDATE
+             SET usage_id = EXCLUDED.usage_id, fingerprint = EXCLUDED.fingerprint,
+                 remaining = EXCLUDED.remaining, recorded_at = EXCLUDED.recorded_at,
+                 revision = EXCLUDED.revision
+             WHERE k.revision < EXCLUDED.revision`,
+          [
+            keyRows.map((row) => row.parent),
+            keyRows.map((row) => row.sub),
+            keyRows.map((row) => row.key),
+            keyRows.map((row) => row.usageId),
+            keyRows.map((row) => row.fingerprint),
+            keyRows.map((row) => row.remaining),
+            keyRows.map((row) => row.recordedAt),
+            keyRows.map((row) => row.revision.toString()),
+          ],
+        );
+      }
+      if (heads.size === 0) return;
+      const parents = [...heads.keys()];
+      const headRows = [...heads.values()];
+      await client.query(
+        `INSERT INTO ${headsTable} AS h (parent_id, revision, latest_recorded_at)
+         SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[])
+         ON CONFLICT (parent_id) DO UPDATE
+           SET revision = GREATEST(h.revision, EXCLUDED.revision),
+               latest_recorded_at = GREATEST(h.latest_recorded_at, EXCLUDED.latest_recorded_at)`,
+        [
+          parents,
+          headRows.map((head) => head.revision.toString()),
+          headRows.map((head) =>
+            Number.isFinite(head.latestRecordedAtMs) ? new Date(head.latestRecordedAtMs).toISOString() : null,
+          ),
+        ],
+      );
+      // Expiry, for the parents of this batch only: their clock is what moved.
+      await client.query(
+        `DELETE FROM ${keysTable} k USING ${headsTable} h
+         WHERE h.parent_id = ANY($1::text[]) AND k.parent_id = h.parent_id
+           AND k.recorded_at <= h.latest_recorded_at - make_interval(hours => $2)`,
+        [parents, RETENTION_HOURS],
+      );
+    },
+  };
+}
