@@ -126,6 +126,8 @@ export class ProjectionRunner {
   /** Where the pending batch ends (the last delivered event, ledger or not); null when nothing is pending. */
   private pendingUpTo: LogPosition | null = null;
   private draining: Promise<void> | null = null;
+  /** Woken after every transaction the drain loop ends (committed or failed): backpressure waits here. */
+  private commitWaiters: (() => void)[] = [];
   /** The rebuild tool's one transaction. */
   private freshClient: PoolClient | null = null;
   private delivered = 0;
@@ -447,9 +449,9 @@ export class ProjectionRunner {
         if (resolved.event!.streamId.startsWith(LEDGER_STREAM_PREFIX)) this.apply(resolved);
         else this.deliver(position);
         if (this.pending.length >= this.batchSize) {
-          // One batch commits while the next is read; never more than two wait.
-          if (this.pending.length >= 2 * this.batchSize) await this.draining;
           this.kick();
+          // One batch commits while the next is read; reading waits only when two more are waiting.
+          while (this.pending.length >= 3 * this.batchSize && this.draining) await this.nextCommit();
         }
       }
       if (this.stopping) return;
@@ -473,9 +475,9 @@ export class ProjectionRunner {
       this.waitingForNext = false;
       if (next.done || this.stopping) return;
       this.apply(next.value as AllStreamResolvedEvent);
-      // A database that cannot keep up (or is down) holds the subscription back rather than memory.
-      if (this.pending.length >= 4 * this.batchSize) await this.draining;
       this.kick();
+      // A database that cannot keep up (or is down) holds the subscription back rather than memory.
+      while (this.pending.length >= 4 * this.batchSize && this.draining) await this.nextCommit();
     }
   }
 
@@ -498,11 +500,22 @@ export class ProjectionRunner {
     }
   }
 
+  private nextCommit(): Promise<void> {
+    return new Promise((resolve) => this.commitWaiters.push(resolve));
+  }
+
+  private wakeCommitWaiters(): void {
+    const waiters = this.commitWaiters;
+    this.commitWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
   /** Starts committing the pending batch unless a commit is already running (it takes the rest after). */
   private kick(): void {
     if (this.draining || this.pendingUpTo === null) return;
     this.draining = this.drain().finally(() => {
       this.draining = null;
+      this.wakeCommitWaiters();
     });
   }
 
@@ -520,6 +533,7 @@ export class ProjectionRunner {
       try {
         await this.commit(events, upToPosition);
       } catch (error) {
+        this.wakeCommitWaiters();
         this.logger.error(
           `Writing ${events.length} events to the read models failed (${error instanceof Error ? error.message : String(error)}); ` +
             `retrying in ${this.retryDelayMs} ms`,
@@ -534,6 +548,7 @@ export class ProjectionRunner {
         this.pendingUpTo = null;
       }
       this.committed = upToPosition;
+      this.wakeCommitWaiters();
       if (this.positionWaiters.length > 0) this.releasePositionWaiters();
       if (this.caughtUpAt !== null && comparePositions(upToPosition, this.caughtUpAt) >= 0)
         this.markCaughtUp();
