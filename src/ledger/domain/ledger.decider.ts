@@ -327,14 +327,26 @@ function updateParentAccount(command: UpdateParentAccount, state: LedgerState): 
   return events;
 }
 
+/**
+ * The checks of a new sub-account's own fields, which need no state: the decision makes them first,
+ * and the batch route makes them on every item before deciding any, so bad input refuses the whole
+ * request as it refuses a single one.
+ */
+export function requireSubAccountFields(data: CreateSubAccount['data']) {
+  return {
+    subAccountId: requireId('id', data.subAccountId),
+    name: requireName('name', data.name),
+    region: data.region === undefined ? null : requireText('region', data.region, MAX_REGION_LENGTH),
+    billingModel: requireBillingModel(data.billingModel),
+    quota: data.quota === undefined ? 0 : requireCredits('quota', data.quota, { min: 0 }),
+    creditPrice: data.creditPrice === undefined ? null : requirePrice('creditPrice', data.creditPrice),
+  };
+}
+
 function createSubAccount(command: CreateSubAccount, state: LedgerState): LedgerEvent[] {
-  const data = command.data;
-  const subAccountId = requireId('id', data.subAccountId);
-  const name = requireName('name', data.name);
-  const region = data.region === undefined ? null : requireText('region', data.region, MAX_REGION_LENGTH);
-  const billingModel = requireBillingModel(data.billingModel);
-  const quota = data.quota === undefined ? 0 : requireCredits('quota', data.quota, { min: 0 });
-  const creditPrice = data.creditPrice === undefined ? null : requirePrice('creditPrice', data.creditPrice);
+  const { subAccountId, name, region, billingModel, quota, creditPrice } = requireSubAccountFields(
+    command.data,
+  );
   const parent = requireParent(state);
   if (state.subAccounts.has(subAccountId)) {
     throw new DomainError('already_exists', `sub-account ${subAccountId} already exists`);

@@ -14,7 +14,7 @@ import { ForbiddenError } from '../../auth/auth.errors';
 import { toProblem } from '../../http/error-problem';
 import type { ProblemDetails } from '../../http/problem';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
-import { apiKeysOf, type ApiKeyView } from '../domain';
+import { apiKeysOf, DomainError, isDomainError, requireSubAccountFields, type ApiKeyView } from '../domain';
 import { LedgerService } from '../application/ledger.service';
 import {
   AllocateQuotaCommand,
@@ -133,13 +133,17 @@ export class SubAccountsController {
     @Body() body: CreateSubAccountsBatchDto,
   ): Promise<{ results: BatchSubAccountResult[] }> {
     for (const item of body.subAccounts) requireOperatorForPrice(context, item);
-    const outcomes = await this.commands.execute(
-      new CreateSubAccountsBatchCommand(
-        context,
-        parentId,
-        body.subAccounts.map(({ id: subAccountId, ...rest }) => ({ subAccountId, ...rest })),
-      ),
-    );
+    const items = body.subAccounts.map(({ id: subAccountId, ...rest }) => ({ subAccountId, ...rest }));
+    // Bad input anywhere refuses the request whole, before anything is decided (as a single create).
+    items.forEach((item, index) => {
+      try {
+        requireSubAccountFields(item);
+      } catch (error) {
+        if (!isDomainError(error)) throw error;
+        throw new DomainError(error.code, `subAccounts[${index}]: ${error.reason}`);
+      }
+    });
+    const outcomes = await this.commands.execute(new CreateSubAccountsBatchCommand(context, parentId, items));
     const created = body.subAccounts.filter((_, index) => outcomes[index].status === 'fulfilled');
     const now = this.ledger.now();
     const { result: views } = await this.ledger.read(context, parentId, (state) =>

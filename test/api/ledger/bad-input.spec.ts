@@ -141,6 +141,33 @@ const BODY_ROUTES: readonly BodyRoute[] = [
     ],
   },
   {
+    name: 'POST /v1/parents/{p}/sub-accounts/batch',
+    method: 'POST',
+    path: (world) => `${parentPath(world)}/sub-accounts/batch`,
+    token: operator,
+    valid: () => ({
+      subAccounts: [
+        {
+          id: uniqueId('s'),
+          name: 'Client',
+          region: 'eu',
+          billingModel: 'bill-to-sub-account',
+          quota: 10,
+          creditPrice: '0.002',
+        },
+      ],
+    }),
+    fields: [
+      { path: ['subAccounts'], kind: 'object', required: true },
+      { path: ['subAccounts', 0, 'id'], kind: 'id', required: true },
+      { path: ['subAccounts', 0, 'name'], kind: 'string', required: true },
+      { path: ['subAccounts', 0, 'region'], kind: 'string' },
+      { path: ['subAccounts', 0, 'billingModel'], kind: 'billing-model', required: true },
+      { path: ['subAccounts', 0, 'quota'], kind: 'credits', min: 0 },
+      { path: ['subAccounts', 0, 'creditPrice'], kind: 'price' },
+    ],
+  },
+  {
     name: 'PATCH /v1/parents/{p}/sub-accounts/{s}',
     method: 'PATCH',
     path: subPath,
