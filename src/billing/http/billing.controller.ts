@@ -55,7 +55,16 @@ export class BillingController {
     type: ClosedPeriodDto,
     description: 'already closed: the invoices issued then, nothing recorded',
   })
-  @ApiResponse({ status: 409, description: 'the period has not ended (`period_not_ended`)' })
+  @ApiResponse({
+    status: 409,
+    description:
+      'the period has not ended (`period_not_ended`), or its usage kept changing while its invoices were written (`invoices_changed`)',
+  })
+  @ApiResponse({
+    status: 422,
+    description:
+      'one section of an invoice is larger than an event may hold (`close_too_large`), or the store refused an append for its size (`append_too_large`)',
+  })
   async close(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
