@@ -139,6 +139,12 @@ describe('ledger decider: a close whose invoices do not fit one append', () => {
     const tampered = written(chunks);
     tampered.chunks[1] = { ...tampered.chunks[1], digest: `sha256:${'0'.repeat(64)}` };
     spec.given(history).when(closeWith(tampered)).thenFails('invoices_changed');
+    const shifted = written(chunks);
+    shifted.chunks[1] = { ...shifted.chunks[1], firstRevision: shifted.chunks[1].firstRevision + 1 };
+    spec
+      .given(history)
+      .when(closeWith(shifted))
+      .thenFails('invoices_changed', /wrong revisions/);
     const missing = written(chunks.slice(0, -1));
     spec.given(history).when(closeWith(missing)).thenFails('invoices_changed');
     // Usage of October recorded after the invoices were written changes them.

@@ -607,8 +607,22 @@ function closeBillingPeriod(command: CloseBillingPeriod, state: LedgerState): Le
       `the invoices written for ${period} are not the ones it would issue now: write them again`,
     );
   }
+  // The chunks must sit back to back, each spanning exactly its events, from first to last.
+  let next = written.firstRevision;
+  for (const [i, chunk] of written.chunks.entries()) {
+    if (
+      chunk.firstRevision !== next ||
+      chunk.lastRevision - chunk.firstRevision + 1 !== chunks[i].records.length
+    ) {
+      throw new DomainError(
+        'invoices_changed',
+        `the invoices written for ${period} span the wrong revisions`,
+      );
+    }
+    next = chunk.lastRevision + 1;
+  }
   const events = chunks.reduce((sum, chunk) => sum + chunk.records.length, 0);
-  if (written.lastRevision - written.firstRevision + 1 !== events) {
+  if (written.lastRevision !== next - 1) {
     throw new DomainError('invoices_changed', `the invoices written for ${period} span the wrong revisions`);
   }
   const invoices: InvoiceCommit = {
