@@ -12,6 +12,7 @@ import {
   METADATA_ALLOWANCE_BYTES,
   type InvoiceChunk,
 } from './ledger.invoices';
+import { fromSnapshot, toSnapshot } from './ledger.snapshot';
 import { evolve, initialLedgerState, type LedgerState } from './ledger.state';
 import {
   command,
@@ -127,6 +128,10 @@ describe('ledger decider: a close whose invoices do not fit one append', () => {
     expect(state.closedPeriods.has('2026-10')).toBe(true);
     expect(state.invoicesIssued).toBe(OWN + 1);
     expect(state.closings.get('2026-10')?.invoices?.count).toBe(OWN + 1);
+    // A snapshot keeps where the invoices are and how many were issued.
+    const restored = fromSnapshot(JSON.parse(JSON.stringify(toSnapshot(state))));
+    expect(restored.closings.get('2026-10')).toEqual(state.closings.get('2026-10'));
+    expect(restored.invoicesIssued).toBe(OWN + 1);
     const november = planBillingPeriodClose(state, '2026-11', new Date('2026-12-01T00:00:00Z'));
     expect(november.invoices[0].sequence).toBe(OWN + 2);
     spec
