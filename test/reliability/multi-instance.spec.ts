@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import * as fc from 'fast-check';
+import { Pool } from 'pg';
 import { collect, spawnEmbeddedEventStore, type EventStoreProcess } from '../support/event-store';
 import { expectProblem, expectStatus, readLedger, uniqueId } from '../support/ledger-fixtures';
 import {
@@ -19,6 +20,8 @@ import {
   type Op,
 } from '../support/ledger-property';
 import { freePort } from '../support/child-process';
+import { testDatabaseUrl } from '../support/database';
+import { pollUntil } from '../support/poll';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
 
 /*
@@ -76,13 +79,17 @@ describe('several service instances on one store (SPEC §7)', () => {
   let instances: ServiceProcess[] = [];
   const operatorToken = randomBytes(24).toString('base64url');
 
+  let databaseUrl: string;
+
   function startInstance(index: number): Promise<ServiceProcess> {
     return startServiceProcess({
       env: {
         EVENTSTORE_CONNECTION_STRING: store.connectionString,
         OPERATOR_TOKEN: operatorToken,
-        // Projection state files are per instance: each folds the log on its own.
         SUBLEDGER_DATA_DIR: path.join(workDir, `instance-${index}`),
+        // One database for every instance, as in production: they share the read models and the
+        // idempotency-key index, and race on both.
+        DATABASE_URL: databaseUrl,
       },
     });
   }
@@ -95,6 +102,7 @@ describe('several service instances on one store (SPEC §7)', () => {
       dataDir: path.join(workDir, 'store'),
     });
     client = EventStoreDBClient.connectionString(store.connectionString);
+    databaseUrl = await testDatabaseUrl(store.connectionString);
     instances = await Promise.all(Array.from({ length: INSTANCES }, (_, index) => startInstance(index)));
   }, 180_000);
 
@@ -223,7 +231,7 @@ describe('several service instances on one store (SPEC §7)', () => {
     const ledger = await setUpLedger(a, 1_000_000, [100_000, 100_000, 100_000]);
     const batchPath = `/v1/parents/${ledger.parent.id}/usage/batch`;
     // 1,600 records in batches of 200, half through A and half through B at once: past the snapshot
-    // interval (500 events) three times, so snapshots and key-journal entries come from both.
+    // interval (500 events) three times, so snapshots come from both.
     const records = Array.from({ length: 1_600 }, (_, i) => ({
       subAccountId: ledger.subs[i % SUB_ACCOUNTS],
       idempotencyKey: `k-${i}`,
@@ -256,7 +264,7 @@ describe('several service instances on one store (SPEC §7)', () => {
     const snapshots = await collect(client.readStream(`ledgersnapshot-${ledger.parent.id}`)).catch(() => []);
     expect(snapshots.length).toBeGreaterThan(0);
 
-    // A new instance loads the parent cold: snapshot, key journal and tail, all written by others.
+    // A new instance loads the parent cold: snapshot and tail, written by others, and the shared key index.
     const late = await startInstance(INSTANCES);
     try {
       const repeats = await Promise.all([
@@ -279,7 +287,118 @@ describe('several service instances on one store (SPEC §7)', () => {
       await late.stop();
     }
   }, 120_000);
+
+  it('racing instances on one store and one database record each key once, and answer its repeats from the key index alike', async () => {
+    const ledger = await setUpLedger(instances[0], 1_000_000, [100_000, 100_000, 100_000]);
+    const record = (n: number) => ({
+      subAccountId: ledger.subs[n % SUB_ACCOUNTS],
+      idempotencyKey: `race-${n}`,
+      credits: 1 + (n % 3),
+    });
+    const first = Array.from({ length: 900 }, (_, n) => record(n));
+    // Every record through all three instances at once: one records it, the others must answer the same.
+    const phase1 = await sendEverywhere(instances, ledger, first);
+
+    // Once the shared index has caught up, each instance's next usage batch drops what it indexed from
+    // memory: repeats are then answered from the index plus the tail, racing with new keys.
+    const events = await readLedger(client, ledger.parent.id);
+    const head = events[events.length - 1].revision;
+    const pool = new Pool({ connectionString: databaseUrl, max: 1 });
+    try {
+      await pollUntil(
+        async () =>
+          (
+            await pool.query<{ revision: string }>(
+              'SELECT revision FROM usage_key_heads WHERE parent_id = $1',
+              [ledger.parent.id],
+            )
+          ).rows[0]?.revision,
+        (revision) => revision !== undefined && BigInt(revision) >= head,
+      );
+    } finally {
+      await pool.end();
+    }
+    const second = [...first, ...Array.from({ length: 300 }, (_, n) => record(900 + n))];
+    const phase2 = await sendEverywhere(instances, ledger, second);
+
+    const recorded = new Map<string, string[]>();
+    for (const event of await readLedger(client, ledger.parent.id)) {
+      if (event.type !== 'UsageRecorded') continue;
+      const { idempotencyKey, usageId } = event.data as { idempotencyKey: string; usageId: string };
+      recorded.set(idempotencyKey, [...(recorded.get(idempotencyKey) ?? []), usageId]);
+    }
+    const wrong = second
+      .map(({ idempotencyKey }) => ({
+        key: idempotencyKey,
+        recorded: recorded.get(idempotencyKey) ?? [],
+        answered: [...(phase1.get(idempotencyKey) ?? []), ...(phase2.get(idempotencyKey) ?? [])],
+      }))
+      .filter(
+        ({ recorded, answered }) =>
+          recorded.length !== 1 ||
+          answered.length === 0 ||
+          answered.some((usageId) => usageId !== recorded[0]),
+      );
+    expect(wrong.slice(0, 5)).toEqual([]);
+    expect(recorded.size).toBe(second.length);
+    await auditLedger({
+      source: client,
+      apis: instances.map((instance) => instance.api),
+      ledger,
+      answers: [],
+      conflictsPossible: true,
+    });
+  }, 180_000);
 });
+
+/**
+ * Sends the same records through every instance at once, resending what lost a race
+ * (`concurrency_conflict`) until each record has an answer from each instance; answers the usage ids
+ * given per key, one per instance.
+ */
+async function sendEverywhere(
+  instances: readonly ServiceProcess[],
+  ledger: LedgerUnderTest,
+  records: readonly { subAccountId: string; idempotencyKey: string; credits: number }[],
+): Promise<Map<string, string[]>> {
+  const batchPath = `/v1/parents/${ledger.parent.id}/usage/batch`;
+  const given = new Map<string, string[]>();
+  await Promise.all(
+    instances.map(async (instance) => {
+      let pending = [...records];
+      for (let round = 0; pending.length > 0 && round < 10; round++) {
+        const answered = await Promise.all(
+          Array.from({ length: Math.ceil(pending.length / 100) }, (_, i) =>
+            pending.slice(i * 100, i * 100 + 100),
+          ).map(async (batch) => ({
+            batch,
+            answer: expectStatus(
+              await instance.api.post(batchPath, { records: batch }, ledger.parent.key),
+              200,
+            ),
+          })),
+        );
+        pending = [];
+        for (const { batch, answer } of answered) {
+          (answer.body.results as { status: number; usageId?: string; error?: { code: string } }[]).forEach(
+            (result, j) => {
+              const record = batch[j];
+              if (result.error?.code === 'concurrency_conflict') pending.push(record);
+              else if (result.status === 200 || result.status === 201)
+                given.set(record.idempotencyKey, [
+                  ...(given.get(record.idempotencyKey) ?? []),
+                  result.usageId!,
+                ]);
+              else throw new Error(`record ${record.idempotencyKey}: ${JSON.stringify(result)}`);
+            },
+          );
+        }
+      }
+      expect(pending).toEqual([]);
+    }),
+  );
+  return given;
+}
 
 /** `subledger_append_conflicts_total` of the ledger processor, from the instance's /metrics. */
 async function appendConflicts(instance: ServiceProcess): Promise<number> {
