@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { CopyRows } from '../database/copy-rows';
 import type { SubAccountBalances } from '../ledger/domain/ledger.events';
 import {
   movesNoCredits,
@@ -28,80 +29,70 @@ export const creditEntriesProjection: Projection = {
   tables: [CREDIT_ENTRIES_TABLE],
   views: { credit_entries: CREDIT_ENTRIES_TABLE },
   async write(client: PoolClient, events: readonly RecordedEnvelope[]): Promise<void> {
-    const rows = new EntryColumns();
+    // COPY: the runner's checkpoint row guarantees every event of the batch is new to the table.
+    const rows = new CopyRows(CREDIT_ENTRIES_TABLE, COLUMNS);
     for (const event of events) {
       if (movesNoCredits(event)) continue;
       switch (event.type) {
         case 'CreditsPurchased':
-          rows.add(event, POOL_ACCOUNT, event.data.credits, null);
+          add(rows, event, POOL_ACCOUNT, event.data.credits, null);
           break;
         case 'SubAccountCreated':
-          rows.add(event, event.data.subAccountId, 0, ZERO);
+          add(rows, event, event.data.subAccountId, 0, ZERO);
           break;
         case 'UsageRecorded':
-          rows.add(event, event.data.subAccountId, event.data.credits, event.data.balancesAfter.subAccount);
+          add(rows, event, event.data.subAccountId, event.data.credits, event.data.balancesAfter.subAccount);
           break;
         case 'QuotaAllocated':
         case 'CreditsReturned':
-          rows.add(event, event.data.subAccountId, event.data.credits, event.data.balancesAfter.subAccount);
-          rows.add(event, POOL_ACCOUNT, event.data.credits, null);
+          add(rows, event, event.data.subAccountId, event.data.credits, event.data.balancesAfter.subAccount);
+          add(rows, event, POOL_ACCOUNT, event.data.credits, null);
           break;
         case 'SubAccountClosed':
-          rows.add(
+          add(
+            rows,
             event,
             event.data.subAccountId,
             event.data.returnedCredits,
             event.data.balancesAfter.subAccount,
           );
-          if (event.data.returnedCredits > 0) rows.add(event, POOL_ACCOUNT, event.data.returnedCredits, null);
+          if (event.data.returnedCredits > 0)
+            add(rows, event, POOL_ACCOUNT, event.data.returnedCredits, null);
           break;
         default:
           unhandledEvent(event);
       }
     }
-    if (rows.parent.length === 0) return;
-    // One statement per batch: the columns go over as arrays and come back as rows (unnest). The primary
-    // key makes a repeated event a no-op, though the checkpoint already keeps repeats out.
-    await client.query(
-      `INSERT INTO ${CREDIT_ENTRIES_TABLE}
-         (parent_id, account, revision, recorded_at, event_type, credits, quota_after, used_after)
-       SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::timestamptz[], $5::text[],
-                            $6::bigint[], $7::bigint[], $8::bigint[])
-       ON CONFLICT DO NOTHING`,
-      [
-        rows.parent,
-        rows.account,
-        rows.revision,
-        rows.recordedAt,
-        rows.type,
-        rows.credits,
-        rows.quota,
-        rows.used,
-      ],
-    );
+    await rows.copy(client);
   },
 };
 
-class EntryColumns {
-  readonly parent: string[] = [];
-  readonly account: string[] = [];
-  readonly revision: string[] = [];
-  readonly recordedAt: (string | null)[] = [];
-  readonly type: string[] = [];
-  readonly credits: number[] = [];
-  readonly quota: (number | null)[] = [];
-  readonly used: (number | null)[] = [];
+const COLUMNS = [
+  'parent_id',
+  'account',
+  'revision',
+  'recorded_at',
+  'event_type',
+  'credits',
+  'quota_after',
+  'used_after',
+] as const;
 
-  add(event: RecordedEnvelope, account: string, credits: number, after: SubAccountBalances | null): void {
-    this.parent.push(parentIdOfStream(event.streamName));
-    this.account.push(account);
-    this.revision.push(event.revision.toString());
-    this.recordedAt.push(
-      Number.isNaN(event.recordedAtMs) ? null : new Date(event.recordedAtMs).toISOString(),
-    );
-    this.type.push(event.type);
-    this.credits.push(credits);
-    this.quota.push(after ? after.quota : null);
-    this.used.push(after ? after.used : null);
-  }
+function add(
+  rows: CopyRows,
+  event: RecordedEnvelope,
+  account: string,
+  credits: number,
+  after: SubAccountBalances | null,
+): void {
+  rows.add(
+    parentIdOfStream(event.streamName),
+    account,
+    event.revision,
+    Number.isNaN(event.recordedAtMs) ? null : new Date(event.recordedAtMs).toISOString(),
+    event.type,
+    credits,
+    after ? after.quota : null,
+    after ? after.used : null,
+  );
 }

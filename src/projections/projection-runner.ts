@@ -128,8 +128,8 @@ export class ProjectionRunner {
   private draining: Promise<void> | null = null;
   /** Woken after every transaction the drain loop ends (committed or failed): backpressure waits here. */
   private commitWaiters: (() => void)[] = [];
-  /** The rebuild tool's one transaction. */
-  private freshClient: PoolClient | null = null;
+  /** The rebuild tool's transactions, one per projection (so they write side by side). */
+  private freshClients: Map<string, PoolClient> | null = null;
   private delivered = 0;
   private positionWaiters: PositionWaiter[] = [];
   private caughtUpWaiters: CaughtUpWaiter[] = [];
@@ -154,19 +154,21 @@ export class ProjectionRunner {
     if (this.started) throw new Error('The projection runner was already started');
     this.started = true;
     if (this.options.fresh) {
-      this.freshClient = await this.options.database.pool.connect();
-      await this.freshClient.query('BEGIN');
-      await this.ensureCheckpointRows(this.freshClient);
-      // Taken first, so no other writer commits between our view of the log's end and our commit.
-      await this.lockCheckpoints(this.freshClient);
+      await this.options.database.transaction((client) => this.ensureCheckpointRows(client));
+      this.freshClients = new Map();
       for (const slot of this.slotList) {
-        for (const table of slot.projection.tables) await this.freshClient.query(`DELETE FROM ${table}`);
+        const client = await this.options.database.pool.connect();
+        this.freshClients.set(slot.projection.name, client);
+        await client.query('BEGIN');
+        // Taken first, so no other writer commits between our view of the log's end and our commit.
+        await this.lockCheckpoint(client, slot);
+        for (const table of slot.projection.tables) await client.query(`DELETE FROM ${table}`);
       }
-      this.logger.log('Rebuilding every projection from the start of the log, in one transaction');
+      this.logger.log('Rebuilding every projection from the start of the log, each in one transaction');
     } else {
       await this.options.database.transaction(async (client) => {
         await this.ensureCheckpointRows(client);
-        const rows = await this.lockCheckpoints(client, false);
+        const rows = await this.readCheckpoints(client);
         for (const slot of this.slotList) {
           const { name, version } = slot.projection;
           slot.checkpoint = rows.get(name) ?? null;
@@ -198,19 +200,15 @@ export class ProjectionRunner {
     );
   }
 
-  /** Each projection's checkpoint row (null: nothing written yet), locked until the transaction ends. */
-  private async lockCheckpoints(
-    client: PoolClient,
-    forUpdate = true,
-  ): Promise<Map<string, LogPosition | null>> {
+  /** Each projection's checkpoint row (null: nothing written yet). */
+  private async readCheckpoints(client: PoolClient): Promise<Map<string, LogPosition | null>> {
     const result = await client.query<{
       projection: string;
       commit_position: string;
       prepare_position: string;
     }>(
       `SELECT projection, commit_position, prepare_position FROM read_model_checkpoints
-       WHERE (projection, version) IN (SELECT * FROM unnest($1::text[], $2::int[]))
-       ORDER BY projection${forUpdate ? ' FOR UPDATE' : ''}`,
+       WHERE (projection, version) IN (SELECT * FROM unnest($1::text[], $2::int[]))`,
       [
         this.slotList.map((slot) => slot.projection.name),
         this.slotList.map((slot) => slot.projection.version),
@@ -279,13 +277,15 @@ export class ProjectionRunner {
     }
     await this.draining;
     if (commit && this.pendingUpTo !== null) await this.drain(1);
-    if (this.freshClient) {
-      const client = this.freshClient;
-      this.freshClient = null;
-      try {
-        await client.query(commit && this.caughtUp ? 'COMMIT' : 'ROLLBACK');
-      } finally {
-        client.release();
+    if (this.freshClients) {
+      const clients = [...this.freshClients.values()];
+      this.freshClients = null;
+      for (const client of clients) {
+        try {
+          await client.query(commit && this.caughtUp ? 'COMMIT' : 'ROLLBACK');
+        } finally {
+          client.release();
+        }
       }
     }
     // Nobody may take a stopped runner's state for a caught-up one.
@@ -538,7 +538,7 @@ export class ProjectionRunner {
           `Writing ${events.length} events to the read models failed (${error instanceof Error ? error.message : String(error)}); ` +
             `retrying in ${this.retryDelayMs} ms`,
         );
-        if (this.freshClient) throw error;
+        if (this.freshClients) throw error;
         if (this.stopping) return;
         await this.pause();
         continue;
@@ -555,33 +555,59 @@ export class ProjectionRunner {
     }
   }
 
-  /** One transaction: every projection's rows for the events after its checkpoint row, and that row. */
+  /**
+   * Every projection's rows for the events after its checkpoint row, and that row, in one transaction
+   * per projection; the projections' transactions run side by side on their own connections, so the
+   * database works on them in parallel. One that fails fails the batch, which is retried whole: the
+   * ones that committed then skip it (their rows say so).
+   */
   private async commit(events: readonly RecordedEnvelope[], upTo: LogPosition): Promise<void> {
+    const results = await Promise.allSettled(
+      this.slotList.map((slot) => this.commitSlot(slot, events, upTo)),
+    );
+    const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async commitSlot(
+    slot: Slot,
+    events: readonly RecordedEnvelope[],
+    upTo: LogPosition,
+  ): Promise<void> {
+    const { name, version } = slot.projection;
     const work = async (client: PoolClient) => {
-      const checkpoints = this.freshClient ? this.freshCheckpoints() : await this.lockCheckpoints(client);
-      for (const slot of this.slotList) {
-        const { name, version } = slot.projection;
-        const checkpoint = checkpoints.get(name) ?? null;
-        if (checkpoint !== null && comparePositions(checkpoint, upTo) >= 0) {
-          slot.checkpoint = checkpoint;
-          continue;
-        }
-        const fresh =
-          checkpoint === null
-            ? events
-            : events.filter((event) => comparePositions(positionOf(event), checkpoint) > 0);
-        if (fresh.length > 0) await slot.projection.write(client, fresh);
-        await client.query(
-          `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
-           WHERE projection = $1 AND version = $2`,
-          [name, version, upTo.commit.toString(), upTo.prepare.toString()],
-        );
-        slot.checkpoint = upTo;
-        slot.applied += fresh.length;
+      const checkpoint = this.freshClients ? slot.checkpoint : await this.lockCheckpoint(client, slot);
+      if (checkpoint !== null && comparePositions(checkpoint, upTo) >= 0) {
+        slot.checkpoint = checkpoint;
+        return;
       }
+      const fresh =
+        checkpoint === null
+          ? events
+          : events.filter((event) => comparePositions(positionOf(event), checkpoint) > 0);
+      if (fresh.length > 0) await slot.projection.write(client, fresh);
+      await client.query(
+        `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
+         WHERE projection = $1 AND version = $2`,
+        [name, version, upTo.commit.toString(), upTo.prepare.toString()],
+      );
+      slot.checkpoint = upTo;
+      slot.applied += fresh.length;
     };
-    if (this.freshClient) await work(this.freshClient);
+    const freshClient = this.freshClients?.get(name);
+    if (freshClient) await work(freshClient);
     else await this.options.database.transaction(work);
+  }
+
+  /** One projection's checkpoint row (null: nothing written yet), locked until the transaction ends. */
+  private async lockCheckpoint(client: PoolClient, slot: Slot): Promise<LogPosition | null> {
+    const { rows } = await client.query<{ commit_position: string; prepare_position: string }>(
+      `SELECT commit_position, prepare_position FROM read_model_checkpoints
+       WHERE projection = $1 AND version = $2 FOR UPDATE`,
+      [slot.projection.name, slot.projection.version],
+    );
+    const commit = rows.length === 0 ? -1n : BigInt(rows[0].commit_position);
+    return commit < 0n ? null : { commit, prepare: BigInt(rows[0].prepare_position) };
   }
 
   /**
@@ -607,10 +633,6 @@ export class ProjectionRunner {
         }
       }
     });
-  }
-
-  private freshCheckpoints(): Map<string, LogPosition | null> {
-    return new Map(this.slotList.map((slot) => [slot.projection.name, slot.checkpoint]));
   }
 
   private hasCommitted(commit: bigint): boolean {
