@@ -38,7 +38,6 @@ export class BatchAppender<State, Command, Event extends DomainEvent, Result> {
           state: this.decider.clone(folded.state),
           revision: folded.revision,
           commitPosition: folded.commitPosition,
-          journal: folded.journal,
         }
       : undefined;
   }

@@ -1,5 +1,5 @@
 /** Where a failure reported to `onFailure` happened. */
-export type CommandProcessorStage = 'load' | 'prepare' | 'append' | 'evolve' | 'snapshot' | 'journal';
+export type CommandProcessorStage = 'load' | 'prepare' | 'append' | 'evolve' | 'snapshot';
 
 /** Small hooks for metrics and logs; each is optional and must not throw. */
 export interface CommandProcessorObserver {
@@ -7,8 +7,6 @@ export interface CommandProcessorObserver {
   onAppend?(info: { streamName: string; commands: number; events: number; durationMs: number }): void;
   onConflict?(info: { streamName: string; attempt: number }): void;
   onLoad?(info: { streamName: string; events: number; fromSnapshot: boolean; durationMs: number }): void;
-  /** A snapshot journal was read and restored into a state loaded from a snapshot. */
-  onJournalRestored?(info: { streamName: string; entries: number; durationMs: number }): void;
   onSnapshot?(info: { streamName: string; revision: bigint; durationMs: number }): void;
   onFailure?(info: { streamName: string; stage: CommandProcessorStage; error: unknown }): void;
 }
@@ -42,10 +40,6 @@ export class SafeObserver {
 
   loaded(info: Info<'onLoad'>): void {
     this.notify(() => this.hooks.onLoad?.(info));
-  }
-
-  journalRestored(info: Info<'onJournalRestored'>): void {
-    this.notify(() => this.hooks.onJournalRestored?.(info));
   }
 
   snapshotted(info: Info<'onSnapshot'>): void {

@@ -10,16 +10,10 @@ import {
 } from './command-processor.observer';
 import type { Decider, DomainEvent, EventMetadata, PreparedBatch } from './decider';
 import type { CommandOutcome } from './outcome.settler';
-import { JournalRestorer } from './snapshot-journal.restorer';
-import {
-  JournalStore,
-  SnapshotStore,
-  defaultJournalStreamName,
-  defaultSnapshotStreamName,
-} from './snapshot-store';
+import { SnapshotStore, defaultSnapshotStreamName } from './snapshot-store';
 import { StreamSlotCache, newStreamSlot } from './stream-slot.cache';
 import { StreamLoader } from './stream.loader';
-import { canSnapshot, type JournalSettings, type SnapshotSettings } from './snapshot.settings';
+import { canSnapshot, type SnapshotSettings } from './snapshot.settings';
 import { StreamSnapshotter } from './stream.snapshotter';
 import { StreamWorker } from './stream.worker';
 
@@ -110,7 +104,6 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
   private readonly slots: StreamSlotCache<State, Command, Result>;
   private readonly worker: StreamWorker<State, Command, Event, Result>;
   private readonly snapshotter: StreamSnapshotter<State, Command> | undefined;
-  private readonly restorer: JournalRestorer<State, Command> | undefined;
   private closed = false;
 
   constructor(options: CommandProcessorOptions<State, Command, Event, Result>) {
@@ -140,26 +133,14 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
         ),
       };
     }
-    const part = decider.snapshotJournal;
-    const journal: JournalSettings<State, Command> | undefined =
-      snapshots && part
-        ? {
-            store: new JournalStore(client, (streamName) => defaultJournalStreamName(streamName, part.name)),
-            part,
-          }
-        : undefined;
-
     this.slots = new StreamSlotCache(maxCachedStreams, snapshots?.every ?? 0n);
-    this.restorer = journal && new JournalRestorer(journal, version, observer, logger);
-    this.snapshotter =
-      snapshots && new StreamSnapshotter(snapshots, journal, maxBatchBytes, observer, logger);
-    const loader = new StreamLoader(client, decider, snapshots, this.restorer, observer, logger);
+    this.snapshotter = snapshots && new StreamSnapshotter(snapshots, maxBatchBytes, observer, logger);
+    const loader = new StreamLoader(client, decider, snapshots, observer, logger);
     const appendDeadlineMs = options.appendDeadlineMs;
     this.worker = new StreamWorker(
       {
         slots: this.slots,
         loader,
-        restorer: this.restorer,
         decider: new BatchDecider(decider, maxBatchBytes),
         appender: new BatchAppender(
           client,
@@ -206,11 +187,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
   async close(): Promise<void> {
     this.closed = true;
     for (;;) {
-      const inFlight = [
-        ...this.worker.inFlight,
-        ...(this.snapshotter?.inFlight ?? []),
-        ...(this.restorer?.inFlight ?? []),
-      ];
+      const inFlight = [...this.worker.inFlight, ...(this.snapshotter?.inFlight ?? [])];
       if (inFlight.length === 0) return;
       await Promise.allSettled(inFlight);
     }
@@ -218,8 +195,8 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
 
   /**
    * Snapshots a state folded outside the processor (a tool that wrote the stream itself, such as the
-   * benchmark's ledger builder) exactly as the processor snapshots its own streams: the journal
-   * entries of every revision, then the snapshot. Rejects when they were not written.
+   * benchmark's ledger builder) exactly as the processor snapshots its own streams (in chunks if it
+   * is big). Rejects when it was not written.
    */
   async writeSnapshot(streamName: string, state: State, revision: bigint): Promise<void> {
     if (!this.snapshotter) throw new Error('this processor writes no snapshots');

@@ -12,7 +12,6 @@ import { createHash, randomUUID } from 'node:crypto';
 
 export const SNAPSHOT_EVENT_TYPE = 'StreamSnapshotted';
 export const SNAPSHOT_CHUNK_EVENT_TYPE = 'StreamSnapshotChunk';
-export const JOURNAL_EVENT_TYPE = 'StreamJournalEntry';
 
 /** A folded state of a stream as of `revision`, so a load only reads the events after it. */
 export interface StreamSnapshot {
@@ -20,11 +19,6 @@ export interface StreamSnapshot {
   readonly commitPosition: bigint | undefined;
   readonly version: number;
   readonly state: unknown;
-  /**
-   * For a decider with a snapshot journal: the journal holds what the state gained through this
-   * revision (always `revision` when written by the processor). Absent: the snapshot is the whole state.
-   */
-  readonly journalThrough?: bigint;
 }
 
 /** A snapshot's manifest as read from the store; its state is fetched (and checked) on demand. */
@@ -58,7 +52,6 @@ interface SnapshotEventData {
   readonly version: number;
   readonly state?: JSONType;
   readonly chunks?: ChunkReference;
-  readonly journalThrough?: string;
 }
 
 /** What a chunk event's metadata says, so a chunk read on its own names its snapshot. */
@@ -74,19 +67,19 @@ interface ChunkMetadata {
  * `$ce-ledgersnapshot` can list them. Streams without a dash get the suffix on the whole name.
  */
 export function defaultSnapshotStreamName(streamName: string): string {
-  return defaultJournalStreamName(streamName, 'snapshot');
+  return streamNameWith(streamName, 'snapshot');
 }
 
 /** `ledger-p1` → `ledgersnapshotchunk-p1`: the chunks of states too big for one event. */
 export function defaultSnapshotChunkStreamName(streamName: string): string {
-  return defaultJournalStreamName(streamName, 'snapshotchunk');
+  return streamNameWith(streamName, 'snapshotchunk');
 }
 
-/** `ledger-p1` with journal `keys` → `ledgerkeys-p1`, the same way as the snapshot stream's name. */
-export function defaultJournalStreamName(streamName: string, journal: string): string {
+/** `ledger-p1` with `snapshot` → `ledgersnapshot-p1`: the infix goes after the category. */
+function streamNameWith(streamName: string, infix: string): string {
   const dash = streamName.indexOf('-');
-  if (dash < 0) return `${streamName}${journal}`;
-  return `${streamName.slice(0, dash)}${journal}${streamName.slice(dash)}`;
+  if (dash < 0) return `${streamName}${infix}`;
+  return `${streamName.slice(0, dash)}${infix}${streamName.slice(dash)}`;
 }
 
 /** Manifests kept in the snapshot stream: the newest, and the one a load falls back to. */
@@ -138,9 +131,6 @@ export class SnapshotStore {
       revision: snapshot.revision.toString(),
       commitPosition: snapshot.commitPosition === undefined ? null : snapshot.commitPosition.toString(),
       version: snapshot.version,
-      ...(snapshot.journalThrough === undefined
-        ? {}
-        : { journalThrough: snapshot.journalThrough.toString() }),
     };
     let data: SnapshotEventData;
     let chunks = 0;
@@ -227,7 +217,6 @@ export class SnapshotStore {
       revision: BigInt(data.revision),
       commitPosition: data.commitPosition === null ? undefined : BigInt(data.commitPosition),
       version: data.version,
-      ...(typeof data.journalThrough === 'string' ? { journalThrough: BigInt(data.journalThrough) } : {}),
       chunks: chunks ? chunks.revisions.length : 0,
       state: chunks
         ? () => this.chunkedState(data.snapshotOf, data.revision, chunks)
@@ -270,72 +259,5 @@ export class SnapshotStore {
       );
     }
     return JSON.parse(bytes.toString('utf8'));
-  }
-}
-
-/** What a journal event carries; revisions as decimal strings since JSON has no bigint. */
-interface JournalEventData {
-  readonly [key: string]: JSONType | string | number;
-  readonly journalOf: string;
-  /** The entry covers what the state gained in revisions (after, through]. */
-  readonly after: string;
-  readonly through: string;
-  readonly version: number;
-  readonly entry: JSONType;
-}
-
-/**
- * The deferred part of snapshots (see `SnapshotJournal`): entries appended before the snapshot that
- * names how far they reach, dropped by the store once older than the stream's `$maxAge`.
- */
-export class JournalStore {
-  constructor(
-    private readonly client: EventStoreDBClient,
-    private readonly streamNameOf: (streamName: string) => string,
-  ) {}
-
-  /** Every entry of `version` still in the journal, oldest first. */
-  async read(streamName: string, version: number): Promise<unknown[]> {
-    const entries: unknown[] = [];
-    try {
-      for await (const resolved of this.client.readStream(this.streamNameOf(streamName))) {
-        const event = resolved.event;
-        if (event?.type !== JOURNAL_EVENT_TYPE) continue;
-        const data = event.data as JournalEventData;
-        if (data.version === version) entries.push(data.entry);
-      }
-    } catch (error) {
-      if (error instanceof StreamNotFoundError) return [];
-      throw error;
-    }
-    return entries;
-  }
-
-  /**
-   * One append per entry, in order: each entry is already sized to stay under the append limit.
-   * `maxAgeSeconds` is set on the stream when given (once per process is enough).
-   */
-  async append(
-    streamName: string,
-    range: { readonly after: bigint; readonly through: bigint; readonly version: number },
-    entries: readonly unknown[],
-    maxAgeSeconds: number | undefined,
-  ): Promise<void> {
-    const journalStream = this.streamNameOf(streamName);
-    if (maxAgeSeconds !== undefined)
-      await this.client.setStreamMetadata(journalStream, { maxAge: maxAgeSeconds });
-    for (const entry of entries) {
-      const data: JournalEventData = {
-        journalOf: streamName,
-        after: range.after.toString(),
-        through: range.through.toString(),
-        version: range.version,
-        entry: entry as JSONType,
-      };
-      await this.client.appendToStream(
-        journalStream,
-        jsonEvent({ id: randomUUID(), type: JOURNAL_EVENT_TYPE, data }),
-      );
-    }
   }
 }

@@ -1,5 +1,5 @@
-import type { Decider, DomainEvent, SnapshotJournal } from './decider';
-import type { JournalStore, SnapshotStore } from './snapshot-store';
+import type { Decider, DomainEvent } from './decider';
+import type { SnapshotStore } from './snapshot-store';
 
 /**
  * How this processor snapshots, settled once from its options and its decider: the snapshotter writes
@@ -9,7 +9,7 @@ export interface SnapshotSettings<State> {
   readonly store: SnapshotStore;
   /** The decider itself, so its functions are called on it. */
   readonly codec: SnapshotCodec<State>;
-  /** `snapshotVersion` of the decider: snapshots and journal entries of another one are ignored. */
+  /** `snapshotVersion` of the decider: snapshots of another one are ignored. */
   readonly version: number;
   readonly every: bigint;
   /** Events between snapshots per chunk the last one took, when that is more than `every`. */
@@ -26,11 +26,6 @@ export function canSnapshot<State, Command, Event extends DomainEvent, Result>(
   decider: Decider<State, Command, Event, Result>,
 ): decider is Decider<State, Command, Event, Result> & SnapshotCodec<State> {
   return Boolean(decider.toSnapshot && decider.fromSnapshot);
-}
-
-export interface JournalSettings<State, Command> {
-  readonly store: JournalStore;
-  readonly part: SnapshotJournal<State, Command>;
 }
 
 /**

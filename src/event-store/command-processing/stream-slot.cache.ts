@@ -51,9 +51,6 @@ export function newStreamSlot<State, Command, Result>(
       revision: -1n,
       inFlight: false,
       every: snapshotEvery,
-      skipOnNextLoad: false,
-      journalThrough: -1n,
-      journalAged: false,
     },
   };
 }
@@ -63,26 +60,11 @@ export interface FoldedStream<State> {
   state: State;
   revision: bigint;
   commitPosition: bigint | undefined;
-  /** Set while the state lacks its snapshot journal, being read in the background. */
-  journal?: PendingJournal;
 }
-
-/** A journal read started after a load from a snapshot; `read` settles once and never rejects. */
-export interface PendingJournal {
-  readonly snapshotRevision: bigint;
-  readonly started: number;
-  readonly read: Promise<JournalRead>;
-  /** Set as soon as the read settled, so a batch can tell without waiting. */
-  outcome?: JournalRead;
-}
-
-export type JournalRead =
-  | { readonly ok: true; readonly entries: readonly unknown[] }
-  | { readonly ok: false; readonly error: unknown };
 
 /**
- * What this process knows of a stream's snapshot and journal streams. Kept while the slot is cached,
- * across reloads of its state.
+ * What this process knows of a stream's snapshots. Kept while the slot is cached, across reloads of
+ * its state.
  */
 export interface SnapshotMarks {
   /** Revision of the newest snapshot known to be usable (-1n: none). */
@@ -90,12 +72,6 @@ export interface SnapshotMarks {
   inFlight: boolean;
   /** Events between snapshots: more for a state stored in many chunks (`snapshotInterval`). */
   every: bigint;
-  /** The next load ignores the snapshot: its journal did not restore. */
-  skipOnNextLoad: boolean;
-  /** The journal in the store holds what the state gained through this revision (-1n: nothing known). */
-  journalThrough: bigint;
-  /** `$maxAge` was set on the journal stream by this process. */
-  journalAged: boolean;
 }
 
 /** Everything the processor holds for one stream: its queue, its folded state, its snapshot marks. */

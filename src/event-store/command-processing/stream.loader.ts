@@ -9,7 +9,6 @@ import {
 } from '@eventstore/db-client';
 import type { CommandProcessorLogger, SafeObserver } from './command-processor.observer';
 import type { Decider, DomainEvent } from './decider';
-import type { JournalRestorer } from './snapshot-journal.restorer';
 import type { FoldedStream, StreamSlot } from './stream-slot.cache';
 import { snapshotInterval, type SnapshotSettings } from './snapshot.settings';
 
@@ -19,22 +18,16 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
     private readonly client: EventStoreDBClient,
     private readonly decider: Decider<State, Command, Event, Result>,
     private readonly snapshots: SnapshotSettings<State> | undefined,
-    private readonly journal: JournalRestorer<State, Command> | undefined,
     private readonly observer: SafeObserver,
     private readonly logger: CommandProcessorLogger,
   ) {}
 
-  /**
-   * Newest snapshot (if any and of the current version) plus every event after it, cached in the slot.
-   * With a snapshot journal the state is returned before the journal is restored: `folded.journal` is
-   * then set.
-   */
+  /** Newest snapshot that loads (if any) plus every event after it, cached in the slot. */
   async load(slot: StreamSlot<State, Command, Result>): Promise<FoldedStream<State>> {
     const started = performance.now();
     const marks = slot.snapshot;
     let folded = this.fromStart();
     let fromSnapshot = false;
-    marks.journalThrough = -1n;
     // Asked alongside the snapshot rather than after it: when the stream's last revision is the
     // snapshot's, the tail is known to be empty and the load costs one round trip instead of two.
     const head = this.snapshots ? this.headRevision(slot.streamName) : undefined;
@@ -55,12 +48,7 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
       folded = this.fromStart();
       fromSnapshot = false;
       marks.revision = -1n;
-      marks.journalThrough = -1n;
       tail = { events: 0, streamExists: false };
-    }
-    if (fromSnapshot && this.journal) {
-      // After the tail, so the answer to the first read never waits for the journal.
-      folded.journal = this.journal.startRead(slot.streamName, marks.revision);
     }
     slot.folded = folded;
     this.observer.loaded({
@@ -115,10 +103,8 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
 
   /**
    * The state of the newest snapshot that checks out, else of the one before it, else undefined (the
-   * stream is folded from the start). A snapshot is passed over when it is of another version, lacks
-   * its journal's reach (a journaled decider's snapshot without it is missing part of the state), its
-   * chunks are missing or do not match its manifest, or it does not restore; and every snapshot is
-   * skipped once after its journal did not restore.
+   * stream is folded from the start). A snapshot is passed over when it is of another version, its
+   * chunks are missing or do not match its manifest, or it does not restore.
    */
   private async fromSnapshots(
     slot: StreamSlot<State, Command, Result>,
@@ -128,13 +114,8 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
     const manifests = await snapshots.store.manifests(slot.streamName);
     marks.revision = -1n;
     if (manifests.length > 0) marks.every = snapshotInterval(snapshots, manifests[0].chunks);
-    if (marks.skipOnNextLoad) {
-      marks.skipOnNextLoad = false;
-      return undefined;
-    }
     for (const manifest of manifests) {
       if (manifest.version !== snapshots.version) continue;
-      if (this.journal && manifest.journalThrough === undefined) continue;
       try {
         const folded: FoldedStream<State> = {
           state: snapshots.codec.fromSnapshot(await manifest.state()),
@@ -142,7 +123,6 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
           commitPosition: manifest.commitPosition,
         };
         marks.revision = manifest.revision;
-        marks.journalThrough = manifest.journalThrough ?? -1n;
         return folded;
       } catch (error) {
         this.logger.warn('passing over a snapshot that does not load', {

@@ -4,7 +4,6 @@ import type { SafeObserver } from './command-processor.observer';
 
 import type { DomainEvent, PreparedBatch } from './decider';
 import { rejectAll, settle, unavailable, type PendingCommand } from './outcome.settler';
-import type { JournalRestorer } from './snapshot-journal.restorer';
 import type { FoldedStream, StreamSlot, StreamSlotCache } from './stream-slot.cache';
 import type { StreamLoader } from './stream.loader';
 import type { StreamSnapshotter } from './stream.snapshotter';
@@ -66,17 +65,6 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
     for (let attempt = 1; ; attempt++) {
       const folded = await this.current(slot, pending, attempt);
       if (!folded) return;
-      if (folded.journal && this.parts.restorer) {
-        const ready = await this.parts.restorer.restore(slot, folded, folded.journal, pending);
-        if (ready === 'failed') return;
-        if (ready === 'reload') continue;
-        if (ready < pending.length) {
-          // Only the leading commands that need no journal go now; the rest wait for it in the queue.
-          slot.queue.unshift(...pending.slice(ready));
-          pending = pending.slice(0, ready);
-        }
-      }
-
       if (this.parts.prepare) {
         try {
           await this.parts.prepare({
@@ -166,7 +154,6 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
 export interface StreamWorkerParts<State, Command, Event extends DomainEvent, Result> {
   readonly slots: StreamSlotCache<State, Command, Result>;
   readonly loader: StreamLoader<State, Command, Event, Result>;
-  readonly restorer: JournalRestorer<State, Command> | undefined;
   readonly decider: BatchDecider<State, Command, Event, Result>;
   readonly appender: BatchAppender<State, Command, Event, Result>;
   readonly snapshotter: StreamSnapshotter<State, Command> | undefined;
