@@ -6,6 +6,9 @@
  *   npm run bench -- --quick       same figures on smaller volumes, under 3 minutes
  *   npm run bench -- --soak 600    steady usage load judged on heap after GC and p99; exits 1 on a FAIL
  *   npm run bench -- --only store,http,cold   a subset of the phases
+ *   npm run bench -- --scale       adds the scale phase (SPEC §6 "Scale": a 5,000,000-event store of 1,000
+ *                                  parents, one with 100,000 sub-accounts; with --quick 1,000,000 events);
+ *                                  `--only scale` runs it alone
  *   npm run bench -- --cpu-prof ./profiles   V8 profiles of every service process (see profile-summary.ts)
  *   npm run bench -- --append-clients 1      the append figure through one client thread (default 2)
  *   npm run bench -- --append-client-as-shipped   appends without the service's base64 patch of the client
@@ -19,6 +22,7 @@ import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { benchColdLedger, coldFigureKeys, type ColdLedgerResult } from './cold-ledger.bench';
 import { benchHttp, type HttpResult } from './http.bench';
+import { benchScale, type ScaleResult } from './scale.bench';
 import { runSoak } from './soak.bench';
 import {
   benchAppend,
@@ -31,12 +35,15 @@ import {
 import { killAllChildren, prepareRuntime, startStore } from './support/processes';
 import { fmt, round } from './support/stats';
 
-type Phase = 'store' | 'http' | 'cold';
+type Phase = 'store' | 'http' | 'cold' | 'scale';
+const PHASES: readonly Phase[] = ['store', 'http', 'cold', 'scale'];
 
 interface Options {
   quick: boolean;
   soakSeconds: number | null;
   phases: Set<Phase>;
+  /** `--scale`: the scale phase runs too (besides the phases `--only` names, or the default three). */
+  scale: boolean;
   keep: boolean;
   /** Client instances, each in a worker thread, that the append figure's 16 streams are spread over. */
   appendClients: number;
@@ -49,6 +56,7 @@ function parseArgs(argv: string[]): Options {
     quick: false,
     soakSeconds: null,
     phases: new Set(['store', 'http', 'cold']),
+    scale: false,
     keep: false,
     appendClients: 2,
     appendServiceEncoding: true,
@@ -59,6 +67,9 @@ function parseArgs(argv: string[]): Options {
     switch (flag) {
       case '--quick':
         options.quick = true;
+        break;
+      case '--scale':
+        options.scale = true;
         break;
       case '--soak': {
         const seconds = Number(value());
@@ -72,9 +83,9 @@ function parseArgs(argv: string[]): Options {
           value()
             .split(',')
             .map((p) => {
-              if (p !== 'store' && p !== 'http' && p !== 'cold')
-                throw new Error(`--only takes store, http, cold; not ${p}`);
-              return p;
+              if (!PHASES.includes(p as Phase))
+                throw new Error(`--only takes ${PHASES.join(', ')}; not ${p}`);
+              return p as Phase;
             }),
         );
         break;
@@ -97,10 +108,11 @@ function parseArgs(argv: string[]): Options {
         break;
       default:
         throw new Error(
-          `unknown argument ${argv[i]} (expected --quick, --soak <s>, --only <phases>, --keep, --cpu-prof <dir>, --append-clients <n>, --append-client-as-shipped)`,
+          `unknown argument ${argv[i]} (expected --quick, --scale, --soak <s>, --only <phases>, --keep, --cpu-prof <dir>, --append-clients <n>, --append-client-as-shipped)`,
         );
     }
   }
+  if (options.scale) options.phases.add('scale');
   return options;
 }
 
@@ -139,7 +151,17 @@ const progress = (line: string) => process.stderr.write(`… ${line}\n`);
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const budgetMs =
-    options.soakSeconds !== null ? (options.soakSeconds + 180) * 1000 : options.quick ? 600_000 : 1_800_000;
+    (options.soakSeconds !== null
+      ? (options.soakSeconds + 180) * 1000
+      : options.quick
+        ? 600_000
+        : 1_800_000) +
+    // The scale phase seeds and projects a store of 1M (quick) or 5M events on top of the rest.
+    (options.phases.has('scale') && options.soakSeconds === null
+      ? options.quick
+        ? 1_500_000
+        : 5_400_000
+      : 0);
   const watchdog = setTimeout(() => {
     process.stderr.write(`bench: over its ${budgetMs / 1000} s budget; killing everything\n`);
     process.exit(2);
@@ -172,6 +194,7 @@ async function main(): Promise<void> {
     let rebuild: RebuildResult | undefined;
     let http: HttpResult | undefined;
     let cold: ColdLedgerResult | undefined;
+    let scale: ScaleResult | undefined;
 
     if (options.phases.has('store')) {
       await phase('store', async () => {
@@ -251,6 +274,13 @@ async function main(): Promise<void> {
       );
     }
 
+    if (options.phases.has('scale')) {
+      progress(`scale: a store of ${options.quick ? '1,000,000' : '5,000,000'} events over 1,000 parents`);
+      scale = await phase('scale', () =>
+        benchScale(runtime, path.join(workDir, 'scale'), { quick: options.quick, log, progress }),
+      );
+    }
+
     // The contract's cold keys hold figures of a 1,000,000-event ledger only; a quick run's come under
     // keys that name their size (coldBalanceMs100k, rssMiB100k) and leave the contract's null.
     const coldKeys = coldFigureKeys(v.ledgerEvents);
@@ -281,6 +311,25 @@ async function main(): Promise<void> {
         ratioToReadAll: round(rebuild && readAll ? rebuild.eventsPerSec / readAll.eventsPerSec : NaN),
       },
       ...coldFigures,
+      // SPEC §6 "Scale"; null when the phase did not run (or a figure was not taken: rssMiB5M with --quick).
+      scale: options.phases.has('scale')
+        ? {
+            events: scale?.events ?? null,
+            rssMiB1M: round(scale?.rssMiB1M ?? NaN),
+            rssMiB5M: round(scale?.rssMiB5M ?? NaN),
+            restartReadyMs: round(scale?.restartReadyMs ?? NaN),
+            balanceAsOfP99Ms: round(scale?.balanceAsOfP99Ms ?? NaN),
+            historyP99Ms: round(scale?.historyP99Ms ?? NaN),
+            analyticsP99Ms: round(scale?.analyticsP99Ms ?? NaN),
+            bigParent: {
+              subAccounts: scale?.bigParent.subAccounts ?? null,
+              closeMs: round(scale?.bigParent.closeMs ?? NaN),
+              invoiceBytes: scale?.bigParent.invoiceBytes ?? null,
+              replayMatches: scale?.bigParent.replayMatches ?? null,
+            },
+            rebuildRatioToReadAll: round(scale?.rebuildRatioToReadAll ?? NaN),
+          }
+        : null,
       // Context for the figures above; the keys before this one are the contract of SPEC §6.
       details: {
         quick: options.quick,
@@ -304,6 +353,7 @@ async function main(): Promise<void> {
           : null,
         runtime: runtime.description,
         seconds: Math.round((performance.now() - startedAt) / 1000),
+        scale: scale?.details ?? null,
         loadAverage: loadavg().map((l) => round(l)),
         failures,
       },
