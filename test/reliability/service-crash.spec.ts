@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { Client } from 'pg';
 import { recount } from '../support/ledger-recount';
 import { seededRandom } from '../crash/crash.helpers';
 import { expectStatus, type StoredEvent } from '../support/ledger-fixtures';
@@ -12,11 +14,11 @@ const USAGE_CLIENTS = 14;
 const ALLOCATION_CLIENTS = 2;
 const OPERATOR_TOKEN = 'crash-test-operator-token-0123456789';
 /**
- * The read models save state and checkpoint at most every 5 s while events arrive (projection
- * runner default): the load runs past that before the random kill, so each restart resumes from a
- * checkpoint behind the log's end and must not count the events after it twice.
+ * The read models commit rows and checkpoints batch by batch as events arrive; the load runs a while
+ * before the random kill, so each restart resumes from committed checkpoints (the kill drops whatever
+ * batch was in flight) and must not count the events after them twice.
  */
-const CHECKPOINT_SAVED_AFTER_MS = 5_500;
+const CHECKPOINT_SAVED_AFTER_MS = 1_500;
 
 /** One usage request as sent; `status` stays undefined when no answer came (the service died). */
 interface SentUsage {
@@ -205,23 +207,62 @@ async function checkProjections(
  * what reached the page cache, so this proves the service's write path and its projections'
  * checkpoints, not fsync.
  */
+/** The read models' committed checkpoints, read from the service's embedded PostgreSQL. */
+async function committedCheckpoints(dataDir: string): Promise<string[]> {
+  const pgDir = path.join(dataDir, 'postgres');
+  const port = Number(fs.readFileSync(path.join(pgDir, 'postmaster.pid'), 'utf8').split('\n')[3]);
+  const password = fs.readFileSync(`${pgDir}.password`, 'utf8').trim();
+  const client = new Client({ host: '127.0.0.1', port, user: 'postgres', password, database: 'subledger' });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ projection: string; commit_position: string }>(
+      'SELECT projection, commit_position FROM read_model_checkpoints WHERE commit_position >= 0 ORDER BY 1',
+    );
+    return rows.map((row) => `${row.projection}@${row.commit_position}`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** kill -9 of the embedded PostgreSQL on `dataDir`: its backends first, then the postmaster. */
+function killPostgres(dataDir: string): void {
+  const pidFile = path.join(dataDir, 'postgres', 'postmaster.pid');
+  if (!fs.existsSync(pidFile)) return;
+  const postmaster = Number(fs.readFileSync(pidFile, 'utf8').split('\n')[0]);
+  try {
+    execFileSync('pkill', ['-KILL', '-P', String(postmaster)]);
+  } catch {
+    // no children left
+  }
+  try {
+    process.kill(postmaster, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}
+
 describe('kill -9 of the service under load, then restart on the same data directory', () => {
   let dataDir: string;
   let service: ServiceProcess | undefined;
 
   beforeEach(() => {
     dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'subledger-service-crash-'));
+    // The embedded PostgreSQL runs as the postgres user under root: it must be able to enter the folder.
+    fs.chmodSync(dataDir, 0o755);
   });
 
   afterEach(async () => {
     await service?.killHard();
     service = undefined;
+    killPostgres(dataDir);
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
   const start = () =>
     startServiceProcess({
-      env: { SUBLEDGER_DATA_DIR: dataDir, OPERATOR_TOKEN, LOG_LEVEL: 'warn' },
+      // The service's own embedded PostgreSQL, as `npm start` runs it: killing the service leaves it
+      // running (the restart adopts it), and some rounds kill it too.
+      env: { SUBLEDGER_DATA_DIR: dataDir, OPERATOR_TOKEN, LOG_LEVEL: 'warn', DATABASE_URL: '' },
     });
 
   it(`loses no acknowledged usage and counts each idempotency key once through ${ROUNDS} kills`, async () => {
@@ -246,9 +287,13 @@ describe('kill -9 of the service under load, then restart on the same data direc
       allUsage.push(...usage);
       allAllocations.push(...allocations);
 
-      // The read models saved state with a checkpoint before the kill, so the restart resumes from
-      // those files rather than rebuilding: that is where a double count would come from.
-      const checkpoints = fs.readdirSync(path.join(dataDir, 'projections'));
+      // The read models committed rows with their checkpoints before the kill, so the restart resumes
+      // from those rows rather than rebuilding: that is where a double count would come from.
+      const checkpoints = await committedCheckpoints(dataDir);
+      // Every other round the database dies too (kill -9 of its server and backends): it recovers from
+      // its own log on the restart, with rows and checkpoints as they were committed.
+      const databaseKilled = round % 2 === 0;
+      if (databaseKilled) killPostgres(dataDir);
       service = await start();
       const events = await readFeed(service, parent.id, parent.key);
       const recorded = recordedUsage(events);
@@ -272,7 +317,7 @@ describe('kill -9 of the service under load, then restart on the same data direc
           `found ${acknowledged.length - lost.length}, lost ${lost.length}; unanswered ${unanswered.length} ` +
           `(of which in the log ${recordedUnanswered.length}); allocations sent ${allocations.length}, ` +
           `acknowledged ${allocations.filter((a) => isAcknowledged(a.status)).length}; ` +
-          `projection files at the kill: ${checkpoints.join(', ')}`,
+          `checkpoints at the kill: ${checkpoints.join(', ')}; database killed too: ${databaseKilled}`,
       );
       expect(checkpoints.length).toBeGreaterThan(0);
       expect({ context, lost, renamed, duplicated }).toEqual({
