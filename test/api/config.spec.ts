@@ -8,6 +8,7 @@ const PRODUCTION_READY = {
   NODE_ENV: 'production',
   OPERATOR_TOKEN: 'a-long-enough-operator-token-0123456789',
   EVENTSTORE_CONNECTION_STRING: 'esdb://eventstore:2113?tls=false',
+  DATABASE_URL: 'postgres://subledger:secret@postgres:5432/subledger',
 };
 
 function problemsOf(load: () => AppConfig): readonly string[] {
@@ -91,6 +92,30 @@ describe('configuration', () => {
     ]);
   });
 
+  it('refuses production without DATABASE_URL: an embedded PostgreSQL would not be shared by the instances', () => {
+    const { DATABASE_URL: _url, ...env } = PRODUCTION_READY;
+    expect(problemsOf(() => loadConfig(env))).toEqual(['DATABASE_URL is required when NODE_ENV=production']);
+  });
+
+  it('takes DATABASE_URL as the read side’s server, and without it an embedded one in the data folder', () => {
+    expect(loadConfig(PRODUCTION_READY).database).toEqual({
+      kind: 'external',
+      url: PRODUCTION_READY.DATABASE_URL,
+    });
+    expect(loadConfig({ SUBLEDGER_DATA_DIR: '/var/lib/subledger' }).database).toEqual({
+      kind: 'embedded',
+      dataDir: '/var/lib/subledger/postgres',
+    });
+    // Beside an in-memory store the cluster is temporary: read models must not outlive their events.
+    expect(loadConfig({ SUBLEDGER_EVENTSTORE_MEMORY: 'true' }).database).toEqual({
+      kind: 'embedded',
+      dataDir: undefined,
+    });
+    expect(problemsOf(() => loadConfig({ DATABASE_URL: 'mysql://db/subledger' }))).toEqual([
+      'DATABASE_URL must look like postgres://user:password@host:5432/subledger',
+    ]);
+  });
+
   it('refuses SUBLEDGER_NOW in production', () => {
     expect(
       problemsOf(() => loadConfig({ ...PRODUCTION_READY, SUBLEDGER_NOW: '2026-10-31T23:00:00Z' })),
@@ -107,11 +132,12 @@ describe('configuration', () => {
         SUBLEDGER_EVENTSTORE_MEMORY: 'maybe',
       }),
     );
-    expect(problems).toHaveLength(7);
+    expect(problems).toHaveLength(8);
     expect(problems.join('\n')).toMatch(/PORT.*70000/);
     expect(problems.join('\n')).toMatch(/LOG_LEVEL/);
     expect(problems.join('\n')).toMatch(/SUBLEDGER_NOW must be an ISO 8601 instant with a zone/);
     expect(problems.join('\n')).toMatch(/SUBLEDGER_EVENTSTORE_MEMORY/);
+    expect(problems.join('\n')).toMatch(/DATABASE_URL is required/);
   });
 
   it('reads SUBLEDGER_NOW by the same rule as every other instant the service takes (isInstant)', () => {
