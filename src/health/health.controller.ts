@@ -20,8 +20,8 @@ export class HealthController {
   /**
    * Ready means ready: besides a store that answers, the projections must have caught up with what
    * the log held when the service started. Until then they read the log after their saved checkpoint
-   * on this process's event loop (after a restart that includes the snapshot and key-journal
-   * streams written since), so traffic sent earlier would queue behind that catch-up, and every
+   * on this process's event loop (after a restart that includes the snapshot streams written
+   * since), so traffic sent earlier would queue behind that catch-up, and every
    * projection read would answer 503 anyway. The event-store probe goes first: a store that is down
    * is the more useful thing to report.
    */
