@@ -214,7 +214,8 @@ export class BillingService {
   private async readAll(parentId: string, closings: readonly PeriodClosing[]): Promise<Invoice[]> {
     const invoices: Invoice[] = [];
     for (const closing of [...closings].sort((a, b) => a.revision - b.revision)) {
-      invoices.push(...(await readIssuedInvoices(this.client, parentId, closing)));
+      // One by one: a big close has ~100,000 invoices, more than a spread may pass as arguments.
+      for (const invoice of await readIssuedInvoices(this.client, parentId, closing)) invoices.push(invoice);
     }
     return invoices;
   }
