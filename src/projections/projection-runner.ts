@@ -495,6 +495,12 @@ export class ProjectionRunner {
     this.delivered++;
     this.processed = position;
     this.pendingUpTo = position;
+    // Nothing uncommitted before it (pending keeps events until their batch commits): an event no
+    // projection writes is as good as committed for readers; its checkpoint follows with the next batch.
+    if (this.pending.length === 0) {
+      this.committed = position;
+      if (this.positionWaiters.length > 0) this.releasePositionWaiters();
+    }
     if (!this.caughtUp && this.startupEnd !== null && comparePositions(position, this.startupEnd) >= 0) {
       this.requestCaughtUp();
     }
@@ -547,7 +553,8 @@ export class ProjectionRunner {
       if (this.pending.length === 0 && comparePositions(upToPosition, this.pendingUpTo!) >= 0) {
         this.pendingUpTo = null;
       }
-      this.committed = upToPosition;
+      if (this.committed === null || comparePositions(upToPosition, this.committed) > 0)
+        this.committed = upToPosition;
       this.wakeCommitWaiters();
       if (this.positionWaiters.length > 0) this.releasePositionWaiters();
       if (this.caughtUpAt !== null && comparePositions(upToPosition, this.caughtUpAt) >= 0)

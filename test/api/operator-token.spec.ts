@@ -4,13 +4,14 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { OPERATOR_TOKEN_FILE } from '../../src/config/operator-token';
 import { createApp, type RunningApp } from '../../src/app';
+import { testDatabaseUrl } from '../support/database';
 import { expectStatus } from '../support/ledger-fixtures';
 import { apiClient } from '../support/service';
 
 jest.setTimeout(120_000);
 
 /** The service in this process on `dataDir`, reading no environment, OPERATOR_TOKEN only when given. */
-function start(dataDir: string, operatorToken?: string): Promise<RunningApp> {
+async function start(dataDir: string, operatorToken?: string): Promise<RunningApp> {
   return createApp({
     env: {},
     host: '127.0.0.1',
@@ -18,6 +19,7 @@ function start(dataDir: string, operatorToken?: string): Promise<RunningApp> {
     logLevel: 'error',
     handleSignals: false,
     dataDir,
+    databaseUrl: await testDatabaseUrl(dataDir),
     ...(operatorToken === undefined ? {} : { operatorToken }),
   });
 }
@@ -93,6 +95,7 @@ describe('a generated OPERATOR_TOKEN outlives a restart (the README flow: restar
       logLevel: 'error',
       handleSignals: false,
       eventStoreMemory: true,
+      databaseUrl: await testDatabaseUrl(),
     });
     try {
       expect(running.config.operatorTokenGenerated).toBe(true);
