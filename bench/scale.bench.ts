@@ -316,12 +316,18 @@ function sampleUsage(): EventData {
 async function withStore<T>(
   runtime: Runtime,
   dataDir: string,
-  body: (client: EventStoreDBClient, store: { pid: number; connectionString: string }) => Promise<T>,
+  body: (
+    client: EventStoreDBClient,
+    store: { pid: number; connectionString: string; openMs: number },
+  ) => Promise<T>,
 ): Promise<T> {
+  const started = performance.now();
   const store = await startStore(runtime, dataDir);
+  // Spawn to its ready line: the store's own share of a restart (it opens the folder's log and index).
+  const openMs = performance.now() - started;
   const client = EventStoreDBClient.connectionString(store.connectionString);
   try {
-    return await body(client, store);
+    return await body(client, { pid: store.pid, connectionString: store.connectionString, openMs });
   } finally {
     await client.dispose().catch(() => undefined);
     await store.stop(120_000);
@@ -754,7 +760,7 @@ export async function benchScale(
       1_800_000,
     );
     const after = await benchReadAll(client, store.pid);
-    return { before, rebuild, after };
+    return { before, rebuild, after, storeOpenMs: store.openMs };
   });
   const readAllPerSec = (rebuildFigures.before.eventsPerSec + rebuildFigures.after.eventsPerSec) / 2;
   const ratio = rebuildFigures.rebuild.eventsPerSec / readAllPerSec;
@@ -784,6 +790,7 @@ export async function benchScale(
       reads,
       bigParent: big,
       storeEventsAtRebuild: rebuildFigures.after.events,
+      storeAloneOpenMs: rebuildFigures.storeOpenMs,
       readAllEventsPerSec: readAllPerSec,
       rebuildEventsPerSec: rebuildFigures.rebuild.eventsPerSec,
       rebuildEvents: rebuildFigures.rebuild.events,
@@ -803,7 +810,8 @@ export async function benchScale(
       : 'scale.rssMiB5M: not taken (--quick) — target ≤ 256 MiB and ≤ 1.15 × rssMiB1M',
   );
   log(
-    `scale.restartReadyMs: ${fmt(result.restartReadyMs)} ms to /health 200 at ${fmt(finalSize.events)} events — target ≤ 5,000 ms at 5M`,
+    `scale.restartReadyMs: ${fmt(result.restartReadyMs)} ms to /health 200 at ${fmt(finalSize.events)} events ` +
+      `(the store alone, spawned on the same folder at the end, was ready in ${fmt(rebuildFigures.storeOpenMs)} ms) — target ≤ 5,000 ms at 5M`,
   );
   log(
     `scale.balanceAsOfP99Ms: ${fmt(result.balanceAsOfP99Ms, 1)} ms (p50 ${fmt(reads!.balanceAsOf.p50, 1)}; ${reads!.balanceAsOf.count} requests) — target ≤ 20 ms`,
