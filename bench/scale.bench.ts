@@ -594,6 +594,7 @@ export async function benchScale(
         balanceAsOf: Awaited<ReturnType<typeof p99Of>>;
         history: Awaited<ReturnType<typeof p99Of>>;
         analytics: Awaited<ReturnType<typeof p99Of>>;
+        analyticsByMeterDay: Awaited<ReturnType<typeof p99Of>>;
       }
     | undefined;
   let beforeClose: Awaited<ReturnType<typeof bigParentBeforeClose>> | undefined;
@@ -671,7 +672,17 @@ export async function benchScale(
                 }),
                 service,
               );
-              reads = { balanceAsOf, history, analytics };
+              // The same rows summed by PostgreSQL into a few hundred groups: what the query costs
+              // without 100,000 groups to serialise (in details only).
+              const analyticsByMeterDay = await p99Of(
+                requests.analytics,
+                () => ({
+                  path: `/v1/parents/${BIG_PARENT}/usage?groupBy=meter,day`,
+                  secret: seeder.big.secret!,
+                }),
+                service,
+              );
+              reads = { balanceAsOf, history, analytics, analyticsByMeterDay };
               progress('the big parent: allocations, usage, the list walked with its cursor');
               beforeClose = await bigParentBeforeClose(service, seeder);
             }
@@ -820,7 +831,8 @@ export async function benchScale(
     `scale.historyP99Ms: ${fmt(result.historyP99Ms, 1)} ms (a page of 50; p50 ${fmt(reads!.history.p50, 1)}; ${reads!.history.count} requests) — target ≤ 50 ms`,
   );
   log(
-    `scale.analyticsP99Ms: ${fmt(result.analyticsP99Ms, 1)} ms (the ${fmt(BIG_SUBS)}-sub-account parent by sub-account; p50 ${fmt(reads!.analytics.p50, 1)}; ${reads!.analytics.count} requests) — target ≤ 200 ms`,
+    `scale.analyticsP99Ms: ${fmt(result.analyticsP99Ms, 1)} ms (the ${fmt(BIG_SUBS)}-sub-account parent by sub-account; p50 ${fmt(reads!.analytics.p50, 1)}; ${reads!.analytics.count} requests; ` +
+      `by meter and day instead: p99 ${fmt(reads!.analyticsByMeterDay.p99, 1)} ms, p50 ${fmt(reads!.analyticsByMeterDay.p50, 1)}) — target ≤ 200 ms`,
   );
   log(
     `scale.bigParent: ${fmt(big!.subAccounts)} sub-accounts (seeded by the decider; listed in ${big!.pages} pages of 500 with the cursor in ${fmt(big!.listMs / 1000, 1)} s after ${big!.allocations} allocations and ${fmt(big!.usageRecords)} usage records over HTTP); ` +
