@@ -9,7 +9,6 @@ import {
   type PeriodUsage,
   type ParentState,
   type SubAccountState,
-  type Term,
   type UsageReceipt,
 } from './ledger.state';
 
@@ -25,9 +24,10 @@ import {
 // 2: billable usage of open periods, closings and the last revision (billing).
 // 3: receipts moved from the snapshot to the key journal.
 // 4: receipts not yet indexed back in the snapshot, with indexedThrough; no key journal.
+// 5: sub-accounts as rows.
 // A snapshot of another version is ignored by the command processor, which then folds the whole
 // stream once.
-export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 4;
+export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 5;
 
 export type LedgerSnapshot = {
   schemaVersion: typeof LEDGER_SNAPSHOT_SCHEMA_VERSION;
@@ -53,19 +53,25 @@ export type PeriodUsageSnapshot = {
   late: LateUsage[];
 };
 
-export type SubAccountSnapshot = {
-  id: string;
-  name: string;
-  region: string | null;
-  status: SubAccountState['status'];
-  createdAt: IsoInstant;
-  closedAt: IsoInstant | null;
-  quota: number;
-  used: number;
-  billingModels: Term<BillingModel>[];
-  creditPrices: Term<DecimalPrice | null>[];
-  keyIds: string[];
-};
+/**
+ * A sub-account as a row, field names left out: a parent of 100,000 sub-accounts is then ~14 MB of
+ * JSON instead of ~28, which halves the time its snapshot holds the event loop and the chunks it takes.
+ * [id, name, region, status, createdAt, closedAt, quota, used, billingModels, creditPrices, keyIds],
+ * terms as [effectiveFrom, value].
+ */
+export type SubAccountSnapshot = [
+  string,
+  string,
+  string | null,
+  SubAccountState['status'],
+  IsoInstant,
+  IsoInstant | null,
+  number,
+  number,
+  [string, BillingModel][],
+  [string, DecimalPrice | null][],
+  string[],
+];
 
 /** [subAccountId, idempotencyKey, usageId, fingerprint, remaining, recordedAtMs, revision]. */
 export type UsageKeySnapshot = [string, string, string, string, number, number, number];
@@ -94,12 +100,19 @@ export function toSnapshot(state: LedgerState): LedgerSnapshot {
       ...state.parent,
       creditPrices: state.parent.creditPrices.map((term) => ({ ...term })),
     },
-    subAccounts: [...state.subAccounts.values()].map(({ receipts: _receipts, ...subAccount }) => ({
-      ...subAccount,
-      billingModels: subAccount.billingModels.map((term) => ({ ...term })),
-      creditPrices: subAccount.creditPrices.map((term) => ({ ...term })),
-      keyIds: [...subAccount.keyIds],
-    })),
+    subAccounts: [...state.subAccounts.values()].map((subAccount): SubAccountSnapshot => [
+      subAccount.id,
+      subAccount.name,
+      subAccount.region,
+      subAccount.status,
+      subAccount.createdAt,
+      subAccount.closedAt,
+      subAccount.quota,
+      subAccount.used,
+      subAccount.billingModels.map((term): [string, BillingModel] => [term.effectiveFrom, term.value]),
+      subAccount.creditPrices.map((term): [string, DecimalPrice | null] => [term.effectiveFrom, term.value]),
+      [...subAccount.keyIds],
+    ]),
     apiKeys: [...state.apiKeys.values()].map((key) => ({ ...key })),
     closedPeriods: [...state.closedPeriods].sort(),
     invoicesIssued: state.invoicesIssued,
@@ -136,12 +149,31 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
     ...source.parent,
     creditPrices: source.parent.creditPrices.map((term) => ({ ...term })),
   };
-  for (const subAccount of source.subAccounts) {
-    state.subAccounts.set(subAccount.id, {
-      ...subAccount,
-      billingModels: subAccount.billingModels.map((term) => ({ ...term })),
-      creditPrices: subAccount.creditPrices.map((term) => ({ ...term })),
-      keyIds: [...subAccount.keyIds],
+  for (const [
+    id,
+    name,
+    region,
+    status,
+    createdAt,
+    closedAt,
+    quota,
+    used,
+    billingModels,
+    creditPrices,
+    keyIds,
+  ] of source.subAccounts) {
+    state.subAccounts.set(id, {
+      id,
+      name,
+      region,
+      status,
+      createdAt,
+      closedAt,
+      quota,
+      used,
+      billingModels: billingModels.map(([effectiveFrom, value]) => ({ effectiveFrom, value })),
+      creditPrices: creditPrices.map(([effectiveFrom, value]) => ({ effectiveFrom, value })),
+      keyIds: [...keyIds],
       receipts: new Map(),
     });
   }
