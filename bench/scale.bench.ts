@@ -341,6 +341,8 @@ interface SizeFigures {
   readonly rssRestartMiB: number;
   readonly rssAfterLoadMiB: number;
   readonly rssPeakMiB: number;
+  /** V8 heap used after the load, from the service's /metrics: how much of the RSS is live JS objects. */
+  readonly heapAfterLoadMiB: number;
   readonly load: { requests: number; errors: number; perSecond: number; firstError: string | null };
 }
 
@@ -371,11 +373,12 @@ async function measureSize(
     const load = await mixedLoad(service, seeder, MIXED_LOAD_SECONDS);
     const rssAfterLoadMiB = memoryOf(service.pid).rssMiB;
     const rssPeakMiB = memoryOf(service.pid).hwmMiB;
+    const heapAfterLoadMiB = await heapUsedMiB(service);
     log(
       `  at ${fmt(seeder.events)} events: first start projected everything and was ready in ${fmt(projectSeconds, 1)} s; ` +
         `cold restart ready in ${fmt(service.readyMs)} ms; service RSS ${fmt(rssRestartMiB)} MiB after the restart, ` +
         `${fmt(rssAfterLoadMiB)} MiB after ${MIXED_LOAD_SECONDS} s of mixed load (${fmt(load.requests)} requests, ` +
-        `${fmt(load.perSecond)}/s, ${load.errors} errors${load.firstError ? `, first: ${load.firstError}` : ''}), peak ${fmt(rssPeakMiB)} MiB`,
+        `${fmt(load.perSecond)}/s, ${load.errors} errors${load.firstError ? `, first: ${load.firstError}` : ''}), peak ${fmt(rssPeakMiB)} MiB; heap used ${fmt(heapAfterLoadMiB)} MiB after the load`,
     );
     if (then) await then(service);
     return {
@@ -385,6 +388,7 @@ async function measureSize(
       rssRestartMiB,
       rssAfterLoadMiB,
       rssPeakMiB,
+      heapAfterLoadMiB,
       load,
     };
   } catch (error) {
@@ -393,6 +397,16 @@ async function measureSize(
     });
   } finally {
     await service.stop(120_000);
+  }
+}
+
+/** `nodejs_heap_size_used_bytes` of the service's /metrics (prom-client's defaults), in MiB; NaN if absent. */
+async function heapUsedMiB(service: ServiceProcess): Promise<number> {
+  try {
+    const text = await (await fetch(`${service.baseUrl}/metrics`)).text();
+    return Number(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1]) / 2 ** 20;
+  } catch {
+    return NaN;
   }
 }
 
