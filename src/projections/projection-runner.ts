@@ -126,6 +126,8 @@ export class ProjectionRunner {
   /** Where the pending batch ends (the last delivered event, ledger or not); null when nothing is pending. */
   private pendingUpTo: LogPosition | null = null;
   private draining: Promise<void> | null = null;
+  /** What stopped the rebuild tool's transactions (a live runner retries instead and never fails). */
+  private failure: Error | null = null;
   /** Woken after every transaction the drain loop ends (committed or failed): backpressure waits here. */
   private commitWaiters: (() => void)[] = [];
   /** The rebuild tool's transactions, one per projection (so they write side by side). */
@@ -276,15 +278,19 @@ export class ProjectionRunner {
       this.pendingUpTo = null;
     }
     await this.draining;
-    if (commit && this.pendingUpTo !== null) await this.drain(1);
-    if (this.freshClients) {
-      const clients = [...this.freshClients.values()];
-      this.freshClients = null;
-      for (const client of clients) {
-        try {
-          await client.query(commit && this.caughtUp ? 'COMMIT' : 'ROLLBACK');
-        } finally {
-          client.release();
+    try {
+      if (commit && this.pendingUpTo !== null && !this.failure) await this.drain(1);
+    } finally {
+      if (this.freshClients) {
+        const clients = [...this.freshClients.values()];
+        this.freshClients = null;
+        const end = commit && this.caughtUp && !this.failure ? 'COMMIT' : 'ROLLBACK';
+        for (const client of clients) {
+          try {
+            await client.query(end);
+          } finally {
+            client.release();
+          }
         }
       }
     }
@@ -304,6 +310,7 @@ export class ProjectionRunner {
    * `ProjectionRebuildingError` (→ 503) after `timeoutMs`; 0 only checks.
    */
   whenCaughtUp(timeoutMs: number, projectionName = 'projections'): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
     if (this.caughtUp) return Promise.resolve();
     if (timeoutMs <= 0) return Promise.reject(new ProjectionRebuildingError(projectionName, 0));
     return waitWithTimeout<CaughtUpWaiter>(
@@ -510,6 +517,15 @@ export class ProjectionRunner {
     return new Promise((resolve) => this.commitWaiters.push(resolve));
   }
 
+  /** Only the rebuild tool's one transaction can fail for good: its waiters hear why, at once. */
+  private fail(error: unknown): void {
+    this.failure = error instanceof Error ? error : new Error(String(error));
+    this.logger.error(`Writing the read models failed for good: ${this.failure.message}`);
+    const waiters = this.caughtUpWaiters;
+    this.caughtUpWaiters = [];
+    for (const waiter of waiters) waiter.reject(this.failure);
+  }
+
   private wakeCommitWaiters(): void {
     const waiters = this.commitWaiters;
     this.commitWaiters = [];
@@ -519,10 +535,12 @@ export class ProjectionRunner {
   /** Starts committing the pending batch unless a commit is already running (it takes the rest after). */
   private kick(): void {
     if (this.draining || this.pendingUpTo === null) return;
-    this.draining = this.drain().finally(() => {
-      this.draining = null;
-      this.wakeCommitWaiters();
-    });
+    this.draining = this.drain()
+      .catch((error: unknown) => this.fail(error))
+      .finally(() => {
+        this.draining = null;
+        this.wakeCommitWaiters();
+      });
   }
 
   /**
@@ -550,7 +568,11 @@ export class ProjectionRunner {
         continue;
       }
       this.pending = this.pending.slice(take);
-      if (this.pending.length === 0 && comparePositions(upToPosition, this.pendingUpTo!) >= 0) {
+      const upToPending = this.pendingUpTo;
+      if (
+        this.pending.length === 0 &&
+        (upToPending === null || comparePositions(upToPosition, upToPending) >= 0)
+      ) {
         this.pendingUpTo = null;
       }
       if (this.committed === null || comparePositions(upToPosition, this.committed) > 0)

@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { ConfigError, loadConfig } from '../config/app-config';
 import { Database } from '../database/database';
 import { EventStoreConnection } from '../event-store/event-store-client.provider';
+import { ProjectionRebuildingError } from './projection.errors';
 import { ProjectionRunner } from './projection-runner';
 import { PROJECTIONS } from './projections';
 
@@ -37,7 +38,8 @@ async function main(): Promise<void> {
       try {
         await runner.whenCaughtUp(5_000);
         break;
-      } catch {
+      } catch (error) {
+        if (!(error instanceof ProjectionRebuildingError)) throw error;
         const now = performance.now();
         const rate = Math.round(runner.eventsDelivered / ((now - startedAt) / 1000));
         process.stderr.write(`… ${runner.eventsDelivered} events so far, ${rate} events/s\n`);

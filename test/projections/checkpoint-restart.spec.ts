@@ -231,6 +231,29 @@ describe('projection checkpoints in PostgreSQL', () => {
     expect(await tables(db)).toEqual(await tables(await foldedFromStart(end)));
   });
 
+  it('fails a rebuild for good with its cause, rolls it back, and leaves the old rows serving', async () => {
+    const ledger = openLedger(store.client, 'pbroken');
+    await ledger.flush();
+    const end = await appendUsage(ledger, 's', 100, '2026-10-02');
+    const db = await database();
+    const first = await startRunner(db);
+    await first.waitForPosition(end, WAIT_MS);
+    await first.stop();
+    const before = await tables(db);
+
+    const broken: AnyProjection = {
+      ...usageAnalyticsProjection,
+      async write() {
+        throw new Error('value too long for type character varying(8)');
+      },
+    };
+    const rebuild = await startRunner(db, { fresh: true, projections: [creditEntriesProjection, broken] });
+    // The cause, at once: not a wait that times out as if the rebuild were still going.
+    await expect(rebuild.whenCaughtUp(WAIT_MS)).rejects.toThrow('value too long');
+    await rebuild.stop({ commit: true });
+    expect(await tables(db)).toEqual(before);
+  });
+
   it('lets two instances write one database at once: each event is written exactly once', async () => {
     const ledger = openLedger(store.client, 'ptwo');
     await ledger.flush();
