@@ -15,7 +15,6 @@ CREATE TABLE usage_keys_v1 (
   PRIMARY KEY (parent_id, sub_account_id, idempotency_key)
 );
 -- For the expiry DELETE, per parent, oldest first.
-CREATE INDEX usage_keys_v1_by_time ON usage_keys_v1 (parent_id, recorded_at);
 
 -- How far each parent's stream is indexed: every revision up to `revision` is in usage_keys_v1 (a key
 -- reused after it expired keeps its newest receipt). Written in the same transaction as the rows, so a

@@ -2,7 +2,12 @@ import type { Database } from '../../src/database/database';
 import { USAGE_KEY_RETENTION_MS } from '../../src/ledger/domain';
 import type { RecordedEnvelope } from '../../src/projections/projection';
 import { PgUsageKeyIndex } from '../../src/projections/usage-keys/pg-usage-key-index';
-import { usageKeysProjection } from '../../src/projections/usage-keys/usage-keys.projection';
+import {
+  USAGE_KEY_HEADS_TABLE,
+  USAGE_KEYS_TABLE,
+  usageKeysInto,
+  usageKeysProjection,
+} from '../../src/projections/usage-keys/usage-keys.projection';
 import { openTestDatabase } from '../support/database';
 
 /*
@@ -117,5 +122,24 @@ describe('the usage-keys projection and its lookup', () => {
     expect([...(await index.lookup(p, keys('young', 'now', 'far'))).receipts.keys()]).toEqual([
       's1\u0000far',
     ]);
+  });
+
+  it('sweeps expired keys out of the table, by each parent’s own clock', async () => {
+    const p = parent();
+    const q = parent();
+    await write([usage(p, 0, 'expired', START), usage(q, 0, 'other-clock', START)]);
+    await write([usage(p, 1, 'live', START + USAGE_KEY_RETENTION_MS)]);
+    const rowsOf = async (parentId: string) =>
+      (
+        await database.pool.query<{ idempotency_key: string }>(
+          'SELECT idempotency_key FROM usage_keys_v1 WHERE parent_id = $1 ORDER BY 1',
+          [parentId],
+        )
+      ).rows.map((row) => row.idempotency_key);
+    // A process sweeps on its first batch, then every few minutes: a fresh one sweeps now.
+    const sweeping = usageKeysInto(USAGE_KEYS_TABLE, USAGE_KEY_HEADS_TABLE, usageKeysProjection.version);
+    await database.transaction((client) => sweeping.write(client, [other(p, 2)]));
+    expect(await rowsOf(p)).toEqual(['live']);
+    expect(await rowsOf(q)).toEqual(['other-clock']);
   });
 });

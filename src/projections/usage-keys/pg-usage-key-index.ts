@@ -1,7 +1,7 @@
 import { Database } from '../../database/database';
 import type { UsageKeyIndex, UsageKeyRef } from '../../ledger/application/usage-key-index';
 import { usageKeyOf, type UsageKeyLookup, type UsageReceipt } from '../../ledger/domain';
-import { USAGE_KEY_HEADS_TABLE, USAGE_KEYS_TABLE } from './usage-keys.projection';
+import { USAGE_KEY_HEADS_TABLE, USAGE_KEY_RETENTION_HOURS, USAGE_KEYS_TABLE } from './usage-keys.projection';
 
 type LookupRow = {
   head: string | null;
@@ -30,8 +30,17 @@ export class PgUsageKeyIndex implements UsageKeyIndex {
        FROM (SELECT 1) AS one
        LEFT JOIN ${USAGE_KEYS_TABLE} k
          ON k.parent_id = $1
-        AND (k.sub_account_id, k.idempotency_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))`,
-      [parentId, keys.map((key) => key.subAccountId), keys.map((key) => key.idempotencyKey)],
+        AND (k.sub_account_id, k.idempotency_key) IN (SELECT * FROM unnest($2::text[], $3::text[]))
+        -- Expired keys leave the table in periodic sweeps (usage-keys.projection.ts); until then the
+        -- lookup leaves them out by the same rule.
+        AND k.recorded_at > (SELECT latest_recorded_at FROM ${USAGE_KEY_HEADS_TABLE} WHERE parent_id = $1)
+                            - make_interval(hours => $4)`,
+      [
+        parentId,
+        keys.map((key) => key.subAccountId),
+        keys.map((key) => key.idempotencyKey),
+        USAGE_KEY_RETENTION_HOURS,
+      ],
     );
     const receipts = new Map<string, UsageReceipt>();
     let indexedThrough = -1;
