@@ -120,6 +120,15 @@ export function completeDocument(document: OpenAPIObject): OpenAPIObject {
           content: { [PROBLEM_CONTENT_TYPE]: { schema: problem } },
         };
       }
+      // An error a route declares itself (e.g. the close's 422) answers problem+json like the rest.
+      for (const [status, response] of Object.entries(operation.responses) as [
+        string,
+        { content?: unknown },
+      ][]) {
+        if (Number(status) >= 400 && !response.content) {
+          response.content = { [PROBLEM_CONTENT_TYPE]: { schema: problem } };
+        }
+      }
       if (path.startsWith('/v1/')) operation.security = [{ bearer: [] }];
       const body = operation.requestBody as
         { required?: boolean; content?: Record<string, { schema?: { $ref?: string } }> } | undefined;
