@@ -33,6 +33,12 @@ export interface ProjectionRunnerOptions {
   /** At most this many events go into one transaction. */
   readonly batchSize?: number;
   /**
+   * Once caught up, how long a batch may wait for more events before it commits (default 10 ms).
+   * Live traffic then goes in a few transactions a second instead of one per handful of events, each
+   * of which costs the same dozen statements; read-your-writes waits at most this much longer.
+   */
+  readonly lingerMs?: number;
+  /**
    * The rebuild tool: empty every projection's tables and fold the whole log into them in ONE
    * transaction, committed by `stop`. Until then readers see the old rows (PostgreSQL's snapshots)
    * and a running service's batches wait on the checkpoint rows this holds; afterwards they skip
@@ -84,6 +90,9 @@ interface CaughtUpWaiter {
 /** Events per catch-up read: long enough to stream at full speed, short enough to stop promptly. */
 const CATCH_UP_PAGE = 20_000;
 const DEFAULT_BATCH = 4_000;
+const DEFAULT_LINGER_MS = 10;
+/** A batch this large is written by one transaction per projection, side by side (catch-up, rebuild). */
+const PARALLEL_FROM = 1_000;
 
 const silentLogger: ProjectionRunnerLogger = { log: () => {}, warn: () => {}, error: () => {} };
 
@@ -103,6 +112,7 @@ export class ProjectionRunner {
   private readonly slots = new Map<string, Slot>();
   private readonly slotList: Slot[];
   private readonly batchSize: number;
+  private readonly lingerMs: number;
   private readonly retryDelayMs: number;
   private readonly logger: ProjectionRunnerLogger;
   private subscription: AllStreamSubscription | null = null;
@@ -144,6 +154,7 @@ export class ProjectionRunner {
     }
     this.slotList = [...this.slots.values()];
     this.batchSize = options.batchSize ?? DEFAULT_BATCH;
+    this.lingerMs = options.lingerMs ?? DEFAULT_LINGER_MS;
     this.retryDelayMs = options.retryDelayMs ?? 1_000;
     this.logger = options.logger ?? silentLogger;
   }
@@ -550,6 +561,9 @@ export class ProjectionRunner {
    */
   private async drain(rounds = Number.POSITIVE_INFINITY): Promise<void> {
     for (let round = 0; round < rounds && this.pendingUpTo !== null; round++) {
+      if (this.caughtUp && !this.stopping && this.lingerMs > 0 && this.pending.length < this.batchSize) {
+        await new Promise((resolve) => setTimeout(resolve, this.lingerMs));
+      }
       const take = Math.min(this.pending.length, this.batchSize);
       const events = this.pending.slice(0, take);
       const upTo = take < this.pending.length ? events[take - 1] : this.pendingUpTo;
@@ -585,12 +599,19 @@ export class ProjectionRunner {
   }
 
   /**
-   * Every projection's rows for the events after its checkpoint row, and that row, in one transaction
-   * per projection; the projections' transactions run side by side on their own connections, so the
-   * database works on them in parallel. One that fails fails the batch, which is retried whole: the
-   * ones that committed then skip it (their rows say so).
+   * Every projection's rows for the events after its checkpoint row, and that row. A small batch (live
+   * traffic) is one transaction for all of them: a handful of statements. A large one (catching up, the
+   * rebuild) is one transaction per projection, side by side on their own connections, so the database
+   * works on them in parallel; one that fails fails the batch, which is retried whole, and the ones that
+   * committed then skip it (their rows say so).
    */
   private async commit(events: readonly RecordedEnvelope[], upTo: LogPosition): Promise<void> {
+    if (!this.freshClients && events.length < PARALLEL_FROM) {
+      await this.options.database.transaction(async (client) => {
+        for (const slot of this.slotList) await this.writeSlot(client, slot, events, upTo);
+      });
+      return;
+    }
     const results = await Promise.allSettled(
       this.slotList.map((slot) => this.commitSlot(slot, events, upTo)),
     );
@@ -603,29 +624,36 @@ export class ProjectionRunner {
     events: readonly RecordedEnvelope[],
     upTo: LogPosition,
   ): Promise<void> {
+    const freshClient = this.freshClients?.get(slot.projection.name);
+    if (freshClient) await this.writeSlot(freshClient, slot, events, upTo);
+    else await this.options.database.transaction((client) => this.writeSlot(client, slot, events, upTo));
+  }
+
+  /** Inside a transaction: the slot's rows for the events after its (locked) checkpoint row, and the row. */
+  private async writeSlot(
+    client: PoolClient,
+    slot: Slot,
+    events: readonly RecordedEnvelope[],
+    upTo: LogPosition,
+  ): Promise<void> {
     const { name, version } = slot.projection;
-    const work = async (client: PoolClient) => {
-      const checkpoint = this.freshClients ? slot.checkpoint : await this.lockCheckpoint(client, slot);
-      if (checkpoint !== null && comparePositions(checkpoint, upTo) >= 0) {
-        slot.checkpoint = checkpoint;
-        return;
-      }
-      const fresh =
-        checkpoint === null
-          ? events
-          : events.filter((event) => comparePositions(positionOf(event), checkpoint) > 0);
-      if (fresh.length > 0) await slot.projection.write(client, fresh);
-      await client.query(
-        `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
-         WHERE projection = $1 AND version = $2`,
-        [name, version, upTo.commit.toString(), upTo.prepare.toString()],
-      );
-      slot.checkpoint = upTo;
-      slot.applied += fresh.length;
-    };
-    const freshClient = this.freshClients?.get(name);
-    if (freshClient) await work(freshClient);
-    else await this.options.database.transaction(work);
+    const checkpoint = this.freshClients ? slot.checkpoint : await this.lockCheckpoint(client, slot);
+    if (checkpoint !== null && comparePositions(checkpoint, upTo) >= 0) {
+      slot.checkpoint = checkpoint;
+      return;
+    }
+    const fresh =
+      checkpoint === null
+        ? events
+        : events.filter((event) => comparePositions(positionOf(event), checkpoint) > 0);
+    if (fresh.length > 0) await slot.projection.write(client, fresh);
+    await client.query(
+      `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
+       WHERE projection = $1 AND version = $2`,
+      [name, version, upTo.commit.toString(), upTo.prepare.toString()],
+    );
+    slot.checkpoint = upTo;
+    slot.applied += fresh.length;
   }
 
   /** One projection's checkpoint row (null: nothing written yet), locked until the transaction ends. */
