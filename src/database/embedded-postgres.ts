@@ -47,9 +47,9 @@ const SUPERUSER = 'postgres';
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<RunningPostgres> {
   const log = options.log ?? (() => {});
   const dataDir = path.resolve(options.dataDir);
-  const bin = binaries();
   const asUser = await runAsIds();
   if (asUser) await checkTraversable(path.dirname(dataDir), asUser.uid);
+  const bin = asUser ? await binariesReachableBy(binaries(), asUser, log) : binaries();
   const password = await passwordFor(dataDir);
 
   if (!(await exists(path.join(dataDir, 'PG_VERSION')))) {
@@ -137,6 +137,42 @@ function binaries(): Binaries {
 interface Ids {
   readonly uid: number;
   readonly gid: number;
+}
+
+/**
+ * As root the binaries run as `postgres`, which may not be able to reach them where npm put them (a
+ * checkout under /root is mode 700). Then the PostgreSQL installation (`native/`, ~60 MB) is copied
+ * once to a folder of the temporary directory that it can reach, and run from there.
+ */
+async function binariesReachableBy(
+  bin: Binaries,
+  ids: Ids,
+  log: (message: string) => void,
+): Promise<Binaries> {
+  const native = path.dirname(path.dirname(bin.pg_ctl));
+  if (await traversable(native, ids.uid)) return bin;
+  const version = path.basename(path.dirname(native));
+  const copy = path.join(os.tmpdir(), `subledger-postgres-${version}-${process.getuid?.() ?? 0}`);
+  const copied = { initdb: path.join(copy, 'bin', 'initdb'), pg_ctl: path.join(copy, 'bin', 'pg_ctl') };
+  if (await exists(path.join(copy, 'COPIED'))) return copied;
+  const staging = `${copy}.${process.pid}.tmp`;
+  await fs.rm(staging, { recursive: true, force: true });
+  await fs.cp(native, staging, { recursive: true, verbatimSymlinks: true });
+  await fs.chmod(staging, 0o755);
+  await fs.writeFile(path.join(staging, 'COPIED'), bin.pg_ctl);
+  await fs.rm(copy, { recursive: true, force: true });
+  await fs.rename(staging, copy);
+  log(`The postgres user cannot reach ${native}; PostgreSQL runs from a copy in ${copy}`);
+  return copied;
+}
+
+/** True when `uid` may pass through every folder from `dir` up to the root. */
+async function traversable(dir: string, uid: number): Promise<boolean> {
+  for (let current = dir; ; current = path.dirname(current)) {
+    const stat = await fs.stat(current);
+    if (!(stat.uid === uid || (stat.mode & 0o001) !== 0)) return false;
+    if (path.dirname(current) === current) return true;
+  }
 }
 
 /** As root, the ids of the `postgres` user (made if missing); otherwise undefined (run as ourselves). */
