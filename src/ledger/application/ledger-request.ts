@@ -11,7 +11,7 @@ import {
 } from '../domain';
 import type { Decider, Decision } from '../../event-store/command-processing';
 import { UnauthorizedError } from '../../auth/auth.errors';
-import { UsageKeyIndexUnavailableError } from './usage-key-index';
+import { UsageKeyIndexUnavailableError } from './usage-key-index.errors';
 
 /**
  * The key a request was authenticated with, checked again inside the decision. The guard verified

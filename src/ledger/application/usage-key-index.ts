@@ -1,7 +1,7 @@
-import { SubledgerError } from '../../kernel/subledger-error';
 import type { PreparedBatch } from '../../event-store/command-processing';
 import { LEDGER_CATEGORY, forgetIndexedUsageKeys, type LedgerState, type UsageKeyLookup } from '../domain';
 import type { LedgerRequest } from './ledger-request';
+export { UsageKeyIndexUnavailableError } from './usage-key-index.errors';
 
 /** One idempotency key of a usage record: keys are per sub-account (rule 5). */
 export type UsageKeyRef = { readonly subAccountId: string; readonly idempotencyKey: string };
@@ -18,21 +18,6 @@ export interface UsageKeyIndex {
 
 /** Provided by the read side's `usage-keys` slice; absent, the ledger keeps every live key in memory. */
 export const USAGE_KEY_INDEX = Symbol('UsageKeyIndex');
-
-/** The index could not be read: usage cannot be decided without it, so nothing is recorded. */
-export class UsageKeyIndexUnavailableError extends SubledgerError {
-  constructor(cause: unknown) {
-    super(
-      'service_unavailable',
-      'unavailable',
-      `the idempotency-key index (PostgreSQL) could not be read, so the usage was not recorded: ${
-        cause instanceof Error ? cause.message : String(cause)
-      }`,
-      {},
-      { cause },
-    );
-  }
-}
 
 /**
  * The command processor's `prepare` for the ledger: before a batch with usage is decided, one lookup
