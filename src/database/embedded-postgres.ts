@@ -5,6 +5,7 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { isProcessAlive } from '../kernel/process-alive';
 
 const run = promisify(execFile);
 
@@ -61,7 +62,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const running = await runningServer(dataDir);
   if (running) {
     const owner = Number(await fs.readFile(ownerFile, 'utf8').catch(() => 'NaN'));
-    const ownerAlive = Number.isInteger(owner) && owner !== process.pid && isAlive(owner);
+    const ownerAlive = Number.isInteger(owner) && owner !== process.pid && isProcessAlive(owner);
     if (ownerAlive) {
       log(`Joined the embedded PostgreSQL on port ${running.port} (started by process ${owner})`);
       return server(running.port, password, false, async () => {});
@@ -269,7 +270,7 @@ async function runningServer(dataDir: string): Promise<{ pid: number; port: numb
   const lines = text.split('\n');
   const pid = Number(lines[0]);
   const port = Number(lines[3]);
-  if (!Number.isInteger(pid) || !isAlive(pid) || !Number.isInteger(port)) return undefined;
+  if (!Number.isInteger(pid) || !isProcessAlive(pid) || !Number.isInteger(port)) return undefined;
   return { pid, port };
 }
 
@@ -304,15 +305,6 @@ function execAs(file: string, args: string[], ids: Ids | undefined): Promise<voi
         : reject(new Error(`${path.basename(file)} exited with ${code}: ${output.trim()}`)),
     );
   });
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function exists(file: string): Promise<boolean> {

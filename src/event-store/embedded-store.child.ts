@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startEmbeddedEventStore } from '../embedded-eventstore';
+import { isProcessAlive } from '../kernel/process-alive';
 
 /**
  * The embedded store as a child of the service (`embedded-store.process.ts` starts it): its own
@@ -22,16 +23,6 @@ export const LOCK_FILE = 'eventstore.lock';
 export const ENDPOINT_FILE = 'eventstore.endpoint';
 const READY = 'EMBEDDED_EVENTSTORE_READY';
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    // EPERM: it exists but belongs to someone else.
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /**
  * The connection string of the store that serves `dataDir` right now, if one does: the lock's holder
  * is alive and has published where it listens. The tools (`npm run replay`, `npm run rebuild`) join
@@ -46,7 +37,7 @@ export function runningStoreOn(dataDir: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (!Number.isInteger(holder) || holder <= 0 || !isAlive(holder)) return undefined;
+  if (!Number.isInteger(holder) || holder <= 0 || !isProcessAlive(holder)) return undefined;
   return /^esdb:\/\/\S+$/.test(endpoint) ? endpoint : undefined;
 }
 
@@ -85,7 +76,7 @@ export async function acquireLock(dataDir: string, waitMs: number): Promise<() =
     } catch {
       continue; // released between our open and our read
     }
-    if (!Number.isInteger(holder) || holder <= 0 || holder === process.pid || !isAlive(holder)) {
+    if (!Number.isInteger(holder) || holder <= 0 || holder === process.pid || !isProcessAlive(holder)) {
       fs.rmSync(file, { force: true });
       continue;
     }
