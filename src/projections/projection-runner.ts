@@ -214,14 +214,18 @@ export class ProjectionRunner {
   }
 
   /** Each projection's checkpoint row (null: nothing written yet). */
-  private async readCheckpoints(client: PoolClient): Promise<Map<string, LogPosition | null>> {
+  private async readCheckpoints(
+    client: PoolClient,
+    forUpdate = false,
+  ): Promise<Map<string, LogPosition | null>> {
     const result = await client.query<{
       projection: string;
       commit_position: string;
       prepare_position: string;
     }>(
       `SELECT projection, commit_position, prepare_position FROM read_model_checkpoints
-       WHERE (projection, version) IN (SELECT * FROM unnest($1::text[], $2::int[]))`,
+       WHERE (projection, version) IN (SELECT * FROM unnest($1::text[], $2::int[]))
+       ORDER BY projection${forUpdate ? ' FOR UPDATE' : ''}`,
       [
         this.slotList.map((slot) => slot.projection.name),
         this.slotList.map((slot) => slot.projection.version),
@@ -607,8 +611,28 @@ export class ProjectionRunner {
    */
   private async commit(events: readonly RecordedEnvelope[], upTo: LogPosition): Promise<void> {
     if (!this.freshClients && events.length < PARALLEL_FROM) {
+      // One statement locks every row and one moves them, whatever the number of projections.
       await this.options.database.transaction(async (client) => {
-        for (const slot of this.slotList) await this.writeSlot(client, slot, events, upTo);
+        const checkpoints = await this.readCheckpoints(client, true);
+        const moved: Slot[] = [];
+        for (const slot of this.slotList) {
+          if (
+            await this.writeAfter(client, slot, checkpoints.get(slot.projection.name) ?? null, events, upTo)
+          ) {
+            moved.push(slot);
+          }
+        }
+        if (moved.length === 0) return;
+        await client.query(
+          `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
+           WHERE (projection, version) IN (SELECT * FROM unnest($1::text[], $2::int[]))`,
+          [
+            moved.map((slot) => slot.projection.name),
+            moved.map((slot) => slot.projection.version),
+            upTo.commit.toString(),
+            upTo.prepare.toString(),
+          ],
+        );
       });
       return;
     }
@@ -636,24 +660,38 @@ export class ProjectionRunner {
     events: readonly RecordedEnvelope[],
     upTo: LogPosition,
   ): Promise<void> {
-    const { name, version } = slot.projection;
     const checkpoint = this.freshClients ? slot.checkpoint : await this.lockCheckpoint(client, slot);
+    if (!(await this.writeAfter(client, slot, checkpoint, events, upTo))) return;
+    await client.query(
+      `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
+       WHERE projection = $1 AND version = $2`,
+      [slot.projection.name, slot.projection.version, upTo.commit.toString(), upTo.prepare.toString()],
+    );
+  }
+
+  /**
+   * The slot's rows for the events after `checkpoint` (its locked row); false when the row already
+   * stands at or past `upTo`, so there is nothing to write and the row stays. The caller moves the row.
+   */
+  private async writeAfter(
+    client: PoolClient,
+    slot: Slot,
+    checkpoint: LogPosition | null,
+    events: readonly RecordedEnvelope[],
+    upTo: LogPosition,
+  ): Promise<boolean> {
     if (checkpoint !== null && comparePositions(checkpoint, upTo) >= 0) {
       slot.checkpoint = checkpoint;
-      return;
+      return false;
     }
     const fresh =
       checkpoint === null
         ? events
         : events.filter((event) => comparePositions(positionOf(event), checkpoint) > 0);
     if (fresh.length > 0) await slot.projection.write(client, fresh);
-    await client.query(
-      `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
-       WHERE projection = $1 AND version = $2`,
-      [name, version, upTo.commit.toString(), upTo.prepare.toString()],
-    );
     slot.checkpoint = upTo;
     slot.applied += fresh.length;
+    return true;
   }
 
   /** One projection's checkpoint row (null: nothing written yet), locked until the transaction ends. */
