@@ -20,10 +20,6 @@ export class CopyRows {
     readonly columns: readonly string[],
   ) {}
 
-  get length(): number {
-    return this.count;
-  }
-
   add(...values: CopyValue[]): void {
     let line = '';
     for (let i = 0; i < values.length; i++) {
