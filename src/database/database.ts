@@ -92,19 +92,36 @@ export class Database {
   }
 }
 
-/** Applies every migration not applied yet; node-pg-migrate's advisory lock lets racing instances wait. */
+/**
+ * node-pg-migrate's own advisory lock (this key) is a try-lock: a second instance starting beside the
+ * first fails with "Another migration is already running". So the lock is taken here with the blocking
+ * `pg_advisory_lock` on the key node-pg-migrate uses (its CLI, run by hand, still excludes us), and the
+ * runner goes without its own: racing instances wait for the first to finish, then find nothing to do.
+ */
+const MIGRATION_LOCK_KEY = '7241865325823964';
+
+/** Applies every migration not applied yet; instances starting together wait for each other. */
 export async function migrate(url: string): Promise<void> {
-  await runMigrations({
-    databaseUrl: url,
-    dir: MIGRATIONS_DIR,
-    migrationsTable: MIGRATIONS_TABLE,
-    direction: 'up',
-    count: Infinity,
-    checkOrder: true,
-    singleTransaction: true,
-    log: () => {},
-    verbose: false,
-  });
+  const client = new Client({ connectionString: url, application_name: 'subledger-migrate' });
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [MIGRATION_LOCK_KEY]);
+    await runMigrations({
+      dbClient: client,
+      dir: MIGRATIONS_DIR,
+      migrationsTable: MIGRATIONS_TABLE,
+      direction: 'up',
+      count: Infinity,
+      checkOrder: true,
+      singleTransaction: true,
+      noLock: true,
+      log: () => {},
+      verbose: false,
+    });
+  } finally {
+    // Ending the session releases the advisory lock too, also when a migration failed.
+    await client.end();
+  }
 }
 
 export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
