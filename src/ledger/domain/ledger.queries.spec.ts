@@ -83,6 +83,20 @@ describe('ledger queries', () => {
     expect(second.nextCursor).toBeNull();
   });
 
+  it('searches by id prefix, page by page, and ends where the prefix ends', () => {
+    const ids = ['acme', 'acme-1', 'acme-2', 'acme-3', 'acmf', 'Acme-0', 'zeta'];
+    const state = stateOf(openParent(), ...ids.map((id) => createSub(id)));
+    const first = listSubAccounts(state, NOW, { idPrefix: 'acme-', limit: 2 });
+    expect(first.items.map((item) => item.id)).toEqual(['acme-1', 'acme-2']);
+    const second = listSubAccounts(state, NOW, { idPrefix: 'acme-', limit: 2, cursor: first.nextCursor! });
+    expect(second.items.map((item) => item.id)).toEqual(['acme-3']);
+    expect(second.nextCursor).toBeNull();
+    const exact = listSubAccounts(state, NOW, { idPrefix: 'acme-', limit: 3 });
+    expect(exact.items.map((item) => item.id)).toEqual(['acme-1', 'acme-2', 'acme-3']);
+    expect(exact.nextCursor).toBeNull();
+    expect(listSubAccounts(state, NOW, { idPrefix: 'nobody' }).items).toEqual([]);
+  });
+
   it('refuses a forged cursor and a limit out of 1..500', () => {
     const state = stateOf(openParent(), createSub('a'));
     expect(() => listSubAccounts(state, NOW, { cursor: 'not-a-cursor' })).toThrow('validation_failed');

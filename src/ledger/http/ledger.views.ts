@@ -51,7 +51,7 @@ export function subAccountPage(
   state: LedgerState,
   now: Date,
   principal: Principal,
-  query: { cursor?: string; limit?: number },
+  query: { cursor?: string; limit?: number; idPrefix?: string },
 ): { items: SubAccountResponse[]; nextCursor: string | null } {
   const page = listSubAccounts(state, now, query);
   return {

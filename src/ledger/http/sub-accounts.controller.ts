@@ -32,7 +32,7 @@ import {
   AllocateCreditsDto,
   CreateSubAccountDto,
   CreateSubAccountsBatchDto,
-  PageQueryDto,
+  SubAccountPageQueryDto,
   ReturnCreditsDto,
   SetQuotaDto,
   UpdateSubAccountDto,
@@ -163,17 +163,20 @@ export class SubAccountsController {
 
   @Get()
   @Roles('parent')
-  @ApiOperation({ summary: 'Sub-accounts with their balances, in id order, cursor-paginated' })
+  @ApiOperation({
+    summary: 'Sub-accounts with their balances, in id order, cursor-paginated; `idPrefix` searches by id',
+  })
   @ApiOkResponse({ type: SubAccountPageDto })
   async list(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
-    @Query() query: PageQueryDto,
+    @Query() query: SubAccountPageQueryDto,
   ): Promise<{ items: SubAccountResponse[]; nextCursor: string | null }> {
     const now = this.ledger.now();
     const page = {
       ...(query.cursor === undefined ? {} : { cursor: query.cursor }),
       ...(query.limit === undefined ? {} : { limit: Number(query.limit) }),
+      ...(query.idPrefix === undefined ? {} : { idPrefix: query.idPrefix }),
     };
     return (
       await this.ledger.read(context, parentId, (state) =>

@@ -151,3 +151,13 @@ export class PageQueryDto {
   @Matches(/^[1-9]\d{0,2}$/, { message: 'limit must be an integer from 1 to 500' })
   limit?: string;
 }
+
+export class SubAccountPageQueryDto extends PageQueryDto {
+  @ApiPropertyOptional({
+    description: 'only the sub-accounts whose id starts with this (case-sensitive), still in id order',
+    example: 'acme-',
+  })
+  @IsOptional()
+  @Matches(ID_PATTERN, { message: 'idPrefix must be the start of an id: letters, digits, _ . -' })
+  idPrefix?: string;
+}
