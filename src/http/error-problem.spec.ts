@@ -32,6 +32,7 @@ const DOMAIN_CODES = {
   close_too_large: true,
   invoices_exceed_one_append: true,
   invoices_changed: true,
+  reversal_exceeds_usage: true,
 } as const satisfies Record<DomainErrorCode, true>;
 
 const site = { method: 'POST', url: '/v1/parents/p/usage?x=1' };

@@ -35,6 +35,7 @@ export const PROBLEMS = {
     status: 409,
     title: "The period's usage changed while its invoices were written; close it again",
   },
+  reversal_exceeds_usage: { status: 409, title: 'The reversal exceeds what is left of the usage to reverse' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type; send application/json' },
   unprocessable: { status: 422, title: 'Unprocessable request' },

@@ -62,6 +62,20 @@ export interface BillableUsageTotal {
   readonly credits: bigint | number;
 }
 
+/**
+ * A reversal of usage billed on an invoice already issued (SPEC §10): credited on this period's
+ * invoice of the sub-account at the price it was billed at, naming that invoice.
+ */
+export interface UsageCredit {
+  readonly subAccountId: string;
+  readonly usageId: string;
+  readonly meter: string;
+  readonly credits: bigint | number;
+  readonly unitPrice: string;
+  readonly originalPeriod: BillingPeriod;
+  readonly originalInvoiceId: string;
+}
+
 export interface BuildInvoicesInput {
   readonly parent: InvoiceParent;
   readonly period: BillingPeriod;
@@ -76,6 +90,8 @@ export interface BuildInvoicesInput {
   readonly usage: readonly BillableUsage[];
   /** On-time usage given as totals instead of records; added to the lines as records would be. */
   readonly usageTotals?: readonly BillableUsageTotal[];
+  /** Reversals of usage of closed periods, each a negative credit line. */
+  readonly usageCredits?: readonly UsageCredit[];
   readonly issuedAt: string;
   /** The parent's next invoice sequence number: 1 + the sequence of its last issued invoice (1 if none). */
   readonly nextSequence: number;
@@ -105,12 +121,21 @@ export interface LateInvoiceLine extends InvoiceLine {
   readonly usage: readonly LateUsageItem[];
 }
 
+/** A reversed usage of an issued invoice: `amountMinor` is negative, `credits` the credits reversed. */
+export interface CreditInvoiceLine extends InvoiceLine {
+  readonly usageId: string;
+  readonly originalPeriod: BillingPeriod;
+  readonly originalInvoiceId: string;
+}
+
 /** What one sub-account owes on an invoice. */
 export interface InvoiceSection {
   readonly subAccountId: string;
   readonly name: string;
   readonly lines: readonly InvoiceLine[];
   readonly lateLines: readonly LateInvoiceLine[];
+  /** Present only when the section credits reversed usage of an issued invoice. */
+  readonly creditLines?: readonly CreditInvoiceLine[];
   readonly subtotalMinor: string;
   readonly subtotal: string;
 }
@@ -189,6 +214,7 @@ interface SectionDraft {
   name: string;
   readonly onTime: PricedUsage[];
   readonly late: PricedUsage[];
+  readonly credits: UsageCredit[];
 }
 
 interface InvoiceDraft {
@@ -252,7 +278,22 @@ function buildSection(subAccountId: string, draft: SectionDraft, currency: strin
     })
     .sort((a, b) => byCodeUnits(a.originalPeriod, b.originalPeriod) || byCodeUnits(a.meter, b.meter));
 
-  const subtotalMinor = [...lines, ...lateLines].reduce(
+  const creditLines = [...draft.credits]
+    .sort((a, b) => byCodeUnits(a.originalPeriod, b.originalPeriod) || byCodeUnits(a.usageId, b.usageId))
+    .map((credit): CreditInvoiceLine => {
+      const amountMinor = -lineAmountMinor(credit.credits, credit.unitPrice, currency);
+      return {
+        meter: credit.meter,
+        unitPrice: credit.unitPrice,
+        credits: toJsonInteger(toCredits(credit.credits)),
+        amountMinor: toJsonInteger(amountMinor),
+        amount: formatMinor(amountMinor, currency),
+        usageId: credit.usageId,
+        originalPeriod: credit.originalPeriod,
+        originalInvoiceId: credit.originalInvoiceId,
+      };
+    });
+  const subtotalMinor = [...lines, ...lateLines, ...creditLines].reduce(
     (total, line) => total + BigInt(line.amountMinor),
     0n,
   );
@@ -261,6 +302,7 @@ function buildSection(subAccountId: string, draft: SectionDraft, currency: strin
     name: draft.name,
     lines,
     lateLines,
+    ...(creditLines.length > 0 ? { creditLines } : {}),
     subtotalMinor: toJsonInteger(subtotalMinor),
     subtotal: formatMinor(subtotalMinor, currency),
   };
@@ -320,7 +362,7 @@ export function buildInvoices(input: BuildInvoicesInput): Invoice[] {
     const sections = draftFor(billTo).sections;
     let section = sections.get(terms.subAccountId);
     if (!section) {
-      section = { name: terms.name, onTime: [], late: [] };
+      section = { name: terms.name, onTime: [], late: [], credits: [] };
       sections.set(terms.subAccountId, section);
     }
     // The current name wins over a past period's, so a renamed sub-account shows one name.
@@ -389,6 +431,18 @@ export function buildInvoices(input: BuildInvoicesInput): Invoice[] {
       terms,
       originalPeriod: period,
     });
+  }
+
+  for (const credit of input.usageCredits ?? []) {
+    const subAccountId = requireText(credit.subAccountId, 'usageCredits.subAccountId');
+    const terms = currentTerms.get(subAccountId);
+    if (!terms)
+      fail(`no terms of ${period} for sub-account ${subAccountId} (credit of usage ${credit.usageId})`);
+    parseUnitPrice(credit.unitPrice);
+    if (parseBillingPeriod(credit.originalPeriod) >= period) {
+      fail(`the credit of usage ${credit.usageId} is of ${credit.originalPeriod}, not before ${period}`);
+    }
+    sectionFor(terms).credits.push(credit);
   }
 
   const ordered = [...drafts.values()].sort((a, b) => {

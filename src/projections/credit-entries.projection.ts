@@ -59,6 +59,15 @@ export const creditEntriesProjection: Projection = {
           if (event.data.returnedCredits > 0)
             add(rows, event, POOL_ACCOUNT, event.data.returnedCredits, null);
           break;
+        case 'CreditsExpired':
+          for (const from of event.data.fromSubAccounts) {
+            add(rows, event, from.subAccountId, from.credits, from.balancesAfter);
+          }
+          add(rows, event, POOL_ACCOUNT, event.data.credits, null);
+          break;
+        case 'UsageReversed':
+          add(rows, event, event.data.subAccountId, event.data.credits, event.data.balancesAfter.subAccount);
+          break;
         default:
           unhandledEvent(event);
       }

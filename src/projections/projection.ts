@@ -89,6 +89,8 @@ const CREDIT_NEUTRAL_EVENT_TYPES = [
   'ApiKeyRevoked',
   'BillingPeriodClosed',
   'InvoiceIssued',
+  'RecurringAllocationSet',
+  'RecurringAllocationFailed',
 ] as const satisfies readonly LedgerEvent['type'][];
 
 type CreditNeutralEventType = (typeof CREDIT_NEUTRAL_EVENT_TYPES)[number];

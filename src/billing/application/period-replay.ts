@@ -8,6 +8,8 @@ import {
   invoicesOfOpenPeriod,
   ledgerStreamName,
   requireParent,
+  subtractBillableUsage,
+  type CreditReversal,
   type InvoiceCommit,
   type LateUsage,
   type LedgerEvent,
@@ -54,6 +56,7 @@ export async function replayPeriod(
   const state = initialLedgerState();
   const onTime = new Map<string, Map<string, bigint>>();
   const late: LateUsage[] = [];
+  const reversals: CreditReversal[] = [];
   let recomputed: Invoice[] | null = null;
   const issued: Invoice[] = [];
   const stopAt = options.draft?.revision;
@@ -79,7 +82,7 @@ export async function replayPeriod(
         }
         issued.push(event.data);
       } else if (event.type === 'BillingPeriodClosed' && event.data.period === period) {
-        recomputed = invoicesOf(state, period, { onTime, late }, new Date(event.data.closedAt));
+        recomputed = invoicesOf(state, period, { onTime, late, reversals }, new Date(event.data.closedAt));
         // A close too big for one append: its invoices are the chunks it committed, nothing after it.
         if (event.data.invoices) {
           committed = event.data.invoices;
@@ -89,6 +92,23 @@ export async function replayPeriod(
         const { subAccountId, usageId, meter, credits, occurredAt } = event.data;
         if (event.data.late) late.push({ subAccountId, usageId, meter, credits, occurredAt });
         else addTotal(onTime, subAccountId, meter, credits);
+      } else if (event.type === 'UsageReversed') {
+        // Net of reversals while the usage's period was open; credited on a later one after it closed.
+        const { creditLine } = event.data;
+        if (creditLine === null && event.data.originalPeriod === period) {
+          subtractBillableUsage({ onTime, late }, event.data);
+        } else if (creditLine !== null && creditLine.period === period) {
+          const { subAccountId, usageId, meter, credits, originalPeriod } = event.data;
+          reversals.push({
+            subAccountId,
+            usageId,
+            meter,
+            credits,
+            unitPrice: creditLine.unitPrice,
+            originalPeriod,
+            originalInvoiceId: creditLine.originalInvoiceId,
+          });
+        }
       }
       evolve(state, event);
       revision = Number(recorded.revision);
@@ -116,7 +136,7 @@ export async function replayPeriod(
     throw new DomainError('not_found', `the ledger of ${parentId} does not reach revision ${stopAt}`);
   }
   const draft = options.draft?.invoices ?? invoicesOfOpenPeriod(state, period, options.now);
-  const again = invoicesOf(state, period, { onTime, late }, options.now);
+  const again = invoicesOf(state, period, { onTime, late, reversals }, options.now);
   const { matches, differences } = compareInvoices(draft, again);
   return {
     parentId,

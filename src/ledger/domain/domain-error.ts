@@ -17,6 +17,7 @@ const KIND_OF: Readonly<Record<DomainErrorCode, ErrorKind>> = {
   close_too_large: 'unprocessable',
   invoices_exceed_one_append: 'conflict',
   invoices_changed: 'conflict',
+  reversal_exceeds_usage: 'conflict',
 };
 
 export type DomainErrorCode =
@@ -37,7 +38,9 @@ export type DomainErrorCode =
   /** Internal to the close: its invoices must be written to `ledgerinvoices-` first (never answered). */
   | 'invoices_exceed_one_append'
   /** Internal to the close: what was written to `ledgerinvoices-` is no longer what it would issue. */
-  | 'invoices_changed';
+  | 'invoices_changed'
+  /** A reversal of more credits than its usage has left unreversed. */
+  | 'reversal_exceeds_usage';
 
 /**
  * A command refused by a business rule or by its input; no event was decided. `reason` is the rule's

@@ -1,4 +1,5 @@
 import { MAX_CREDITS_PER_OPERATION, MAX_TOTAL_CREDITS } from './credits';
+import type { LedgerEvent } from './ledger.events';
 import {
   NOW,
   PARENT_ID,
@@ -85,9 +86,16 @@ describe('ledger decider: parent account', () => {
               credits: 20_000,
               reference: 'PO-17',
               purchasedAt: NOW.toISOString(),
-              balancesAfter: { pool: { purchased: 25_000, allocated: 0, available: 25_000, used: 0 } },
+              balancesAfter: {
+                pool: { purchased: 25_000, allocated: 0, available: 25_000, used: 0, expired: 0 },
+              },
+              lotId: 'lot-2',
+              kind: 'paid',
+              expiresAt: null,
+              priority: 50,
             },
-          },
+            metadata: { schemaVersion: 2 },
+          } as LedgerEvent,
         ]);
     });
 
@@ -102,9 +110,16 @@ describe('ledger decider: parent account', () => {
               credits: 1e12,
               reference: null,
               purchasedAt: NOW.toISOString(),
-              balancesAfter: { pool: { purchased: 1e12, allocated: 0, available: 1e12, used: 0 } },
+              balancesAfter: {
+                pool: { purchased: 1e12, allocated: 0, available: 1e12, used: 0, expired: 0 },
+              },
+              lotId: 'lot-1',
+              kind: 'paid',
+              expiresAt: null,
+              priority: 50,
             },
-          },
+            metadata: { schemaVersion: 2 },
+          } as LedgerEvent,
         ]);
     });
 
@@ -138,10 +153,21 @@ describe('ledger decider: parent account', () => {
               reference: null,
               purchasedAt: NOW.toISOString(),
               balancesAfter: {
-                pool: { purchased: MAX_TOTAL_CREDITS, allocated: 0, available: MAX_TOTAL_CREDITS, used: 0 },
+                pool: {
+                  purchased: MAX_TOTAL_CREDITS,
+                  allocated: 0,
+                  available: MAX_TOTAL_CREDITS,
+                  used: 0,
+                  expired: 0,
+                },
               },
+              lotId: `lot-${purchases + 1}`,
+              kind: 'paid',
+              expiresAt: null,
+              priority: 50,
             },
-          },
+            metadata: { schemaVersion: 2 },
+          } as LedgerEvent,
         ]);
     });
 

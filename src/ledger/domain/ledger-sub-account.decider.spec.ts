@@ -21,7 +21,10 @@ const pool = (purchased: number, allocated: number, used: number) => ({
   allocated,
   available: purchased - allocated,
   used,
+  expired: 0,
 });
+/** Every credit of these tests is of the one lot their history bought. */
+const lot1 = (credits: number) => [{ lotId: 'lot-1', credits }];
 const sub = (quota: number, used: number) => ({ quota, used, remaining: quota - used });
 
 describe('ledger decider: sub-accounts and their credits', () => {
@@ -84,6 +87,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
               credits: 5_000,
               reason: 'initial-quota',
               balancesAfter: { subAccount: sub(5_000, 0), pool: pool(20_000, 5_000, 0) },
+              portions: lot1(5_000),
             },
           },
         ]);
@@ -149,6 +153,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
               credits: 8_000,
               reason: 'allocation',
               balancesAfter: { subAccount: sub(8_000, 0), pool: pool(20_000, 8_000, 0) },
+              portions: lot1(8_000),
             },
           },
         ]);
@@ -166,6 +171,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
               credits: 20_000,
               reason: 'allocation',
               balancesAfter: { subAccount: sub(20_000, 0), pool: pool(20_000, 20_000, 0) },
+              portions: lot1(20_000),
             },
           },
         ]);
@@ -218,8 +224,9 @@ describe('ledger decider: sub-accounts and their credits', () => {
               reason: 'quota-lowered',
               balancesAfter: {
                 subAccount: { quota: 2_000, used: 2_000, remaining: 0 },
-                pool: { purchased: 20_000, allocated: 2_000, available: 18_000, used: 2_000 },
+                pool: pool(20_000, 2_000, 2_000),
               },
+              portions: lot1(6_000),
             },
           },
         ]);
@@ -244,6 +251,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
               credits: 2_000,
               reason: 'quota-raised',
               balancesAfter: { subAccount: sub(10_000, 2_000), pool: pool(20_000, 10_000, 2_000) },
+              portions: lot1(2_000),
             },
           },
         ]);
@@ -284,6 +292,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
               credits: 1e12,
               reason: 'quota-lowered',
               balancesAfter: { subAccount: sub(1e12, 0), pool: pool(2e12, 1e12, 0) },
+              portions: [{ lotId: 'lot-2', credits: 1e12 }],
             },
           },
         ]);
@@ -306,6 +315,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
               credits: 1_000,
               reason: 'return',
               balancesAfter: { subAccount: sub(7_000, 2_000), pool: pool(20_000, 7_000, 2_000) },
+              portions: lot1(1_000),
             },
           },
         ]);
@@ -323,6 +333,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
               credits: 6_000,
               reason: 'return',
               balancesAfter: { subAccount: sub(2_000, 2_000), pool: pool(20_000, 2_000, 2_000) },
+              portions: lot1(6_000),
             },
           },
         ]);
@@ -444,6 +455,7 @@ describe('ledger decider: sub-accounts and their credits', () => {
               closedAt: NOW.toISOString(),
               returnedCredits: 5_500,
               balancesAfter: { subAccount: sub(2_500, 2_500), pool: pool(20_000, 2_500, 2_500) },
+              portions: lot1(5_500),
             },
           },
           {

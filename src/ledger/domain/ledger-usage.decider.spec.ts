@@ -57,8 +57,9 @@ describe('ledger decider: usage', () => {
             }),
             balancesAfter: {
               subAccount: { quota: 1_000, used: 250, remaining: 750 },
-              pool: { purchased: 20_000, allocated: 2_000, available: 18_000, used: 250 },
+              pool: { purchased: 20_000, allocated: 2_000, available: 18_000, used: 250, expired: 0 },
             },
+            portions: [{ lotId: 'lot-1', credits: 250 }],
           },
         },
       ]);

@@ -1,4 +1,12 @@
-import { hasEnded, isBillingPeriod, nextPeriod, periodOf, type BillingPeriod } from '../../invoicing';
+import {
+  hasEnded,
+  isBillingPeriod,
+  nextPeriod,
+  parentInvoiceId,
+  periodOf,
+  subAccountInvoiceId,
+  type BillingPeriod,
+} from '../../invoicing';
 import { MAX_CREDITS_PER_OPERATION, MAX_TOTAL_CREDITS, requireCredits } from './credits';
 import { DomainError } from './domain-error';
 import type {
@@ -6,15 +14,19 @@ import type {
   CloseBillingPeriod,
   CloseSubAccount,
   CreateSubAccount,
+  ExpireCredits,
   IssueApiKey,
   LedgerCommand,
   NewApiKey,
   OpenParentAccount,
   PurchaseCredits,
   RecordUsage,
+  RenewRecurringAllocations,
   ReturnCredits,
+  ReverseUsage,
   RevokeApiKey,
   SetQuota,
+  SetRecurringAllocation,
   UpdateParentAccount,
   UpdateSubAccount,
 } from './ledger.commands';
@@ -25,20 +37,40 @@ import type {
   BillingModelChanged,
   BillingPeriodClosed,
   CreditPriceChanged,
+  CreditsExpired,
+  CreditsReturned,
   InvoiceCommit,
   InvoiceIssued,
   LedgerEvent,
+  LotPortion,
   PoolBalances,
   QuotaAllocated,
+  SubAccountBalances,
   SubAccountRenamed,
   UsageRecorded,
+  UsageReversed,
 } from './ledger.events';
 import {
+  DEFAULT_LOT_PRIORITY,
+  MAX_LOT_PRIORITY,
+  reversed,
+  sumOf,
+  takePortions,
+  unusedIn,
+  type LotState,
+} from './ledger.lots';
+import { termsFor } from './ledger.queries';
+import {
+  isUsageReversible,
+  liveAt,
   liveReceipt,
   poolBalances,
   requireParent,
   requireSubAccount,
+  returnPortions,
+  reversalPortions,
   termAt,
+  usagePortions,
   type LedgerState,
   type ParentState,
   type SubAccountState,
@@ -50,6 +82,7 @@ import {
   requireCurrency,
   requireId,
   requireInstant,
+  requireLotKind,
   requireMeter,
   requireName,
   requirePrice,
@@ -123,13 +156,30 @@ export function decide(command: LedgerCommand, state: LedgerState): LedgerEvent[
       return revokeApiKey(command, state);
     case 'CloseBillingPeriod':
       return closeBillingPeriod(command, state);
+    case 'ExpireCredits':
+      return expireCredits(command, state);
+    case 'RenewRecurringAllocations':
+      return renewRecurringAllocations(command, state);
+    case 'SetRecurringAllocation':
+      return setRecurringAllocation(command, state);
+    case 'ReverseUsage':
+      return decideReversal(command, state).events;
     default:
       throw new DomainError('validation_failed', `unknown command ${(command as { type: string }).type}`);
   }
 }
 
-/** The result a caller gets back besides the events: the usage answer for RecordUsage. */
-export type LedgerResult = UsageResult | null;
+export type ReversalResult = {
+  reversalId: string;
+  usageId: string;
+  credits: number;
+  /** The sub-account's remaining credits after it. */
+  remaining: number;
+  replayed: boolean;
+};
+
+/** The result a caller gets back besides the events: the answer of RecordUsage and ReverseUsage. */
+export type LedgerResult = UsageResult | ReversalResult | null;
 
 export type LedgerDecision = { events: LedgerEvent[]; result: LedgerResult };
 
@@ -140,6 +190,7 @@ export function decideWithResult(
   lookup?: UsageKeyLookup,
 ): LedgerDecision {
   if (command.type === 'RecordUsage') return decideUsage(command, state, lookup);
+  if (command.type === 'ReverseUsage') return decideReversal(command, state);
   return { events: decide(command, state), result: null };
 }
 
@@ -206,6 +257,13 @@ export function decideUsage(
       `usage of ${credits} credits exceeds the ${remaining} remaining in sub-account ${subAccount.id}`,
     );
   }
+  const portions = usagePortions(state, subAccount, credits, occurredAt.getTime());
+  if (portions === null) {
+    throw new DomainError(
+      'insufficient_quota',
+      `usage of ${credits} credits exceeds what sub-account ${subAccount.id} holds of lots that had not expired at ${occurredAt.toISOString()}`,
+    );
+  }
 
   const { billingPeriod, late } = billingPeriodFor(state, occurredAt, now);
   const event: UsageRecorded = {
@@ -230,6 +288,7 @@ export function decideUsage(
         },
         pool: { ...poolBalances(parent), used: parent.used + credits },
       },
+      portions,
     },
   };
   return { events: [event], result: { usageId, remaining: remaining - credits, replayed: false } };
@@ -273,7 +332,18 @@ function purchaseCredits(command: PurchaseCredits, state: LedgerState): LedgerEv
   const credits = requireCredits('credits', data.credits, { min: 1 });
   const reference =
     data.reference === undefined ? null : requireText('reference', data.reference, MAX_REFERENCE_LENGTH);
+  const kind = data.kind === undefined ? 'paid' : requireLotKind(data.kind);
+  const priority =
+    data.priority === undefined
+      ? DEFAULT_LOT_PRIORITY
+      : requireCredits('priority', data.priority, { min: 0, max: MAX_LOT_PRIORITY });
+  const expiresAt = data.expiresAt === undefined ? null : requireInstant('expiresAt', data.expiresAt);
+  if (expiresAt !== null && expiresAt.getTime() <= command.metadata.now.getTime()) {
+    throw new DomainError('validation_failed', 'expiresAt must be in the future');
+  }
   const parent = requireParent(state);
+  // Lots bought before lots existed are `lot-r<revision>`, so the two never meet.
+  const lotId = `lot-${state.lots.size + 1}`;
   if (parent.purchased + credits > MAX_TOTAL_CREDITS) {
     throw new DomainError(
       'limit_exceeded',
@@ -294,8 +364,14 @@ function purchaseCredits(command: PurchaseCredits, state: LedgerState): LedgerEv
             available: availableOf(parent) + credits,
           },
         },
+        lotId,
+        kind,
+        expiresAt: expiresAt?.toISOString() ?? null,
+        priority,
       },
-    },
+      // Schema version 2: the lot fields (docs/events.md).
+      metadata: { schemaVersion: 2 },
+    } as LedgerEvent,
   ];
 }
 
@@ -351,7 +427,7 @@ function createSubAccount(command: CreateSubAccount, state: LedgerState): Ledger
   if (state.subAccounts.has(subAccountId)) {
     throw new DomainError('already_exists', `sub-account ${subAccountId} already exists`);
   }
-  requireAvailable(parent, quota);
+  const portions = quota > 0 ? requireAllocatable(state, quota, command.metadata.now) : [];
   const events: LedgerEvent[] = [
     {
       type: 'SubAccountCreated',
@@ -367,10 +443,13 @@ function createSubAccount(command: CreateSubAccount, state: LedgerState): Ledger
   ];
   if (quota > 0) {
     events.push(
-      quotaAllocated(subAccountId, quota, 'initial-quota', {
-        subAccount: { quota, used: 0, remaining: quota },
-        pool: allocate(parent, quota),
-      }),
+      quotaAllocated(
+        subAccountId,
+        quota,
+        'initial-quota',
+        { subAccount: { quota, used: 0, remaining: quota }, pool: allocate(parent, quota) },
+        portions,
+      ),
     );
   }
   return events;
@@ -429,9 +508,15 @@ function setQuota(command: SetQuota, state: LedgerState): LedgerEvent[] {
   }
   if (quota > subAccount.quota) {
     const credits = quota - subAccount.quota;
-    requireAvailable(parent, credits);
+    const portions = requireAllocatable(state, credits, command.metadata.now);
     return [
-      quotaAllocated(subAccount.id, credits, 'quota-raised', afterAllocation(subAccount, parent, credits)),
+      quotaAllocated(
+        subAccount.id,
+        credits,
+        'quota-raised',
+        afterAllocation(subAccount, parent, credits),
+        portions,
+      ),
     ];
   }
   if (quota < subAccount.quota) {
@@ -442,7 +527,7 @@ function setQuota(command: SetQuota, state: LedgerState): LedgerEvent[] {
       );
     }
     const credits = subAccount.quota - quota;
-    return [creditsReturned(subAccount, parent, credits, 'quota-lowered')];
+    return [creditsReturned(state, subAccount, parent, credits, 'quota-lowered')];
   }
   return [];
 }
@@ -451,8 +536,16 @@ function allocateQuota(command: AllocateQuota, state: LedgerState): LedgerEvent[
   const credits = requireCredits('credits', command.data.credits, { min: 1 });
   const parent = requireParent(state);
   const subAccount = requireActive(requireSubAccount(state, command.data.subAccountId));
-  requireAvailable(parent, credits);
-  return [quotaAllocated(subAccount.id, credits, 'allocation', afterAllocation(subAccount, parent, credits))];
+  const portions = requireAllocatable(state, credits, command.metadata.now);
+  return [
+    quotaAllocated(
+      subAccount.id,
+      credits,
+      'allocation',
+      afterAllocation(subAccount, parent, credits),
+      portions,
+    ),
+  ];
 }
 
 function returnCredits(command: ReturnCredits, state: LedgerState): LedgerEvent[] {
@@ -470,7 +563,7 @@ function returnCredits(command: ReturnCredits, state: LedgerState): LedgerEvent[
   }
   // "Return everything unused" with nothing unused moves nothing, so records nothing.
   if (credits === 0) return [];
-  return [creditsReturned(subAccount, parent, credits, 'return')];
+  return [creditsReturned(state, subAccount, parent, credits, 'return')];
 }
 
 /**
@@ -495,6 +588,7 @@ function closeSubAccount(command: CloseSubAccount, state: LedgerState): LedgerEv
           subAccount: { quota: subAccount.used, used: subAccount.used, remaining: 0 },
           pool: allocate(parent, -returnedCredits),
         },
+        portions: returnPortions(state, subAccount, returnedCredits),
       },
     },
   ];
@@ -676,15 +770,20 @@ function requireActive(subAccount: SubAccountState): SubAccountState {
   return subAccount;
 }
 
-/** Rule 1. */
-function requireAvailable(parent: ParentState, credits: number): void {
-  const available = availableOf(parent);
-  if (credits > available) {
+/**
+ * Rule 1, with lots: the pool's portions an allocation takes, in burn order, of lots not past their
+ * expiresAt at `now`; refused when they hold too few.
+ */
+function requireAllocatable(state: LedgerState, credits: number, now: Date): LotPortion[] {
+  const portions = takePortions(state.lotOrder, credits, (lot) => lot.pool, liveAt(now.getTime()));
+  if (portions === null) {
+    const available = sumOf(state.lotOrder, (lot) => lot.pool, liveAt(now.getTime()));
     throw new DomainError(
       'insufficient_pool',
       `allocating ${credits} credits exceeds the ${available} available in the pool`,
     );
   }
+  return portions;
 }
 
 function requireNewApiKey(key: NewApiKey): NewApiKey {
@@ -698,7 +797,7 @@ function requireNewApiKey(key: NewApiKey): NewApiKey {
 }
 
 function availableOf(parent: ParentState): number {
-  return parent.purchased - parent.allocated;
+  return parent.purchased - parent.allocated - parent.expired;
 }
 
 /** The pool after moving `credits` from it into quotas (negative: back from quotas). */
@@ -708,6 +807,7 @@ function allocate(parent: ParentState, credits: number): PoolBalances {
     allocated: parent.allocated + credits,
     available: availableOf(parent) - credits,
     used: parent.used,
+    expired: parent.expired,
   };
 }
 
@@ -724,11 +824,13 @@ function quotaAllocated(
   credits: number,
   reason: QuotaAllocated['data']['reason'],
   balancesAfter: BalancesAfter,
+  portions: LotPortion[],
 ): QuotaAllocated {
-  return { type: 'QuotaAllocated', data: { subAccountId, credits, reason, balancesAfter } };
+  return { type: 'QuotaAllocated', data: { subAccountId, credits, reason, balancesAfter, portions } };
 }
 
 function creditsReturned(
+  state: LedgerState,
   subAccount: SubAccountState,
   parent: ParentState,
   credits: number,
@@ -745,6 +847,377 @@ function creditsReturned(
         subAccount: { quota, used: subAccount.used, remaining: quota - subAccount.used },
         pool: allocate(parent, -credits),
       },
+      portions: returnPortions(state, subAccount, credits),
+    },
+  };
+}
+
+/*
+ * SPEC §10: expiry, recurring allocations and reversals. The timer's two commands (ExpireCredits,
+ * RenewRecurringAllocations) decide nothing when nothing is due, so the service can send them as often
+ * as it likes from as many instances as it likes: a second run finds the work recorded and records
+ * nothing (docs/events.md, "Credit lots").
+ */
+
+/** SUBLEDGER_EXPIRY_GRACE's default: late usage that occurred before expiresAt has 48 h to arrive. */
+export const DEFAULT_EXPIRY_GRACE_MS = 48 * 60 * 60 * 1000;
+
+/**
+ * Everything left of each lot whose expiresAt + grace has passed: its pool part and every quota's
+ * unused part of it, one CreditsExpired per lot in burn order, the balances running from one to the
+ * next. A lot lapses once with a CreditsExpired even when nothing was left of it (so the schedule knows
+ * it is done), and again only if a reversal gave it credits back after that. Used credits never expire; issued and draft invoices bill usage only, so an expiry never
+ * changes what a close issues (docs/events.md, "Expiry, late usage and the close").
+ */
+function expireCredits(command: ExpireCredits, state: LedgerState): LedgerEvent[] {
+  const graceMs = requireCredits('graceMs', command.data.graceMs, { min: 0, max: Number.MAX_SAFE_INTEGER });
+  const parent = requireParent(state);
+  const nowMs = command.metadata.now.getTime();
+  const due = state.lotOrder.filter(
+    (lot) => lot.expiresAtMs + graceMs <= nowMs && (!lot.lapsed || lot.pool + lot.inQuotas > 0),
+  );
+  if (due.length === 0) return [];
+  const holders = [...state.subAccounts.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const quotas = new Map<string, SubAccountBalances>();
+  const pool = poolBalances(parent);
+  const expired = pool.expired ?? 0;
+  let allocated = pool.allocated;
+  let totalExpired = expired;
+  return due.map((lot): CreditsExpired => {
+    const fromSubAccounts: CreditsExpired['data']['fromSubAccounts'] = [];
+    if (lot.inQuotas > 0) {
+      for (const subAccount of holders) {
+        const credits = unusedIn(subAccount.lots, lot);
+        if (credits === 0) continue;
+        const before = quotas.get(subAccount.id) ?? {
+          quota: subAccount.quota,
+          used: subAccount.used,
+          remaining: subAccount.quota - subAccount.used,
+        };
+        const after = {
+          quota: before.quota - credits,
+          used: before.used,
+          remaining: before.remaining - credits,
+        };
+        quotas.set(subAccount.id, after);
+        fromSubAccounts.push({ subAccountId: subAccount.id, credits, balancesAfter: after });
+      }
+    }
+    const fromQuotas = fromSubAccounts.reduce((sum, from) => sum + from.credits, 0);
+    allocated -= fromQuotas;
+    totalExpired += lot.pool + fromQuotas;
+    return {
+      type: 'CreditsExpired',
+      data: {
+        lotId: lot.lotId,
+        expiresAt: lot.expiresAt as string,
+        expiredAt: command.metadata.now.toISOString(),
+        credits: lot.pool + fromQuotas,
+        fromPool: lot.pool,
+        fromSubAccounts,
+        balancesAfter: {
+          pool: {
+            purchased: pool.purchased,
+            allocated,
+            available: pool.purchased - allocated - totalExpired,
+            used: pool.used,
+            expired: totalExpired,
+          },
+        },
+      },
+    };
+  });
+}
+
+/**
+ * The credits each lot holds as this decision goes: the pool's, and one sub-account's unused ones,
+ * starting from the state and moved by the events decided so far (the state is never written).
+ */
+class LotLedger {
+  private readonly pool = new Map<string, number>();
+  private readonly unused = new Map<string, number>();
+
+  constructor(private readonly state: LedgerState) {}
+
+  poolOf(lot: LotState): number {
+    return this.pool.get(lot.lotId) ?? lot.pool;
+  }
+
+  unusedOf(subAccount: SubAccountState, lot: LotState): number {
+    return this.unused.get(`${subAccount.id}\u0000${lot.lotId}`) ?? unusedIn(subAccount.lots, lot);
+  }
+
+  /** Moves `portions` from the pool into `subAccount`'s quota (negative: back). */
+  move(subAccount: SubAccountState, portions: readonly LotPortion[], sign: 1 | -1): void {
+    for (const { lotId, credits } of portions) {
+      const lot = this.state.lots.get(lotId) as LotState;
+      this.pool.set(lotId, this.poolOf(lot) - sign * credits);
+      this.unused.set(`${subAccount.id}\u0000${lotId}`, this.unusedOf(subAccount, lot) + sign * credits);
+    }
+  }
+}
+
+type RecurringBalances = { parent: PoolBalances; quota: number };
+
+/**
+ * One sub-account's recurring allocation of `period`: the unused part of the last one goes back (the
+ * portions that would burn last), then `credits` are allocated from the pool's live lots. Null when the
+ * pool, with what went back, cannot cover it: the caller records RecurringAllocationFailed, or refuses.
+ */
+function recurringEvents(
+  state: LedgerState,
+  lots: LotLedger,
+  balances: RecurringBalances,
+  subAccount: SubAccountState,
+  credits: number,
+  period: BillingPeriod,
+  now: Date,
+): { events: LedgerEvent[]; available: number } {
+  const nowMs = now.getTime();
+  const remaining = balances.quota - subAccount.used;
+  const reset = Math.min(subAccount.recurring.lastCredits, remaining);
+  const returned =
+    takePortions(reversed(state.lotOrder), reset, (lot) => lots.unusedOf(subAccount, lot)) ?? [];
+  lots.move(subAccount, returned, -1);
+  const portions = takePortions(state.lotOrder, credits, (lot) => lots.poolOf(lot), liveAt(nowMs));
+  if (portions === null) {
+    lots.move(subAccount, returned, 1);
+    return { events: [], available: sumOf(state.lotOrder, (lot) => lots.poolOf(lot), liveAt(nowMs)) };
+  }
+  lots.move(subAccount, portions, 1);
+  const events: LedgerEvent[] = [];
+  const pool = (allocatedDelta: number): PoolBalances => {
+    const allocated = balances.parent.allocated + allocatedDelta;
+    const expired = balances.parent.expired ?? 0;
+    return {
+      ...balances.parent,
+      allocated,
+      available: balances.parent.purchased - allocated - expired,
+    };
+  };
+  if (reset > 0) {
+    const quota = balances.quota - reset;
+    balances.parent = pool(-reset);
+    balances.quota = quota;
+    events.push({
+      type: 'CreditsReturned',
+      data: {
+        subAccountId: subAccount.id,
+        credits: reset,
+        reason: 'period-reset',
+        balancesAfter: {
+          subAccount: { quota, used: subAccount.used, remaining: quota - subAccount.used },
+          pool: balances.parent,
+        },
+        portions: returned,
+      },
+    } satisfies CreditsReturned);
+  }
+  const quota = balances.quota + credits;
+  balances.parent = pool(credits);
+  balances.quota = quota;
+  events.push({
+    type: 'QuotaAllocated',
+    data: {
+      subAccountId: subAccount.id,
+      credits,
+      reason: 'recurring',
+      balancesAfter: {
+        subAccount: { quota, used: subAccount.used, remaining: quota - subAccount.used },
+        pool: balances.parent,
+      },
+      portions,
+      period,
+    },
+  } satisfies QuotaAllocated);
+  return { events, available: 0 };
+}
+
+/**
+ * At each period start, every active sub-account with a recurring allocation not yet made (or failed)
+ * for the current period gets it, in sub-account id order. A restart after several periods makes the
+ * current period's only: the missed ones are past.
+ */
+function renewRecurringAllocations(command: RenewRecurringAllocations, state: LedgerState): LedgerEvent[] {
+  const parent = requireParent(state);
+  const now = command.metadata.now;
+  const period = periodOf(now);
+  const due = [...state.subAccounts.values()]
+    .filter(
+      (subAccount) =>
+        subAccount.status === 'active' &&
+        subAccount.recurring.credits !== null &&
+        (subAccount.recurring.lastPeriod === null || subAccount.recurring.lastPeriod < period),
+    )
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  if (due.length === 0) return [];
+  const lots = new LotLedger(state);
+  const events: LedgerEvent[] = [];
+  let pool = poolBalances(parent);
+  for (const subAccount of due) {
+    const credits = subAccount.recurring.credits as number;
+    const balances: RecurringBalances = { parent: pool, quota: subAccount.quota };
+    const renewed = recurringEvents(state, lots, balances, subAccount, credits, period, now);
+    if (renewed.events.length === 0) {
+      events.push({
+        type: 'RecurringAllocationFailed',
+        data: {
+          subAccountId: subAccount.id,
+          period,
+          credits,
+          available: renewed.available,
+          failedAt: now.toISOString(),
+        },
+      });
+      continue;
+    }
+    pool = balances.parent;
+    events.push(...renewed.events);
+  }
+  return events;
+}
+
+/**
+ * PUT …/recurring-allocation. Setting it makes the current period's allocation at once when none was
+ * made for it yet (refused, nothing recorded, when the pool cannot cover it); otherwise the new amount
+ * applies from the next period start. null stops it: the quota keeps what it has.
+ */
+function setRecurringAllocation(command: SetRecurringAllocation, state: LedgerState): LedgerEvent[] {
+  const given = command.data.credits;
+  const credits = given === null ? null : requireCredits('credits', given, { min: 1 });
+  const parent = requireParent(state);
+  const subAccount = requireActive(requireSubAccount(state, command.data.subAccountId));
+  const now = command.metadata.now;
+  const events: LedgerEvent[] = [];
+  if (credits !== subAccount.recurring.credits) {
+    events.push({
+      type: 'RecurringAllocationSet',
+      data: { subAccountId: subAccount.id, credits, setAt: now.toISOString() },
+    });
+  }
+  const period = periodOf(now);
+  if (credits === null || subAccount.recurring.lastPeriod === period) return events;
+  const balances: RecurringBalances = { parent: poolBalances(parent), quota: subAccount.quota };
+  const renewed = recurringEvents(state, new LotLedger(state), balances, subAccount, credits, period, now);
+  if (renewed.events.length === 0) {
+    throw new DomainError(
+      'insufficient_pool',
+      `a recurring allocation of ${credits} credits exceeds the ${renewed.available} available in the pool`,
+    );
+  }
+  return [...events, ...renewed.events];
+}
+
+/** What a repeated reversal must match: the credits asked for (null: all left) and the reason. */
+function reversalFingerprint(credits: number | null, reason: string): string {
+  return JSON.stringify([credits, reason]);
+}
+
+/**
+ * A correction of one usage record: its credits (all not yet reversed when none are given) go back to
+ * the quota. While the usage's billing period is open the draft loses them; once it is closed, its
+ * invoice stays as issued and the credit goes on the sub-account's invoice of the first open period,
+ * at the price the usage was billed at, naming the invoice that billed it. A reversal has its own
+ * idempotency key per usage: a repeat answers the original, a different payload is a conflict.
+ */
+export function decideReversal(
+  command: ReverseUsage,
+  state: LedgerState,
+): { events: LedgerEvent[]; result: ReversalResult } {
+  const data = command.data;
+  const now = command.metadata.now;
+  const parent = requireParent(state);
+  const reversalId = requireId('reversalId', data.reversalId);
+  const idempotencyKey = requireText('idempotencyKey', data.idempotencyKey, MAX_IDEMPOTENCY_KEY_LENGTH);
+  const reason = requireText('reason', data.reason, MAX_REFERENCE_LENGTH);
+  const given = data.credits === undefined ? null : requireCredits('credits', data.credits, { min: 1 });
+  const subAccount = requireSubAccount(state, data.subAccountId);
+  const usage = typeof data.usageId === 'string' ? state.usages.get(data.usageId) : undefined;
+  const latestMs = Math.max(now.getTime(), state.usageKeys.latestRecordedAtMs);
+  if (!usage || usage.subAccountId !== subAccount.id || !isUsageReversible(usage, latestMs)) {
+    throw new DomainError(
+      'not_found',
+      `usage ${String(data.usageId)} of sub-account ${subAccount.id} not found (usage can be reversed for 35 days)`,
+    );
+  }
+  const fingerprint = reversalFingerprint(given, reason);
+  const earlier = usage.reversals.get(idempotencyKey);
+  if (earlier) {
+    if (earlier.fingerprint !== fingerprint) {
+      throw new DomainError(
+        'idempotency_conflict',
+        `idempotency key "${idempotencyKey}" was already used for a different reversal (${earlier.reversalId})`,
+      );
+    }
+    return {
+      events: [],
+      result: {
+        reversalId: earlier.reversalId,
+        usageId: usage.usageId,
+        credits: earlier.credits,
+        remaining: subAccount.quota - subAccount.used,
+        replayed: true,
+      },
+    };
+  }
+  requireActive(subAccount);
+  const left = usage.credits - usage.reversed;
+  const credits = given ?? left;
+  if (credits > left || credits === 0) {
+    throw new DomainError(
+      'reversal_exceeds_usage',
+      `usage ${usage.usageId} has ${left} of its ${usage.credits} credits left to reverse; ${credits} asked`,
+    );
+  }
+  let creditLine: UsageReversed['data']['creditLine'] = null;
+  if (state.closedPeriods.has(usage.billingPeriod)) {
+    // Late usage was billed on its billing period's invoice at the terms of the period it occurred in.
+    const termsPeriod = usage.late ? periodOf(new Date(usage.occurredAt)) : usage.billingPeriod;
+    const terms = termsFor(state, subAccount.id, termsPeriod);
+    let period = periodOf(now);
+    while (state.closedPeriods.has(period)) period = nextPeriod(period);
+    creditLine = {
+      period,
+      originalInvoiceId:
+        terms.billingModel === 'bill-to-parent'
+          ? parentInvoiceId(parent.id, usage.billingPeriod)
+          : subAccountInvoiceId(parent.id, usage.billingPeriod, subAccount.id),
+      unitPrice: terms.creditPrice,
+    };
+  }
+  const used = subAccount.used - credits;
+  const event: UsageReversed = {
+    type: 'UsageReversed',
+    data: {
+      subAccountId: subAccount.id,
+      usageId: usage.usageId,
+      reversalId,
+      idempotencyKey,
+      credits,
+      reason,
+      originalPeriod: usage.billingPeriod,
+      meter: usage.meter,
+      occurredAt: usage.occurredAt,
+      creditLine,
+      reversedAt: now.toISOString(),
+      fingerprint,
+      portions: reversalPortions(state, subAccount, credits),
+      balancesAfter: {
+        subAccount: { quota: subAccount.quota, used, remaining: subAccount.quota - used },
+        pool: { ...poolBalances(parent), used: parent.used - credits },
+      },
+    },
+  };
+  // The usage it reverses, named as its cause (SPEC §10): the usageId names exactly one UsageRecorded.
+  const linked = { ...event, metadata: { $causationId: usage.usageId } } as LedgerEvent;
+  return {
+    events: [linked],
+    result: {
+      reversalId,
+      usageId: usage.usageId,
+      credits,
+      remaining: subAccount.quota - used,
+      replayed: false,
     },
   };
 }

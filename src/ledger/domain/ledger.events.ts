@@ -16,12 +16,17 @@ export type DecimalPrice = string;
 
 export type PoolBalances = {
   purchased: number;
-  /** Sum of all sub-account quotas: allocations net of returns. */
+  /** Sum of all sub-account quotas: allocations net of returns and of expired credits. */
   allocated: number;
-  /** purchased − allocated. */
+  /** purchased − allocated − expired. */
   available: number;
   /** Sum of all sub-accounts' used credits. */
   used: number;
+  /**
+   * Credits that lapsed with their lot (SPEC §10), from the pool and from quotas alike. Absent in
+   * events recorded before lots existed, where it was 0.
+   */
+  expired?: number;
 };
 
 export type SubAccountBalances = { quota: number; used: number; remaining: number };
@@ -51,9 +56,29 @@ export type ParentAccountOpened = DomainEvent<
 
 export type ParentAccountRenamed = DomainEvent<'ParentAccountRenamed', { name: string }>;
 
+/** `paid`: bought; `granted`: given (promotional, goodwill). Only the label differs. */
+export type LotKind = 'paid' | 'granted';
+export const LOT_KINDS: readonly LotKind[] = ['paid', 'granted'];
+
+/** Credits of one lot moved by an event (SPEC §10): every credit movement lists its portions. */
+export type LotPortion = { lotId: string; credits: number };
+
+/**
+ * Schema version 2 adds the lot fields (lotId, kind, expiresAt, priority). A version 1 event is read as
+ * a paid lot without expiry, priority 50, with the id `lot-r<revision>` (its revision in the stream).
+ */
 export type CreditsPurchased = DomainEvent<
   'CreditsPurchased',
-  { credits: number; reference: string | null; purchasedAt: IsoInstant; balancesAfter: PoolBalancesAfter }
+  {
+    credits: number;
+    reference: string | null;
+    purchasedAt: IsoInstant;
+    balancesAfter: PoolBalancesAfter;
+    lotId?: string;
+    kind?: LotKind;
+    expiresAt?: IsoInstant | null;
+    priority?: number;
+  }
 >;
 
 export type SubAccountCreated = DomainEvent<
@@ -71,18 +96,34 @@ export type SubAccountCreated = DomainEvent<
 
 export type SubAccountRenamed = DomainEvent<'SubAccountRenamed', { subAccountId: string; name: string }>;
 
-export type QuotaAllocationReason = 'allocation' | 'quota-raised' | 'initial-quota';
+export type QuotaAllocationReason = 'allocation' | 'quota-raised' | 'initial-quota' | 'recurring';
 
+/** `portions`: the pool's lots it took, in burn order (absent before lots: folded by the same rule). */
 export type QuotaAllocated = DomainEvent<
   'QuotaAllocated',
-  { subAccountId: string; credits: number; reason: QuotaAllocationReason; balancesAfter: BalancesAfter }
+  {
+    subAccountId: string;
+    credits: number;
+    reason: QuotaAllocationReason;
+    balancesAfter: BalancesAfter;
+    portions?: LotPortion[];
+    /** Reason `recurring` only: the period it is the recurring allocation of. */
+    period?: BillingPeriod;
+  }
 >;
 
-export type CreditsReturnReason = 'return' | 'quota-lowered';
+export type CreditsReturnReason = 'return' | 'quota-lowered' | 'period-reset';
 
+/** `portions`: the unused lot portions given back, those that would burn last first. */
 export type CreditsReturned = DomainEvent<
   'CreditsReturned',
-  { subAccountId: string; credits: number; reason: CreditsReturnReason; balancesAfter: BalancesAfter }
+  {
+    subAccountId: string;
+    credits: number;
+    reason: CreditsReturnReason;
+    balancesAfter: BalancesAfter;
+    portions?: LotPortion[];
+  }
 >;
 
 export type UsageAttributes = Readonly<Record<string, string | number | boolean>>;
@@ -104,6 +145,69 @@ export type UsageRecorded = DomainEvent<
     recordedAt: IsoInstant;
     /** Hash of the normalised request payload, compared on an idempotent repeat. */
     fingerprint: string;
+    balancesAfter: BalancesAfter;
+    /** The sub-account's lot portions it consumed, in burn order. */
+    portions?: LotPortion[];
+  }
+>;
+
+/**
+ * What is left of one lot lapsing at its `expiresAt` plus the grace period: the pool's part and the
+ * unused part of every quota holding some of it. Used credits never expire.
+ */
+export type CreditsExpired = DomainEvent<
+  'CreditsExpired',
+  {
+    lotId: string;
+    expiresAt: IsoInstant;
+    expiredAt: IsoInstant;
+    /** fromPool + Σ fromSubAccounts[].credits. */
+    credits: number;
+    fromPool: number;
+    fromSubAccounts: { subAccountId: string; credits: number; balancesAfter: SubAccountBalances }[];
+    balancesAfter: PoolBalancesAfter;
+  }
+>;
+
+/** PUT …/recurring-allocation: `credits` allocated again at each period start; null stops it. */
+export type RecurringAllocationSet = DomainEvent<
+  'RecurringAllocationSet',
+  { subAccountId: string; credits: number | null; setAt: IsoInstant }
+>;
+
+/** A period's recurring allocation the pool could not cover: nothing else was recorded for it. */
+export type RecurringAllocationFailed = DomainEvent<
+  'RecurringAllocationFailed',
+  { subAccountId: string; period: BillingPeriod; credits: number; available: number; failedAt: IsoInstant }
+>;
+
+/**
+ * A correction of recorded usage (SPEC §10), linked to it by `$causationId` too. The credits go back
+ * to the quota (the used portions that would burn last, `portions`). While `originalPeriod` is open
+ * its draft loses them; once it is closed, `creditLine` says where the credit is billed instead.
+ */
+export type UsageReversed = DomainEvent<
+  'UsageReversed',
+  {
+    subAccountId: string;
+    usageId: string;
+    reversalId: string;
+    idempotencyKey: string;
+    credits: number;
+    reason: string;
+    /** The period the usage was billed in. */
+    originalPeriod: BillingPeriod;
+    /** Of the usage, so analytics can net it out of the right bucket. */
+    meter: string;
+    occurredAt: IsoInstant;
+    /**
+     * Present when originalPeriod was closed: the credit line goes on the invoice of `period` for the
+     * sub-account, at `unitPrice` (the usage's own price), naming `originalInvoiceId`.
+     */
+    creditLine: { period: BillingPeriod; originalInvoiceId: string; unitPrice: DecimalPrice } | null;
+    reversedAt: IsoInstant;
+    fingerprint: string;
+    portions: LotPortion[];
     balancesAfter: BalancesAfter;
   }
 >;
@@ -159,6 +263,7 @@ export type SubAccountClosed = DomainEvent<
     /** Unused credits given back to the pool by the closing itself (a credit movement). */
     returnedCredits: number;
     balancesAfter: BalancesAfter;
+    portions?: LotPortion[];
   }
 >;
 
@@ -246,7 +351,11 @@ export type LedgerEvent =
   | ApiKeyRevoked
   | SubAccountClosed
   | BillingPeriodClosed
-  | InvoiceIssued;
+  | InvoiceIssued
+  | CreditsExpired
+  | RecurringAllocationSet
+  | RecurringAllocationFailed
+  | UsageReversed;
 
 export type LedgerEventType = LedgerEvent['type'];
 
@@ -269,4 +378,8 @@ export const LEDGER_EVENT_TYPES: readonly LedgerEventType[] = [
   'SubAccountClosed',
   'BillingPeriodClosed',
   'InvoiceIssued',
+  'CreditsExpired',
+  'RecurringAllocationSet',
+  'RecurringAllocationFailed',
+  'UsageReversed',
 ];

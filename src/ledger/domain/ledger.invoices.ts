@@ -13,7 +13,7 @@ import {
 import { DomainError } from './domain-error';
 import type { InvoiceStreamEvent } from './ledger.events';
 import { termsFor } from './ledger.queries';
-import { requireParent, type LedgerState, type LateUsage } from './ledger.state';
+import { requireParent, type CreditReversal, type LedgerState, type LateUsage } from './ledger.state';
 
 /*
  * The ledger's side of billing: what docs/money-and-invoices.md asks the adapter to supply,
@@ -68,6 +68,8 @@ function lateUsageInput(
 export type PeriodUsageInput = {
   readonly onTime: ReadonlyMap<string, ReadonlyMap<string, number | bigint>>;
   readonly late: readonly LateUsage[];
+  /** Reversals of usage of closed periods, credited in this one. */
+  readonly reversals?: readonly CreditReversal[];
 };
 
 /**
@@ -93,6 +95,7 @@ export function invoicesOf(
     pastTerms: late.pastTerms,
     usage: late.usage,
     usageTotals,
+    usageCredits: usage.reversals ?? [],
     issuedAt: issuedAt.toISOString(),
     nextSequence: state.invoicesIssued + 1,
   });
@@ -106,7 +109,7 @@ export function invoicesOfOpenPeriod(state: LedgerState, period: BillingPeriod, 
   return invoicesOf(
     state,
     period,
-    state.billableUsage.get(period) ?? { onTime: new Map(), late: [] },
+    state.billableUsage.get(period) ?? { onTime: new Map(), late: [], reversals: [] },
     issuedAt,
   );
 }

@@ -176,6 +176,7 @@ class Recount {
       allocated,
       available: this.purchased - allocated,
       used: sum(this.used),
+      expired: 0,
     };
   }
 

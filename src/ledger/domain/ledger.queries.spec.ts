@@ -29,7 +29,7 @@ describe('ledger queries', () => {
       currency: 'EUR',
       creditPrice: '0.001',
       openedAt: NOW.toISOString(),
-      pool: { purchased: 20_000, allocated: 8_000, available: 12_000, used: 2_000 },
+      pool: { purchased: 20_000, allocated: 8_000, available: 12_000, used: 2_000, expired: 0 },
     });
   });
 

@@ -1,7 +1,11 @@
 import type { BillingModel, DecimalPrice, IsoInstant } from './ledger.events';
+import { insertInBurnOrder, type LotState } from './ledger.lots';
 import {
   initialLedgerState,
   isUsageKeyLive,
+  isUsageReversible,
+  type CreditReversal,
+  type ReversibleUsage,
   type ApiKeyState,
   type LateUsage,
   type LedgerState,
@@ -25,9 +29,11 @@ import {
 // 3: receipts moved from the snapshot to the key journal.
 // 4: receipts not yet indexed back in the snapshot, with indexedThrough; no key journal.
 // 5: sub-accounts as rows.
+// 6: credit lots (SPEC §10): the lots, each sub-account's holdings and recurring allocation, the
+//    usage that may still be reversed, and reversals credited in open periods.
 // A snapshot of another version is ignored by the command processor, which then folds the whole
 // stream once.
-export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 5;
+export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 6;
 
 export type LedgerSnapshot = {
   schemaVersion: typeof LEDGER_SNAPSHOT_SCHEMA_VERSION;
@@ -44,20 +50,57 @@ export type LedgerSnapshot = {
   /** The receipts memory holds, oldest first: every live one, or those after `indexedThrough`. */
   usageKeys: UsageKeyColumns;
   indexedThrough: number;
+  lots: LotSnapshot[];
+  usages: ReversibleUsageSnapshot[];
 };
+
+/** [lotId, kind, credits, expiresAt, priority, purchasedAt, reference, pool, inQuotas, used, expired, lapsed]. */
+export type LotSnapshot = [
+  string,
+  LotState['kind'],
+  number,
+  IsoInstant | null,
+  number,
+  IsoInstant,
+  string | null,
+  number,
+  number,
+  number,
+  number,
+  boolean,
+];
+
+/**
+ * [usageId, subAccountId, credits, reversed, meter, occurredAt, billingPeriod, late, recordedAtMs,
+ * reversals as [idempotencyKey, reversalId, fingerprint, credits]].
+ */
+export type ReversibleUsageSnapshot = [
+  string,
+  string,
+  number,
+  number,
+  string,
+  IsoInstant,
+  string,
+  boolean,
+  number,
+  [string, string, string, number][],
+];
 
 export type PeriodUsageSnapshot = {
   period: string;
   /** [subAccountId, meter, credits]. */
   onTime: [string, string, number][];
   late: LateUsage[];
+  reversals: CreditReversal[];
 };
 
 /**
  * A sub-account as a row, field names left out: a parent of 100,000 sub-accounts is then ~14 MB of
  * JSON instead of ~28, which halves the time its snapshot holds the event loop and the chunks it takes.
- * [id, name, region, status, createdAt, closedAt, quota, used, billingModels, creditPrices, keyIds],
- * terms as [effectiveFrom, value].
+ * [id, name, region, status, createdAt, closedAt, quota, used, billingModels, creditPrices, keyIds,
+ * lots as [lotId, unused, used], recurring as [credits, lastPeriod, lastCredits]], terms as
+ * [effectiveFrom, value].
  */
 export type SubAccountSnapshot = [
   string,
@@ -71,6 +114,8 @@ export type SubAccountSnapshot = [
   [string, BillingModel][],
   [string, DecimalPrice | null][],
   string[],
+  [string, number, number][],
+  [number | null, string | null, number],
 ];
 
 /** [subAccountId, idempotencyKey, usageId, fingerprint, remaining, recordedAtMs, revision]. */
@@ -112,6 +157,12 @@ export function toSnapshot(state: LedgerState): LedgerSnapshot {
       subAccount.billingModels.map((term): [string, BillingModel] => [term.effectiveFrom, term.value]),
       subAccount.creditPrices.map((term): [string, DecimalPrice | null] => [term.effectiveFrom, term.value]),
       [...subAccount.keyIds],
+      [...subAccount.lots].map(([lotId, { unused, used }]): [string, number, number] => [
+        lotId,
+        unused,
+        used,
+      ]),
+      [subAccount.recurring.credits, subAccount.recurring.lastPeriod, subAccount.recurring.lastCredits],
     ]),
     apiKeys: [...state.apiKeys.values()].map((key) => ({ ...key })),
     closedPeriods: [...state.closedPeriods].sort(),
@@ -123,6 +174,7 @@ export function toSnapshot(state: LedgerState): LedgerSnapshot {
         [...meters].map(([meter, credits]): [string, string, number] => [subAccountId, meter, credits]),
       ),
       late: usage.late.map((record) => ({ ...record })),
+      reversals: usage.reversals.map((reversal) => ({ ...reversal })),
     })),
     closings: [...state.closings.values()].map((closing) => ({
       ...closing,
@@ -131,7 +183,47 @@ export function toSnapshot(state: LedgerState): LedgerSnapshot {
     lastRevision: state.lastRevision,
     usageKeys: usageKeyColumns(state),
     indexedThrough: state.usageKeys.indexedThrough,
+    lots: state.lotOrder.map((lot): LotSnapshot => [
+      lot.lotId,
+      lot.kind,
+      lot.credits,
+      lot.expiresAt,
+      lot.priority,
+      lot.purchasedAt,
+      lot.reference,
+      lot.pool,
+      lot.inQuotas,
+      lot.used,
+      lot.expired,
+      lot.lapsed,
+    ]),
+    usages: reversibleUsages(state).map((usage): ReversibleUsageSnapshot => [
+      usage.usageId,
+      usage.subAccountId,
+      usage.credits,
+      usage.reversed,
+      usage.meter,
+      usage.occurredAt,
+      usage.billingPeriod,
+      usage.late,
+      usage.recordedAtMs,
+      [...usage.reversals].map(
+        ([key, { reversalId, fingerprint, credits }]): [string, string, string, number] => [
+          key,
+          reversalId,
+          fingerprint,
+          credits,
+        ],
+      ),
+    ]),
   };
+}
+
+/** The usage a reversal may still find, oldest first. */
+function reversibleUsages(state: LedgerState): ReversibleUsage[] {
+  const log = state.usageLog;
+  const latest = state.usageKeys.latestRecordedAtMs;
+  return log.entries.slice(log.head).filter((usage) => isUsageReversible(usage, latest));
 }
 
 /** Accepts the parsed JSON of a snapshot; refuses any other schema version. */
@@ -161,6 +253,8 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
     billingModels,
     creditPrices,
     keyIds,
+    lots,
+    [recurringCredits, lastPeriod, lastCredits],
   ] of source.subAccounts) {
     state.subAccounts.set(id, {
       id,
@@ -175,13 +269,19 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
       creditPrices: creditPrices.map(([effectiveFrom, value]) => ({ effectiveFrom, value })),
       keyIds: [...keyIds],
       receipts: new Map(),
+      lots: new Map(lots.map(([lotId, unused, used]) => [lotId, { unused, used }])),
+      recurring: { credits: recurringCredits, lastPeriod, lastCredits },
     });
   }
   for (const key of source.apiKeys) state.apiKeys.set(key.keyId, { ...key });
   for (const period of source.closedPeriods) state.closedPeriods.add(period);
   state.invoicesIssued = source.invoicesIssued;
-  for (const { period, onTime, late } of source.billableUsage) {
-    const usage: PeriodUsage = { onTime: new Map(), late: late.map((record) => ({ ...record })) };
+  for (const { period, onTime, late, reversals } of source.billableUsage) {
+    const usage: PeriodUsage = {
+      onTime: new Map(),
+      late: late.map((record) => ({ ...record })),
+      reversals: reversals.map((reversal) => ({ ...reversal })),
+    };
     for (const [subAccountId, meter, credits] of onTime) {
       let meters = usage.onTime.get(subAccountId);
       if (!meters) {
@@ -199,7 +299,76 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
   if (source.latestRecordedAtMs !== null) state.usageKeys.latestRecordedAtMs = source.latestRecordedAtMs;
   state.usageKeys.indexedThrough = source.indexedThrough;
   restoreUsageKeys(state, source.usageKeys);
+  restoreLots(state, source.lots);
+  for (const [
+    usageId,
+    subAccountId,
+    credits,
+    reversed,
+    meter,
+    occurredAt,
+    billingPeriod,
+    late,
+    recordedAtMs,
+    reversals,
+  ] of source.usages) {
+    const usage: ReversibleUsage = {
+      usageId,
+      subAccountId,
+      credits,
+      reversed,
+      meter,
+      occurredAt,
+      billingPeriod,
+      late,
+      recordedAtMs,
+      reversals: new Map(
+        reversals.map(([key, reversalId, fingerprint, reversedCredits]) => [
+          key,
+          { reversalId, fingerprint, credits: reversedCredits },
+        ]),
+      ),
+    };
+    state.usages.set(usageId, usage);
+    state.usageLog.entries.push(usage);
+  }
   return state;
+}
+
+function restoreLots(state: LedgerState, lots: readonly LotSnapshot[]): void {
+  for (const [
+    lotId,
+    kind,
+    credits,
+    expiresAt,
+    priority,
+    purchasedAt,
+    reference,
+    pool,
+    inQuotas,
+    used,
+    expired,
+    lapsed,
+  ] of lots) {
+    const lot: LotState = {
+      lotId,
+      kind,
+      credits,
+      expiresAt,
+      expiresAtMs: expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(expiresAt),
+      priority,
+      purchasedAt,
+      purchasedAtMs: Date.parse(purchasedAt),
+      reference,
+      pool,
+      inQuotas,
+      used,
+      expired,
+      lapsed,
+    };
+    state.lots.set(lotId, lot);
+    insertInBurnOrder(state.lotOrder, lot);
+  }
 }
 
 /** The receipts decide would honour, in recording order. */

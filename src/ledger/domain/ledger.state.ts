@@ -7,10 +7,23 @@ import type {
   InvoiceCommit,
   IsoInstant,
   LedgerEvent,
+  LotPortion,
   PoolBalances,
   SubAccountBalances,
   UsageRecorded,
+  UsageReversed,
 } from './ledger.events';
+import {
+  DEFAULT_LOT_PRIORITY,
+  insertInBurnOrder,
+  legacyLotId,
+  reversed,
+  takePortions,
+  unusedIn,
+  usedIn,
+  type LotHolding,
+  type LotState,
+} from './ledger.lots';
 
 /**
  * The state of one `ledger-<parentId>` stream: everything decide needs for every rule of
@@ -41,6 +54,43 @@ export type LedgerState = {
   closings: Map<BillingPeriod, PeriodClosing>;
   /** Revision of the last event folded (-1: none), so a closing can record where it is. */
   lastRevision: number;
+  /** Every credit lot by id (SPEC §10). */
+  lots: Map<string, LotState>;
+  /** The same lots in burn order (`compareLots`). */
+  lotOrder: LotState[];
+  /**
+   * Usage that may still be reversed: recorded within USAGE_KEY_RETENTION_MS of the newest recording,
+   * the window its idempotency key is remembered too. Oldest first in `usageLog`, dropped from the front.
+   */
+  usages: Map<string, ReversibleUsage>;
+  usageLog: { entries: ReversibleUsage[]; head: number };
+};
+
+/** What a reversal needs of one usage record. */
+export type ReversibleUsage = {
+  usageId: string;
+  subAccountId: string;
+  credits: number;
+  /** Credits reversed so far (≤ credits). */
+  reversed: number;
+  meter: string;
+  occurredAt: IsoInstant;
+  billingPeriod: BillingPeriod;
+  late: boolean;
+  recordedAtMs: number;
+  /** The reversals' own idempotency keys, per usage: key → what was asked and answered. */
+  reversals: Map<string, { reversalId: string; fingerprint: string; credits: number }>;
+};
+
+/** A reversal of usage of a closed period, billed as a credit line on a later invoice. */
+export type CreditReversal = {
+  subAccountId: string;
+  usageId: string;
+  meter: string;
+  credits: number;
+  unitPrice: DecimalPrice;
+  originalPeriod: BillingPeriod;
+  originalInvoiceId: string;
 };
 
 export type PeriodUsage = {
@@ -48,6 +98,8 @@ export type PeriodUsage = {
   onTime: Map<string, Map<string, number>>;
   /** Late usage (rule 8) stays per record: its invoice line lists each with its original date. */
   late: LateUsage[];
+  /** Reversals of usage of closed periods, credited on this period's invoices. */
+  reversals: CreditReversal[];
 };
 
 export type LateUsage = {
@@ -82,6 +134,8 @@ export type ParentState = {
   purchased: number;
   allocated: number;
   used: number;
+  /** Credits expired with their lots, from the pool and from quotas. */
+  expired: number;
   creditPrices: Term<DecimalPrice>[];
 };
 
@@ -101,6 +155,19 @@ export type SubAccountState = {
   creditPrices: Term<DecimalPrice | null>[];
   keyIds: string[];
   receipts: Map<string, UsageReceipt>;
+  /** Its share of each lot: unused credits (Σ = quota − used) and used ones (Σ = used). */
+  lots: Map<string, LotHolding>;
+  recurring: RecurringAllocation;
+};
+
+/** PUT …/recurring-allocation and what the last period start did with it. */
+export type RecurringAllocation = {
+  /** null: none (or stopped). */
+  credits: number | null;
+  /** The last period a recurring allocation was made or failed for (null: never). */
+  lastPeriod: BillingPeriod | null;
+  /** Credits of that last recurring allocation (0 when it failed): its unused part goes back. */
+  lastCredits: number;
 };
 
 export type ApiKeyState = {
@@ -177,6 +244,10 @@ export function initialLedgerState(): LedgerState {
     billableUsage: new Map(),
     closings: new Map(),
     lastRevision: -1,
+    lots: new Map(),
+    lotOrder: [],
+    usages: new Map(),
+    usageLog: { entries: [], head: 0 },
   };
 }
 
@@ -201,6 +272,7 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
         purchased: 0,
         allocated: 0,
         used: 0,
+        expired: 0,
         creditPrices: [{ effectiveFrom: periodOf(new Date(openedAt)), value: creditPrice }],
       };
       return state;
@@ -208,9 +280,30 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
     case 'ParentAccountRenamed':
       parentOf(state).name = event.data.name;
       return state;
-    case 'CreditsPurchased':
-      parentOf(state).purchased += event.data.credits;
+    case 'CreditsPurchased': {
+      const data = event.data;
+      parentOf(state).purchased += data.credits;
+      const expiresAt = data.expiresAt ?? null;
+      const lot: LotState = {
+        lotId: data.lotId ?? legacyLotId(state.lastRevision),
+        kind: data.kind ?? 'paid',
+        credits: data.credits,
+        expiresAt,
+        expiresAtMs: expiresAt === null ? Number.POSITIVE_INFINITY : Date.parse(expiresAt),
+        priority: data.priority ?? DEFAULT_LOT_PRIORITY,
+        purchasedAt: data.purchasedAt,
+        purchasedAtMs: Date.parse(data.purchasedAt),
+        reference: data.reference,
+        pool: data.credits,
+        inQuotas: 0,
+        used: 0,
+        expired: 0,
+        lapsed: false,
+      };
+      state.lots.set(lot.lotId, lot);
+      insertInBurnOrder(state.lotOrder, lot);
       return state;
+    }
     case 'SubAccountCreated': {
       const { subAccountId, name, region, billingModel, creditPrice, createdAt } = event.data;
       const since = periodOf(new Date(createdAt));
@@ -227,23 +320,57 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
         creditPrices: [{ effectiveFrom: since, value: creditPrice }],
         keyIds: [],
         receipts: new Map(),
+        lots: new Map(),
+        recurring: { credits: null, lastPeriod: null, lastCredits: 0 },
       });
       return state;
     }
     case 'SubAccountRenamed':
       subAccountOf(state, event.data.subAccountId).name = event.data.name;
       return state;
-    case 'QuotaAllocated':
-      subAccountOf(state, event.data.subAccountId).quota += event.data.credits;
+    case 'QuotaAllocated': {
+      const subAccount = subAccountOf(state, event.data.subAccountId);
+      const portions = event.data.portions ?? allocationPortions(state, event.data.credits);
+      for (const { lotId, credits } of portions) {
+        const lot = lotOf(state, lotId);
+        lot.pool -= credits;
+        lot.inQuotas += credits;
+        holdingOf(subAccount, lotId).unused += credits;
+      }
+      subAccount.quota += event.data.credits;
       parentOf(state).allocated += event.data.credits;
+      if (event.data.reason === 'recurring') {
+        subAccount.recurring.lastPeriod = event.data.period ?? subAccount.recurring.lastPeriod;
+        subAccount.recurring.lastCredits = event.data.credits;
+      }
       return state;
-    case 'CreditsReturned':
-      subAccountOf(state, event.data.subAccountId).quota -= event.data.credits;
+    }
+    case 'CreditsReturned': {
+      const subAccount = subAccountOf(state, event.data.subAccountId);
+      giveBack(
+        state,
+        subAccount,
+        event.data.portions ?? returnPortions(state, subAccount, event.data.credits),
+      );
+      subAccount.quota -= event.data.credits;
       parentOf(state).allocated -= event.data.credits;
       return state;
+    }
     case 'UsageRecorded': {
       const { subAccountId, credits, idempotencyKey, usageId, fingerprint, recordedAt } = event.data;
       const subAccount = subAccountOf(state, subAccountId);
+      const portions =
+        event.data.portions ??
+        usagePortions(state, subAccount, credits, Date.parse(event.data.occurredAt)) ??
+        [];
+      for (const portion of portions) {
+        const lot = lotOf(state, portion.lotId);
+        const holding = holdingOf(subAccount, portion.lotId);
+        holding.unused -= portion.credits;
+        holding.used += portion.credits;
+        lot.inQuotas -= portion.credits;
+        lot.used += portion.credits;
+      }
       subAccount.used += credits;
       parentOf(state).used += credits;
       const receipt: UsageReceipt = {
@@ -257,6 +384,7 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
       };
       subAccount.receipts.set(idempotencyKey, receipt);
       rememberUsageKey(state, receipt);
+      rememberUsage(state, event.data, receipt.recordedAtMs);
       addBillableUsage(state, event.data);
       return state;
     }
@@ -296,6 +424,12 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
     }
     case 'SubAccountClosed': {
       const subAccount = subAccountOf(state, event.data.subAccountId);
+      giveBack(
+        state,
+        subAccount,
+        event.data.portions ?? returnPortions(state, subAccount, event.data.returnedCredits),
+      );
+      subAccount.recurring.credits = null;
       subAccount.quota -= event.data.returnedCredits;
       parentOf(state).allocated -= event.data.returnedCredits;
       subAccount.status = 'closed';
@@ -325,18 +459,52 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
       state.invoicesIssued += 1;
       state.closings.get(event.data.period)?.invoiceIds.push(event.data.invoiceId);
       return state;
+    case 'CreditsExpired': {
+      const { lotId, fromPool, fromSubAccounts, credits } = event.data;
+      const lot = lotOf(state, lotId);
+      const parent = parentOf(state);
+      lot.pool -= fromPool;
+      for (const from of fromSubAccounts) {
+        const subAccount = subAccountOf(state, from.subAccountId);
+        holdingOf(subAccount, lotId).unused -= from.credits;
+        lot.inQuotas -= from.credits;
+        subAccount.quota -= from.credits;
+        parent.allocated -= from.credits;
+      }
+      lot.expired += credits;
+      lot.lapsed = true;
+      parent.expired += credits;
+      return state;
+    }
+    case 'RecurringAllocationSet':
+      subAccountOf(state, event.data.subAccountId).recurring.credits = event.data.credits;
+      return state;
+    case 'RecurringAllocationFailed': {
+      const recurring = subAccountOf(state, event.data.subAccountId).recurring;
+      recurring.lastPeriod = event.data.period;
+      recurring.lastCredits = 0;
+      return state;
+    }
+    case 'UsageReversed':
+      applyReversal(state, event.data);
+      return state;
     default:
       // A type added by a newer version of the service: an older reader leaves state alone.
       return state;
   }
 }
 
-function addBillableUsage(state: LedgerState, data: UsageRecorded['data']): void {
-  let usage = state.billableUsage.get(data.billingPeriod);
+function periodUsageOf(state: LedgerState, period: BillingPeriod): PeriodUsage {
+  let usage = state.billableUsage.get(period);
   if (!usage) {
-    usage = { onTime: new Map(), late: [] };
-    state.billableUsage.set(data.billingPeriod, usage);
+    usage = { onTime: new Map(), late: [], reversals: [] };
+    state.billableUsage.set(period, usage);
   }
+  return usage;
+}
+
+function addBillableUsage(state: LedgerState, data: UsageRecorded['data']): void {
+  const usage = periodUsageOf(state, data.billingPeriod);
   if (data.late) {
     const { subAccountId, usageId, meter, credits, occurredAt } = data;
     usage.late.push({ subAccountId, usageId, meter, credits, occurredAt });
@@ -377,8 +545,9 @@ export function poolBalances(parent: ParentState): PoolBalances {
   return {
     purchased: parent.purchased,
     allocated: parent.allocated,
-    available: parent.purchased - parent.allocated,
+    available: parent.purchased - parent.allocated - parent.expired,
     used: parent.used,
+    expired: parent.expired,
   };
 }
 
@@ -483,4 +652,167 @@ function forget(state: LedgerState, receipt: UsageReceipt): void {
   const receipts = state.subAccounts.get(receipt.subAccountId)?.receipts;
   // The key may have been reused after it expired; only the receipt itself is removed.
   if (receipts?.get(receipt.idempotencyKey) === receipt) receipts.delete(receipt.idempotencyKey);
+}
+
+function lotOf(state: LedgerState, lotId: string): LotState {
+  const lot = state.lots.get(lotId);
+  if (!lot) throw new Error(`ledger event for unknown lot ${lotId}`);
+  return lot;
+}
+
+function holdingOf(subAccount: SubAccountState, lotId: string): LotHolding {
+  let holding = subAccount.lots.get(lotId);
+  if (!holding) {
+    holding = { unused: 0, used: 0 };
+    subAccount.lots.set(lotId, holding);
+  }
+  return holding;
+}
+
+function giveBack(state: LedgerState, subAccount: SubAccountState, portions: readonly LotPortion[]): void {
+  for (const { lotId, credits } of portions) {
+    const lot = lotOf(state, lotId);
+    holdingOf(subAccount, lotId).unused -= credits;
+    lot.inQuotas -= credits;
+    lot.pool += credits;
+  }
+}
+
+/** Lots whose expiresAt is after `atMs` (those without expiry always are). */
+export function liveAt(atMs: number): (lot: LotState) => boolean {
+  return (lot) => lot.expiresAtMs > atMs;
+}
+
+/**
+ * An allocation takes the pool's lots in burn order, leaving out those already past their expiresAt
+ * at `nowMs` (grace is for late usage, not for new quota). Null when they hold too few.
+ */
+export function allocationPortions(
+  state: LedgerState,
+  credits: number,
+  nowMs: number = Number.NEGATIVE_INFINITY,
+): LotPortion[] {
+  return takePortions(state.lotOrder, credits, (lot) => lot.pool, liveAt(nowMs)) ?? [];
+}
+
+/** Usage consumes the sub-account's unused portions in burn order, of lots alive when it occurred. */
+export function usagePortions(
+  state: LedgerState,
+  subAccount: SubAccountState,
+  credits: number,
+  occurredAtMs: number,
+): LotPortion[] | null {
+  return takePortions(state.lotOrder, credits, (lot) => unusedIn(subAccount.lots, lot), liveAt(occurredAtMs));
+}
+
+/** A return gives back the unused portions that would burn last. */
+export function returnPortions(
+  state: LedgerState,
+  subAccount: SubAccountState,
+  credits: number,
+): LotPortion[] {
+  return takePortions(reversed(state.lotOrder), credits, (lot) => unusedIn(subAccount.lots, lot)) ?? [];
+}
+
+/** A reversal gives back to the quota the used portions that would burn last. */
+export function reversalPortions(
+  state: LedgerState,
+  subAccount: SubAccountState,
+  credits: number,
+): LotPortion[] {
+  return takePortions(reversed(state.lotOrder), credits, (lot) => usedIn(subAccount.lots, lot)) ?? [];
+}
+
+function rememberUsage(state: LedgerState, data: UsageRecorded['data'], recordedAtMs: number): void {
+  const usage: ReversibleUsage = {
+    usageId: data.usageId,
+    subAccountId: data.subAccountId,
+    credits: data.credits,
+    reversed: 0,
+    meter: data.meter,
+    occurredAt: data.occurredAt,
+    billingPeriod: data.billingPeriod,
+    late: data.late,
+    recordedAtMs,
+    reversals: new Map(),
+  };
+  state.usages.set(usage.usageId, usage);
+  const log = state.usageLog;
+  log.entries.push(usage);
+  const latest = state.usageKeys.latestRecordedAtMs;
+  for (
+    let budget = MAX_KEYS_FORGOTTEN_PER_EVENT;
+    budget > 0 && log.head < log.entries.length && !isUsageReversible(log.entries[log.head], latest);
+    budget--
+  ) {
+    state.usages.delete(log.entries[log.head].usageId);
+    log.head++;
+  }
+  if (log.head > 1024 && log.head * 2 > log.entries.length) {
+    log.entries = log.entries.slice(log.head);
+    log.head = 0;
+  }
+}
+
+/** A usage may be reversed while its idempotency key is remembered (35 days after it was recorded). */
+export function isUsageReversible(usage: ReversibleUsage, nowMs: number): boolean {
+  return nowMs < usage.recordedAtMs + USAGE_KEY_RETENTION_MS;
+}
+
+function applyReversal(state: LedgerState, data: UsageReversed['data']): void {
+  const subAccount = subAccountOf(state, data.subAccountId);
+  for (const { lotId, credits } of data.portions) {
+    const lot = lotOf(state, lotId);
+    const holding = holdingOf(subAccount, lotId);
+    holding.used -= credits;
+    holding.unused += credits;
+    lot.used -= credits;
+    lot.inQuotas += credits;
+  }
+  subAccount.used -= data.credits;
+  parentOf(state).used -= data.credits;
+  const usage = state.usages.get(data.usageId);
+  if (usage) {
+    usage.reversed += data.credits;
+    usage.reversals.set(data.idempotencyKey, {
+      reversalId: data.reversalId,
+      fingerprint: data.fingerprint,
+      credits: data.credits,
+    });
+  }
+  if (data.creditLine !== null) {
+    periodUsageOf(state, data.creditLine.period).reversals.push({
+      subAccountId: data.subAccountId,
+      usageId: data.usageId,
+      meter: data.meter,
+      credits: data.credits,
+      unitPrice: data.creditLine.unitPrice,
+      originalPeriod: data.originalPeriod,
+      originalInvoiceId: data.creditLine.originalInvoiceId,
+    });
+    return;
+  }
+  subtractBillableUsage(state.billableUsage.get(data.originalPeriod), data);
+}
+
+/**
+ * The draft of an open period loses reversed credits: from the on-time total of the usage's meter, or
+ * from its own late record. The replay does the same from the events (billing/period-replay.ts).
+ */
+export function subtractBillableUsage(
+  usage: { onTime: Map<string, Map<string, number | bigint>>; late: LateUsage[] } | undefined,
+  data: Pick<UsageReversed['data'], 'subAccountId' | 'usageId' | 'meter' | 'credits'>,
+): void {
+  if (!usage) return;
+  const lateIndex = usage.late.findIndex((record) => record.usageId === data.usageId);
+  if (lateIndex >= 0) {
+    const record = usage.late[lateIndex];
+    usage.late[lateIndex] = { ...record, credits: record.credits - data.credits };
+    return;
+  }
+  const meters = usage.onTime.get(data.subAccountId);
+  const total = meters?.get(data.meter);
+  if (meters && total !== undefined) {
+    meters.set(data.meter, typeof total === 'bigint' ? total - BigInt(data.credits) : total - data.credits);
+  }
 }

@@ -1,7 +1,14 @@
 import { compareUnitPrices, isCurrency, isInstant, isUnitPrice } from '../../invoicing';
 import { ID_PATTERN } from '../../kernel/ids';
 import { DomainError } from './domain-error';
-import { BILLING_MODELS, type BillingModel, type DecimalPrice, type UsageAttributes } from './ledger.events';
+import {
+  BILLING_MODELS,
+  LOT_KINDS,
+  type BillingModel,
+  type DecimalPrice,
+  type LotKind,
+  type UsageAttributes,
+} from './ledger.events';
 
 /*
  * Business-level checks of command fields. The HTTP layer checks JSON shapes too, but the
@@ -95,6 +102,11 @@ export function requireBillingModel(value: unknown): BillingModel {
     invalid(`billingModel must be one of ${BILLING_MODELS.join(', ')}`);
   }
   return value as BillingModel;
+}
+
+export function requireLotKind(value: unknown): LotKind {
+  if (!LOT_KINDS.includes(value as LotKind)) invalid(`kind must be one of ${LOT_KINDS.join(', ')}`);
+  return value as LotKind;
 }
 
 export function requireMeter(value: unknown): string {

@@ -8,12 +8,15 @@ export const SUB_ACCOUNT_HISTORY_EVENT_TYPES = [
   'CreditsReturned',
   'UsageRecorded',
   'SubAccountClosed',
+  'CreditsExpired',
+  'UsageReversed',
 ] as const;
 export const POOL_HISTORY_EVENT_TYPES = [
   'CreditsPurchased',
   'QuotaAllocated',
   'CreditsReturned',
   'SubAccountClosed',
+  'CreditsExpired',
 ] as const;
 
 export interface HistoryQuery {
@@ -85,7 +88,10 @@ const ZERO_BALANCES: SubAccountBalances = { quota: 0, used: 0, remaining: 0 };
  * An audit entry from the stored event. Only fields meant for the sub-account are copied: the raw data
  * of SubAccountCreated carries the credit price, which a `bill-to-parent` sub-account must not see.
  */
-export function subAccountHistoryEntry(recorded: StoredLedgerEvent): SubAccountHistoryEntry {
+export function subAccountHistoryEntry(
+  recorded: StoredLedgerEvent,
+  subAccountId?: string,
+): SubAccountHistoryEntry {
   const base = entryBase(recorded);
   switch (recorded.type) {
     case 'SubAccountCreated':
@@ -121,6 +127,32 @@ export function subAccountHistoryEntry(recorded: StoredLedgerEvent): SubAccountH
         credits: recorded.data.returnedCredits,
         balancesAfter: recorded.data.balancesAfter.subAccount,
       };
+    case 'CreditsExpired': {
+      // The entry of the sub-account the history is of: the caller only asks for revisions it has rows at.
+      const from = recorded.data.fromSubAccounts.find((entry) => entry.subAccountId === subAccountId);
+      return {
+        ...base,
+        ...noUsage,
+        type: recorded.type,
+        credits: from?.credits ?? 0,
+        reason: `lot ${recorded.data.lotId} expired`,
+        balancesAfter: from?.balancesAfter ?? ZERO_BALANCES,
+      };
+    }
+    case 'UsageReversed':
+      return {
+        ...base,
+        type: recorded.type,
+        credits: recorded.data.credits,
+        reason: recorded.data.reason,
+        balancesAfter: recorded.data.balancesAfter.subAccount,
+        occurredAt: recorded.data.occurredAt,
+        meter: recorded.data.meter,
+        usageId: recorded.data.usageId,
+        idempotencyKey: recorded.data.idempotencyKey,
+        billingPeriod: recorded.data.originalPeriod,
+        late: null,
+      };
     default:
       throw new Error(`${recorded.type} at revision ${recorded.revision} is not a sub-account history event`);
   }
@@ -155,6 +187,16 @@ export function poolHistoryEntry(recorded: StoredLedgerEvent): PoolHistoryEntry 
         type: recorded.type,
         credits: recorded.data.returnedCredits,
         subAccountId: recorded.data.subAccountId,
+        reference: null,
+        poolAfter: recorded.data.balancesAfter.pool,
+      };
+    case 'CreditsExpired':
+      return {
+        ...base,
+        type: recorded.type,
+        credits: recorded.data.credits,
+        reason: `lot ${recorded.data.lotId} expired`,
+        subAccountId: null,
         reference: null,
         poolAfter: recorded.data.balancesAfter.pool,
       };

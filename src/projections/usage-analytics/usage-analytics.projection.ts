@@ -48,6 +48,18 @@ export function usageAnalyticsInto(table: string, version: number): Projection {
             }
             break;
           }
+          case 'UsageReversed': {
+            // Analytics are net of reversals: the credits leave the bucket of the usage's own day.
+            const parent = parentIdOfStream(event.streamName);
+            const { subAccountId: sub, meter, credits } = event.data;
+            const day = Math.floor(Date.parse(event.data.occurredAt) / DAY_MS);
+            const key = `${parent}\u0000${sub}\u0000${meter}\u0000${day}`;
+            const bucket = buckets.get(key);
+            if (bucket) bucket.credits -= credits;
+            else buckets.set(key, { parent, sub, meter, day, credits: -credits, records: 0 });
+            break;
+          }
+          case 'CreditsExpired':
           case 'CreditsPurchased':
           case 'SubAccountCreated':
           case 'QuotaAllocated':
