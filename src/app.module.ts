@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { BillingModule } from './billing/billing.module';
+import { AuditModule } from './audit/audit.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { DatabaseModule } from './database/database.module';
@@ -16,7 +17,7 @@ import { ReadSideModule } from './projections/read-side.module';
 import { UsageKeyIndexModule } from './projections/usage-keys/usage-keys.module';
 
 /** The capabilities of the service; a new feature module is added here and nowhere else. */
-const FEATURE_MODULES: Type[] = [HealthModule, LedgerModule, BillingModule, ReadSideModule];
+const FEATURE_MODULES: Type[] = [HealthModule, LedgerModule, BillingModule, ReadSideModule, AuditModule];
 
 @Module({})
 export class AppModule {

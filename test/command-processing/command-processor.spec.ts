@@ -242,7 +242,12 @@ describe('CommandProcessor over the real client', () => {
       metadata: { $correlationId: 'corr-1', actor: { type: 'service' } },
     });
     const [event] = (await collect(store.client.readStream(stream))).map((e) => fromResolvedEvent(e)!);
-    expect(event.metadata).toEqual({ $correlationId: 'corr-1', actor: { type: 'service' } });
+    // Plus its audit-chain link (docs/audit-chain.md).
+    expect(event.metadata).toEqual({
+      $correlationId: 'corr-1',
+      actor: { type: 'service' },
+      chain: { prev: '0'.repeat(64), hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
+    });
     expect(event.streamName).toBe(stream);
     expect(event.revision).toBe(0n);
     expect(event.created).toBeInstanceOf(Date);

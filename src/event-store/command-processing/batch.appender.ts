@@ -38,6 +38,7 @@ export class BatchAppender<State, Command, Event extends DomainEvent, Result> {
           state: this.decider.clone(folded.state),
           revision: folded.revision,
           commitPosition: folded.commitPosition,
+          chainHead: folded.chainHead,
         }
       : undefined;
   }

@@ -1,6 +1,7 @@
 import type { EventData } from '@eventstore/db-client';
 import type { Decider, Decision, DomainEvent } from './decider';
-import { toEventData } from './event-envelope';
+import { CHAIN_GENESIS } from './audit-chain';
+import { toChainedEventData, toEventData } from './event-envelope';
 import type { PendingCommand, Verdict } from './outcome.settler';
 import type { FoldedStream } from './stream-slot.cache';
 
@@ -9,6 +10,8 @@ export class BatchDecider<State, Command, Event extends DomainEvent, Result> {
   constructor(
     private readonly decider: Decider<State, Command, Event, Result>,
     private readonly maxBatchBytes: number,
+    /** Link every event into the stream's audit chain (docs/audit-chain.md). */
+    private readonly auditChain: boolean,
   ) {}
 
   /**
@@ -27,6 +30,7 @@ export class BatchDecider<State, Command, Event extends DomainEvent, Result> {
     let revision = folded.revision;
     let bytes = 0;
     let settledOnDurableState = 0;
+    let chainHead = folded.chainHead;
     for (let i = 0; i < pending.length; i++) {
       const command = pending[i];
       let decision: Decision<Event, Result>;
@@ -40,11 +44,20 @@ export class BatchDecider<State, Command, Event extends DomainEvent, Result> {
         if (events.length === 0) settledOnDurableState++;
         continue;
       }
-      const eventData = decision.events.map((event) => toEventData(event, command.metadata));
+      let commandHead = chainHead;
+      const eventData = decision.events.map((event) => {
+        if (!this.auditChain) return toEventData(event, command.metadata);
+        const chained = toChainedEventData(event, command.metadata, commandHead ?? CHAIN_GENESIS);
+        commandHead = chained.hash;
+        return chained.eventData;
+      });
       const size = eventData.reduce((sum, event) => sum + payloadBytes(event), 0);
       if (events.length > 0 && bytes + size > this.maxBatchBytes) {
         return { verdicts, settledOnDurableState, events, deferred: pending.slice(i) };
       }
+      chainHead = commandHead;
+      // Folded with the state, in place: the rollback point keeps the head the batch started from.
+      folded.chainHead = chainHead;
       for (const event of decision.events) folded.state = this.decider.evolve(folded.state, event);
       bytes += size;
       revision += BigInt(decision.events.length);

@@ -64,6 +64,12 @@ export interface CommandProcessorOptions<State, Command, Event extends DomainEve
    */
   readonly exclusiveWriter?: boolean;
   /**
+   * Link every appended event into its stream's audit chain (`metadata.chain`, docs/audit-chain.md).
+   * Default true; `SUBLEDGER_BENCH_AUDIT_CHAIN=off` turns the default off, for the bench's ratio only
+   * (refused in production).
+   */
+  readonly auditChain?: boolean;
+  /**
    * Called before each batch is decided (each attempt), with its commands and the state they will be
    * decided on: the place for the I/O a pure decider cannot do, one call per batch rather than per
    * command (the ledger looks up the batch's idempotency keys in its key index and hands the answer
@@ -141,7 +147,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
       {
         slots: this.slots,
         loader,
-        decider: new BatchDecider(decider, maxBatchBytes),
+        decider: new BatchDecider(decider, maxBatchBytes, options.auditChain ?? auditChainByDefault()),
         appender: new BatchAppender(
           client,
           decider,
@@ -204,6 +210,14 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     slot.folded = { state, revision, commitPosition: undefined };
     await this.snapshotter.write(slot, slot.folded);
   }
+}
+
+function auditChainByDefault(): boolean {
+  if (process.env.SUBLEDGER_BENCH_AUDIT_CHAIN !== 'off') return true;
+  if (process.env.NODE_ENV === 'production') {
+    throw new Error('SUBLEDGER_BENCH_AUDIT_CHAIN=off is for the bench only and refused in production');
+  }
+  return false;
 }
 
 function positive(value: number, name: string): number {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jsonEvent, type EventData, type JSONType, type ResolvedEvent } from '@eventstore/db-client';
+import { CHAIN_METADATA_KEY, canonicalJson, chainHash, metadataWithoutChain } from './audit-chain';
 import type { DomainEvent, EventMetadata } from './decider';
 
 /** A domain event as read back from the store, with where and when it was recorded. */
@@ -50,6 +51,67 @@ function encodedEnvelope(envelope: EventMetadata): Uint8Array {
     encodedEnvelopes.set(envelope, bytes);
   }
   return bytes;
+}
+
+/**
+ * The client's event data for a domain event, like `toEventData`, with its audit-chain link: the
+ * metadata (envelope and the event's own, without any `chain` it brought) gets `chain: {prev, hash}`.
+ * Returns the event data and its hash, the next event's `prev`.
+ */
+export function toChainedEventData(
+  event: DomainEvent,
+  extraMetadata: EventMetadata | undefined,
+  prev: string,
+): { eventData: EventData; hash: string } {
+  const hashed =
+    extraMetadata && !event.metadata
+      ? hashedEnvelope(extraMetadata)
+      : hashedMetadata(
+          metadataWithoutChain(
+            extraMetadata && event.metadata
+              ? { ...extraMetadata, ...event.metadata }
+              : (event.metadata ?? {}),
+          ),
+        );
+  const hash = chainHash(prev, event.type, event.data, hashed.canonical);
+  const encoded = Buffer.from(
+    `${hashed.jsonOpen}"${CHAIN_METADATA_KEY}":{"prev":"${prev}","hash":"${hash}"}}`,
+    'utf8',
+  );
+  return {
+    eventData: jsonEvent({
+      id: randomUUID(),
+      type: event.type,
+      data: event.data as JSONType,
+      metadata: new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength),
+    }),
+    hash,
+  };
+}
+
+/** Metadata ready to be hashed and written: its canonical JSON, and its JSON without the closing brace. */
+interface HashedMetadata {
+  readonly canonical: string;
+  readonly jsonOpen: string;
+}
+
+const hashedEnvelopes = new WeakMap<EventMetadata, HashedMetadata>();
+
+function hashedEnvelope(envelope: EventMetadata): HashedMetadata {
+  let hashed = hashedEnvelopes.get(envelope);
+  if (!hashed) {
+    hashed = hashedMetadata(metadataWithoutChain(envelope));
+    hashedEnvelopes.set(envelope, hashed);
+  }
+  return hashed;
+}
+
+function hashedMetadata(metadata: EventMetadata): HashedMetadata {
+  const json = JSON.stringify(metadata);
+  return {
+    canonical: canonicalJson(metadata),
+    jsonOpen: json === '{}' ? '{' : `${json.slice(0, -1)},`,
+  };
 }
 
 /** The recorded event of a read or subscription, or undefined for an unresolved link. */

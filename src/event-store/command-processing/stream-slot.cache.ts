@@ -60,6 +60,12 @@ export interface FoldedStream<State> {
   state: State;
   revision: bigint;
   commitPosition: bigint | undefined;
+  /**
+   * The audit-chain hash of the event at `revision` (docs/audit-chain.md): the next event's `prev`.
+   * Undefined when that event carries no link (an empty stream, or history written before the chain):
+   * the next event then starts the chain from its genesis.
+   */
+  chainHead?: string | undefined;
 }
 
 /**

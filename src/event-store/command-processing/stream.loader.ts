@@ -7,6 +7,7 @@ import {
   type EventStoreDBClient,
   type ResolvedEvent,
 } from '@eventstore/db-client';
+import { chainLinkOf } from './audit-chain';
 import type { CommandProcessorLogger, SafeObserver } from './command-processor.observer';
 import type { Decider, DomainEvent } from './decider';
 import type { FoldedStream, StreamSlot } from './stream-slot.cache';
@@ -30,7 +31,7 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
     let fromSnapshot = false;
     // Asked alongside the snapshot rather than after it: when the stream's last revision is the
     // snapshot's, the tail is known to be empty and the load costs one round trip instead of two.
-    const head = this.snapshots ? this.headRevision(slot.streamName) : undefined;
+    const head = this.snapshots ? this.headEvent(slot.streamName) : undefined;
     if (this.snapshots) {
       const restored = await this.fromSnapshots(slot, this.snapshots);
       if (restored) {
@@ -38,9 +39,9 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
         fromSnapshot = true;
       }
     }
-    const headRevision = head === undefined ? undefined : await head;
+    const headEvent = head === undefined ? undefined : await head;
     let tail =
-      fromSnapshot && headRevision === folded.revision
+      fromSnapshot && headEvent?.revision === folded.revision
         ? { events: 0, streamExists: true }
         : await this.foldTail(slot.streamName, folded);
     if (!tail.streamExists && fromSnapshot) {
@@ -49,6 +50,13 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
       fromSnapshot = false;
       marks.revision = -1n;
       tail = { events: 0, streamExists: false };
+    }
+    if (fromSnapshot && tail.events === 0) {
+      // The snapshot's revision is the stream's last: its event holds the chain's head.
+      folded.chainHead =
+        headEvent?.revision === folded.revision
+          ? headEvent.chainHash
+          : (await this.eventAt(slot.streamName, folded.revision))?.chainHash;
     }
     slot.folded = folded;
     this.observer.loaded({
@@ -88,6 +96,7 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
         folded.state = this.decider.evolve(folded.state, asDomainEvent<Event>(recorded));
         folded.revision = recorded.revision;
         folded.commitPosition = recorded.position?.commit ?? resolved.commitPosition ?? folded.commitPosition;
+        folded.chainHead = chainLinkOf(recorded.metadata)?.hash;
         events++;
       }
     } catch (error) {
@@ -137,25 +146,45 @@ export class StreamLoader<State, Command, Event extends DomainEvent, Result> {
   }
 
   /**
-   * The revision of the stream's last event, or undefined when that is not known (no stream, or the
-   * read failed: the tail read that follows then finds out and reports it). Never rejects.
+   * The revision and audit-chain hash of the stream's last event, or undefined when that is not known
+   * (no stream, or the read failed: the tail read that follows then finds out and reports it). Never
+   * rejects.
    */
-  private async headRevision(streamName: string): Promise<bigint | undefined> {
-    let revision: bigint | undefined;
+  private async headEvent(streamName: string): Promise<HeadEvent | undefined> {
     try {
-      // Drained rather than left early: a read abandoned mid-way keeps the client from disposing.
-      for await (const resolved of this.client.readStream(streamName, {
-        direction: BACKWARDS,
-        fromRevision: END,
-        maxCount: 1,
-      })) {
-        revision = resolved.event?.revision;
-      }
+      return await this.readOne(streamName, { direction: BACKWARDS, fromRevision: END, maxCount: 1 });
     } catch {
       return undefined;
     }
-    return revision;
   }
+
+  /** The revision and audit-chain hash of the event at `revision`, or undefined if there is none. */
+  private async eventAt(streamName: string, revision: bigint): Promise<HeadEvent | undefined> {
+    try {
+      return await this.readOne(streamName, { fromRevision: revision, maxCount: 1 });
+    } catch (error) {
+      if (error instanceof StreamNotFoundError) return undefined;
+      throw error;
+    }
+  }
+
+  private async readOne(
+    streamName: string,
+    options: Parameters<EventStoreDBClient['readStream']>[1],
+  ): Promise<HeadEvent | undefined> {
+    let found: HeadEvent | undefined;
+    // Drained rather than left early: a read abandoned mid-way keeps the client from disposing.
+    for await (const resolved of this.client.readStream(streamName, options)) {
+      const event = resolved.event;
+      if (event) found = { revision: event.revision, chainHash: chainLinkOf(event.metadata)?.hash };
+    }
+    return found;
+  }
+}
+
+interface HeadEvent {
+  readonly revision: bigint;
+  readonly chainHash: string | undefined;
 }
 
 /**
