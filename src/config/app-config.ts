@@ -57,7 +57,16 @@ export interface ReadModelSettings {
   readonly catchUpTimeoutMs: number;
   /** How long a read waits for the read models to reach the caller's last write before a 503 `projection_lagging`. */
   readonly readYourWritesTimeoutMs: number;
+  /**
+   * SUBLEDGER_PROJECTOR: where the projections run. `thread` (default): a worker thread of this process,
+   * off the event loop that answers HTTP; `inline`: on that event loop; `external`: elsewhere
+   * (`npm run projector`, or another instance), this process only follows the checkpoint rows.
+   */
+  readonly projector: ProjectorPlacement;
 }
+
+export const PROJECTOR_PLACEMENTS = ['thread', 'inline', 'external'] as const;
+export type ProjectorPlacement = (typeof PROJECTOR_PLACEMENTS)[number];
 
 export type EventStoreSettings =
   | { readonly kind: 'external'; readonly connectionString: string }
@@ -79,6 +88,7 @@ export interface ConfigOverrides {
   bodyLimitBytes?: number;
   rateLimitPerSecond?: number;
   shutdownGraceMs?: number;
+  projector?: ProjectorPlacement;
 }
 
 export class ConfigError extends Error {
@@ -145,9 +155,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     : memory
       ? { kind: 'embedded', memory: true }
       : { kind: 'embedded', memory: false, dataDir };
+  const projector = (value('SUBLEDGER_PROJECTOR') ?? 'thread').toLowerCase();
+  if (!(PROJECTOR_PLACEMENTS as readonly string[]).includes(projector)) {
+    problems.push(
+      `SUBLEDGER_PROJECTOR must be one of ${PROJECTOR_PLACEMENTS.join(', ')} (got "${projector}")`,
+    );
+  }
   const readModels: ReadModelSettings = {
     catchUpTimeoutMs: READ_MODEL_WAIT_MS,
     readYourWritesTimeoutMs: READ_MODEL_WAIT_MS,
+    projector: projector as ProjectorPlacement,
   };
 
   const databaseUrl = value('DATABASE_URL');
@@ -227,6 +244,7 @@ function overridesAsEnv(overrides: ConfigOverrides): Record<string, string> {
   set('SUBLEDGER_BODY_LIMIT_BYTES', overrides.bodyLimitBytes);
   set('SUBLEDGER_RATE_LIMIT_PER_SECOND', overrides.rateLimitPerSecond);
   set('SUBLEDGER_SHUTDOWN_GRACE_MS', overrides.shutdownGraceMs);
+  set('SUBLEDGER_PROJECTOR', overrides.projector);
   return env;
 }
 

@@ -38,6 +38,8 @@ export class Database {
     readonly pool: Pool,
     /** Where it is, without the password: for logs and errors. */
     readonly location: string,
+    /** Where it is, password included: for a projector thread of this process that opens its own pool. */
+    readonly url: string,
     private readonly embedded: RunningPostgres | undefined,
     private readonly temporaryDir: string | undefined,
   ) {}
@@ -66,7 +68,7 @@ export class Database {
     const pool = new Pool({ connectionString: url, max: 8, application_name: 'subledger' });
     // An idle client's error (the server restarted) must not crash the process; the next query reconnects.
     pool.on('error', () => undefined);
-    return new Database(pool, redact(url), embedded, temporaryDir);
+    return new Database(pool, redact(url), url, embedded, temporaryDir);
   }
 
   /** Runs `work` in one transaction on one connection: committed if it returns, rolled back if it throws. */

@@ -23,6 +23,8 @@ export class EventStoreConnection implements OnApplicationShutdown {
 
   private constructor(
     readonly client: EventStoreDBClient,
+    /** What the client connects to: a projector thread of this process opens its own client on it. */
+    readonly connectionString: string,
     private readonly embedded: EmbeddedServer | undefined,
     /** True when this connection joined a store that a running service owns (tools only). */
     readonly joinedRunningStore = false,
@@ -43,13 +45,14 @@ export class EventStoreConnection implements OnApplicationShutdown {
     if (settings.kind === 'external') {
       return new EventStoreConnection(
         EventStoreDBClient.connectionString(settings.connectionString),
+        settings.connectionString,
         undefined,
       );
     }
     const running = !settings.memory && options.joinRunning ? runningStoreOn(settings.dataDir) : undefined;
     if (running !== undefined) {
       EventStoreConnection.logger.log(`Joined the running embedded event store at ${running}`);
-      return new EventStoreConnection(EventStoreDBClient.connectionString(running), undefined, true);
+      return new EventStoreConnection(EventStoreDBClient.connectionString(running), running, undefined, true);
     }
     if (!settings.memory) {
       // A store on disk runs in a child process: its own core, its own event loop (it dies with
@@ -58,7 +61,11 @@ export class EventStoreConnection implements OnApplicationShutdown {
       EventStoreConnection.logger.log(
         `Embedded event store (process ${child.pid}) on ${settings.dataDir} at ${child.connectionString}`,
       );
-      return new EventStoreConnection(EventStoreDBClient.connectionString(child.connectionString), child);
+      return new EventStoreConnection(
+        EventStoreDBClient.connectionString(child.connectionString),
+        child.connectionString,
+        child,
+      );
     }
     // In memory (tests, demos) it stays in this process: its data lives and dies with it anyway.
     // Loaded only when used: a service pointed at a real EventStoreDB never loads the embedded one.
@@ -69,7 +76,11 @@ export class EventStoreConnection implements OnApplicationShutdown {
       memory: true,
     });
     EventStoreConnection.logger.log(`Embedded event store in memory at ${embedded.connectionString}`);
-    return new EventStoreConnection(EventStoreDBClient.connectionString(embedded.connectionString), embedded);
+    return new EventStoreConnection(
+      EventStoreDBClient.connectionString(embedded.connectionString),
+      embedded.connectionString,
+      embedded,
+    );
   }
 
   /**

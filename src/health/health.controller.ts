@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { ApplicationError } from '../http/problem';
-import { ProjectionRunner } from '../projections/projection-runner';
+import { ReadModelProgress } from '../projections/read-model-progress';
 import { EventStoreHealthIndicator } from './event-store.health-indicator';
 import { HealthDto } from './health.dto';
 
@@ -14,7 +14,7 @@ import { HealthDto } from './health.dto';
 export class HealthController {
   constructor(
     private readonly eventStore: EventStoreHealthIndicator,
-    private readonly projections: ProjectionRunner,
+    private readonly projections: ReadModelProgress,
   ) {}
 
   /**

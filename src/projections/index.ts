@@ -5,6 +5,7 @@ export * from './history/history-entry';
 export * from './history/sub-account-history.service';
 export * from './projection';
 export * from './projection-runner';
+export * from './read-model-progress';
 export * from './projection.errors';
 export * from './projections';
 export * from './projections.module';

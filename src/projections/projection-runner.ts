@@ -17,6 +17,7 @@ import {
   recordedEnvelopeOf,
 } from './projection';
 import { ProjectionLagError, ProjectionRebuildingError } from './projection.errors';
+import type { ProjectionStatus, ReadModelProgress } from './read-model-progress';
 import type { PoolClient } from 'pg';
 import type { Database } from '../database/database';
 
@@ -55,17 +56,11 @@ export interface ProjectionRunnerOptions {
   /** Pause before resubscribing after the subscription failed, or before retrying a failed transaction. */
   readonly retryDelayMs?: number;
   readonly logger?: ProjectionRunnerLogger;
-}
-
-export interface ProjectionStatus {
-  readonly name: string;
-  readonly version: number;
-  /** True when it started without a checkpoint of this version and is folding the log from its start. */
-  readonly rebuilding: boolean;
-  readonly caughtUp: boolean;
-  /** The position of the last event committed to its tables (by this instance or another). */
-  readonly checkpoint: LogPosition | null;
-  readonly eventsApplied: number;
+  /**
+   * Called after the committed position moved or the runner caught up: how a projector in a worker
+   * thread tells the API's thread (it reads `committedPosition` and `status()` then).
+   */
+  readonly onProgress?: () => void;
 }
 
 interface Slot {
@@ -108,7 +103,7 @@ const silentLogger: ProjectionRunnerLogger = { log: () => {}, warn: () => {}, er
  * on while a batch commits (one batch in flight), so a rebuild runs at the speed of the slower of the
  * two rather than their sum.
  */
-export class ProjectionRunner {
+export class ProjectionRunner implements ReadModelProgress {
   private readonly slots = new Map<string, Slot>();
   private readonly slotList: Slot[];
   private readonly batchSize: number;
@@ -371,6 +366,11 @@ export class ProjectionRunner {
     }));
   }
 
+  /** Everything delivered up to here is committed (or written by no projection). */
+  get committedPosition(): LogPosition | null {
+    return this.committed;
+  }
+
   /** Events delivered by the subscription since start (ledger or not). */
   get eventsDelivered(): number {
     return this.delivered;
@@ -522,6 +522,7 @@ export class ProjectionRunner {
     if (this.pending.length === 0) {
       this.committed = position;
       if (this.positionWaiters.length > 0) this.releasePositionWaiters();
+      this.options.onProgress?.();
     }
     if (!this.caughtUp && this.startupEnd !== null && comparePositions(position, this.startupEnd) >= 0) {
       this.requestCaughtUp();
@@ -599,6 +600,7 @@ export class ProjectionRunner {
       if (this.positionWaiters.length > 0) this.releasePositionWaiters();
       if (this.caughtUpAt !== null && comparePositions(upToPosition, this.caughtUpAt) >= 0)
         this.markCaughtUp();
+      this.options.onProgress?.();
     }
   }
 
@@ -624,8 +626,10 @@ export class ProjectionRunner {
         }
         if (moved.length === 0) return;
         await client.query(
-          `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
-           WHERE (projection, version) IN (SELECT * FROM unnest($1::text[], $2::int[]))`,
+          `WITH moved AS (
+             UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
+             WHERE (projection, version) IN (SELECT * FROM unnest($1::text[], $2::int[])))
+           ${NOTIFY_CHECKPOINTS}`,
           [
             moved.map((slot) => slot.projection.name),
             moved.map((slot) => slot.projection.version),
@@ -663,8 +667,10 @@ export class ProjectionRunner {
     const checkpoint = this.freshClients ? slot.checkpoint : await this.lockCheckpoint(client, slot);
     if (!(await this.writeAfter(client, slot, checkpoint, events, upTo))) return;
     await client.query(
-      `UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
-       WHERE projection = $1 AND version = $2`,
+      `WITH moved AS (
+         UPDATE read_model_checkpoints SET commit_position = $3, prepare_position = $4, updated_at = now()
+         WHERE projection = $1 AND version = $2)
+       ${this.freshClients ? 'SELECT 1' : NOTIFY_CHECKPOINTS}`,
       [slot.projection.name, slot.projection.version, upTo.commit.toString(), upTo.prepare.toString()],
     );
   }
@@ -767,10 +773,18 @@ export class ProjectionRunner {
     const waiters = this.caughtUpWaiters;
     this.caughtUpWaiters = [];
     for (const waiter of waiters) waiter.resolve();
+    this.options.onProgress?.();
   }
 }
 
 const VERSION_OF_TABLE = /_v(\d+)\b/;
+
+/**
+ * The channel an API instance without a projector of its own listens on (`CheckpointFollower`): sent
+ * with the checkpoint rows' move, so it arrives when they are committed, with the new commit position.
+ */
+export const CHECKPOINTS_CHANNEL = 'read_model_checkpoints';
+const NOTIFY_CHECKPOINTS = `SELECT pg_notify('${CHECKPOINTS_CHANNEL}', $3::text)`;
 
 function positionOf(event: RecordedEnvelope): LogPosition {
   return { commit: event.commitPosition, prepare: event.preparePosition };

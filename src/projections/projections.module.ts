@@ -1,5 +1,6 @@
 import {
   BeforeApplicationShutdown,
+  Inject,
   Injectable,
   Logger,
   Module,
@@ -7,33 +8,65 @@ import {
 } from '@nestjs/common';
 import type { EventStoreDBClient } from '@eventstore/db-client';
 import { AppConfig } from '../config/app-config';
-import { EVENT_STORE_CLIENT } from '../event-store/event-store-client.provider';
+import { EVENT_STORE_CLIENT, EventStoreConnection } from '../event-store/event-store-client.provider';
 import { Database } from '../database/database';
 import { BalanceAsOfService } from './balance-as-of/balance-as-of.service';
 import { ParentFeedService } from './feed/parent-feed.service';
 import type { ProjectionReadOptions } from './projection';
 import { ProjectionRunner } from './projection-runner';
 import { PROJECTIONS } from './projections';
+import { CheckpointFollower } from './projector/checkpoint-follower';
+import { ProjectorThread } from './projector/projector-thread';
+import { ReadModelProgress } from './read-model-progress';
 import { SubAccountHistoryService } from './history/sub-account-history.service';
 import { UsageAnalyticsService } from './usage-analytics/usage-analytics.service';
 
 const READ_OPTIONS = Symbol('PROJECTION_READ_OPTIONS');
+const PROJECTOR = Symbol('PROJECTOR');
+
+/** Whichever projector `SUBLEDGER_PROJECTOR` chose: the progress the API reads, started and stopped here. */
+type Projector = ReadModelProgress & {
+  start(): Promise<void>;
+  stop(opts?: { commit?: boolean }): Promise<void>;
+};
+
+function projectorFor(config: AppConfig, connection: EventStoreConnection, database: Database): Projector {
+  const logger = new Logger('Projections');
+  switch (config.readModels.projector) {
+    case 'inline':
+      return new ProjectionRunner({ client: connection.client, projections: PROJECTIONS, database, logger });
+    case 'external':
+      return new CheckpointFollower({
+        client: connection.client,
+        database,
+        projections: PROJECTIONS,
+        logger,
+      });
+    case 'thread':
+      return new ProjectorThread({
+        eventStoreConnectionString: connection.connectionString,
+        databaseUrl: database.url,
+        projections: PROJECTIONS,
+        logger,
+      });
+  }
+}
 
 /**
- * Starts the runner once every module is initialised (it subscribes and catches up in the background;
- * reads wait for it), and commits its last batch before the event-store client is disposed and the
- * database closed: Nest runs all `beforeApplicationShutdown` hooks before any `onApplicationShutdown`.
+ * Starts the projector once every module is initialised (it catches up in the background; reads wait
+ * for it), and commits its last batch before the event-store client is disposed and the database
+ * closed: Nest runs all `beforeApplicationShutdown` hooks before any `onApplicationShutdown`.
  */
 @Injectable()
 export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  constructor(private readonly runner: ProjectionRunner) {}
+  constructor(@Inject(PROJECTOR) private readonly projector: Projector) {}
 
   onApplicationBootstrap(): Promise<void> {
-    return this.runner.start();
+    return this.projector.start();
   }
 
   beforeApplicationShutdown(): Promise<void> {
-    return this.runner.stop({ commit: true });
+    return this.projector.stop({ commit: true });
   }
 }
 
@@ -47,37 +80,32 @@ export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeAppli
       inject: [AppConfig],
     },
     {
-      provide: ProjectionRunner,
-      useFactory: (client: EventStoreDBClient, database: Database) =>
-        new ProjectionRunner({
-          client,
-          projections: PROJECTIONS,
-          database,
-          logger: new Logger('Projections'),
-        }),
-      inject: [EVENT_STORE_CLIENT, Database],
+      provide: PROJECTOR,
+      useFactory: projectorFor,
+      inject: [AppConfig, EventStoreConnection, Database],
     },
+    { provide: ReadModelProgress, useExisting: PROJECTOR },
     {
       provide: SubAccountHistoryService,
       useFactory: (
-        runner: ProjectionRunner,
+        progress: ReadModelProgress,
         database: Database,
         client: EventStoreDBClient,
         options: ProjectionReadOptions,
-      ) => new SubAccountHistoryService(runner, database, client, options),
-      inject: [ProjectionRunner, Database, EVENT_STORE_CLIENT, READ_OPTIONS],
+      ) => new SubAccountHistoryService(progress, database, client, options),
+      inject: [ReadModelProgress, Database, EVENT_STORE_CLIENT, READ_OPTIONS],
     },
     {
       provide: BalanceAsOfService,
-      useFactory: (runner: ProjectionRunner, database: Database, options: ProjectionReadOptions) =>
-        new BalanceAsOfService(runner, database, options),
-      inject: [ProjectionRunner, Database, READ_OPTIONS],
+      useFactory: (progress: ReadModelProgress, database: Database, options: ProjectionReadOptions) =>
+        new BalanceAsOfService(progress, database, options),
+      inject: [ReadModelProgress, Database, READ_OPTIONS],
     },
     {
       provide: UsageAnalyticsService,
-      useFactory: (runner: ProjectionRunner, database: Database, options: ProjectionReadOptions) =>
-        new UsageAnalyticsService(runner, database, options),
-      inject: [ProjectionRunner, Database, READ_OPTIONS],
+      useFactory: (progress: ReadModelProgress, database: Database, options: ProjectionReadOptions) =>
+        new UsageAnalyticsService(progress, database, options),
+      inject: [ReadModelProgress, Database, READ_OPTIONS],
     },
     {
       provide: ParentFeedService,
@@ -87,7 +115,7 @@ export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeAppli
     ProjectionsLifecycle,
   ],
   exports: [
-    ProjectionRunner,
+    ReadModelProgress,
     SubAccountHistoryService,
     BalanceAsOfService,
     UsageAnalyticsService,

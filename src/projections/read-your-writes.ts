@@ -3,7 +3,7 @@ import { AppConfig } from '../config/app-config';
 import type { RequestContext } from '../auth/request-context';
 import { LedgerService } from '../ledger/application/ledger.service';
 import type { LedgerState } from '../ledger/domain';
-import { ProjectionRunner } from './projection-runner';
+import { ReadModelProgress } from './read-model-progress';
 
 /**
  * The step every route served by a projection takes first, so that a read right after a write
@@ -16,7 +16,7 @@ import { ProjectionRunner } from './projection-runner';
 export class ReadYourWrites {
   constructor(
     private readonly ledger: LedgerService,
-    private readonly runner: ProjectionRunner,
+    private readonly progress: ReadModelProgress,
     private readonly config: AppConfig,
   ) {}
 
@@ -30,7 +30,7 @@ export class ReadYourWrites {
       return null;
     });
     if (commitPosition !== undefined) {
-      await this.runner.waitForPosition(commitPosition, this.config.readModels.readYourWritesTimeoutMs);
+      await this.progress.waitForPosition(commitPosition, this.config.readModels.readYourWritesTimeoutMs);
     }
   }
 }

@@ -9,7 +9,7 @@ import { AppConfigModule } from '../../src/config/app-config.module';
 import { EVENT_STORE_CLIENT } from '../../src/event-store/event-store-client.provider';
 import { EventStoreModule } from '../../src/event-store/event-store.module';
 import { DatabaseModule } from '../../src/database/database.module';
-import { BalanceAsOfService, PROJECTIONS, ProjectionRunner, ProjectionsModule } from '../../src/projections';
+import { BalanceAsOfService, PROJECTIONS, ProjectionsModule, ReadModelProgress } from '../../src/projections';
 import { openTestDatabase, testDatabaseUrl } from '../support/database';
 import { LedgerWriter } from './ledger-writer';
 
@@ -42,7 +42,7 @@ describe('ProjectionsModule', () => {
       .createSubAccount('s', '2026-10-01T00:00:00.000Z')
       .allocate('s', 50, '2026-10-01T01:00:00.000Z');
     const position = await ledger.flush();
-    await first.get(ProjectionRunner).waitForPosition(position, 15_000);
+    await first.get(ReadModelProgress).waitForPosition(position, 15_000);
     const balance = await first.get(BalanceAsOfService).balanceAsOf('pmodule', 's', new Date('2026-10-02'));
     expect(balance).toMatchObject({ quota: 50, used: 0 });
     await first.close();
@@ -62,7 +62,7 @@ describe('ProjectionsModule', () => {
     }
 
     const second = await startContext(dataDir);
-    const runner = second.get(ProjectionRunner);
+    const runner = second.get(ReadModelProgress);
     await runner.whenCaughtUp(15_000);
     // Everything was in the tables: nothing was written again.
     expect(runner.status().map((s) => s.eventsApplied)).toEqual(PROJECTIONS.map(() => 0));

@@ -2,7 +2,7 @@ import type { SubAccountBalances } from '../../ledger/domain/ledger.events';
 import type { Database } from '../../database/database';
 import { CREDIT_ENTRIES_TABLE, creditEntriesProjection } from '../credit-entries.projection';
 import type { ProjectionReadOptions } from '../projection';
-import type { ProjectionRunner } from '../projection-runner';
+import type { ReadModelProgress } from '../read-model-progress';
 
 export interface BalanceAsOf extends SubAccountBalances {
   readonly asOf: string;
@@ -16,7 +16,7 @@ export interface BalanceAsOf extends SubAccountBalances {
  */
 export class BalanceAsOfService {
   constructor(
-    private readonly runner: ProjectionRunner,
+    private readonly runner: ReadModelProgress,
     private readonly database: Database,
     private readonly options: ProjectionReadOptions,
   ) {}

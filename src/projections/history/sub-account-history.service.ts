@@ -5,7 +5,7 @@ import { ledgerStreamName } from '../../ledger/domain';
 import { CREDIT_ENTRIES_TABLE, creditEntriesProjection, POOL_ACCOUNT } from '../credit-entries.projection';
 import { isLedgerEvent, type ProjectionReadOptions, type StoredLedgerEvent } from '../projection';
 import { ProjectionQueryError } from '../projection.errors';
-import type { ProjectionRunner } from '../projection-runner';
+import type { ReadModelProgress } from '../read-model-progress';
 import {
   decodeHistoryCursor,
   encodeHistoryCursor,
@@ -34,7 +34,7 @@ const PARALLEL_READS = 8;
  */
 export class SubAccountHistoryService {
   constructor(
-    private readonly runner: ProjectionRunner,
+    private readonly runner: ReadModelProgress,
     private readonly database: Database,
     private readonly client: EventStoreDBClient,
     private readonly options: ProjectionReadOptions,

@@ -1,6 +1,6 @@
 import type { Database } from '../../database/database';
 import type { ProjectionReadOptions } from '../projection';
-import type { ProjectionRunner } from '../projection-runner';
+import type { ReadModelProgress } from '../read-model-progress';
 import { USAGE_DAILY_TABLE, usageAnalyticsProjection } from './usage-analytics.projection';
 import {
   usageReportQuery,
@@ -12,7 +12,7 @@ import {
 /** Usage reports from the daily usage table, grouped by PostgreSQL, once the read model has caught up. */
 export class UsageAnalyticsService {
   constructor(
-    private readonly runner: ProjectionRunner,
+    private readonly runner: ReadModelProgress,
     private readonly database: Database,
     private readonly options: ProjectionReadOptions,
   ) {}
