@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
-import { startService, type Runtime, type ServiceOptions, type ServiceProcess } from './support/processes';
+import {
+  processCpuSeconds,
+  startService,
+  type Runtime,
+  type ServiceOptions,
+  type ServiceProcess,
+} from './support/processes';
 import { setUpParent, type HotParent } from './support/service-api';
 import { fmt } from './support/stats';
 
@@ -11,6 +17,11 @@ export interface HttpResult {
     readonly p99Ms: number;
     readonly noopRatio: number;
     readonly noopRequestsPerSec: number;
+    /**
+     * CPU time of the service process (every thread of it: HTTP, the projector thread, GC) over the
+     * single-usage run, per record acknowledged.
+     */
+    readonly cpuUsPerRecord: number;
     readonly errors: Record<string, number>;
   };
   readonly usageBatch: {
@@ -236,14 +247,17 @@ export async function benchHttp(
     await noop(service.baseUrl, 1);
     // The reference is taken before and after the usage run, so drift on the shared machine weighs on both.
     const noopBefore = await noop(service.baseUrl, opts.usageSeconds / 2);
+    const cpuBefore = processCpuSeconds(service.pid);
     const usage = await singleUsage(service.baseUrl, hot, opts.usageSeconds);
+    const cpuUsPerRecord = ((processCpuSeconds(service.pid) - cpuBefore) * 1e6) / usage.acknowledged;
     const noopAfter = await noop(service.baseUrl, opts.usageSeconds / 2);
     const noopPerSec = (noopBefore.okPerSec + noopAfter.okPerSec) / 2;
     opts.log(
       `usageSingle: ${fmt(usage.okPerSec)} records/s, p50 ${fmt(usage.p50Ms, 1)} ms, p99 ${fmt(usage.p99Ms, 1)} ms ` +
         `(64 connections, ${opts.usageSeconds} s, one hot parent, 64 sub-accounts; ${describeErrors(usage.errors)}); ` +
         `no-op GET /health/live ${fmt(noopPerSec)} req/s (p99 ${fmt(Math.max(noopBefore.p99Ms, noopAfter.p99Ms), 1)} ms) → ` +
-        `${fmt((100 * usage.okPerSec) / noopPerSec)}% — targets ≥ 5,000/s, p99 ≤ 25 ms, ≥ 40%`,
+        `${fmt((100 * usage.okPerSec) / noopPerSec)}% — targets ≥ 5,000/s, p99 ≤ 25 ms, ≥ 40%; ` +
+        `service CPU ${fmt(cpuUsPerRecord)} µs per record`,
     );
 
     const batchParent = await setUpParent(
@@ -266,6 +280,7 @@ export async function benchHttp(
         p99Ms: usage.p99Ms,
         noopRatio: usage.okPerSec / noopPerSec,
         noopRequestsPerSec: noopPerSec,
+        cpuUsPerRecord,
         errors: usage.errors,
       },
       usageBatch: { recordsPerSec: batch.okPerSec, p99Ms: batch.p99Ms, errors: batch.errors },

@@ -281,6 +281,14 @@ async function main(): Promise<void> {
       );
     }
 
+    const batchToAppend = (http?.usageBatch.recordsPerSec ?? NaN) / (append?.eventsPerSec ?? NaN);
+    if (Number.isFinite(batchToAppend)) {
+      log(
+        `usageBatch vs appendBatch100: ${fmt(http!.usageBatch.recordsPerSec)} records/s against ` +
+          `${fmt(append!.eventsPerSec)} events/s = ${fmt(100 * batchToAppend)}% — target ≥ 75%`,
+      );
+    }
+
     // The contract's cold keys hold figures of a 1,000,000-event ledger only; a quick run's come under
     // keys that name their size (coldBalanceMs100k, rssMiB100k) and leave the contract's null.
     const coldKeys = coldFigureKeys(v.ledgerEvents);
@@ -297,10 +305,13 @@ async function main(): Promise<void> {
         p99Ms: round(http?.usageSingle.p99Ms ?? NaN),
         noopRatio: round(http?.usageSingle.noopRatio ?? NaN),
         noopRequestsPerSec: round(http?.usageSingle.noopRequestsPerSec ?? NaN),
+        cpuUsPerRecord: round(http?.usageSingle.cpuUsPerRecord ?? NaN),
         errors: http?.usageSingle.errors ?? null,
       },
       usageBatch: {
         recordsPerSec: round(http?.usageBatch.recordsPerSec ?? NaN),
+        // SPEC §6: batch usage against the store's own raw append rate in the same run (≥ 75%).
+        ratioToAppendBatch100: round(batchToAppend),
         p99Ms: round(http?.usageBatch.p99Ms ?? NaN),
         errors: http?.usageBatch.errors ?? null,
       },
