@@ -4,6 +4,7 @@ import { BillingModule } from './billing/billing.module';
 import { AuditModule } from './audit/audit.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
+import { ConsoleModule } from './console/console.module';
 import { DatabaseModule } from './database/database.module';
 import { EventStoreModule } from './event-store/event-store.module';
 import { HealthModule } from './health/health.module';
@@ -17,7 +18,14 @@ import { ReadSideModule } from './projections/read-side.module';
 import { UsageKeyIndexModule } from './projections/usage-keys/usage-keys.module';
 
 /** The capabilities of the service; a new feature module is added here and nowhere else. */
-const FEATURE_MODULES: Type[] = [HealthModule, LedgerModule, BillingModule, ReadSideModule, AuditModule];
+const FEATURE_MODULES: Type[] = [
+  HealthModule,
+  LedgerModule,
+  BillingModule,
+  ReadSideModule,
+  ConsoleModule,
+  AuditModule,
+];
 
 @Module({})
 export class AppModule {

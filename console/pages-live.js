@@ -1,0 +1,255 @@
+/* global setTimeout, window */
+/**
+ * The parent's event feed, live (SSE read with fetch, so the key travels in the Authorization
+ * header), and its webhook endpoints with their deliveries when the service has them.
+ */
+import { api, ApiError, query, readEventStream } from './api.js';
+import { credits, errorBox, field, h, instant, replace, table } from './dom.js';
+
+/** The page keeps this many events; older ones leave the list as new ones come. */
+const KEPT_EVENTS = 200;
+
+export async function feedPage(target, { ids: [parentId], params, signal }) {
+  const base = `/v1/parents/${encodeURIComponent(parentId)}`;
+  // Reading one page first answers 404 at once for a parent the key may not see.
+  const recent = await api(`${base}/events${query({ limit: 1 })}`, { signal });
+  const status = h(
+    'p',
+    { class: 'feed-status', role: 'status', dataset: { field: 'feed.status' } },
+    'Connecting…',
+  );
+  const list = h('ol', { class: 'feed', reversed: true, dataset: { list: 'feed' } });
+  const subAccount = h('input', {
+    type: 'text',
+    name: 'subAccountId',
+    value: params.get('subAccountId') ?? '',
+    autocomplete: 'off',
+  });
+  let paused = false;
+  const pause = h(
+    'button',
+    {
+      type: 'button',
+      class: 'secondary',
+      'aria-pressed': 'false',
+      onclick: () => {
+        paused = !paused;
+        pause.setAttribute('aria-pressed', String(paused));
+        pause.textContent = paused ? 'Resume list' : 'Pause list';
+      },
+    },
+    'Pause list',
+  );
+  replace(
+    target,
+    h('h1', {}, 'Live feed'),
+    h(
+      'p',
+      { class: 'muted' },
+      `Every event of ${parentId} as it is committed (GET …/events with Accept: text/event-stream). `,
+      'Starts from the last 20 events; the newest is at the top.',
+    ),
+    h(
+      'form',
+      {
+        class: 'inline',
+        onsubmit: (event) => {
+          event.preventDefault();
+          window.location.hash = `#/p/${encodeURIComponent(parentId)}/feed${query({ subAccountId: subAccount.value.trim() })}`;
+        },
+      },
+      field('Only sub-account', subAccount),
+      h('button', { type: 'submit' }, 'Filter'),
+      pause,
+    ),
+    status,
+    list,
+  );
+  const head = recent.events.length === 0 ? null : await lastRevision(base, signal);
+  let after = head === null || head < 20n ? undefined : String(head - 20n);
+  const filter = params.get('subAccountId') ?? '';
+  // Reconnects after a drop, from the last event seen, until the page is left.
+  while (!signal.aborted) {
+    try {
+      await readEventStream(`${base}/events${query({ after, subAccountId: filter })}`, {
+        signal,
+        onOpen: () => replace(status, 'Live: connected.'),
+        onEvent: (message) => {
+          after = message.data.cursor ?? message.id;
+          if (message.event === 'error') {
+            replace(status, `The feed reported an error: ${message.data.detail ?? message.data.code}`);
+            return;
+          }
+          if (paused) return;
+          list.prepend(feedItem(message.data));
+          while (list.childElementCount > KEPT_EVENTS) list.lastElementChild.remove();
+        },
+      });
+    } catch (error) {
+      if (signal.aborted) return;
+      if (error instanceof ApiError) {
+        replace(status, errorBox(error));
+        return;
+      }
+    }
+    if (signal.aborted) return;
+    replace(status, 'Disconnected; reconnecting…');
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+/**
+ * The feed's cursors are the parent stream's revisions, and a page answers the events after one:
+ * so the newest is found with about 2·log2(n) one-event pages (doubling, then halving), without
+ * reading the history or changing the API.
+ */
+async function lastRevision(base, signal) {
+  const existsFrom = async (revision) =>
+    revision === 0n ||
+    (await api(`${base}/events${query({ after: String(revision - 1n), limit: 1 })}`, { signal })).events
+      .length > 0;
+  let low = 0n;
+  let high = 1n;
+  while (await existsFrom(high)) {
+    low = high;
+    high *= 2n;
+  }
+  while (high - low > 1n) {
+    const middle = (low + high) / 2n;
+    if (await existsFrom(middle)) low = middle;
+    else high = middle;
+  }
+  return low;
+}
+
+function feedItem(event) {
+  const data = event.data ?? {};
+  const parts = [
+    data.subAccountId ? `sub-account ${data.subAccountId}` : null,
+    typeof data.credits === 'number' ? `${credits(data.credits)} credits` : null,
+    data.meter ? `meter ${data.meter}` : null,
+    data.balancesAfter && typeof data.balancesAfter.remaining === 'number'
+      ? `remaining ${credits(data.balancesAfter.remaining)}`
+      : null,
+    data.period ? `period ${data.period}` : null,
+  ].filter(Boolean);
+  const metadata = event.metadata ?? {};
+  return h(
+    'li',
+    { class: 'feed-item', dataset: { type: event.type, cursor: event.cursor } },
+    h('time', { datetime: metadata.recordedAt ?? '' }, instant(metadata.recordedAt)),
+    ' ',
+    h('strong', {}, event.type),
+    ' ',
+    parts.join(' · '),
+    h(
+      'span',
+      { class: 'muted' },
+      ` #${event.cursor}`,
+      metadata.actor ? ` by ${metadata.actor.type} ${metadata.actor.id}` : '',
+    ),
+  );
+}
+
+export async function webhooksPage(target, { ids: [parentId], signal }) {
+  const base = `/v1/parents/${encodeURIComponent(parentId)}`;
+  await api(base, { signal });
+  let endpoints;
+  try {
+    endpoints = await api(`${base}/webhook-endpoints`, { signal });
+  } catch (error) {
+    // The parent exists (read above), so 404 is the route: a service without webhooks.
+    if (error instanceof ApiError && error.status === 404) {
+      replace(
+        target,
+        h('h1', {}, 'Webhooks'),
+        h(
+          'p',
+          { dataset: { field: 'webhooks.unavailable' } },
+          'This service has no webhook endpoints route (GET …/webhook-endpoints answers 404).',
+        ),
+      );
+      return;
+    }
+    throw error;
+  }
+  const items = Array.isArray(endpoints) ? endpoints : (endpoints.items ?? endpoints.endpoints ?? []);
+  const deliveries = h('section', {
+    class: 'card wide',
+    'aria-live': 'polite',
+    'aria-labelledby': 'deliveries-title',
+  });
+  replace(
+    target,
+    h('h1', {}, 'Webhooks'),
+    table(
+      'Endpoints',
+      [
+        { label: 'Endpoint', rowHeader: true },
+        { label: 'URL' },
+        { label: 'Event types' },
+        { label: 'State' },
+        { label: 'Deliveries' },
+      ],
+      items.map((endpoint) => ({
+        cells: [
+          endpoint.id,
+          endpoint.url,
+          (endpoint.eventTypes ?? []).join(', ') || 'all',
+          endpoint.disabled ? 'disabled' : 'enabled',
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'secondary',
+              onclick: () =>
+                showDeliveries(
+                  deliveries,
+                  `${base}/webhook-endpoints/${encodeURIComponent(endpoint.id)}/deliveries`,
+                  endpoint.id,
+                  signal,
+                ),
+            },
+            'Show deliveries',
+          ),
+        ],
+        attributes: { dataset: { endpoint: endpoint.id } },
+      })),
+      { dataset: { table: 'webhook-endpoints' } },
+    ),
+    deliveries,
+  );
+}
+
+async function showDeliveries(section, path, endpointId, signal) {
+  replace(section, h('h2', { id: 'deliveries-title' }, `Deliveries to ${endpointId}`));
+  try {
+    const answer = await api(path, { signal });
+    const items = Array.isArray(answer) ? answer : (answer.items ?? answer.deliveries ?? []);
+    section.append(
+      table(
+        'Newest first',
+        [
+          { label: 'Delivery', rowHeader: true },
+          { label: 'Event' },
+          { label: 'Status' },
+          { label: 'Attempts', class: 'num' },
+          { label: 'Last response' },
+          { label: 'Next retry' },
+        ],
+        items.map((delivery) => ({
+          cells: [
+            delivery.id ?? delivery.deliveryId,
+            delivery.eventType ?? delivery.type ?? '',
+            delivery.status ?? '',
+            String(delivery.attempts?.length ?? delivery.attempts ?? delivery.attemptCount ?? ''),
+            String(delivery.lastStatus ?? delivery.lastResponseStatus ?? ''),
+            instant(delivery.nextRetryAt ?? delivery.nextAttemptAt),
+          ],
+        })),
+      ),
+    );
+  } catch (error) {
+    section.append(errorBox(error));
+  }
+}

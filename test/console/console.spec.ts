@@ -1,0 +1,428 @@
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import type { Page } from 'playwright-core';
+import { expectStatus, openParent, uniqueId, type OpenedParent } from '../support/ledger-fixtures';
+import { pollUntil } from '../support/poll';
+import { startTestService, type TestService } from '../support/service';
+import { browserAvailability, launchBrowser, type Browser } from './browser';
+
+/*
+ * The console (SPEC §12) in Debian's chromium against the started service, with data made through
+ * the API: each kind of key signs in, the main pages are walked, and what they show is checked
+ * against the API's own answers. Screenshots go to a temporary folder (printed at the end);
+ * CONSOLE_SCREENSHOTS=docs/console also copies them there for docs/console.md.
+ */
+
+const availability = browserAvailability();
+if (!availability.run) console.warn(availability.reason);
+const describeInBrowser = availability.run ? describe : describe.skip;
+
+const OPENED = '2026-10-29T08:00:00Z';
+const NOW = '2026-11-03T12:00:00Z';
+const SHOTS = mkdtempSync(path.join(tmpdir(), 'subledger-console-shots-'));
+
+const fmt = (n: number | string) => Number(n).toLocaleString('en-US');
+
+describeInBrowser('the console in a browser', () => {
+  let service: TestService;
+  let browser: Browser;
+  let parent: OpenedParent;
+  let shopAKey: string;
+  let shopBKey: string;
+
+  const v1 = (suffix = '') => `/v1/parents/${parent.id}${suffix}`;
+
+  async function apiGet(pathname: string, token = service.operatorToken): Promise<any> {
+    return expectStatus(await service.api.get(pathname, token), 200).body;
+  }
+
+  async function record(
+    subAccountId: string,
+    credits: number,
+    meter: string,
+    occurredAt: string,
+  ): Promise<void> {
+    expectStatus(
+      await service.api.post(
+        v1(`/sub-accounts/${subAccountId}/usage`),
+        { idempotencyKey: uniqueId('u'), credits, meter, occurredAt },
+        parent.key,
+      ),
+      201,
+    );
+  }
+
+  beforeAll(async () => {
+    // Usage may not predate its sub-account: the accounts are made in October, then the service
+    // restarts over the same data in November (SPEC §8) and October's usage arrives.
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'subledger-console-data-'));
+    service = await startTestService({ now: OPENED, dataDir });
+    parent = await openParent(service, { credits: 20_000, name: 'Acme Agency', creditPrice: '0.01' });
+    for (const [id, billingModel, quota] of [
+      ['shop-a', 'bill-to-parent', 8_000],
+      ['shop-b', 'bill-to-sub-account', 3_000],
+      ['studio-c', 'bill-to-parent', 1_000],
+    ] as const) {
+      expectStatus(
+        await service.api.post(
+          v1('/sub-accounts'),
+          { id, name: `Client ${id}`, billingModel, quota },
+          parent.key,
+        ),
+        201,
+      );
+    }
+    const operatorToken = service.operatorToken;
+    await service.close();
+    service = await startTestService({ now: NOW, dataDir, operatorToken });
+    await record('shop-a', 2_000, 'images', '2026-10-30T10:00:00Z');
+    await record('shop-a', 500, 'video', '2026-10-31T09:00:00Z');
+    await record('shop-a', 300, 'images', '2026-11-02T08:00:00Z');
+    await record('shop-b', 400, 'images', '2026-10-30T11:00:00Z');
+    expectStatus(await service.api.put(v1('/sub-accounts/shop-a/quota'), { quota: 6_000 }, parent.key), 200);
+    shopAKey = expectStatus(await service.api.post(v1('/sub-accounts/shop-a/api-keys'), {}, parent.key), 201)
+      .body.secret;
+    shopBKey = expectStatus(await service.api.post(v1('/sub-accounts/shop-b/api-keys'), {}, parent.key), 201)
+      .body.secret;
+    // The read models catch up on their own; the pages are checked once they have.
+    await pollUntil(
+      () => service.api.get(v1('/sub-accounts/shop-a/history'), parent.key),
+      (answer) => answer.status === 200 && answer.body.entries.at(-1)?.type === 'CreditsReturned',
+    );
+    browser = await launchBrowser();
+  }, 180_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await service?.close();
+    console.log(`console screenshots: ${SHOTS}`);
+  });
+
+  async function newPage(): Promise<Page> {
+    const page = await browser.context.newPage();
+    page.on('pageerror', (error) => {
+      throw error;
+    });
+    return page;
+  }
+
+  async function signIn(page: Page, key: string): Promise<void> {
+    await page.goto(`${service.baseUrl}/console#/sign-in`);
+    await page.getByLabel('Key or operator token').fill(key);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForFunction(() => !/sign-in/.test(window.location.hash) && window.location.hash !== '#/');
+  }
+
+  async function shot(page: Page, name: string): Promise<void> {
+    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+    const docs = process.env.CONSOLE_SCREENSHOTS;
+    if (docs) {
+      mkdirSync(docs, { recursive: true });
+      copyFileSync(path.join(SHOTS, `${name}.png`), path.join(docs, `${name}.png`));
+    }
+  }
+
+  const text = (page: Page, selector: string) => page.locator(selector).first().innerText();
+
+  it('serves the page and its assets from the service itself, with a strict content security policy', async () => {
+    const page = await service.api.get('/console');
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(page.body).not.toMatch(/https?:\/\//);
+    const chart = await service.api.get('/console/vendor/chart.umd.min.js');
+    expect(chart.status).toBe(200);
+    expect(chart.headers.get('content-type')).toMatch(/javascript/);
+    expect((await service.api.get('/console/nope.js')).status).toBe(404);
+  });
+
+  it('refuses a key that is not one, and keeps nothing', async () => {
+    const page = await newPage();
+    await page.goto(`${service.baseUrl}/console`);
+    await page.getByLabel('Key or operator token').fill('sk_not_a_key');
+    await page.keyboard.press('Enter');
+    await expect(page.getByRole('alert').innerText()).resolves.toMatch(/not valid/);
+    expect(await page.evaluate(() => sessionStorage.length)).toBe(0);
+    await page.close();
+  });
+
+  it('operator: the overview shows the pool, sub-accounts and usage exactly as the API answers', async () => {
+    const page = await newPage();
+    await signIn(page, service.operatorToken);
+    expect(page.url()).toMatch(/#\/operator$/);
+    await page.getByLabel('Parent account id').fill(parent.id);
+    await page.getByRole('button', { name: 'Open' }).click();
+    await page.locator('[data-table="sub-accounts"] tbody tr[data-sub-account]').first().waitFor();
+    await page.locator('[data-chart="usage-by-day"] canvas').waitFor();
+
+    const api = await apiGet(v1());
+    for (const name of ['purchased', 'allocated', 'available', 'used'] as const) {
+      expect(await text(page, `[data-field="pool.${name}"]`)).toBe(fmt(api.pool[name]));
+    }
+    expect(api.pool).toMatchObject({ purchased: 20_000, allocated: 10_000, available: 10_000, used: 3_200 });
+
+    const listed = await apiGet(v1('/sub-accounts'));
+    const rows = await page
+      .locator('[data-table="sub-accounts"] tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    expect(rows).toEqual(
+      listed.items.map((item: any) => ({
+        subAccount: item.id,
+        quota: String(item.quota),
+        used: String(item.used),
+        remaining: String(item.remaining),
+      })),
+    );
+
+    // The chart's table holds the same groups as the analytics API.
+    const byDay = await apiGet(v1('/usage?groupBy=day,meter'));
+    const charted = await page
+      .locator('[data-chart="usage-by-day"] tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    expect(charted).toEqual(
+      byDay.groups.map((group: any) => ({
+        day: group.day,
+        meter: group.meter,
+        credits: String(group.credits),
+      })),
+    );
+    expect(await text(page, '[data-field="usage.total"]')).toBe(fmt(byDay.total.credits));
+    await shot(page, 'overview');
+
+    // Search by id prefix goes through the API's idPrefix, one page of matches.
+    await page.getByLabel('Id starts with').fill('shop-');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('[data-table="sub-accounts"] tbody tr').length === 2,
+    );
+    expect(
+      await page
+        .locator('[data-table="sub-accounts"] tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.subAccount)),
+    ).toEqual(['shop-a', 'shop-b']);
+    await page.close();
+  });
+
+  it('operator: closes a period, replays it side by side, and lists its invoices with CSV', async () => {
+    const page = await newPage();
+    await signIn(page, service.operatorToken);
+    await page.goto(`${service.baseUrl}/console#/p/${parent.id}/periods`);
+    await page.getByRole('button', { name: 'Close 2026-10' }).click();
+    await page.getByRole('heading', { name: '2026-10 closed' }).waitFor();
+    const periods = await apiGet(v1('/billing-periods'));
+    expect(periods.periods.find((item: any) => item.period === '2026-10')).toMatchObject({
+      status: 'closed',
+      invoices: 2,
+    });
+    expect(await text(page, '[data-field="close.invoices"]')).toMatch(/^2 invoice/);
+
+    await page.getByRole('button', { name: 'Replay 2026-10' }).first().click();
+    await page.locator('[data-field="replay.matches"]').waitFor();
+    const replay = await apiGet(v1('/billing-periods/2026-10/replay'));
+    expect(await page.locator('[data-field="replay.matches"]').getAttribute('data-matches')).toBe(
+      String(replay.matches),
+    );
+    expect(replay.matches).toBe(true);
+    const sideBySide = await page
+      .locator('[data-table="replay"] tbody tr')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent)));
+    expect(sideBySide).toEqual(
+      replay.issued.map((invoice: any) => [invoice.invoiceId, invoice.total, invoice.total]),
+    );
+    await shot(page, 'replay');
+
+    await page.goto(`${service.baseUrl}/console#/p/${parent.id}/invoices?period=2026-10`);
+    await page.locator('article[data-invoice]').first().waitFor();
+    const listing = await apiGet(v1('/invoices?period=2026-10'));
+    const shown = await page
+      .locator('article[data-invoice]')
+      .evaluateAll((articles) =>
+        articles.map((article) => [
+          (article as HTMLElement).dataset.invoice,
+          (article as HTMLElement).dataset.total,
+        ]),
+      );
+    expect(shown).toEqual(listing.invoices.map((invoice: any) => [invoice.invoiceId, invoice.total]));
+    await shot(page, 'invoices');
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download all as CSV' }).click(),
+    ]);
+    const file = path.join(browser.downloads, download.suggestedFilename());
+    await download.saveAs(file);
+    const apiCsv = await service.api.request('GET', v1('/invoices?period=2026-10'), {
+      token: service.operatorToken,
+      headers: { accept: 'text/csv' },
+    });
+    expect(readFileSync(file, 'utf8')).toBe(apiCsv.body);
+    expect(download.suggestedFilename()).toBe(`invoices-${parent.id}-2026-10.csv`);
+
+    // Usage of October that arrives after the close is billed in November, marked late (rule 8).
+    await record('studio-c', 120, 'images', '2026-10-31T20:00:00Z');
+    await page.goto(`${service.baseUrl}/console#/p/${parent.id}/invoices?period=2026-11`);
+    const late = page.locator('tr[data-late="true"]');
+    await late.first().waitFor();
+    expect(await late.first().innerText()).toMatch(/late, from 2026-10[\s\S]*120/);
+    const draft = await apiGet(v1('/invoices?period=2026-11'));
+    const lateLines = draft.draft.invoices.flatMap((invoice: any) =>
+      invoice.sections.flatMap((section: any) => section.lateLines),
+    );
+    expect(await late.count()).toBe(lateLines.length);
+    await shot(page, 'invoices-late');
+    await page.close();
+  });
+
+  it('parent key: a sub-account’s timeline has the balance after each entry, and the balance as of an instant', async () => {
+    const page = await newPage();
+    await signIn(page, parent.key);
+    expect(page.url()).toMatch(new RegExp(`#/p/${parent.id}$`));
+    expect(await page.getByRole('link', { name: 'Parents' }).count()).toBe(0);
+    await page.getByRole('link', { name: 'shop-a', exact: true }).click();
+    await page.locator('[data-list="history"] li[data-type]').first().waitFor();
+
+    const history = await apiGet(v1('/sub-accounts/shop-a/history'), parent.key);
+    const timeline = await page
+      .locator('[data-list="history"] li[data-type]')
+      .evaluateAll((items) =>
+        items.map((item) => [(item as HTMLElement).dataset.type, (item as HTMLElement).dataset.remaining]),
+      );
+    expect(timeline).toEqual(
+      history.entries.map((entry: any) => [entry.type, String(entry.balancesAfter.remaining)]),
+    );
+    expect(timeline.map(([type]) => type)).toEqual([
+      'SubAccountCreated',
+      'QuotaAllocated',
+      'UsageRecorded',
+      'UsageRecorded',
+      'UsageRecorded',
+      'CreditsReturned',
+    ]);
+    const sub = await apiGet(v1('/sub-accounts/shop-a'), parent.key);
+    expect(await text(page, '[data-field="sub.remaining"]')).toBe(fmt(sub.remaining));
+
+    // An instant inside the history (to the second, as the form takes it): the page and the API agree.
+    const asOf = history.entries[3].recordedAt as string;
+    await page.getByLabel('Instant (UTC)').fill(asOf.slice(0, 19));
+    await page.getByRole('button', { name: 'Show balance' }).click();
+    await page.locator('[data-field="asOf.remaining"]').waitFor();
+    const balance = await apiGet(v1(`/sub-accounts/shop-a/balance?asOf=${asOf.slice(0, 19)}Z`), parent.key);
+    expect(await text(page, '[data-field="asOf.quota"]')).toBe(fmt(balance.quota));
+    expect(await text(page, '[data-field="asOf.used"]')).toBe(fmt(balance.used));
+    expect(await text(page, '[data-field="asOf.remaining"]')).toBe(fmt(balance.remaining));
+    await shot(page, 'sub-account');
+
+    // The sub-account's charts are its analytics.
+    const byMeter = await apiGet(v1('/sub-accounts/shop-a/usage?groupBy=meter'), parent.key);
+    const meters = await page
+      .locator('[data-chart="usage-by-meter"] tbody tr')
+      .evaluateAll((trs) =>
+        trs.map((tr) => [(tr as HTMLElement).dataset.meter, (tr as HTMLElement).dataset.credits]),
+      );
+    expect(new Map(meters)).toEqual(
+      new Map(byMeter.groups.map((group: any) => [group.meter, String(group.credits)])),
+    );
+    await page.close();
+  });
+
+  it('parent key: the live feed shows an event as soon as it is recorded', async () => {
+    const page = await newPage();
+    await signIn(page, parent.key);
+    await page.getByRole('link', { name: 'Live feed' }).click();
+    await page.getByText('Live: connected.').waitFor();
+    const before = await page.locator('[data-list="feed"] li').count();
+    expect(before).toBeGreaterThan(0);
+    await record('studio-c', 77, 'live-meter', '2026-11-03T12:00:00Z');
+    const item = page.locator('[data-list="feed"] li[data-type="UsageRecorded"]', { hasText: 'live-meter' });
+    await item.waitFor();
+    expect(await item.innerText()).toContain('77 credits');
+    const events = await apiGet(v1('/events?types=UsageRecorded&subAccountId=studio-c'), parent.key);
+    expect(await item.getAttribute('data-cursor')).toBe(events.events.at(-1).cursor);
+    await shot(page, 'feed');
+
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page
+      .locator('[data-field="webhooks.unavailable"], [data-table="webhook-endpoints"]')
+      .first()
+      .waitFor();
+    await page.close();
+  });
+
+  it('sub-account key: sees its own credits and invoices, and never another sub-account or the parent', async () => {
+    const page = await newPage();
+    await signIn(page, shopBKey);
+    expect(page.url()).toMatch(new RegExp(`#/p/${parent.id}/s/shop-b$`));
+    await page.locator('[data-field="sub.remaining"]').waitFor();
+    const me = await apiGet('/v1/me', shopBKey);
+    expect(await text(page, '[data-field="sub.remaining"]')).toBe(fmt(me.subAccount.remaining));
+    await page.locator('article[data-invoice]').first().waitFor();
+    const own = await apiGet(v1('/sub-accounts/shop-b/invoices'), shopBKey);
+    expect(await page.locator('article[data-invoice]').count()).toBe(
+      own.invoices.length + (own.draft ? 1 : 0),
+    );
+    expect(await page.getByRole('link', { name: 'Overview' }).count()).toBe(0);
+    await shot(page, 'sub-account-key');
+
+    for (const hash of [
+      `#/p/${parent.id}/s/shop-a`,
+      `#/p/${parent.id}`,
+      `#/p/${parent.id}/invoices`,
+      `#/p/${parent.id}/feed`,
+    ]) {
+      await page.goto(`${service.baseUrl}/console${hash}`);
+      const alert = page.getByRole('alert');
+      await alert.waitFor();
+      expect(await alert.innerText()).toMatch(/^(404|403)/);
+      expect(await page.locator('[data-field^="sub."], [data-field^="pool."]').count()).toBe(0);
+    }
+    await page.close();
+
+    // shop-a's own key, the same way, cannot see shop-b.
+    const other = await newPage();
+    await signIn(other, shopAKey);
+    await other.goto(`${service.baseUrl}/console#/p/${parent.id}/s/shop-b`);
+    await other.getByRole('alert').waitFor();
+    expect(await other.getByRole('alert').innerText()).toMatch(/^404/);
+    await other.close();
+  });
+
+  it('works from the keyboard alone, with every control labelled', async () => {
+    const page = await newPage();
+    await page.goto(`${service.baseUrl}/console`);
+    await page.getByLabel('Key or operator token').waitFor();
+    // The key field has the focus on arrival; Enter submits.
+    await page.keyboard.type(parent.key);
+    await page.keyboard.press('Enter');
+    await page.locator('[data-table="sub-accounts"] tbody tr[data-sub-account]').first().waitFor();
+    // Tab from the top of the page: the skip link first, then the navigation.
+    await page.evaluate(() => {
+      document.body.tabIndex = -1;
+      document.body.focus();
+    });
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    let focused = '';
+    for (let i = 0; i < 10 && focused !== 'Invoices'; i += 1) {
+      await page.keyboard.press('Tab');
+      focused = (await page.evaluate(() => document.activeElement?.textContent)) ?? '';
+    }
+    expect(focused).toBe('Invoices');
+    await page.keyboard.press('Enter');
+    await page.waitForFunction(() => window.location.hash.endsWith('/invoices'));
+    await page.locator('h1', { hasText: 'Invoices' }).waitFor();
+
+    const unlabelled = await page.evaluate(
+      () =>
+        [...document.querySelectorAll('input, select')].filter(
+          (control) => (control as HTMLInputElement).labels?.length === 0,
+        ).length,
+    );
+    expect(unlabelled).toBe(0);
+    await page.close();
+  });
+});
+
+if (!availability.run) {
+  it.skip(availability.reason, () => undefined);
+}
