@@ -18,6 +18,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # The read side's versioned schema, applied by the service at start (node-pg-migrate).
 COPY migrations ./migrations
+# The console's page, scripts and styles, served at /console (Chart.js comes from node_modules).
+COPY console ./console
 USER node
 EXPOSE 3000
 # /health is readiness: it answers 503 until the projections have caught up, which on a first start

@@ -85,6 +85,7 @@ export function usageByDayChart(report, title) {
         label: meter,
         data: days.map((day) => byKey.get(`${day}|${meter}`) ?? 0),
         backgroundColor: colour(index),
+        maxBarThickness: 64,
       })),
     },
     options: {
@@ -139,6 +140,7 @@ export function usageByMeterChart(report, title) {
         {
           label: 'credits',
           data: groups.map((group) => group.credits),
+          maxBarThickness: 40,
           backgroundColor: groups.map((_, index) => colour(index)),
         },
       ],

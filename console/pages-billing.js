@@ -1,4 +1,4 @@
-/* global document, URL, window, setTimeout */
+/* global document, URL, setTimeout */
 /**
  * Invoices (lines, late and credit lines marked, CSV) and billing periods: the operator closes a
  * period and replays it, with what was issued and what the log recomputes side by side.
@@ -115,8 +115,9 @@ function invoiceView(invoice) {
           { label: `Amount (${invoice.currency})`, class: 'num' },
         ],
         [
-          ...section.lines.map((line) => lineRow(line, false)),
-          ...section.lateLines.map((line) => lineRow(line, true)),
+          ...section.lines.map((line) => lineRow(line, 'usage')),
+          ...section.lateLines.map((line) => lineRow(line, 'late')),
+          ...(section.creditLines ?? []).map((line) => lineRow(line, 'credit')),
         ],
         { class: 'compact', dataset: { section: section.subAccountId } },
       ),
@@ -138,38 +139,48 @@ function invoiceView(invoice) {
   );
 }
 
-/** A line, marked late (usage of a closed period) or credit (a negative amount: a reversal). */
-function lineRow(line, late) {
-  const credit = String(line.amountMinor ?? line.amount).startsWith('-');
-  const kinds = [
-    late ? h('span', { class: 'badge late' }, `late, from ${line.originalPeriod}`) : null,
-    credit
-      ? h(
-          'span',
-          { class: 'badge credit' },
-          line.originalInvoice ? `credit for ${line.originalInvoice}` : 'credit',
-        )
-      : null,
-  ].filter(Boolean);
+/**
+ * A line of usage; a late line (usage of a closed period, SPEC rule 8); or a credit line (a reversed
+ * usage of an issued invoice, SPEC §10: a negative amount naming the invoice it corrects).
+ */
+function lineRow(line, kind) {
+  const badge =
+    kind === 'late'
+      ? h('span', { class: 'badge late' }, `late, from ${line.originalPeriod}`)
+      : kind === 'credit'
+        ? h(
+            'span',
+            { class: 'badge credit' },
+            `credit for ${line.originalInvoiceId} (${line.originalPeriod})`,
+          )
+        : 'usage';
   return {
-    cells: [line.meter, kinds.length ? kinds : 'usage', credits(line.credits), line.unitPrice, line.amount],
+    cells: [line.meter, badge, credits(line.credits), line.unitPrice, line.amount],
     attributes: {
-      class: [late ? 'late' : '', credit ? 'credit' : ''].join(' ').trim() || false,
-      dataset: { meter: line.meter, late: String(late), credit: String(credit) },
+      class: kind === 'usage' ? false : kind,
+      dataset: { meter: line.meter, late: String(kind === 'late'), credit: String(kind === 'credit') },
     },
   };
 }
 
 export async function periodsPage(target, { ids: [parentId], me, signal }) {
   const base = `/v1/parents/${encodeURIComponent(parentId)}`;
-  const { periods } = await api(`${base}/billing-periods`, { signal });
   const operator = me.role === 'operator';
+  const periodsTable = h('div', {});
   const result = h('section', {
     class: 'card wide',
     'aria-live': 'polite',
     'aria-labelledby': 'result-title',
   });
-  const current = periods[periods.length - 1]?.period;
+  const actions = {
+    close: (period) => closePeriod({ base, parentId, period, result, signal, refresh }),
+    replay: (period) => replayPeriod(base, period, result, signal),
+  };
+  async function refresh() {
+    const { periods } = await api(`${base}/billing-periods`, { signal });
+    replace(periodsTable, periodRows(parentId, periods, operator ? actions : null));
+  }
+  await refresh();
   replace(
     target,
     h('h1', {}, 'Billing periods'),
@@ -180,66 +191,61 @@ export async function periodsPage(target, { ids: [parentId], me, signal }) {
           { class: 'muted' },
           'Closing and replaying periods is the operator’s; this key can read them.',
         ),
-    table(
-      'Periods from the parent’s opening to now',
-      [
-        { label: 'Period', rowHeader: true },
-        { label: 'Status' },
-        { label: 'Closed' },
-        { label: 'Invoices', class: 'num' },
-        { label: 'Actions' },
-      ],
-      [...periods].reverse().map((item) => ({
-        cells: [
-          item.period,
-          item.status,
-          instant(item.closedAt),
-          String(item.invoices),
-          h(
-            'div',
-            { class: 'actions' },
-            h(
-              'a',
-              { href: `#/p/${encodeURIComponent(parentId)}/invoices?period=${item.period}` },
-              'Invoices',
-            ),
-            operator && item.status === 'open' && item.period !== current
-              ? h(
-                  'button',
-                  {
-                    type: 'button',
-                    dataset: { action: 'close', period: item.period },
-                    onclick: () => closePeriod(base, item.period, result, signal),
-                  },
-                  `Close ${item.period}`,
-                )
-              : null,
-            operator && item.status === 'closed'
-              ? h(
-                  'button',
-                  {
-                    type: 'button',
-                    class: 'secondary',
-                    dataset: { action: 'replay', period: item.period },
-                    onclick: () => replayPeriod(base, item.period, result, signal),
-                  },
-                  `Replay ${item.period}`,
-                )
-              : null,
-          ),
-        ],
-        attributes: { dataset: { period: item.period, status: item.status } },
-      })),
-      { dataset: { table: 'periods' } },
-    ),
+    periodsTable,
     result,
   );
 }
 
-async function closePeriod(base, period, result, signal) {
+/** The periods, newest first; with `actions` (the operator) a Close or Replay button on each. */
+function periodRows(parentId, periods, actions) {
+  const current = periods[periods.length - 1]?.period;
+  return table(
+    'Periods from the parent’s opening to now',
+    [
+      { label: 'Period', rowHeader: true },
+      { label: 'Status' },
+      { label: 'Closed' },
+      { label: 'Invoices', class: 'num' },
+      { label: 'Actions' },
+    ],
+    [...periods].reverse().map((item) => ({
+      cells: [
+        item.period,
+        item.status,
+        instant(item.closedAt),
+        String(item.invoices),
+        h(
+          'div',
+          { class: 'actions' },
+          h('a', { href: `#/p/${encodeURIComponent(parentId)}/invoices?period=${item.period}` }, 'Invoices'),
+          // The current period has not ended: the API would refuse to close it (period_not_ended).
+          actions && item.status === 'open' && item.period !== current
+            ? h(
+                'button',
+                { type: 'button', onclick: () => actions.close(item.period) },
+                `Close ${item.period}`,
+              )
+            : null,
+          actions && item.status === 'closed'
+            ? h(
+                'button',
+                { type: 'button', class: 'secondary', onclick: () => actions.replay(item.period) },
+                `Replay ${item.period}`,
+              )
+            : null,
+        ),
+      ],
+      attributes: { dataset: { period: item.period, status: item.status } },
+    })),
+    { dataset: { table: 'periods' } },
+  );
+}
+
+async function closePeriod({ base, parentId, period, result, signal, refresh }) {
   replace(result, h('h2', { id: 'result-title' }, `Closing ${period}…`));
   try {
     const closed = await api(`${base}/billing-periods/${period}/close`, { method: 'POST', signal });
+    await refresh();
     replace(
       result,
       h('h2', { id: 'result-title' }, closed.closedNow ? `${period} closed` : `${period} was already closed`),
@@ -253,14 +259,8 @@ async function closePeriod(base, period, result, signal) {
         {},
         h(
           'a',
-          { href: '#' + window.location.hash.slice(1).replace(/\/periods$/, `/invoices?period=${period}`) },
-          'See its invoices',
-        ),
-        ' · ',
-        h(
-          'button',
-          { type: 'button', class: 'secondary', onclick: () => replayPeriod(base, period, result, signal) },
-          `Replay ${period}`,
+          { href: `#/p/${encodeURIComponent(parentId)}/invoices?period=${period}` },
+          `See the invoices of ${period}`,
         ),
       ),
     );

@@ -122,6 +122,11 @@ async function lastRevision(base, signal) {
   return low;
 }
 
+/** 'parent acme', 'sub-account shop-a', or 'the operator' (whose id is its role). */
+export function actorName(actor) {
+  return actor.type === actor.id ? `the ${actor.type}` : `${actor.type} ${actor.id}`;
+}
+
 function feedItem(event) {
   const data = event.data ?? {};
   const parts = [
@@ -146,7 +151,7 @@ function feedItem(event) {
       'span',
       { class: 'muted' },
       ` #${event.cursor}`,
-      metadata.actor ? ` by ${metadata.actor.type} ${metadata.actor.id}` : '',
+      metadata.actor ? ` by ${actorName(metadata.actor)}` : '',
     ),
   );
 }
@@ -187,6 +192,7 @@ export async function webhooksPage(target, { ids: [parentId], signal }) {
       [
         { label: 'Endpoint', rowHeader: true },
         { label: 'URL' },
+        { label: 'Description' },
         { label: 'Event types' },
         { label: 'State' },
         { label: 'Deliveries' },
@@ -195,8 +201,11 @@ export async function webhooksPage(target, { ids: [parentId], signal }) {
         cells: [
           endpoint.id,
           endpoint.url,
-          (endpoint.eventTypes ?? []).join(', ') || 'all',
-          endpoint.disabled ? 'disabled' : 'enabled',
+          endpoint.description ?? '',
+          (endpoint.eventTypes ?? []).join(', ') || 'every type',
+          endpoint.disabled
+            ? `disabled${endpoint.disabledReason ? `: ${endpoint.disabledReason}` : ''}`
+            : 'enabled',
           h(
             'button',
             {
@@ -235,6 +244,7 @@ async function showDeliveries(section, path, endpointId, signal) {
           { label: 'Status' },
           { label: 'Attempts', class: 'num' },
           { label: 'Last response' },
+          { label: 'Delivered' },
           { label: 'Next retry' },
         ],
         items.map((delivery) => ({
@@ -242,9 +252,12 @@ async function showDeliveries(section, path, endpointId, signal) {
             delivery.id ?? delivery.deliveryId,
             delivery.eventType ?? delivery.type ?? '',
             delivery.status ?? '',
-            String(delivery.attempts?.length ?? delivery.attempts ?? delivery.attemptCount ?? ''),
-            String(delivery.lastStatus ?? delivery.lastResponseStatus ?? ''),
-            instant(delivery.nextRetryAt ?? delivery.nextAttemptAt),
+            String(delivery.attempts ?? ''),
+            [delivery.lastStatus, delivery.lastError]
+              .filter((part) => part !== null && part !== undefined)
+              .join(' '),
+            instant(delivery.deliveredAt),
+            instant(delivery.nextAttemptAt ?? delivery.nextRetryAt),
           ],
         })),
       ),

@@ -5,6 +5,7 @@
 import { api, query } from './api.js';
 import { credits, errorBox, field, h, instant, replace, stat } from './dom.js';
 import { invoiceList } from './pages-billing.js';
+import { actorName } from './pages-live.js';
 import { renderUsage } from './pages-parent.js';
 
 const HISTORY_PAGE = 50;
@@ -226,7 +227,7 @@ function timelineEntry(entry) {
       h(
         'p',
         { class: 'entry-meta muted' },
-        entry.actor ? `by ${entry.actor.type} ${entry.actor.id}` : 'by —',
+        entry.actor ? `by ${actorName(entry.actor)}` : 'by —',
         entry.occurredAt && entry.occurredAt !== entry.recordedAt
           ? ` · occurred ${instant(entry.occurredAt)}`
           : '',

@@ -232,6 +232,41 @@ describeInBrowser('the console in a browser', () => {
     );
     await shot(page, 'replay');
 
+    // A replay that differs: the service's cannot without corrupting its log, so this one answer is
+    // altered on its way to the page (the real answer, one recomputed total changed) to check that
+    // the page lays the difference out side by side.
+    const replayRoute = `**${v1('/billing-periods/2026-10/replay')}`;
+    await page.route(replayRoute, async (route) => {
+      const response = await route.fetch();
+      const report = await response.json();
+      const [first, ...rest] = report.recomputed;
+      await route.fulfill({
+        response,
+        json: {
+          ...report,
+          matches: false,
+          recomputed: [{ ...first, total: '99.99' }, ...rest],
+          differences: [
+            { invoiceId: first.invoiceId, path: 'total', issued: first.total, recomputed: '99.99' },
+          ],
+        },
+      });
+    });
+    await page.getByRole('button', { name: 'Replay 2026-10' }).first().click();
+    await page.locator('[data-table="differences"]').waitFor();
+    expect(await page.locator('[data-field="replay.matches"]').getAttribute('data-matches')).toBe('false');
+    const differing = await page
+      .locator('[data-table="replay"] tbody tr.differs')
+      .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent)));
+    expect(differing).toEqual([[replay.issued[0].invoiceId, replay.issued[0].total, '99.99']]);
+    expect(
+      await page
+        .locator('[data-table="differences"] tbody tr')
+        .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent))),
+    ).toEqual([[replay.issued[0].invoiceId, 'total', replay.issued[0].total, '99.99']]);
+    await shot(page, 'replay-differences');
+    await page.unroute(replayRoute);
+
     await page.goto(`${service.baseUrl}/console#/p/${parent.id}/invoices?period=2026-10`);
     await page.locator('article[data-invoice]').first().waitFor();
     const listing = await apiGet(v1('/invoices?period=2026-10'));
