@@ -22,6 +22,8 @@ export interface HttpResult {
      * single-usage run, per record acknowledged.
      */
     readonly cpuUsPerRecord: number;
+    /** The same of the `npm run projector` process beside it (`--projector external`); NaN without one. */
+    readonly projectorCpuUsPerRecord: number;
     readonly errors: Record<string, number>;
   };
   readonly usageBatch: {
@@ -248,8 +250,12 @@ export async function benchHttp(
     // The reference is taken before and after the usage run, so drift on the shared machine weighs on both.
     const noopBefore = await noop(service.baseUrl, opts.usageSeconds / 2);
     const cpuBefore = processCpuSeconds(service.pid);
+    const projectorCpuBefore = service.projectorPid ? processCpuSeconds(service.projectorPid) : NaN;
     const usage = await singleUsage(service.baseUrl, hot, opts.usageSeconds);
     const cpuUsPerRecord = ((processCpuSeconds(service.pid) - cpuBefore) * 1e6) / usage.acknowledged;
+    const projectorCpuUsPerRecord = service.projectorPid
+      ? ((processCpuSeconds(service.projectorPid) - projectorCpuBefore) * 1e6) / usage.acknowledged
+      : NaN;
     const noopAfter = await noop(service.baseUrl, opts.usageSeconds / 2);
     const noopPerSec = (noopBefore.okPerSec + noopAfter.okPerSec) / 2;
     opts.log(
@@ -257,7 +263,8 @@ export async function benchHttp(
         `(64 connections, ${opts.usageSeconds} s, one hot parent, 64 sub-accounts; ${describeErrors(usage.errors)}); ` +
         `no-op GET /health/live ${fmt(noopPerSec)} req/s (p99 ${fmt(Math.max(noopBefore.p99Ms, noopAfter.p99Ms), 1)} ms) → ` +
         `${fmt((100 * usage.okPerSec) / noopPerSec)}% — targets ≥ 5,000/s, p99 ≤ 25 ms, ≥ 40%; ` +
-        `service CPU ${fmt(cpuUsPerRecord)} µs per record`,
+        `service CPU ${fmt(cpuUsPerRecord)} µs per record` +
+        (service.projectorPid ? ` (and the projector process ${fmt(projectorCpuUsPerRecord)} µs)` : ''),
     );
 
     const batchParent = await setUpParent(
@@ -281,6 +288,7 @@ export async function benchHttp(
         noopRatio: usage.okPerSec / noopPerSec,
         noopRequestsPerSec: noopPerSec,
         cpuUsPerRecord,
+        projectorCpuUsPerRecord,
         errors: usage.errors,
       },
       usageBatch: { recordsPerSec: batch.okPerSec, p99Ms: batch.p99Ms, errors: batch.errors },

@@ -10,6 +10,8 @@
  *                                  parents, one with 100,000 sub-accounts; with --quick 1,000,000 events);
  *                                  `--only scale` runs it alone
  *   npm run bench -- --cpu-prof ./profiles   V8 profiles of every service process (see profile-summary.ts)
+ *   npm run bench -- --projector external    where the service's projections run (SUBLEDGER_PROJECTOR;
+ *                                  default thread); external starts `npm run projector` beside each service
  *   npm run bench -- --append-clients 1      the append figure through one client thread (default 2)
  *   npm run bench -- --append-client-as-shipped   appends without the service's base64 patch of the client
  *
@@ -102,13 +104,21 @@ function parseArgs(argv: string[]): Options {
         options.appendClients = clients;
         break;
       }
+      case '--projector': {
+        // Read by every service the bench starts (SUBLEDGER_PROJECTOR); `external` adds `npm run projector`.
+        const placement = value();
+        if (!['thread', 'inline', 'external'].includes(placement))
+          throw new Error('--projector takes thread, inline or external');
+        process.env.SUBLEDGER_PROJECTOR = placement;
+        break;
+      }
       case '--cpu-prof':
         // Read by startService; summarise with bench/profile-summary.ts.
         process.env.BENCH_CPU_PROF_DIR = path.resolve(value());
         break;
       default:
         throw new Error(
-          `unknown argument ${argv[i]} (expected --quick, --scale, --soak <s>, --only <phases>, --keep, --cpu-prof <dir>, --append-clients <n>, --append-client-as-shipped)`,
+          `unknown argument ${argv[i]} (expected --quick, --scale, --soak <s>, --only <phases>, --keep, --cpu-prof <dir>, --projector <thread|inline|external>, --append-clients <n>, --append-client-as-shipped)`,
         );
     }
   }
@@ -363,6 +373,8 @@ async function main(): Promise<void> {
           ? { client: round(readAll.cpu.clientUs), store: round(readAll.cpu.storeUs) }
           : null,
         runtime: runtime.description,
+        projector: process.env.SUBLEDGER_PROJECTOR ?? 'thread',
+        projectorCpuUsPerRecord: round(http?.usageSingle.projectorCpuUsPerRecord ?? NaN),
         seconds: Math.round((performance.now() - startedAt) / 1000),
         scale: scale?.details ?? null,
         loadAverage: loadavg().map((l) => round(l)),

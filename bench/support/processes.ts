@@ -122,6 +122,8 @@ export async function startStore(
 export interface ServiceProcess extends Child {
   readonly baseUrl: string;
   readonly operatorToken: string;
+  /** With SUBLEDGER_PROJECTOR=external: the `npm run projector` process started beside the service. */
+  readonly projectorPid?: number;
   /** ms from spawn until GET /health first answered 200. */
   readonly readyMs: number;
 }
@@ -160,19 +162,39 @@ export async function startService(runtime: Runtime, opts: ServiceOptions): Prom
   const child = startChild(runtime.args('main'), env, nodeArgs);
   const baseUrl = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + (opts.readyTimeoutMs ?? 180_000);
+  // SUBLEDGER_PROJECTOR=external: `npm run projector` beside it, started once the service answers at
+  // all (its embedded store and PostgreSQL are up, so the projector joins them instead of starting its own).
+  const external = env.SUBLEDGER_PROJECTOR === 'external';
+  let projector: Child | undefined;
+  const stopBoth = async (graceMs?: number) => {
+    await projector?.stop(graceMs);
+    await child.stop(graceMs);
+  };
   while (child.running()) {
     const status = await fetch(`${baseUrl}/health`)
       .then((response) => response.status)
       .catch(() => 0);
+    if (external && !projector && status !== 0) {
+      projector = startChild(runtime.args('projections/projector/projector.cli'), env, nodeArgs);
+    }
     if (status === 200) {
-      return { ...child, baseUrl, operatorToken, readyMs: performance.now() - started };
+      return {
+        ...child,
+        baseUrl,
+        operatorToken,
+        readyMs: performance.now() - started,
+        projectorPid: projector?.pid,
+        stop: stopBoth,
+        output: () => child.output() + (projector ? `\nprojector:\n${projector.output()}` : ''),
+      };
     }
     if (Date.now() > deadline) {
-      await child.stop(0);
+      await stopBoth(0);
       throw new Error(`the service was not ready on ${baseUrl}:\n${child.output()}`);
     }
     await sleep(25);
   }
+  await projector?.stop(0);
   throw new Error(`the service exited before it was ready:\n${child.output()}`);
 }
 
