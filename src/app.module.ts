@@ -2,6 +2,7 @@ import { DynamicModule, Module, Type } from '@nestjs/common';
 import type { Logger } from 'pino';
 import { BillingModule } from './billing/billing.module';
 import { AuditModule } from './audit/audit.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
 import { ConsoleModule } from './console/console.module';
@@ -25,6 +26,7 @@ const FEATURE_MODULES: Type[] = [
   ReadSideModule,
   ConsoleModule,
   AuditModule,
+  WebhooksModule,
 ];
 
 @Module({})
