@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { expectStatus } from '../../support/ledger-fixtures';
 import { OpenApiConformance } from '../../support/openapi-conformance';
+import { pollUntil } from '../../support/poll';
 import { startTestService, type TestService } from '../../support/service';
 
 /*
@@ -135,6 +136,36 @@ describe('the OpenAPI document matches what the routes answer', () => {
     await call('GET', `${P}/invoices`, key, undefined, 200);
     await call('GET', `${P}/sub-accounts/b/invoices`, key, undefined, 200);
     await call('GET', `${P}/billing-periods/2026-10/replay`, op, undefined, 200);
+    // Webhook endpoints and the audit chain (SPEC §11). The target is public, so the guard lets it in.
+    const endpoint = await call(
+      'POST',
+      `${P}/webhook-endpoints`,
+      key,
+      { url: 'https://93.184.215.14/hook', eventTypes: ['UsageRecorded'], description: 'conformance' },
+      201,
+    );
+    const hook = `${P}/webhook-endpoints/${endpoint.body.id}`;
+    await call('GET', `${P}/webhook-endpoints`, key, undefined, 200);
+    await call('GET', hook, op, undefined, 200);
+    await call('PATCH', hook, key, { eventTypes: [], description: null }, 200);
+    await call('POST', `${P}/sub-accounts/a/usage`, a, {
+      idempotencyKey: 'hook-1',
+      credits: 1,
+      meter: 'api',
+    });
+    const deliveries = await pollUntil(
+      () => call('GET', `${hook}/deliveries`, key, undefined, 200),
+      (response) => response.body.deliveries.length > 0,
+    );
+    await call(
+      'POST',
+      `${hook}/deliveries/${deliveries.body.deliveries[0].id}/redeliver`,
+      key,
+      undefined,
+      202,
+    );
+    await call('DELETE', hook, key, undefined, 204);
+    await call('GET', `${P}/audit/verify?from=0`, op, undefined, 200);
     await call('GET', '/health', undefined, undefined, 200);
     await call('GET', '/health/live', undefined, undefined, 200);
 
