@@ -237,7 +237,7 @@ async function showDeliveries(section, path, endpointId, signal) {
     const items = Array.isArray(answer) ? answer : (answer.items ?? answer.deliveries ?? []);
     section.append(
       table(
-        'Newest first',
+        'Deliveries, newest first',
         [
           { label: 'Delivery', rowHeader: true },
           { label: 'Event' },
@@ -259,7 +259,11 @@ async function showDeliveries(section, path, endpointId, signal) {
             instant(delivery.deliveredAt),
             instant(delivery.nextAttemptAt ?? delivery.nextRetryAt),
           ],
+          attributes: {
+            dataset: { delivery: delivery.id ?? delivery.deliveryId, status: delivery.status ?? '' },
+          },
         })),
+        { dataset: { table: 'webhook-deliveries' } },
       ),
     );
   } catch (error) {

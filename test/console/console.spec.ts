@@ -7,6 +7,12 @@ import { pollUntil } from '../support/poll';
 import { startTestService, type TestService } from '../support/service';
 import { browserAvailability, launchBrowser, type Browser } from './browser';
 
+// The browser's globals, named only inside functions that run in the page (page.evaluate and
+// waitForFunction): the project compiles without the DOM library.
+declare const document: any;
+declare const window: any;
+declare const sessionStorage: any;
+
 /*
  * The console (SPEC §12) in Debian's chromium against the started service, with data made through
  * the API: each kind of key signs in, the main pages are walked, and what they show is checked
@@ -124,6 +130,16 @@ describeInBrowser('the console in a browser', () => {
   }
 
   const text = (page: Page, selector: string) => page.locator(selector).first().innerText();
+  /** The data-* attributes of each element the selector finds, as the page set them. */
+  const datasets = (page: Page, selector: string) =>
+    page
+      .locator(selector)
+      .evaluateAll((elements) => elements.map((element) => ({ ...(element as any).dataset })));
+  /** The text of each cell of each row the selector finds. */
+  const cellTexts = (page: Page, selector: string) =>
+    page
+      .locator(selector)
+      .evaluateAll((rows) => rows.map((row) => [...row.children].map((cell) => cell.textContent)));
 
   it('serves the page and its assets from the service itself, with a strict content security policy', async () => {
     const page = await service.api.get('/console');
@@ -163,9 +179,7 @@ describeInBrowser('the console in a browser', () => {
     expect(api.pool).toMatchObject({ purchased: 20_000, allocated: 10_000, available: 10_000, used: 3_200 });
 
     const listed = await apiGet(v1('/sub-accounts'));
-    const rows = await page
-      .locator('[data-table="sub-accounts"] tbody tr')
-      .evaluateAll((trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    const rows = await datasets(page, '[data-table="sub-accounts"] tbody tr');
     expect(rows).toEqual(
       listed.items.map((item: any) => ({
         subAccount: item.id,
@@ -177,9 +191,7 @@ describeInBrowser('the console in a browser', () => {
 
     // The chart's table holds the same groups as the analytics API.
     const byDay = await apiGet(v1('/usage?groupBy=day,meter'));
-    const charted = await page
-      .locator('[data-chart="usage-by-day"] tbody tr')
-      .evaluateAll((trs) => trs.map((tr) => ({ ...(tr as HTMLElement).dataset })));
+    const charted = await datasets(page, '[data-chart="usage-by-day"] tbody tr');
     expect(charted).toEqual(
       byDay.groups.map((group: any) => ({
         day: group.day,
@@ -196,11 +208,8 @@ describeInBrowser('the console in a browser', () => {
     await page.waitForFunction(
       () => document.querySelectorAll('[data-table="sub-accounts"] tbody tr').length === 2,
     );
-    expect(
-      await page
-        .locator('[data-table="sub-accounts"] tbody tr')
-        .evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.subAccount)),
-    ).toEqual(['shop-a', 'shop-b']);
+    const found = await datasets(page, '[data-table="sub-accounts"] tbody tr');
+    expect(found.map((row) => row.subAccount)).toEqual(['shop-a', 'shop-b']);
     await page.close();
   });
 
@@ -224,9 +233,7 @@ describeInBrowser('the console in a browser', () => {
       String(replay.matches),
     );
     expect(replay.matches).toBe(true);
-    const sideBySide = await page
-      .locator('[data-table="replay"] tbody tr')
-      .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent)));
+    const sideBySide = await cellTexts(page, '[data-table="replay"] tbody tr');
     expect(sideBySide).toEqual(
       replay.issued.map((invoice: any) => [invoice.invoiceId, invoice.total, invoice.total]),
     );
@@ -255,30 +262,21 @@ describeInBrowser('the console in a browser', () => {
     await page.getByRole('button', { name: 'Replay 2026-10' }).first().click();
     await page.locator('[data-table="differences"]').waitFor();
     expect(await page.locator('[data-field="replay.matches"]').getAttribute('data-matches')).toBe('false');
-    const differing = await page
-      .locator('[data-table="replay"] tbody tr.differs')
-      .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent)));
+    const differing = await cellTexts(page, '[data-table="replay"] tbody tr.differs');
     expect(differing).toEqual([[replay.issued[0].invoiceId, replay.issued[0].total, '99.99']]);
-    expect(
-      await page
-        .locator('[data-table="differences"] tbody tr')
-        .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent))),
-    ).toEqual([[replay.issued[0].invoiceId, 'total', replay.issued[0].total, '99.99']]);
+    expect(await cellTexts(page, '[data-table="differences"] tbody tr')).toEqual([
+      [replay.issued[0].invoiceId, 'total', replay.issued[0].total, '99.99'],
+    ]);
     await shot(page, 'replay-differences');
     await page.unroute(replayRoute);
 
     await page.goto(`${service.baseUrl}/console#/p/${parent.id}/invoices?period=2026-10`);
     await page.locator('article[data-invoice]').first().waitFor();
     const listing = await apiGet(v1('/invoices?period=2026-10'));
-    const shown = await page
-      .locator('article[data-invoice]')
-      .evaluateAll((articles) =>
-        articles.map((article) => [
-          (article as HTMLElement).dataset.invoice,
-          (article as HTMLElement).dataset.total,
-        ]),
-      );
-    expect(shown).toEqual(listing.invoices.map((invoice: any) => [invoice.invoiceId, invoice.total]));
+    const shown = await datasets(page, 'article[data-invoice]');
+    expect(shown.map(({ invoice, total }) => [invoice, total])).toEqual(
+      listing.invoices.map((invoice: any) => [invoice.invoiceId, invoice.total]),
+    );
     await shot(page, 'invoices');
 
     const [download] = await Promise.all([
@@ -318,11 +316,9 @@ describeInBrowser('the console in a browser', () => {
     await page.locator('[data-list="history"] li[data-type]').first().waitFor();
 
     const history = await apiGet(v1('/sub-accounts/shop-a/history'), parent.key);
-    const timeline = await page
-      .locator('[data-list="history"] li[data-type]')
-      .evaluateAll((items) =>
-        items.map((item) => [(item as HTMLElement).dataset.type, (item as HTMLElement).dataset.remaining]),
-      );
+    const timeline = (await datasets(page, '[data-list="history"] li[data-type]')).map(
+      ({ type, remaining }) => [type, remaining],
+    );
     expect(timeline).toEqual(
       history.entries.map((entry: any) => [entry.type, String(entry.balancesAfter.remaining)]),
     );
@@ -350,11 +346,9 @@ describeInBrowser('the console in a browser', () => {
 
     // The sub-account's charts are its analytics.
     const byMeter = await apiGet(v1('/sub-accounts/shop-a/usage?groupBy=meter'), parent.key);
-    const meters = await page
-      .locator('[data-chart="usage-by-meter"] tbody tr')
-      .evaluateAll((trs) =>
-        trs.map((tr) => [(tr as HTMLElement).dataset.meter, (tr as HTMLElement).dataset.credits]),
-      );
+    const meters = (await datasets(page, '[data-chart="usage-by-meter"] tbody tr')).map(
+      ({ meter, credits }) => [meter, credits] as const,
+    );
     expect(new Map(meters)).toEqual(
       new Map(byMeter.groups.map((group: any) => [group.meter, String(group.credits)])),
     );
@@ -376,11 +370,43 @@ describeInBrowser('the console in a browser', () => {
     expect(await item.getAttribute('data-cursor')).toBe(events.events.at(-1).cursor);
     await shot(page, 'feed');
 
+    await page.close();
+  });
+
+  it('parent key: webhook endpoints and their deliveries as the API lists them', async () => {
+    // A name that never resolves (.invalid) is accepted; its sends fail and are retried.
+    const endpoint = expectStatus(
+      await service.api.post(
+        v1('/webhook-endpoints'),
+        { url: 'https://hooks.example.invalid/subledger', description: 'Finance hook' },
+        parent.key,
+      ),
+      201,
+    ).body;
+    await record('studio-c', 5, 'hooked', '2026-11-03T12:00:00Z');
+    const deliveriesPath = v1(`/webhook-endpoints/${endpoint.id}/deliveries`);
+    const listed = await pollUntil(
+      () => apiGet(deliveriesPath, parent.key),
+      (answer) => answer.deliveries.length > 0,
+    );
+
+    const page = await newPage();
+    await signIn(page, parent.key);
     await page.getByRole('link', { name: 'Webhooks' }).click();
-    await page
-      .locator('[data-field="webhooks.unavailable"], [data-table="webhook-endpoints"]')
-      .first()
-      .waitFor();
+    const row = page.locator(`[data-table="webhook-endpoints"] tr[data-endpoint="${endpoint.id}"]`);
+    await row.waitFor();
+    expect(await row.innerText()).toContain('https://hooks.example.invalid/subledger');
+    await row.getByRole('button', { name: 'Show deliveries' }).click();
+    await page.locator('[data-table="webhook-deliveries"] tbody tr[data-delivery]').first().waitFor();
+    const shown = await datasets(page, '[data-table="webhook-deliveries"] tbody tr[data-delivery]');
+    const now = await apiGet(deliveriesPath, parent.key);
+    expect(shown.map((delivery) => delivery.delivery)).toEqual(
+      now.deliveries.map((delivery: any) => delivery.id),
+    );
+    expect(shown.map((delivery) => delivery.delivery)).toEqual(
+      expect.arrayContaining(listed.deliveries.map((delivery: any) => delivery.id)),
+    );
+    await shot(page, 'webhooks');
     await page.close();
   });
 
@@ -450,7 +476,7 @@ describeInBrowser('the console in a browser', () => {
     const unlabelled = await page.evaluate(
       () =>
         [...document.querySelectorAll('input, select')].filter(
-          (control) => (control as HTMLInputElement).labels?.length === 0,
+          (control) => (control as any).labels?.length === 0,
         ).length,
     );
     expect(unlabelled).toBe(0);
