@@ -65,6 +65,23 @@ export function stat(label, value, field) {
   return h('div', { class: 'stat' }, h('dt', {}, label), h('dd', { dataset: { field } }, value));
 }
 
+/**
+ * A card: a section labelled by its heading, whose id is `titleId` (the content brings the heading);
+ * `live` for one whose content changes after an action, so a screen reader hears the answer.
+ */
+export function card(titleId, { wide = false, live = false } = {}, ...children) {
+  return h(
+    'section',
+    { class: wide ? 'card wide' : 'card', 'aria-labelledby': titleId, 'aria-live': live ? 'polite' : false },
+    ...children,
+  );
+}
+
+/** A page's title naming a thing and its id: “Client shop-a (shop-a)”. */
+export function entityTitle(name, id) {
+  return h('h1', {}, name, ' ', h('span', { class: 'muted' }, `(${id})`));
+}
+
 /** A table with a caption, header cells scoped to their columns, and one row per item. */
 export function table(caption, columns, rows, attributes = {}) {
   return h(

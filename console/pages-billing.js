@@ -4,7 +4,7 @@
  * period and replays it, with what was issued and what the log recomputes side by side.
  */
 import { api, csv, query } from './api.js';
-import { announce, credits, errorBox, field, h, instant, replace, table } from './dom.js';
+import { announce, card, credits, errorBox, field, h, instant, replace, table } from './dom.js';
 
 export async function invoicesPage(target, { ids: [parentId], params, signal, go }) {
   const base = `/v1/parents/${encodeURIComponent(parentId)}`;
@@ -167,11 +167,7 @@ export async function periodsPage(target, { ids: [parentId], me, signal }) {
   const base = `/v1/parents/${encodeURIComponent(parentId)}`;
   const operator = me.role === 'operator';
   const periodsTable = h('div', {});
-  const result = h('section', {
-    class: 'card wide',
-    'aria-live': 'polite',
-    'aria-labelledby': 'result-title',
-  });
+  const result = card('result-title', { wide: true, live: true });
   const actions = {
     close: (period) => closePeriod({ base, parentId, period, result, signal, refresh }),
     replay: (period) => replayPeriod(base, period, result, signal),

@@ -4,7 +4,7 @@
  * header), and its webhook endpoints with their deliveries when the service has them.
  */
 import { api, ApiError, query, readEventStream } from './api.js';
-import { credits, errorBox, field, h, instant, replace, table } from './dom.js';
+import { card, credits, errorBox, field, h, instant, replace, table } from './dom.js';
 
 /** The page keeps this many events; older ones leave the list as new ones come. */
 const KEPT_EVENTS = 200;
@@ -179,11 +179,7 @@ export async function webhooksPage(target, { ids: [parentId], signal }) {
     throw error;
   }
   const items = Array.isArray(endpoints) ? endpoints : (endpoints.items ?? endpoints.endpoints ?? []);
-  const deliveries = h('section', {
-    class: 'card wide',
-    'aria-live': 'polite',
-    'aria-labelledby': 'deliveries-title',
-  });
+  const deliveries = card('deliveries-title', { wide: true, live: true });
   replace(
     target,
     h('h1', {}, 'Webhooks'),

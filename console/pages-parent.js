@@ -5,30 +5,30 @@
  */
 import { api, ApiError, query } from './api.js';
 import { usageByDayChart, usageByMeterChart } from './charts.js';
-import { credits, errorBox, field, h, instant, replace, stat, table } from './dom.js';
+import { card, credits, entityTitle, errorBox, field, h, instant, replace, stat, table } from './dom.js';
 
 const PAGE_SIZES = [25, 50, 100, 250];
 
 export async function parentPage(target, { ids: [parentId], params, signal }) {
   const parent = await api(`/v1/parents/${encodeURIComponent(parentId)}`, { signal });
   const base = `/v1/parents/${encodeURIComponent(parentId)}`;
-  const lots = h(
-    'section',
-    { class: 'card', 'aria-labelledby': 'lots-title' },
+  const lots = card(
+    'lots-title',
+    {},
     h('h2', { id: 'lots-title' }, 'Credit lots'),
     h('p', { class: 'loading' }, 'Loading…'),
   );
-  const usage = h('section', { class: 'card wide', 'aria-labelledby': 'usage-title' });
-  const subAccounts = h('section', { class: 'card wide', 'aria-labelledby': 'subs-title' });
+  const usage = card('usage-title', { wide: true });
+  const subAccounts = card('subs-title', { wide: true });
   replace(
     target,
-    h('h1', {}, parent.name, ' ', h('span', { class: 'muted' }, `(${parent.id})`)),
+    entityTitle(parent.name, parent.id),
     h(
       'div',
       { class: 'grid' },
-      h(
-        'section',
-        { class: 'card', 'aria-labelledby': 'pool-title' },
+      card(
+        'pool-title',
+        {},
         h('h2', { id: 'pool-title' }, 'Pool'),
         h(
           'dl',

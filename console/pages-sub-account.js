@@ -3,7 +3,7 @@
  * each entry, the balance as of any instant, and its own invoices when it pays them itself.
  */
 import { api, query } from './api.js';
-import { credits, errorBox, field, h, instant, replace, stat } from './dom.js';
+import { card, credits, entityTitle, errorBox, field, h, instant, replace, stat } from './dom.js';
 import { invoiceList } from './pages-billing.js';
 import { actorName } from './pages-live.js';
 import { renderUsage } from './pages-parent.js';
@@ -24,19 +24,19 @@ const ENTRY_KINDS = {
 export async function subAccountPage(target, { ids: [parentId, subAccountId], params, signal }) {
   const base = `/v1/parents/${encodeURIComponent(parentId)}/sub-accounts/${encodeURIComponent(subAccountId)}`;
   const sub = await api(base, { signal });
-  const usage = h('section', { class: 'card wide', 'aria-labelledby': 'sub-usage-title' });
-  const asOf = h('section', { class: 'card', 'aria-labelledby': 'as-of-title' });
-  const history = h('section', { class: 'card wide', 'aria-labelledby': 'history-title' });
-  const invoices = h('section', { class: 'card wide', 'aria-labelledby': 'sub-invoices-title' });
+  const usage = card('sub-usage-title', { wide: true });
+  const asOf = card('as-of-title');
+  const history = card('history-title', { wide: true });
+  const invoices = card('sub-invoices-title', { wide: true });
   replace(
     target,
-    h('h1', {}, sub.name, ' ', h('span', { class: 'muted' }, `(${sub.id})`)),
+    entityTitle(sub.name, sub.id),
     h(
       'div',
       { class: 'grid' },
-      h(
-        'section',
-        { class: 'card', 'aria-labelledby': 'balances-title' },
+      card(
+        'balances-title',
+        {},
         h('h2', { id: 'balances-title' }, 'Credits now'),
         h(
           'dl',
