@@ -37,6 +37,11 @@ export abstract class AppConfig {
   abstract readonly rateLimitPerSecond: number;
   /** SUBLEDGER_SHUTDOWN_GRACE_MS: how long SIGTERM lets requests in flight finish before cutting them. */
   abstract readonly shutdownGraceMs: number;
+  /**
+   * SUBLEDGER_EXPIRY_GRACE (`48h`, `90m`, `30s`, `2d` or `0`; 48 h by default): how long after a lot's
+   * expiresAt late usage that occurred before it may still use it, before what is left expires (SPEC §10).
+   */
+  abstract readonly expiryGraceMs: number;
   abstract readonly readModels: ReadModelSettings;
   abstract readonly database: DatabaseSettings;
 }
@@ -88,6 +93,7 @@ export interface ConfigOverrides {
   bodyLimitBytes?: number;
   rateLimitPerSecond?: number;
   shutdownGraceMs?: number;
+  expiryGrace?: string;
   projector?: ProjectorPlacement;
 }
 
@@ -138,6 +144,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     600_000,
     problems,
   );
+
+  const expiryGraceMs = parseDuration('SUBLEDGER_EXPIRY_GRACE', value('SUBLEDGER_EXPIRY_GRACE'), problems);
 
   const logLevelRaw = (value('LOG_LEVEL') ?? 'info').toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(logLevelRaw)) {
@@ -221,9 +229,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     bodyLimitBytes,
     rateLimitPerSecond,
     shutdownGraceMs,
+    expiryGraceMs,
     readModels,
     database,
   };
+}
+
+const DEFAULT_EXPIRY_GRACE_MS = 48 * 3_600_000;
+const DURATION_UNITS: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1_000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** `48h`, `90m`, `30s`, `2d`, `500ms` or `0`. */
+function parseDuration(name: string, raw: string | undefined, problems: string[]): number {
+  if (raw === undefined) return DEFAULT_EXPIRY_GRACE_MS;
+  const match = /^(\d{1,9})(ms|s|m|h|d)?$/.exec(raw.trim());
+  if (!match || (match[2] === undefined && match[1] !== '0')) {
+    problems.push(`${name} must be a duration such as 48h, 90m, 30s or 2d, or 0 (got "${raw}")`);
+    return DEFAULT_EXPIRY_GRACE_MS;
+  }
+  return Number(match[1]) * (DURATION_UNITS[match[2] ?? 'ms'] ?? 1);
 }
 
 function overridesAsEnv(overrides: ConfigOverrides): Record<string, string> {
@@ -244,6 +273,7 @@ function overridesAsEnv(overrides: ConfigOverrides): Record<string, string> {
   set('SUBLEDGER_BODY_LIMIT_BYTES', overrides.bodyLimitBytes);
   set('SUBLEDGER_RATE_LIMIT_PER_SECOND', overrides.rateLimitPerSecond);
   set('SUBLEDGER_SHUTDOWN_GRACE_MS', overrides.shutdownGraceMs);
+  set('SUBLEDGER_EXPIRY_GRACE', overrides.expiryGrace);
   set('SUBLEDGER_PROJECTOR', overrides.projector);
   return env;
 }

@@ -4,6 +4,7 @@ import { LedgerApplicationModule } from './application/ledger-application.module
 import { MeController } from './http/me.controller';
 import { ParentsController } from './http/parents.controller';
 import { SubAccountsController } from './http/sub-accounts.controller';
+import { UsageReversalController } from './http/usage-reversal.controller';
 import { UsageController } from './http/usage.controller';
 
 /**
@@ -12,6 +13,12 @@ import { UsageController } from './http/usage.controller';
  */
 @Module({
   imports: [LedgerApplicationModule, AuthModule.withKeyDirectory(LedgerApplicationModule)],
-  controllers: [ParentsController, SubAccountsController, UsageController, MeController],
+  controllers: [
+    ParentsController,
+    SubAccountsController,
+    UsageController,
+    UsageReversalController,
+    MeController,
+  ],
 })
 export class LedgerModule {}

@@ -1,4 +1,5 @@
 import { creditEntriesProjection } from './credit-entries.projection';
+import { creditScheduleProjection } from './credit-schedule/credit-schedule.projection';
 import type { AnyProjection } from './projection';
 import { usageAnalyticsProjection } from './usage-analytics/usage-analytics.projection';
 import { usageKeysProjection } from './usage-keys/usage-keys.projection';
@@ -8,4 +9,5 @@ export const PROJECTIONS: readonly AnyProjection[] = [
   creditEntriesProjection,
   usageAnalyticsProjection,
   usageKeysProjection,
+  creditScheduleProjection,
 ];

@@ -279,7 +279,7 @@ describe('read models over the ledger stream', () => {
     await store.client.appendToStream(
       `ledger-${ledger.parentId}`,
       jsonEvent({
-        type: 'UsageReversed',
+        type: 'UsageReclassified',
         data: { subAccountId: 's', credits: 4, meter: 'images', occurredAt: '2026-10-01T00:00:00.000Z' },
         metadata: { recordedAt: '2026-10-01T00:00:01.000Z' },
       }),

@@ -365,8 +365,9 @@ async function compareWithApi(api: Api, ledger: LedgerUnderTest, count: LedgerCo
   const expected = {
     purchased: count.purchased,
     allocated: count.allocated,
-    available: count.purchased - count.allocated,
+    available: count.purchased - count.allocated - count.expired,
     used: count.used,
+    expired: count.expired,
   };
   for (const [figure, value] of Object.entries(expected)) {
     if ((pool as any)[figure] !== value)

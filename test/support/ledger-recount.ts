@@ -19,13 +19,15 @@ export interface LedgerCount {
   purchased: number;
   allocated: number;
   used: number;
+  /** Credits lapsed with their lots (SPEC §10), from the pool and from quotas. */
+  expired: number;
   readonly subAccounts: Map<string, SubAccountCount>;
 }
 
 /** The balances a reader may be shown once the stream's history up to `revision` is folded. */
 export interface FiguresAt {
   readonly revision: bigint;
-  readonly pool: { purchased: number; allocated: number; available: number; used: number };
+  readonly pool: { purchased: number; allocated: number; available: number; used: number; expired: number };
   readonly subAccounts: ReadonlyMap<string, { quota: number; used: number; closed: boolean }>;
 }
 
@@ -37,10 +39,16 @@ export interface Recount {
   readonly timeline: FiguresAt[];
 }
 
-const MOVEMENTS = new Set(['QuotaAllocated', 'CreditsReturned', 'UsageRecorded', 'SubAccountClosed']);
+const MOVEMENTS = new Set([
+  'QuotaAllocated',
+  'CreditsReturned',
+  'UsageRecorded',
+  'SubAccountClosed',
+  'UsageReversed',
+]);
 
 export function recount(events: readonly StoredEvent[]): Recount {
-  const count: LedgerCount = { purchased: 0, allocated: 0, used: 0, subAccounts: new Map() };
+  const count: LedgerCount = { purchased: 0, allocated: 0, used: 0, expired: 0, subAccounts: new Map() };
   const violations: string[] = [];
   const timeline: FiguresAt[] = [];
   for (const event of events) {
@@ -94,8 +102,30 @@ export function recount(events: readonly StoredEvent[]): Recount {
         sub!.closed = true;
         break;
       }
+      case 'UsageReversed':
+        sub!.used -= data.credits;
+        count.used -= data.credits;
+        break;
+      case 'CreditsExpired': {
+        for (const from of data.fromSubAccounts) {
+          const holder = count.subAccounts.get(from.subAccountId);
+          if (!holder) {
+            fail(`expired credits of unknown sub-account ${from.subAccountId}`);
+            continue;
+          }
+          holder.quota -= from.credits;
+          count.allocated -= from.credits;
+          if (holder.quota < holder.used) fail(`${from.subAccountId}: used credits expired`);
+          const after = { quota: holder.quota, used: holder.used, remaining: holder.quota - holder.used };
+          if (!sameFigures(from.balancesAfter, after)) {
+            fail(`fromSubAccounts ${JSON.stringify(from.balancesAfter)} ≠ recount ${JSON.stringify(after)}`);
+          }
+        }
+        count.expired += data.credits;
+        break;
+      }
     }
-    if (event.type === 'CreditsPurchased' || MOVEMENTS.has(event.type)) {
+    if (event.type === 'CreditsPurchased' || event.type === 'CreditsExpired' || MOVEMENTS.has(event.type)) {
       checkRules(count, fail);
       checkBalancesAfter(count, sub, data?.balancesAfter, fail);
     }
@@ -107,12 +137,16 @@ export function recount(events: readonly StoredEvent[]): Recount {
 function figuresOf(revision: bigint, count: LedgerCount): FiguresAt {
   const subAccounts = new Map<string, { quota: number; used: number; closed: boolean }>();
   for (const [id, { quota, used, closed }] of count.subAccounts) subAccounts.set(id, { quota, used, closed });
-  const { purchased, allocated, used } = count;
-  return { revision, pool: { purchased, allocated, available: purchased - allocated, used }, subAccounts };
+  const { purchased, allocated, used, expired } = count;
+  return {
+    revision,
+    pool: { purchased, allocated, available: purchased - allocated - expired, used, expired },
+    subAccounts,
+  };
 }
 
 function checkRules(count: LedgerCount, fail: (message: string) => void): void {
-  const available = count.purchased - count.allocated;
+  const available = count.purchased - count.allocated - count.expired;
   if (available < 0) fail(`rule 1: pool available ${available} < 0`);
   let quotas = 0;
   for (const [id, sub] of count.subAccounts) {
@@ -134,10 +168,13 @@ function checkBalancesAfter(
   const pool = {
     purchased: count.purchased,
     allocated: count.allocated,
-    available: count.purchased - count.allocated,
+    available: count.purchased - count.allocated - count.expired,
     used: count.used,
+    expired: count.expired,
   };
-  if (!sameFigures(stated?.pool, pool)) {
+  // Events recorded before lots state no `expired`: it was 0 then.
+  const statedPool = stated?.pool && { expired: 0, ...stated.pool };
+  if (!sameFigures(statedPool, pool)) {
     fail(`balancesAfter.pool ${JSON.stringify(stated?.pool)} ≠ recount ${JSON.stringify(pool)}`);
   }
   if (!sub) return;

@@ -1,4 +1,4 @@
-import { ApiProperty } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 
 /* Response bodies of the billing routes (src/invoicing/invoice.ts is the shape they describe). */
 
@@ -31,6 +31,13 @@ export class LateInvoiceLineDto extends InvoiceLineDto {
   @ApiProperty({ type: LateUsageItemDto, isArray: true }) usage!: LateUsageItemDto[];
 }
 
+export class CreditInvoiceLineDto extends InvoiceLineDto {
+  @ApiProperty({ description: 'the reversed usage' }) usageId!: string;
+  @ApiProperty({ description: 'YYYY-MM of the invoice that billed it' }) originalPeriod!: string;
+  @ApiProperty({ description: 'the issued invoice it corrects, which itself never changes' })
+  originalInvoiceId!: string;
+}
+
 export class InvoiceSectionDto {
   @ApiProperty() subAccountId!: string;
   @ApiProperty() name!: string;
@@ -38,6 +45,14 @@ export class InvoiceSectionDto {
   lines!: InvoiceLineDto[];
 
   @ApiProperty({ type: LateInvoiceLineDto, isArray: true }) lateLines!: LateInvoiceLineDto[];
+  @ApiPropertyOptional({
+    type: CreditInvoiceLineDto,
+    isArray: true,
+    description:
+      'reversals of usage billed on an issued invoice: negative amounts at the price billed, naming that invoice; present only when there are some',
+  })
+  creditLines?: CreditInvoiceLineDto[];
+
   @ApiProperty() subtotalMinor!: string;
   @ApiProperty() subtotal!: string;
 }

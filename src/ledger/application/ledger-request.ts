@@ -58,6 +58,15 @@ export class LedgerRequest<Result> {
     return request;
   }
 
+  /** A command whose decision answers more than its events (a purchase's lot, a reversal's result). */
+  static decided<Result>(
+    key: KeyCheck | null,
+    command: Exclude<LedgerCommand, RecordUsage>,
+    decision: (state: LedgerState) => Decision<LedgerEvent, Result>,
+  ): LedgerRequest<Result> {
+    return new LedgerRequest(key, command, decision);
+  }
+
   static read<Result>(key: KeyCheck | null, read: LedgerRead<Result>): LedgerRequest<Result> {
     return new LedgerRequest(key, null, (state) => ({ events: [], result: read(state) }));
   }

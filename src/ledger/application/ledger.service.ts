@@ -11,8 +11,15 @@ import {
   type EventMetadata,
 } from '../../event-store/command-processing';
 import {
+  decide,
+  decideReversal,
   ledgerStreamName,
   type ActorType,
+  type ExpireCredits,
+  type PurchaseCredits,
+  type RenewRecurringAllocations,
+  type ReversalResult,
+  type ReverseUsage,
   type LedgerCommand,
   type LedgerEvent,
   type LedgerEventMetadata,
@@ -132,6 +139,66 @@ export class LedgerService implements BeforeApplicationShutdown {
         metadata,
       ),
     );
+  }
+
+  /** A purchase answers the lot it bought (SPEC §10). */
+  purchaseCredits(
+    context: RequestContext,
+    parentId: string,
+    data: PurchaseCredits['data'],
+  ): Promise<Executed<{ lotId: string }>> {
+    const now = this.clock.now();
+    const command: PurchaseCredits = { type: 'PurchaseCredits', data, metadata: { now } };
+    const request = LedgerRequest.decided(keyCheckOf(context.principal), command, (state) => {
+      const events = decide(command, state);
+      const [purchased] = events;
+      return {
+        events,
+        result: { lotId: purchased.type === 'CreditsPurchased' ? (purchased.data.lotId ?? '') : '' },
+      };
+    });
+    return this.run(parentId, request, now, this.metadata(context, now));
+  }
+
+  /** A usage reversal, with its own idempotency key per usage; the service generates its `reversalId`. */
+  reverseUsage(
+    context: RequestContext,
+    parentId: string,
+    data: Omit<ReverseUsage['data'], 'reversalId'>,
+  ): Promise<Executed<ReversalResult>> {
+    const now = this.clock.now();
+    const command: ReverseUsage = {
+      type: 'ReverseUsage',
+      data: { ...data, reversalId: `rev_${randomUUID().replace(/-/g, '')}` },
+      metadata: { now },
+    };
+    const request = LedgerRequest.decided(keyCheckOf(context.principal), command, (state) =>
+      decideReversal(command, state),
+    );
+    return this.run(parentId, request, now, this.metadata(context, now));
+  }
+
+  /**
+   * The service's own timer (credit expiry, recurring allocations): recorded for the actor
+   * `{type: service, id: scheduler}`, through the same queue as every request, so instances racing it
+   * are decided one after the other and the second finds nothing to do.
+   */
+  runScheduled(
+    parentId: string,
+    command: ExpireCredits | RenewRecurringAllocations,
+    correlationId: string,
+  ): Promise<Executed<null>> {
+    const now = command.metadata.now;
+    const requestId = randomUUID();
+    const metadata: LedgerEventMetadata = {
+      $correlationId: correlationId,
+      $causationId: requestId,
+      actor: { type: 'service', id: 'scheduler' },
+      requestId,
+      schemaVersion: 1,
+      recordedAt: now.toISOString(),
+    };
+    return this.run(parentId, LedgerRequest.command(null, command), now, metadata);
   }
 
   /** A read of the parent's current state, after every command queued before it. */

@@ -859,9 +859,6 @@ function creditsReturned(
  * nothing (docs/events.md, "Credit lots").
  */
 
-/** SUBLEDGER_EXPIRY_GRACE's default: late usage that occurred before expiresAt has 48 h to arrive. */
-export const DEFAULT_EXPIRY_GRACE_MS = 48 * 60 * 60 * 1000;
-
 /**
  * Everything left of each lot whose expiresAt + grace has passed: its pool part and every quota's
  * unused part of it, one CreditsExpired per lot in burn order, the balances running from one to the

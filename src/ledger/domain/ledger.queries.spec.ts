@@ -50,6 +50,8 @@ describe('ledger queries', () => {
       quota: 10,
       used: 10,
       remaining: 0,
+      expiring: [],
+      recurringAllocation: null,
       createdAt: NOW.toISOString(),
       closedAt: NOW.toISOString(),
     });

@@ -1,6 +1,6 @@
 import { nextPeriod, periodOf, type BillingPeriod } from '../../invoicing';
 import { DomainError } from './domain-error';
-import type { BillingModel, DecimalPrice, IsoInstant, PoolBalances } from './ledger.events';
+import type { BillingModel, DecimalPrice, IsoInstant, LotKind, PoolBalances } from './ledger.events';
 import { samePrice } from './ledger.validation';
 import {
   poolBalances,
@@ -62,15 +62,66 @@ export type SubAccountView = {
   quota: number;
   used: number;
   remaining: number;
+  /** Unused credits of lots with an expiry, per expiresAt, soonest first (SPEC §10). */
+  expiring: { expiresAt: IsoInstant; credits: number }[];
+  /** Credits allocated again at each period start; null: none. */
+  recurringAllocation: number | null;
   createdAt: IsoInstant;
   closedAt: IsoInstant | null;
 };
 
 export function subAccountView(state: LedgerState, subAccountId: string, now: Date): SubAccountView {
-  return viewOf(requireSubAccount(state, subAccountId), periodOf(now));
+  return viewOf(state, requireSubAccount(state, subAccountId), periodOf(now));
 }
 
-function viewOf(subAccount: SubAccountState, current: BillingPeriod): SubAccountView {
+function expiringOf(state: LedgerState, subAccount: SubAccountState): SubAccountView['expiring'] {
+  const byInstant = new Map<IsoInstant, number>();
+  for (const [lotId, holding] of subAccount.lots) {
+    const lot = state.lots.get(lotId);
+    if (!lot || lot.expiresAt === null || holding.unused === 0) continue;
+    byInstant.set(lot.expiresAt, (byInstant.get(lot.expiresAt) ?? 0) + holding.unused);
+  }
+  return [...byInstant]
+    .sort(([a], [b]) => Date.parse(a) - Date.parse(b))
+    .map(([expiresAt, credits]) => ({ expiresAt, credits }));
+}
+
+export type LotView = {
+  lotId: string;
+  kind: LotKind;
+  credits: number;
+  /** Neither used nor expired: in the pool and unused in quotas. */
+  remaining: number;
+  inPool: number;
+  inQuotas: number;
+  used: number;
+  expired: number;
+  expiresAt: IsoInstant | null;
+  priority: number;
+  reference: string | null;
+  purchasedAt: IsoInstant;
+};
+
+/** The parent's lots in burn order. */
+export function lotsOf(state: LedgerState): LotView[] {
+  requireParent(state);
+  return state.lotOrder.map((lot) => ({
+    lotId: lot.lotId,
+    kind: lot.kind,
+    credits: lot.credits,
+    remaining: lot.pool + lot.inQuotas,
+    inPool: lot.pool,
+    inQuotas: lot.inQuotas,
+    used: lot.used,
+    expired: lot.expired,
+    expiresAt: lot.expiresAt,
+    priority: lot.priority,
+    reference: lot.reference,
+    purchasedAt: lot.purchasedAt,
+  }));
+}
+
+function viewOf(state: LedgerState, subAccount: SubAccountState, current: BillingPeriod): SubAccountView {
   const billingModel = termAt(subAccount.billingModels, current);
   const pending = termAt(subAccount.billingModels, nextPeriod(current));
   return {
@@ -81,6 +132,8 @@ function viewOf(subAccount: SubAccountState, current: BillingPeriod): SubAccount
     billingModel,
     ...(pending === billingModel ? {} : { pendingBillingModel: pending }),
     ...subAccountBalances(subAccount),
+    expiring: expiringOf(state, subAccount),
+    recurringAllocation: subAccount.recurring.credits,
     createdAt: subAccount.createdAt,
     closedAt: subAccount.closedAt,
   };
@@ -124,7 +177,7 @@ export function listSubAccounts(
   const pageIds = ids.slice(start, Math.min(start + limit, end));
   const current = periodOf(now);
   return {
-    items: pageIds.map((id) => viewOf(state.subAccounts.get(id)!, current)),
+    items: pageIds.map((id) => viewOf(state, state.subAccounts.get(id)!, current)),
     nextCursor: start + limit < end ? encodeCursor(pageIds[pageIds.length - 1]) : null,
   };
 }

@@ -13,7 +13,7 @@ import { CommandBus } from '@nestjs/cqrs';
 import { mintApiKey } from '../../auth/api-key-secret';
 import { ApiKeyRegistry } from '../../auth/api-key.registry';
 import { KeyCheckedInCommand, Roles } from '../../auth/roles.decorator';
-import { apiKeysOf, parentView, type ApiKeyView, type ParentView } from '../domain';
+import { apiKeysOf, lotsOf, parentView, type ApiKeyView, type LotView, type ParentView } from '../domain';
 import { LedgerService } from '../application/ledger.service';
 import {
   IssueApiKeyCommand,
@@ -23,7 +23,14 @@ import {
   UpdateParentAccountCommand,
 } from '../application/commands';
 import { OpenParentDto, PurchaseCreditsDto, UpdateParentDto } from './dto/parent.dto';
-import { ApiKeyListDto, IssuedApiKeyDto, OpenedParentDto, ParentDto } from './dto/responses.dto';
+import {
+  ApiKeyListDto,
+  IssuedApiKeyDto,
+  LotListDto,
+  OpenedParentDto,
+  ParentDto,
+  PurchasedCreditsDto,
+} from './dto/responses.dto';
 import { requireEmptyBody } from './dto/empty-body';
 import { Context, type RequestContext } from '../../auth/request-context';
 
@@ -102,15 +109,34 @@ export class ParentsController {
   @Post(':p/credits')
   @Roles('operator')
   @HttpCode(200)
-  @ApiOperation({ summary: "Add purchased credits to the parent's pool" })
-  @ApiOkResponse({ type: ParentDto, description: 'the parent with its pool after the purchase' })
+  @ApiOperation({
+    summary: "Add a lot of purchased (or granted) credits to the parent's pool, with its expiry and priority",
+  })
+  @ApiOkResponse({
+    type: PurchasedCreditsDto,
+    description: 'the parent with its pool after the purchase, and the new lot',
+  })
   async purchase(
     @Context() context: RequestContext,
     @Param('p') parentId: string,
     @Body() body: PurchaseCreditsDto,
-  ): Promise<ParentView> {
-    await this.commands.execute(new PurchaseCreditsCommand(context, parentId, { ...body }));
-    return this.get(context, parentId);
+  ): Promise<ParentView & { lotId: string }> {
+    const { result } = await this.commands.execute(
+      new PurchaseCreditsCommand(context, parentId, { ...body }),
+    );
+    return { ...(await this.get(context, parentId)), lotId: result.lotId };
+  }
+
+  @Get(':p/credits')
+  @Roles('operator', 'parent')
+  @KeyCheckedInCommand()
+  @ApiOperation({ summary: "The parent's credit lots in burn order, with what is left of each" })
+  @ApiOkResponse({ type: LotListDto })
+  async lots(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+  ): Promise<{ items: LotView[] }> {
+    return { items: (await this.ledger.read(context, parentId, lotsOf)).result };
   }
 
   /*

@@ -25,6 +25,7 @@ import {
   ReturnCreditsCommand,
   RevokeApiKeyCommand,
   SetQuotaCommand,
+  SetRecurringAllocationCommand,
   UpdateSubAccountCommand,
   type LedgerCommandMessage,
 } from '../application/commands';
@@ -35,6 +36,7 @@ import {
   SubAccountPageQueryDto,
   ReturnCreditsDto,
   SetQuotaDto,
+  SetRecurringAllocationDto,
   UpdateSubAccountDto,
 } from './dto/sub-account.dto';
 import {
@@ -232,6 +234,25 @@ export class SubAccountsController {
     @Body() body: SetQuotaDto,
   ): Promise<SubAccountResponse> {
     return this.change(new SetQuotaCommand(context, parentId, { subAccountId, quota: body.quota }));
+  }
+
+  @Put(':s/recurring-allocation')
+  @Roles('parent')
+  @ApiOperation({
+    summary:
+      "Set the credits allocated at each period start (this period's at once if none was made yet); null stops it",
+  })
+  @ApiOkResponse({ type: SubAccountDto })
+  @ApiResponse({ status: 409, description: '`insufficient_pool`, `sub_account_closed`' })
+  setRecurringAllocation(
+    @Context() context: RequestContext,
+    @Param('p') parentId: string,
+    @Param('s') subAccountId: string,
+    @Body() body: SetRecurringAllocationDto,
+  ): Promise<SubAccountResponse> {
+    return this.change(
+      new SetRecurringAllocationCommand(context, parentId, { subAccountId, credits: body.credits }),
+    );
   }
 
   @Post(':s/allocations')

@@ -90,7 +90,7 @@ const ZERO_BALANCES: SubAccountBalances = { quota: 0, used: 0, remaining: 0 };
  */
 export function subAccountHistoryEntry(
   recorded: StoredLedgerEvent,
-  subAccountId?: string,
+  subAccountId: string,
 ): SubAccountHistoryEntry {
   const base = entryBase(recorded);
   switch (recorded.type) {

@@ -46,7 +46,7 @@ export class SubAccountHistoryService {
     subAccountId: string,
     query: HistoryQuery,
   ): Promise<HistoryPage<SubAccountHistoryEntry> | undefined> {
-    return this.page(parentId, subAccountId, query, subAccountHistoryEntry);
+    return this.page(parentId, subAccountId, query, (event) => subAccountHistoryEntry(event, subAccountId));
   }
 
   /** undefined when the read model knows no credit movement of the parent at all. */

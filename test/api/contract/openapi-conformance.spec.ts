@@ -97,13 +97,26 @@ describe('the OpenAPI document matches what the routes answer', () => {
     const subKey = await call('POST', `${P}/sub-accounts/a/api-keys`, key, undefined, 201);
     const a = subKey.body.secret as string;
     await call('GET', `${P}/sub-accounts/a/api-keys`, key, undefined, 200);
-    await call(
+    const used = await call(
       'POST',
       `${P}/sub-accounts/a/usage`,
       a,
       { idempotencyKey: 'u1', credits: 10, meter: 'api' },
       201,
     );
+    const reversals = `${P}/sub-accounts/a/usage/${used.body.usageId}/reversals`;
+    await call('POST', reversals, key, { idempotencyKey: 'r1', reason: 'metered twice', credits: 2 }, 201);
+    await call('POST', reversals, key, { idempotencyKey: 'r1', reason: 'metered twice', credits: 2 }, 200);
+    await call('POST', reversals, key, { idempotencyKey: 'r2', reason: 'too much', credits: 9 }, 409);
+    await call(
+      'POST',
+      `${P}/credits`,
+      op,
+      { credits: 500, kind: 'granted', expiresAt: '2026-12-31T00:00:00Z', priority: 10 },
+      200,
+    );
+    await call('GET', `${P}/credits`, key, undefined, 200);
+    await call('PUT', `${P}/sub-accounts/c/recurring-allocation`, key, { credits: 5 }, 200);
     await call(
       'POST',
       `${P}/sub-accounts/a/usage`,
@@ -186,6 +199,8 @@ describe('the OpenAPI document matches what the routes answer', () => {
     await call('GET', `${P}/invoices/${closed.body.invoices[0].invoiceId}`, key, undefined, 200);
     await call('GET', `${P}/invoices?period=2026-10`, key, undefined, 200);
     await call('GET', `${P}/billing-periods/2026-10/replay`, op, undefined, 200);
+    await call('POST', reversals, op, { idempotencyKey: 'r3', reason: 'after the close', credits: 1 }, 201);
+    await call('GET', `${P}/invoices`, key, undefined, 200);
     await call('DELETE', `${P}/sub-accounts/a/api-keys/${subKey.body.id}`, key, undefined, 204);
     await call('POST', `${P}/sub-accounts/a/close`, key, undefined, 200);
 

@@ -68,6 +68,7 @@ describe('ledger core routes', () => {
       allocated: 2_000,
       available: 18_000,
       used: 2_000,
+      expired: 0,
     });
 
     const events = await readLedger(service, parent.id);

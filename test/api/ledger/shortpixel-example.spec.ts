@@ -61,8 +61,9 @@ describe("ShortPixel's example (rule 3)", () => {
         reason: 'quota-lowered',
         balancesAfter: {
           subAccount: { quota: 2_000, used: 2_000, remaining: 0 },
-          pool: { purchased: 20_000, allocated: 2_000, available: 18_000, used: 2_000 },
+          pool: { purchased: 20_000, allocated: 2_000, available: 18_000, used: 2_000, expired: 0 },
         },
+        portions: [{ lotId: 'lot-1', credits: 6_000 }],
       },
     ]);
     expect(recount(events).violations).toEqual([]);

@@ -9,8 +9,10 @@ import { PurchaseCreditsHandler } from './purchase-credits.handler';
 import { RecordUsageBatchHandler } from './record-usage-batch.handler';
 import { RecordUsageHandler } from './record-usage.handler';
 import { ReturnCreditsHandler } from './return-credits.handler';
+import { ReverseUsageHandler } from './reverse-usage.handler';
 import { RevokeApiKeyHandler } from './revoke-api-key.handler';
 import { SetQuotaHandler } from './set-quota.handler';
+import { SetRecurringAllocationHandler } from './set-recurring-allocation.handler';
 import { UpdateParentAccountHandler } from './update-parent-account.handler';
 import { UpdateSubAccountHandler } from './update-sub-account.handler';
 
@@ -26,8 +28,10 @@ export { PurchaseCreditsCommand } from './purchase-credits.handler';
 export { RecordUsageBatchCommand } from './record-usage-batch.handler';
 export { RecordUsageCommand } from './record-usage.handler';
 export { ReturnCreditsCommand } from './return-credits.handler';
+export { ReverseUsageCommand } from './reverse-usage.handler';
 export { RevokeApiKeyCommand } from './revoke-api-key.handler';
 export { SetQuotaCommand } from './set-quota.handler';
+export { SetRecurringAllocationCommand } from './set-recurring-allocation.handler';
 export { UpdateParentAccountCommand } from './update-parent-account.handler';
 export { UpdateSubAccountCommand } from './update-sub-account.handler';
 
@@ -48,4 +52,6 @@ export const LEDGER_COMMAND_HANDLERS = [
   IssueApiKeyHandler,
   RevokeApiKeyHandler,
   CloseBillingPeriodHandler,
+  SetRecurringAllocationHandler,
+  ReverseUsageHandler,
 ];

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
 import {
   CURRENCIES,
   ID_DESCRIPTION,
@@ -49,6 +49,26 @@ export class PurchaseCreditsDto {
   @IsDisplayText()
   @MaxLength(MAX_REFERENCE_LENGTH)
   reference?: string;
+
+  @ApiPropertyOptional({ enum: ['paid', 'granted'], description: '"paid" when absent' })
+  @IsOptional()
+  @IsIn(['paid', 'granted'])
+  kind?: 'paid' | 'granted';
+
+  @ApiPropertyOptional({
+    format: 'date-time',
+    description: 'when what is left of the lot expires (after a grace period for late usage); none: never',
+  })
+  @IsOptional()
+  @IsString()
+  expiresAt?: string;
+
+  @ApiPropertyOptional({ minimum: 0, maximum: 100, description: 'lower burns first; 50 when absent' })
+  @IsOptional()
+  @IsInt()
+  @Min(0)
+  @Max(100)
+  priority?: number;
 }
 
 export class UpdateParentDto {

@@ -10,8 +10,10 @@ import { ProblemDto } from '../../../http/problem.dto';
 export class PoolDto {
   @ApiProperty() purchased!: number;
   @ApiProperty({ description: 'sum of the quotas: allocations net of returns' }) allocated!: number;
-  @ApiProperty({ description: 'purchased − allocated' }) available!: number;
+  @ApiProperty({ description: 'purchased − allocated − expired' }) available!: number;
   @ApiProperty({ description: "sum of the sub-accounts' used credits" }) used!: number;
+  @ApiProperty({ description: 'credits lapsed with their lots, from the pool and from quotas' })
+  expired!: number;
 }
 
 export class ParentDto {
@@ -29,6 +31,34 @@ export class ParentDto {
 
   @ApiProperty({ format: 'date-time' }) openedAt!: string;
   @ApiProperty({ type: PoolDto }) pool!: PoolDto;
+}
+
+export class PurchasedCreditsDto extends ParentDto {
+  @ApiProperty({ description: 'the lot the purchase created', example: 'lot-3' }) lotId!: string;
+}
+
+export class LotDto {
+  @ApiProperty({ example: 'lot-1' }) lotId!: string;
+  @ApiProperty({ enum: ['paid', 'granted'] }) kind!: 'paid' | 'granted';
+  @ApiProperty({ description: 'credits bought' }) credits!: number;
+  @ApiProperty({ description: 'neither used nor expired: inPool + inQuotas' }) remaining!: number;
+  @ApiProperty() inPool!: number;
+  @ApiProperty({ description: 'unused in quotas' }) inQuotas!: number;
+  @ApiProperty() used!: number;
+  @ApiProperty() expired!: number;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) expiresAt!: string | null;
+  @ApiProperty({ minimum: 0, maximum: 100, description: 'lower burns first' }) priority!: number;
+  @ApiProperty({ type: String, nullable: true }) reference!: string | null;
+  @ApiProperty({ format: 'date-time' }) purchasedAt!: string;
+}
+
+export class LotListDto {
+  @ApiProperty({ type: LotDto, isArray: true, description: 'in burn order' }) items!: LotDto[];
+}
+
+export class ExpiringCreditsDto {
+  @ApiProperty({ format: 'date-time' }) expiresAt!: string;
+  @ApiProperty() credits!: number;
 }
 
 export class SecretKeyDto {
@@ -82,6 +112,16 @@ export class SubAccountDto {
   @ApiProperty({ description: 'credits allocated, net of returns' }) quota!: number;
   @ApiProperty() used!: number;
   @ApiProperty({ description: 'quota − used' }) remaining!: number;
+  @ApiProperty({
+    type: ExpiringCreditsDto,
+    isArray: true,
+    description: 'unused credits of lots with an expiry, per expiresAt, soonest first',
+  })
+  expiring!: ExpiringCreditsDto[];
+
+  @ApiProperty({ type: Number, nullable: true, description: 'allocated again at each period start' })
+  recurringAllocation!: number | null;
+
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) closedAt!: string | null;
 

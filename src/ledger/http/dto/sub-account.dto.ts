@@ -10,6 +10,7 @@ import {
   IsString,
   Matches,
   Max,
+  ValidateIf,
   MaxLength,
   Min,
   ValidateNested,
@@ -107,6 +108,22 @@ export class UpdateSubAccountDto {
   @IsOptional()
   @IsCreditPrice()
   creditPrice?: string | null;
+}
+
+export class SetRecurringAllocationDto {
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    minimum: 1,
+    maximum: MAX_CREDITS,
+    description:
+      'credits allocated at each period start, after the unused part of the last recurring allocation went back; null stops it',
+  })
+  @ValidateIf((dto: SetRecurringAllocationDto) => dto.credits !== null)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_CREDITS)
+  credits!: number | null;
 }
 
 export class SetQuotaDto {
