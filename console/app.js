@@ -6,7 +6,7 @@
  */
 import { api, currentKey, forgetKey, keepKey } from './api.js';
 import { destroyCharts } from './charts.js';
-import { announce, errorBox, field, h, replace } from './dom.js';
+import { announce, errorBox, field, form, h, replace } from './dom.js';
 import { feedPage, webhooksPage } from './pages-live.js';
 import { invoicesPage, periodsPage } from './pages-billing.js';
 import { parentPage } from './pages-parent.js';
@@ -154,30 +154,25 @@ function signInPage(target) {
     spellcheck: 'false',
   });
   const message = h('div', { class: 'message' });
-  const form = h(
-    'form',
-    {
-      class: 'card sign-in',
-      'aria-labelledby': 'sign-in-title',
-      onsubmit: async (event) => {
-        event.preventDefault();
-        const key = input.value.trim();
-        try {
-          me = await api('/v1/me', { key });
-        } catch (error) {
-          replace(
-            message,
-            errorBox(
-              error.status === 401 ? { ...error, detail: 'This key is not valid or was revoked.' } : error,
-            ),
-          );
-          input.focus();
-          return;
-        }
-        keepKey(key);
-        announce('Signed in');
-        home();
-      },
+  const signInForm = form(
+    { class: 'card sign-in', 'aria-labelledby': 'sign-in-title' },
+    async () => {
+      const key = input.value.trim();
+      try {
+        me = await api('/v1/me', { key });
+      } catch (error) {
+        replace(
+          message,
+          errorBox(
+            error.status === 401 ? { ...error, detail: 'This key is not valid or was revoked.' } : error,
+          ),
+        );
+        input.focus();
+        return;
+      }
+      keepKey(key);
+      announce('Signed in');
+      home();
     },
     h('h1', { id: 'sign-in-title' }, 'Sign in'),
     h(
@@ -189,7 +184,7 @@ function signInPage(target) {
     h('button', { type: 'submit' }, 'Sign in'),
     message,
   );
-  replace(target, form);
+  replace(target, signInForm);
   input.focus();
 }
 
@@ -204,14 +199,10 @@ function operatorPage(target, { go: navigate }) {
   replace(
     target,
     h('h1', {}, 'Parents'),
-    h(
-      'form',
-      {
-        class: 'card inline',
-        onsubmit: (event) => {
-          event.preventDefault();
-          navigate(`/p/${encodeURIComponent(input.value.trim())}`);
-        },
+    form(
+      { class: 'card inline' },
+      () => {
+        navigate(`/p/${encodeURIComponent(input.value.trim())}`);
       },
       field('Parent account id', input, 'The operator reads every parent; type the id of the one to open.'),
       h('button', { type: 'submit' }, 'Open'),

@@ -117,6 +117,15 @@ export function table(caption, columns, rows, attributes = {}) {
   );
 }
 
+/** A form whose submission stays in the page: `onSubmit` runs instead of a navigation. */
+export function form(attributes, onSubmit, ...children) {
+  const submit = (event) => {
+    event.preventDefault();
+    void onSubmit(event);
+  };
+  return h('form', { ...attributes, onsubmit: submit }, ...children);
+}
+
 /** A form field: a visible label tied to its control. */
 export function field(label, control, hint) {
   const id = control.id || `f-${Math.random().toString(36).slice(2, 10)}`;

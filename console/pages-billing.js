@@ -4,7 +4,7 @@
  * period and replays it, with what was issued and what the log recomputes side by side.
  */
 import { api, csv, query } from './api.js';
-import { announce, card, credits, errorBox, field, h, instant, replace, table } from './dom.js';
+import { announce, card, credits, errorBox, field, form, h, instant, replace, table } from './dom.js';
 
 export async function invoicesPage(target, { ids: [parentId], params, signal, go }) {
   const base = `/v1/parents/${encodeURIComponent(parentId)}`;
@@ -31,14 +31,10 @@ export async function invoicesPage(target, { ids: [parentId], params, signal, go
   replace(
     target,
     h('h1', {}, 'Invoices'),
-    h(
-      'form',
-      {
-        class: 'inline',
-        onsubmit: (event) => {
-          event.preventDefault();
-          go(`/p/${encodeURIComponent(parentId)}/invoices${query({ period: select.value })}`);
-        },
+    form(
+      { class: 'inline' },
+      () => {
+        go(`/p/${encodeURIComponent(parentId)}/invoices${query({ period: select.value })}`);
       },
       field('Billing period', select),
       h('button', { type: 'submit' }, 'Show'),

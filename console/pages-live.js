@@ -4,7 +4,7 @@
  * header), and its webhook endpoints with their deliveries when the service has them.
  */
 import { api, ApiError, query, readEventStream } from './api.js';
-import { card, credits, errorBox, field, h, instant, replace, table } from './dom.js';
+import { card, credits, errorBox, field, form, h, instant, replace, table } from './dom.js';
 
 /** The page keeps this many events; older ones leave the list as new ones come. */
 const KEPT_EVENTS = 200;
@@ -49,14 +49,10 @@ export async function feedPage(target, { ids: [parentId], params, signal }) {
       `Every event of ${parentId} as it is committed (GET …/events with Accept: text/event-stream). `,
       'Starts from the last 20 events; the newest is at the top.',
     ),
-    h(
-      'form',
-      {
-        class: 'inline',
-        onsubmit: (event) => {
-          event.preventDefault();
-          window.location.hash = `#/p/${encodeURIComponent(parentId)}/feed${query({ subAccountId: subAccount.value.trim() })}`;
-        },
+    form(
+      { class: 'inline' },
+      () => {
+        window.location.hash = `#/p/${encodeURIComponent(parentId)}/feed${query({ subAccountId: subAccount.value.trim() })}`;
       },
       field('Only sub-account', subAccount),
       h('button', { type: 'submit' }, 'Filter'),

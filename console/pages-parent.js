@@ -5,7 +5,19 @@
  */
 import { api, ApiError, query } from './api.js';
 import { usageByDayChart, usageByMeterChart } from './charts.js';
-import { card, credits, entityTitle, errorBox, field, h, instant, replace, stat, table } from './dom.js';
+import {
+  card,
+  credits,
+  entityTitle,
+  errorBox,
+  field,
+  form,
+  h,
+  instant,
+  replace,
+  stat,
+  table,
+} from './dom.js';
 
 const PAGE_SIZES = [25, 50, 100, 250];
 
@@ -161,15 +173,10 @@ export async function renderUsage(section, path, params, signal, prefix) {
   replace(
     section,
     h('h2', { id: `${prefix}-title` }, 'Usage'),
-    h(
-      'form',
-      {
-        class: 'inline',
-        'aria-label': 'Usage range',
-        onsubmit: (event) => {
-          event.preventDefault();
-          void load();
-        },
+    form(
+      { class: 'inline', 'aria-label': 'Usage range' },
+      () => {
+        void load();
       },
       field('From (UTC day, included)', from),
       field('To (UTC day, excluded)', to),
@@ -289,18 +296,12 @@ async function renderSubAccounts(section, parentId, params, signal) {
   replace(
     section,
     h('h2', { id: 'subs-title' }, 'Sub-accounts'),
-    h(
-      'form',
-      {
-        class: 'inline',
-        role: 'search',
-        'aria-label': 'Search sub-accounts',
-        onsubmit: (event) => {
-          event.preventDefault();
-          cursors.length = 0;
-          cursor = undefined;
-          void load();
-        },
+    form(
+      { class: 'inline', role: 'search', 'aria-label': 'Search sub-accounts' },
+      () => {
+        cursors.length = 0;
+        cursor = undefined;
+        void load();
       },
       field('Id starts with', search, 'Ids are case-sensitive; empty lists them all, in id order.'),
       field('Per page', size),

@@ -3,7 +3,7 @@
  * each entry, the balance as of any instant, and its own invoices when it pays them itself.
  */
 import { api, query } from './api.js';
-import { card, credits, entityTitle, errorBox, field, h, instant, replace, stat } from './dom.js';
+import { card, credits, entityTitle, errorBox, field, form, h, instant, replace, stat } from './dom.js';
 import { invoiceList } from './pages-billing.js';
 import { actorName } from './pages-live.js';
 import { renderUsage } from './pages-parent.js';
@@ -98,36 +98,32 @@ function renderAsOf(section, base, signal) {
   replace(
     section,
     h('h2', { id: 'as-of-title' }, 'Balance as of'),
-    h(
-      'form',
-      {
-        class: 'inline',
-        onsubmit: async (event) => {
-          event.preventDefault();
-          try {
-            const balance = await api(`${base}/balance${query({ asOf: utcInstant(input.value) })}`, {
-              signal,
-            });
-            replace(
-              answer,
-              h(
-                'dl',
-                { class: 'stats', dataset: { asOf: balance.asOf } },
-                stat('Quota', credits(balance.quota), 'asOf.quota'),
-                stat('Used', credits(balance.used), 'asOf.used'),
-                stat('Remaining', credits(balance.remaining), 'asOf.remaining'),
-              ),
-              h(
-                'p',
-                { class: 'muted' },
-                `As of ${instant(balance.asOf)}`,
-                balance.existed ? '' : ': the sub-account did not exist yet',
-              ),
-            );
-          } catch (error) {
-            replace(answer, errorBox(error));
-          }
-        },
+    form(
+      { class: 'inline' },
+      async () => {
+        try {
+          const balance = await api(`${base}/balance${query({ asOf: utcInstant(input.value) })}`, {
+            signal,
+          });
+          replace(
+            answer,
+            h(
+              'dl',
+              { class: 'stats', dataset: { asOf: balance.asOf } },
+              stat('Quota', credits(balance.quota), 'asOf.quota'),
+              stat('Used', credits(balance.used), 'asOf.used'),
+              stat('Remaining', credits(balance.remaining), 'asOf.remaining'),
+            ),
+            h(
+              'p',
+              { class: 'muted' },
+              `As of ${instant(balance.asOf)}`,
+              balance.existed ? '' : ': the sub-account did not exist yet',
+            ),
+          );
+        } catch (error) {
+          replace(answer, errorBox(error));
+        }
       },
       field('Instant (UTC)', input),
       h('button', { type: 'submit' }, 'Show balance'),
@@ -172,15 +168,10 @@ async function renderHistory(section, base, params, signal) {
   replace(
     section,
     h('h2', { id: 'history-title' }, 'History'),
-    h(
-      'form',
-      {
-        class: 'inline',
-        'aria-label': 'History range',
-        onsubmit: (event) => {
-          event.preventDefault();
-          void load(true);
-        },
+    form(
+      { class: 'inline', 'aria-label': 'History range' },
+      () => {
+        void load(true);
       },
       field('Recorded from (UTC, included)', from),
       field('Recorded before (UTC)', to),
