@@ -34,13 +34,13 @@ const ROUTES = [
 ];
 
 /** '#/p/acme/invoices?period=2026-10' → {path: '/p/acme/invoices', params: URLSearchParams}. */
-function location() {
+function currentRoute() {
   const hash = window.location.hash.replace(/^#/, '') || '/';
   const [path, search] = hash.split('?');
   return { path, params: new URLSearchParams(search ?? '') };
 }
 
-export function go(path) {
+function go(path) {
   window.location.hash = `#${path}`;
 }
 
@@ -48,7 +48,7 @@ async function render() {
   leaving.abort();
   leaving = new AbortController();
   destroyCharts();
-  const { path, params } = location();
+  const { path, params } = currentRoute();
   const route = ROUTES.find((candidate) => candidate.pattern.test(path));
   if (!route) {
     replace(
@@ -62,7 +62,10 @@ async function render() {
   if (!route.public && !me) {
     try {
       me = await api('/v1/me');
-    } catch {
+    } catch (error) {
+      // A revoked or unknown key ends the session; anything else (the service restarting) is shown.
+      if (error.status !== 401)
+        return replace(main, h('h1', {}, 'The service did not answer'), errorBox(error));
       forgetKey();
       return go('/sign-in');
     }
@@ -70,12 +73,15 @@ async function render() {
   const ids = route.pattern.exec(path).slice(1).map(decodeURIComponent);
   renderNav(ids[0]);
   replace(main, h('p', { class: 'loading' }, 'Loading…'));
+  const { signal } = leaving;
   try {
-    await route.page(main, { ids, params, me, signal: leaving.signal, go });
+    await route.page(main, { ids, params, me, signal, go });
   } catch (error) {
-    if (leaving.signal.aborted) return;
+    if (signal.aborted) return;
     replace(main, h('h1', {}, route.title ?? 'Error'), errorBox(error));
   }
+  // Left while loading: the next page owns the title and the focus.
+  if (signal.aborted) return;
   document.title = `${main.querySelector('h1')?.textContent ?? 'Console'} · Subledger`;
   // After a navigation, focus goes to the page's content, as a new page load would put it, unless
   // the page put it on a control of its own (the sign-in field).
@@ -88,7 +94,7 @@ function renderNav(parentId) {
   replace(who);
   if (!me) return;
   const links = [];
-  const current = location().path;
+  const current = currentRoute().path;
   const link = (path, label) =>
     h('a', { href: `#${path}`, 'aria-current': current === path ? 'page' : false }, label);
   if (me.role === 'operator') links.push(link('/operator', 'Parents'));

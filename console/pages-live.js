@@ -64,19 +64,24 @@ export async function feedPage(target, { ids: [parentId], params, signal }) {
   const head = recent.events.length === 0 ? null : await lastRevision(base, signal);
   let after = head === null || head < 20n ? undefined : String(head - 20n);
   const filter = params.get('subAccountId') ?? '';
-  // Reconnects after a drop, from the last event seen, until the page is left.
+  // Runs until the page is left; the page itself is ready now (title, focus).
+  void follow({ path: `${base}/events`, after, filter, signal, status, list, paused: () => paused });
+}
+
+/** Streams the feed into `list`, reconnecting after a drop from the last event seen. */
+async function follow({ path, after, filter, signal, status, list, paused }) {
   while (!signal.aborted) {
     try {
-      await readEventStream(`${base}/events${query({ after, subAccountId: filter })}`, {
+      await readEventStream(`${path}${query({ after, subAccountId: filter })}`, {
         signal,
         onOpen: () => replace(status, 'Live: connected.'),
         onEvent: (message) => {
-          after = message.data.cursor ?? message.id;
           if (message.event === 'error') {
             replace(status, `The feed reported an error: ${message.data.detail ?? message.data.code}`);
             return;
           }
-          if (paused) return;
+          after = message.data.cursor ?? message.id ?? after;
+          if (paused()) return;
           list.prepend(feedItem(message.data));
           while (list.childElementCount > KEPT_EVENTS) list.lastElementChild.remove();
         },

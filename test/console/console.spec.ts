@@ -360,6 +360,9 @@ describeInBrowser('the console in a browser', () => {
     await signIn(page, parent.key);
     await page.getByRole('link', { name: 'Live feed' }).click();
     await page.getByText('Live: connected.').waitFor();
+    // The stream stays open, but the page is done loading: titled, and the focus on its content.
+    await page.waitForFunction(() => document.title === 'Live feed · Subledger');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
     const before = await page.locator('[data-list="feed"] li').count();
     expect(before).toBeGreaterThan(0);
     await record('studio-c', 77, 'live-meter', '2026-11-03T12:00:00Z');
