@@ -169,11 +169,19 @@ function feedFilter(query: FeedQueryDto): FeedFilter | undefined {
     (!types || types.has(event.type)) && (subAccountId === undefined || isAbout(event, subAccountId));
 }
 
-/** Events whose data names the sub-account, and invoices billed to it. */
+/** Events whose data names the sub-account (a lot's lapse among others), and invoices billed to it. */
 function isAbout(event: FeedEvent, subAccountId: string): boolean {
   const data = event.data;
   if (typeof data !== 'object' || data === null) return false;
   if ('subAccountId' in data && data.subAccountId === subAccountId) return true;
+  // CreditsExpired: a lot's lapse names every sub-account whose quota held some of it.
+  if (
+    'fromSubAccounts' in data &&
+    Array.isArray(data.fromSubAccounts) &&
+    data.fromSubAccounts.some((from: { subAccountId?: unknown }) => from.subAccountId === subAccountId)
+  ) {
+    return true;
+  }
   const billTo = 'billTo' in data ? data.billTo : undefined;
   return (
     typeof billTo === 'object' &&

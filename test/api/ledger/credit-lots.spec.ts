@@ -279,6 +279,21 @@ describe('credit lots, expiry, recurring allocations and reversals (SPEC §10)',
         response.status === 200 && response.body.entries.some((e: any) => e.type === 'CreditsExpired'),
     );
     expect(history.body.entries.map((e: any) => e.type)).toContain('UsageReversed');
+    const expiredEntry = history.body.entries.find((e: any) => e.type === 'CreditsExpired');
+    expect(expiredEntry).toMatchObject({
+      credits: 350,
+      balancesAfter: { quota: 150, used: 150, remaining: 0 },
+    });
+    const feed = expectStatus(
+      await service.api.get(`${parentPath()}/events?types=CreditsExpired&subAccountId=${sub}`, parent.key),
+      200,
+    );
+    expect(feed.body.events.map((e: any) => e.data.lotId)).toEqual(['lot-2']);
+    const balance = expectStatus(
+      await service.api.get(`${subPath(sub)}/balance?asOf=2026-10-22T00:30:00Z`, parent.key),
+      200,
+    );
+    expect(balance.body).toMatchObject({ quota: 500, used: 150, remaining: 350 });
   });
 
   it('credits a reversal of a closed period on the next invoice, keeps the issued one, and replays both matching', async () => {
