@@ -1,9 +1,9 @@
-/* global document, URL, setTimeout */
 /**
  * Invoices (lines, late and credit lines marked, CSV) and billing periods: the operator closes a
  * period and replays it, with what was issued and what the log recomputes side by side.
  */
-import { api, csv, query } from './api.js';
+import { api, query } from './api.js';
+import { downloadButton } from './download.js';
 import { announce, card, credits, errorBox, field, form, h, instant, replace, table } from './dom.js';
 
 export async function invoicesPage(target, { ids: [parentId], params, signal, go }) {
@@ -54,33 +54,6 @@ export function invoiceList(invoices, csvPath, filename) {
     { class: 'invoices' },
     h('p', {}, `${invoices.length} invoice(s). `, downloadButton(csvPath, filename, 'Download all as CSV')),
     invoices.map(invoiceView),
-  );
-}
-
-function downloadButton(path, filename, label) {
-  return h(
-    'button',
-    {
-      type: 'button',
-      class: 'secondary',
-      dataset: { csv: path },
-      onclick: async (event) => {
-        const button = event.currentTarget;
-        try {
-          const blob = await csv(path);
-          const url = URL.createObjectURL(blob);
-          const link = h('a', { href: url, download: filename, hidden: true });
-          document.body.append(link);
-          link.click();
-          link.remove();
-          setTimeout(() => URL.revokeObjectURL(url), 10_000);
-          announce(`${filename} downloaded`);
-        } catch (error) {
-          button.after(errorBox(error));
-        }
-      },
-    },
-    label,
   );
 }
 

@@ -5,6 +5,7 @@
  */
 import { api, ApiError, query } from './api.js';
 import { usageByDayChart, usageByMeterChart } from './charts.js';
+import { downloadButton } from './download.js';
 import {
   card,
   credits,
@@ -71,7 +72,7 @@ export async function parentPage(target, { ids: [parentId], params, signal }) {
   );
   await Promise.all([
     renderLots(lots, base, signal),
-    renderUsage(usage, `${base}/usage`, params, signal, 'usage'),
+    renderUsage(usage, `${base}/usage`, params, signal, 'usage', `usage-${parentId}.csv`),
     renderSubAccounts(subAccounts, parentId, params, signal),
   ]);
 }
@@ -154,7 +155,7 @@ async function renderLots(section, base, signal) {
  * Usage charts by day (stacked by meter) and by meter, with a range form. `path` is the parent's or
  * one sub-account's analytics route; both answer the same groups.
  */
-export async function renderUsage(section, path, params, signal, prefix) {
+export async function renderUsage(section, path, params, signal, prefix, filename) {
   const from = h('input', { type: 'date', name: `${prefix}-from`, value: params.get('from') ?? '' });
   const to = h('input', { type: 'date', name: `${prefix}-to`, value: params.get('to') ?? '' });
   const charts = h('div', { class: 'charts' }, h('p', { class: 'loading' }, 'Loading…'));
@@ -181,6 +182,11 @@ export async function renderUsage(section, path, params, signal, prefix) {
       field('From (UTC day, included)', from),
       field('To (UTC day, excluded)', to),
       h('button', { type: 'submit' }, 'Show usage'),
+      downloadButton(
+        () => `${path}${query({ from: from.value, to: to.value, groupBy: 'day,meter' })}`,
+        filename,
+        'Download by day and meter as CSV',
+      ),
     ),
     charts,
   );

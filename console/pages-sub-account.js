@@ -4,6 +4,7 @@
  */
 import { api, query } from './api.js';
 import { card, credits, entityTitle, errorBox, field, form, h, instant, replace, stat } from './dom.js';
+import { downloadButton } from './download.js';
 import { invoiceList } from './pages-billing.js';
 import { actorName } from './pages-live.js';
 import { renderUsage } from './pages-parent.js';
@@ -21,7 +22,7 @@ const ENTRY_KINDS = {
   SubAccountClosed: { label: 'Closed', sign: '' },
 };
 
-export async function subAccountPage(target, { ids: [parentId, subAccountId], params, signal }) {
+export async function subAccountPage(target, { ids: [parentId, subAccountId], params, me, signal }) {
   const base = `/v1/parents/${encodeURIComponent(parentId)}/sub-accounts/${encodeURIComponent(subAccountId)}`;
   const sub = await api(base, { signal });
   const usage = card('sub-usage-title', { wide: true });
@@ -31,6 +32,19 @@ export async function subAccountPage(target, { ids: [parentId, subAccountId], pa
   replace(
     target,
     entityTitle(sub.name, sub.id),
+    me.role === 'sub-account'
+      ? null
+      : h(
+          'p',
+          {},
+          h(
+            'a',
+            {
+              href: `#/p/${encodeURIComponent(parentId)}/feed?subAccountId=${encodeURIComponent(subAccountId)}`,
+            },
+            'Its events, live',
+          ),
+        ),
     h(
       'div',
       { class: 'grid' },
@@ -79,8 +93,8 @@ export async function subAccountPage(target, { ids: [parentId, subAccountId], pa
   );
   renderAsOf(asOf, base, signal);
   const work = [
-    renderUsage(usage, `${base}/usage`, params, signal, 'sub-usage'),
-    renderHistory(history, base, params, signal),
+    renderUsage(usage, `${base}/usage`, params, signal, 'sub-usage', `usage-${parentId}-${subAccountId}.csv`),
+    renderHistory(history, base, params, signal, `history-${parentId}-${subAccountId}.csv`),
   ];
   if (invoices.isConnected) work.push(renderInvoices(invoices, base, signal));
   await Promise.all(work);
@@ -132,7 +146,7 @@ function renderAsOf(section, base, signal) {
   );
 }
 
-async function renderHistory(section, base, params, signal) {
+async function renderHistory(section, base, params, signal, filename) {
   const from = h('input', { type: 'datetime-local', name: 'history-from', step: 1 });
   const to = h('input', { type: 'datetime-local', name: 'history-to', step: 1 });
   const list = h('ol', { class: 'timeline', dataset: { list: 'history' } });
@@ -176,6 +190,11 @@ async function renderHistory(section, base, params, signal) {
       field('Recorded from (UTC, included)', from),
       field('Recorded before (UTC)', to),
       h('button', { type: 'submit' }, 'Filter'),
+      downloadButton(
+        () => `${base}/history${query({ from: utcInstant(from.value), to: utcInstant(to.value) })}`,
+        filename,
+        'Download this range as CSV',
+      ),
     ),
     list,
     more,

@@ -130,6 +130,21 @@ describeInBrowser('the console in a browser', () => {
   }
 
   const text = (page: Page, selector: string) => page.locator(selector).first().innerText();
+  /** Clicks a download button and reads what the browser saved. */
+  async function download(page: Page, button: string): Promise<{ filename: string; text: string }> {
+    const [saved] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: button }).click(),
+    ]);
+    const file = path.join(browser.downloads, saved.suggestedFilename());
+    await saved.saveAs(file);
+    return { filename: saved.suggestedFilename(), text: readFileSync(file, 'utf8') };
+  }
+  /** The API's own CSV answer for a route. */
+  async function apiCsv(pathname: string, token = service.operatorToken): Promise<string> {
+    const answer = await service.api.request('GET', pathname, { token, headers: { accept: 'text/csv' } });
+    return expectStatus(answer, 200).body;
+  }
   /** The data-* attributes of each element the selector finds, as the page set them. */
   const datasets = (page: Page, selector: string) =>
     page
@@ -200,6 +215,10 @@ describeInBrowser('the console in a browser', () => {
       })),
     );
     expect(await text(page, '[data-field="usage.total"]')).toBe(fmt(byDay.total.credits));
+    expect(await download(page, 'Download by day and meter as CSV')).toEqual({
+      filename: `usage-${parent.id}.csv`,
+      text: await apiCsv(v1('/usage?groupBy=day,meter')),
+    });
     await shot(page, 'overview');
 
     // Search by id prefix goes through the API's idPrefix, one page of matches.
@@ -279,18 +298,10 @@ describeInBrowser('the console in a browser', () => {
     );
     await shot(page, 'invoices');
 
-    const [download] = await Promise.all([
-      page.waitForEvent('download'),
-      page.getByRole('button', { name: 'Download all as CSV' }).click(),
-    ]);
-    const file = path.join(browser.downloads, download.suggestedFilename());
-    await download.saveAs(file);
-    const apiCsv = await service.api.request('GET', v1('/invoices?period=2026-10'), {
-      token: service.operatorToken,
-      headers: { accept: 'text/csv' },
+    expect(await download(page, 'Download all as CSV')).toEqual({
+      filename: `invoices-${parent.id}-2026-10.csv`,
+      text: await apiCsv(v1('/invoices?period=2026-10')),
     });
-    expect(readFileSync(file, 'utf8')).toBe(apiCsv.body);
-    expect(download.suggestedFilename()).toBe(`invoices-${parent.id}-2026-10.csv`);
 
     // Usage of October that arrives after the close is billed in November, marked late (rule 8).
     await record('studio-c', 120, 'images', '2026-10-31T20:00:00Z');
@@ -342,6 +353,10 @@ describeInBrowser('the console in a browser', () => {
     expect(await text(page, '[data-field="asOf.quota"]')).toBe(fmt(balance.quota));
     expect(await text(page, '[data-field="asOf.used"]')).toBe(fmt(balance.used));
     expect(await text(page, '[data-field="asOf.remaining"]')).toBe(fmt(balance.remaining));
+    expect(await download(page, 'Download this range as CSV')).toEqual({
+      filename: `history-${parent.id}-shop-a.csv`,
+      text: await apiCsv(v1('/sub-accounts/shop-a/history'), parent.key),
+    });
     await shot(page, 'sub-account');
 
     // The sub-account's charts are its analytics.
@@ -352,6 +367,13 @@ describeInBrowser('the console in a browser', () => {
     expect(new Map(meters)).toEqual(
       new Map(byMeter.groups.map((group: any) => [group.meter, String(group.credits)])),
     );
+
+    // Its events, live: the feed filtered to this sub-account.
+    await page.getByRole('link', { name: 'Its events, live' }).click();
+    await page.getByText('Live: connected.').waitFor();
+    await page.locator('[data-list="feed"] li').first().waitFor();
+    const feedItems = await page.locator('[data-list="feed"] li').allInnerTexts();
+    expect(feedItems.every((item) => item.includes('sub-account shop-a'))).toBe(true);
     await page.close();
   });
 
