@@ -105,11 +105,16 @@ describeInBrowser('the console in a browser', () => {
     console.log(`console screenshots: ${SHOTS}`);
   });
 
+  /** Uncaught errors of the page's own scripts: each test ends with none. */
+  const pageErrors: Error[] = [];
+  afterEach(() => {
+    const errors = pageErrors.splice(0);
+    expect(errors.map((error) => error.message)).toEqual([]);
+  });
+
   async function newPage(): Promise<Page> {
     const page = await browser.context.newPage();
-    page.on('pageerror', (error) => {
-      throw error;
-    });
+    page.on('pageerror', (error) => pageErrors.push(error));
     return page;
   }
 
