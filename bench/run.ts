@@ -24,6 +24,7 @@ import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { benchColdLedger, coldFigureKeys, type ColdLedgerResult } from './cold-ledger.bench';
 import { benchHttp, type HttpResult } from './http.bench';
+import { benchIntegrations } from './integrations.bench';
 import { benchScale, type ScaleResult } from './scale.bench';
 import { runSoak } from './soak.bench';
 import {
@@ -37,8 +38,8 @@ import {
 import { killAllChildren, prepareRuntime, startStore } from './support/processes';
 import { fmt, round } from './support/stats';
 
-type Phase = 'store' | 'http' | 'cold' | 'scale';
-const PHASES: readonly Phase[] = ['store', 'http', 'cold', 'scale'];
+type Phase = 'store' | 'http' | 'cold' | 'scale' | 'integrations';
+const PHASES: readonly Phase[] = ['store', 'http', 'cold', 'scale', 'integrations'];
 
 interface Options {
   quick: boolean;
@@ -57,7 +58,7 @@ function parseArgs(argv: string[]): Options {
   const options: Options = {
     quick: false,
     soakSeconds: null,
-    phases: new Set(['store', 'http', 'cold']),
+    phases: new Set(['store', 'http', 'cold', 'integrations']),
     scale: false,
     keep: false,
     appendClients: 2,
@@ -309,6 +310,16 @@ async function main(): Promise<void> {
       [coldKeys.rss]: round(cold?.rssMiB ?? NaN),
     };
     const summary = {
+      // SPEC §11: the audit chain's cost and webhook delivery at 1,000 records/s (bench/integrations.bench.ts).
+      integrations: options.phases.has('integrations')
+        ? ((await phase('integrations', () =>
+            benchIntegrations(runtime, path.join(workDir, 'integrations'), {
+              seconds: v.usageSeconds,
+              log,
+              progress,
+            }),
+          )) ?? null)
+        : null,
       usageSingle: {
         recordsPerSec: round(http?.usageSingle.recordsPerSec ?? NaN),
         p50Ms: round(http?.usageSingle.p50Ms ?? NaN),

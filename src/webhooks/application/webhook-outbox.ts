@@ -51,16 +51,23 @@ export class WebhookOutbox {
   private subscription: AllStreamSubscription | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private wakeIdle: (() => void) | undefined;
 
   constructor(
     private readonly client: EventStoreDBClient,
     private readonly database: Database,
     private readonly written: () => void,
     private readonly logger: WebhookWorkerLogger,
-    private readonly options: { batchSize: number; lingerMs: number; retryDelayMs: number } = {
+    private readonly options: {
+      batchSize: number;
+      lingerMs: number;
+      retryDelayMs: number;
+      idlePollMs: number;
+    } = {
       batchSize: 500,
       lingerMs: 20,
       retryDelayMs: 1_000,
+      idlePollMs: 1_000,
     },
   ) {}
 
@@ -70,6 +77,7 @@ export class WebhookOutbox {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.wakeIdle?.();
     await this.subscription?.unsubscribe().catch(() => undefined);
     await this.running;
     await this.flush();
@@ -78,30 +86,11 @@ export class WebhookOutbox {
   private async run(): Promise<void> {
     while (!this.stopped) {
       try {
-        const from = await this.checkpoint();
-        const subscription = this.client.subscribeToAll({
-          fromPosition: from,
-          filter: streamNameFilter({ prefixes: [...DELIVERED_STREAM_PREFIXES] }),
-        });
-        this.subscription = subscription;
-        if (this.stopped) await subscription.unsubscribe();
-        for await (const resolved of subscription) {
-          const event = fromResolvedEvent(resolved);
-          const position = resolved.event?.position;
-          if (!event || !position) continue;
-          this.buffer.push({
-            id: event.id,
-            type: event.type,
-            parentId: parentOfStream(event.streamName),
-            streamName: event.streamName,
-            revision: event.revision,
-            commit: position.commit,
-            prepare: position.prepare,
-            payload: JSON.stringify(webhookBody(event, position.prepare)),
-          });
-          if (this.buffer.length >= this.options.batchSize) await this.flush();
-          else this.timer ??= setTimeout(() => void this.flush(), this.options.lingerMs);
+        if (!(await this.anyEndpoint())) {
+          await this.idle();
+          continue;
         }
+        await this.follow();
       } catch (error) {
         if (!this.stopped)
           this.logger.warn(`webhook outbox: the subscription failed, resuming: ${String(error)}`);
@@ -110,6 +99,94 @@ export class WebhookOutbox {
       await this.flush();
       if (!this.stopped) await delay(this.options.retryDelayMs);
     }
+  }
+
+  /**
+   * While no endpoint is enabled anywhere, nothing is owed to anyone: the log is not followed (a
+   * subscription decodes every ledger event on the service's event loop) and the checkpoint is moved
+   * to the log's end now and then. Safe with endpoints created at any moment: the end is read BEFORE
+   * checking that there is no endpoint, so an endpoint created after that check only ever has events
+   * after that end owed to it.
+   */
+  private async idle(): Promise<void> {
+    const end = await this.logEnd();
+    if (end && !(await this.anyEndpoint())) {
+      await this.database.pool.query(
+        `INSERT INTO webhook_outbox_checkpoint (name, commit_position, prepare_position) VALUES ($1, $2, $3)
+         ON CONFLICT (name) DO UPDATE SET commit_position = EXCLUDED.commit_position,
+           prepare_position = EXCLUDED.prepare_position
+         WHERE webhook_outbox_checkpoint.commit_position < EXCLUDED.commit_position`,
+        [CHECKPOINT_NAME, String(end.commit), String(end.prepare)],
+      );
+    }
+    await this.sleep(this.options.idlePollMs);
+  }
+
+  /** Follows the log from the checkpoint until no endpoint is left (or the subscription ends). */
+  private async follow(): Promise<void> {
+    const from = await this.checkpoint();
+    const subscription = this.client.subscribeToAll({
+      fromPosition: from,
+      filter: streamNameFilter({ prefixes: [...DELIVERED_STREAM_PREFIXES] }),
+    });
+    this.subscription = subscription;
+    if (this.stopped) await subscription.unsubscribe();
+    let checkedAt = Date.now();
+    for await (const resolved of subscription) {
+      const event = fromResolvedEvent(resolved);
+      const position = resolved.event?.position;
+      if (event && position) {
+        this.buffer.push({
+          id: event.id,
+          type: event.type,
+          parentId: parentOfStream(event.streamName),
+          streamName: event.streamName,
+          revision: event.revision,
+          commit: position.commit,
+          prepare: position.prepare,
+          payload: JSON.stringify(webhookBody(event, position.prepare)),
+        });
+        if (this.buffer.length >= this.options.batchSize) await this.flush();
+        else this.timer ??= setTimeout(() => void this.flush(), this.options.lingerMs);
+      }
+      if (Date.now() - checkedAt > this.options.idlePollMs * 5) {
+        checkedAt = Date.now();
+        if (!(await this.anyEndpoint())) {
+          await subscription.unsubscribe();
+          break;
+        }
+      }
+    }
+  }
+
+  private async anyEndpoint(): Promise<boolean> {
+    const { rows } = await this.database.pool.query(
+      `SELECT 1 FROM webhook_endpoints WHERE disabled_at IS NULL AND deleted_at IS NULL LIMIT 1`,
+    );
+    return rows.length > 0;
+  }
+
+  private async logEnd(): Promise<Checkpoint | undefined> {
+    let end: Checkpoint | undefined;
+    for await (const resolved of this.client.readAll({
+      direction: BACKWARDS,
+      fromPosition: END,
+      maxCount: 1,
+    })) {
+      const position = resolved.event?.position;
+      if (position) end = { commit: position.commit, prepare: position.prepare };
+    }
+    return end;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeIdle = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   private flush(): Promise<void> {
@@ -146,15 +223,7 @@ export class WebhookOutbox {
   private async checkpoint(): Promise<{ commit: bigint; prepare: bigint } | typeof START> {
     const stored = await readCheckpoint(this.database);
     if (stored) return stored;
-    let end: Checkpoint | undefined;
-    for await (const resolved of this.client.readAll({
-      direction: BACKWARDS,
-      fromPosition: END,
-      maxCount: 1,
-    })) {
-      const position = resolved.event?.position;
-      if (position) end = { commit: position.commit, prepare: position.prepare };
-    }
+    const end = await this.logEnd();
     await this.database.pool.query(
       `INSERT INTO webhook_outbox_checkpoint (name, commit_position, prepare_position) VALUES ($1, $2, $3)
        ON CONFLICT (name) DO NOTHING`,

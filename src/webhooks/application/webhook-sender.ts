@@ -141,32 +141,52 @@ export class WebhookSender {
     return byEndpoint.size;
   }
 
+  /**
+   * Two statements in one transaction. The first locks the endpoints to work on (`FOR UPDATE SKIP
+   * LOCKED`: an endpoint another instance is claiming is passed over). The second, whose snapshot is
+   * taken only once those locks are held, so that it sees every lease another instance committed
+   * before it, checks again that each endpoint's oldest pending delivery is due and not leased, and
+   * leases its next deliveries in commit order.
+   */
   private async claim(endpoints: number): Promise<ClaimedDelivery[]> {
     const token = randomUUID();
+    const due = `EXISTS (
+        SELECT 1 FROM (SELECT d.next_attempt_at, d.leased_until FROM webhook_deliveries d
+                       WHERE d.endpoint_id = e.endpoint_id AND d.status = 'pending' ORDER BY d.seq LIMIT 1) h
+        WHERE h.next_attempt_at <= now() AND (h.leased_until IS NULL OR h.leased_until < now()))`;
     return this.database.transaction(async (client) => {
-      const { rows } = await client.query<Omit<ClaimedDelivery, 'lease_token'>>(
-        `WITH heads AS (
-           SELECT e.endpoint_id, e.url, e.secret FROM webhook_endpoints e
-           WHERE e.disabled_at IS NULL AND e.deleted_at IS NULL AND NOT (e.endpoint_id = ANY($3::text[]))
-             AND EXISTS (
-               SELECT 1 FROM (SELECT d.next_attempt_at, d.leased_until FROM webhook_deliveries d
-                              WHERE d.endpoint_id = e.endpoint_id AND d.status = 'pending' ORDER BY d.seq LIMIT 1) h
-               WHERE h.next_attempt_at <= now() AND (h.leased_until IS NULL OR h.leased_until < now()))
-           LIMIT $1
-           FOR UPDATE OF e SKIP LOCKED
-         ), claimed AS (
-           UPDATE webhook_deliveries d
-           SET leased_until = now() + make_interval(secs => $4::double precision / 1000), lease_token = $5
-           FROM (SELECT x.delivery_id FROM heads h CROSS JOIN LATERAL (
-                   SELECT delivery_id FROM webhook_deliveries x
-                   WHERE x.endpoint_id = h.endpoint_id AND x.status = 'pending' ORDER BY x.seq LIMIT $2) x) c
-           WHERE d.delivery_id = c.delivery_id
-           RETURNING d.delivery_id, d.endpoint_id, d.parent_id, d.event_id, d.payload, d.attempts, d.failures, d.seq
-         )
-         SELECT c.*, h.url, h.secret FROM claimed c JOIN heads h USING (endpoint_id) ORDER BY c.endpoint_id, c.seq`,
-        [endpoints, RUN_LENGTH, [...this.active.keys()], this.leaseMs, token],
+      const { rows: locked } = await client.query<{ endpoint_id: string; url: string; secret: string }>(
+        `SELECT e.endpoint_id, e.url, e.secret FROM webhook_endpoints e
+         WHERE e.disabled_at IS NULL AND e.deleted_at IS NULL AND NOT (e.endpoint_id = ANY($2::text[])) AND ${due}
+         LIMIT $1
+         FOR UPDATE OF e SKIP LOCKED`,
+        [endpoints, [...this.active.keys()]],
       );
-      return rows.map((row) => ({ ...row, lease_token: token }));
+      if (locked.length === 0) return [];
+      const { rows } = await client.query<
+        Omit<ClaimedDelivery, 'lease_token' | 'url' | 'secret'> & { seq: string }
+      >(
+        `WITH heads AS (
+           SELECT e.endpoint_id FROM unnest($1::text[]) AS e(endpoint_id) WHERE ${due}
+         )
+         UPDATE webhook_deliveries d
+         SET leased_until = now() + make_interval(secs => $3::double precision / 1000), lease_token = $4
+         FROM (SELECT x.delivery_id FROM heads h CROSS JOIN LATERAL (
+                 SELECT delivery_id FROM webhook_deliveries x
+                 WHERE x.endpoint_id = h.endpoint_id AND x.status = 'pending' ORDER BY x.seq LIMIT $2) x) c
+         WHERE d.delivery_id = c.delivery_id
+         RETURNING d.delivery_id, d.endpoint_id, d.parent_id, d.event_id, d.payload, d.attempts, d.failures, d.seq`,
+        [locked.map((endpoint) => endpoint.endpoint_id), RUN_LENGTH, this.leaseMs, token],
+      );
+      const endpointsById = new Map(locked.map((endpoint) => [endpoint.endpoint_id, endpoint]));
+      return rows
+        .sort((a, b) => Number(BigInt(a.seq) - BigInt(b.seq)))
+        .map((row) => ({
+          ...row,
+          url: endpointsById.get(row.endpoint_id)!.url,
+          secret: endpointsById.get(row.endpoint_id)!.secret,
+          lease_token: token,
+        }));
     });
   }
 
