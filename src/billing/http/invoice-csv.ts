@@ -23,7 +23,8 @@ export const INVOICE_CSV_HEADER = [
 ] as const;
 
 /**
- * Invoices as CSV: one row per line (`kind` usage, or late with its original period). A section
+ * Invoices as CSV: one row per line (`kind` usage, late with its original period, or credit: a
+ * reversal of usage of an issued invoice, its amount negative). A section
  * with no line (an idle sub-account: it is covered, its usage was nil) gets one row of kind `none`
  * with 0 credits and a zero amount, and an invoice with no section at all one row of kind `none`
  * too, so every invoice and every covered sub-account the JSON shows is in the export
@@ -47,7 +48,8 @@ export function invoicesCsv(invoices: readonly AnyInvoice[]): string {
     }
     for (const section of invoice.sections) {
       const who = [text(section.subAccountId), text(section.name)];
-      if (section.lines.length === 0 && section.lateLines.length === 0) {
+      const credits = section.creditLines ?? [];
+      if (section.lines.length === 0 && section.lateLines.length === 0 && credits.length === 0) {
         rows.push([...head, ...who, 'none', '', '', '', 0, section.subtotal, invoice.total]);
       }
       for (const line of section.lines) {
@@ -63,11 +65,15 @@ export function invoicesCsv(invoices: readonly AnyInvoice[]): string {
           invoice.total,
         ]);
       }
-      for (const line of section.lateLines) {
+      const corrections = [
+        ...section.lateLines.map((line) => ['late', line] as const),
+        ...credits.map((line) => ['credit', line] as const),
+      ];
+      for (const [kind, line] of corrections) {
         rows.push([
           ...head,
           ...who,
-          'late',
+          kind,
           text(line.meter),
           line.originalPeriod,
           line.unitPrice,

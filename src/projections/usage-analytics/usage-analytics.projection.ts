@@ -31,34 +31,34 @@ export function usageAnalyticsInto(table: string, version: number): Projection {
         string,
         { parent: string; sub: string; meter: string; day: number; credits: number; records: number }
       >();
+      const add = (
+        event: RecordedEnvelope,
+        usage: { subAccountId: string; meter: string; occurredAt: string },
+        credits: number,
+        records: number,
+      ) => {
+        const parent = parentIdOfStream(event.streamName);
+        const { subAccountId: sub, meter } = usage;
+        const day = Math.floor(Date.parse(usage.occurredAt) / DAY_MS);
+        const key = `${parent}\u0000${sub}\u0000${meter}\u0000${day}`;
+        const bucket = buckets.get(key);
+        if (bucket) {
+          bucket.credits += credits;
+          bucket.records += records;
+        } else {
+          buckets.set(key, { parent, sub, meter, day, credits, records });
+        }
+      };
       for (const event of events) {
         if (movesNoCredits(event)) continue;
         switch (event.type) {
-          case 'UsageRecorded': {
-            const parent = parentIdOfStream(event.streamName);
-            const { subAccountId: sub, meter, credits } = event.data;
-            const day = Math.floor(Date.parse(event.data.occurredAt) / DAY_MS);
-            const key = `${parent}\u0000${sub}\u0000${meter}\u0000${day}`;
-            const bucket = buckets.get(key);
-            if (bucket) {
-              bucket.credits += credits;
-              bucket.records += 1;
-            } else {
-              buckets.set(key, { parent, sub, meter, day, credits, records: 1 });
-            }
+          case 'UsageRecorded':
+            add(event, event.data, event.data.credits, 1);
             break;
-          }
-          case 'UsageReversed': {
+          case 'UsageReversed':
             // Analytics are net of reversals: the credits leave the bucket of the usage's own day.
-            const parent = parentIdOfStream(event.streamName);
-            const { subAccountId: sub, meter, credits } = event.data;
-            const day = Math.floor(Date.parse(event.data.occurredAt) / DAY_MS);
-            const key = `${parent}\u0000${sub}\u0000${meter}\u0000${day}`;
-            const bucket = buckets.get(key);
-            if (bucket) bucket.credits -= credits;
-            else buckets.set(key, { parent, sub, meter, day, credits: -credits, records: 0 });
+            add(event, event.data, -event.data.credits, 0);
             break;
-          }
           case 'CreditsExpired':
           case 'CreditsPurchased':
           case 'SubAccountCreated':

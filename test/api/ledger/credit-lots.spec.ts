@@ -328,6 +328,11 @@ describe('credit lots, expiry, recurring allocations and reversals (SPEC §10)',
         originalInvoiceId: `inv-${parent.id}-2026-10-parent`,
       }),
     ]);
+    const csv = await service.api.request('GET', `${parentPath()}/invoices?period=2026-11`, {
+      token: parent.key,
+      headers: { accept: 'text/csv' },
+    });
+    expect(String(csv.body)).toContain(`,credit,api,2026-10,0.001,150,-0.15,`);
     const october = expectStatus(
       await service.api.get(`${parentPath()}/invoices?period=2026-10`, parent.key),
       200,
