@@ -142,7 +142,7 @@ export async function singleUsage(
  * Batches of `size` records on a few connections. A 200 answers per record, so every answer is read
  * and only the records it reports as recorded are counted.
  */
-async function batchUsage(
+export async function batchUsage(
   baseUrl: string,
   parent: HotParent,
   seconds: number,

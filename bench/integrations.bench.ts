@@ -1,10 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import autocannon from 'autocannon';
-import { singleUsage } from './http.bench';
+import { batchUsage, singleUsage } from './http.bench';
 import { processCpuSeconds, startService, type Runtime, type ServiceProcess } from './support/processes';
-import { expectCall, setUpParent, type HotParent } from './support/service-api';
+import { expectCall, setUpParent } from './support/service-api';
 import { fmt, percentile, round } from './support/stats';
 
 /**
@@ -41,50 +39,6 @@ export interface IntegrationsResult {
 const SUB_ACCOUNTS = 20;
 const QUOTA = 100_000_000;
 
-function run(options: autocannon.Options): Promise<autocannon.Result> {
-  return new Promise((resolve, reject) => {
-    autocannon(options, (error, result) => (error ? reject(error) : resolve(result)));
-  });
-}
-
-/** Batches of 100 records on 4 connections; counts the records answered as recorded. */
-async function batchRecordsPerSec(baseUrl: string, parent: HotParent, seconds: number): Promise<number> {
-  const prefix = randomUUID().slice(0, 8);
-  let n = 0;
-  let recorded = 0;
-  const result = await run({
-    url: baseUrl,
-    connections: 4,
-    duration: seconds,
-    timeout: 30,
-    requests: [
-      {
-        method: 'POST',
-        path: `/v1/parents/${parent.parentId}/usage/batch`,
-        headers: { authorization: `Bearer ${parent.secret}`, 'content-type': 'application/json' },
-        setupRequest: (request) => {
-          const records = [];
-          for (let r = 0; r < 100; r++) {
-            const i = n++;
-            records.push({
-              subAccountId: parent.subAccountIds[i % parent.subAccountIds.length],
-              idempotencyKey: `${prefix}-${i}`,
-              credits: 1,
-              meter: 'api-calls',
-            });
-          }
-          return { ...request, body: JSON.stringify({ records }) };
-        },
-        onResponse: (status, body) => {
-          if (status < 200 || status >= 300) return;
-          recorded += (body.match(/"usageId"/g) ?? []).length;
-        },
-      },
-    ],
-  });
-  return recorded / result.duration;
-}
-
 async function chainRun(
   runtime: Runtime,
   dataDir: string,
@@ -102,7 +56,8 @@ async function chainRun(
     const cpuBefore = processCpuSeconds(service.pid);
     const single = await singleUsage(service.baseUrl, parent, seconds);
     const cpuUs = ((processCpuSeconds(service.pid) - cpuBefore) * 1e6) / Math.max(1, single.acknowledged);
-    const batch = await batchRecordsPerSec(service.baseUrl, parent, seconds);
+    // Batches of 100 records on 4 connections, records recorded per second.
+    const batch = (await batchUsage(service.baseUrl, parent, seconds, 100, 4)).okPerSec;
     return { single: single.okPerSec, batch, cpuUsPerRecord: cpuUs };
   } finally {
     await service.stop();

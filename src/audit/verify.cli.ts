@@ -1,7 +1,5 @@
 import { parseArgs } from 'node:util';
-import { Logger } from '@nestjs/common';
-import { ConfigError, loadConfig } from '../config/app-config';
-import { EventStoreConnection } from '../event-store/event-store-client.provider';
+import { runStoreTool } from '../event-store/store-tool';
 import { ledgerStreamName } from '../ledger/domain';
 import { verifyChain } from './audit-chain.verifier';
 
@@ -12,7 +10,17 @@ import { verifyChain } from './audit-chain.verifier';
  * service's store when one serves that folder). Exit code 0 when the chain checks out, 2 when it
  * breaks, 1 on error.
  */
-async function main(): Promise<number> {
+runStoreTool('Verify', parseVerifyArgs, async (client, { parent, from, to }) => {
+  const report = await verifyChain(client, ledgerStreamName(parent), {
+    ...(from === undefined ? {} : { from }),
+    ...(to === undefined ? {} : { to }),
+  });
+  if (!report) throw new Error(`parent ${parent} does not exist`);
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  return report.verified ? 0 : 2;
+});
+
+function parseVerifyArgs(): { parent: string; from: number | undefined; to: number | undefined } {
   const { values } = parseArgs({
     options: { parent: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } },
     strict: true,
@@ -24,30 +32,5 @@ async function main(): Promise<number> {
   };
   if (!values.parent)
     throw new Error('usage: verify --parent <parentId> [--from <revision>] [--to <revision>]');
-  const from = revision(values.from, 'from');
-  const to = revision(values.to, 'to');
-  // stdout carries the report alone; the embedded store's start-up lines would corrupt it.
-  Logger.overrideLogger(['error', 'warn']);
-  const config = loadConfig(process.env);
-  const connection = await EventStoreConnection.open(config.eventStore, { joinRunning: true });
-  try {
-    const report = await verifyChain(connection.client, ledgerStreamName(values.parent), {
-      ...(from === undefined ? {} : { from }),
-      ...(to === undefined ? {} : { to }),
-    });
-    if (!report) throw new Error(`parent ${values.parent} does not exist`);
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
-    return report.verified ? 0 : 2;
-  } finally {
-    await connection.onApplicationShutdown();
-  }
+  return { parent: values.parent, from: revision(values.from, 'from'), to: revision(values.to, 'to') };
 }
-
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
-    process.stderr.write(`Verify failed: ${message}\n`);
-    process.exit(1);
-  },
-);
