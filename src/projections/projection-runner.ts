@@ -36,7 +36,7 @@ export interface ProjectionRunnerOptions {
   /**
    * Once caught up, how long a batch may wait for more events before it commits (default 10 ms).
    * Live traffic then goes in a few transactions a second instead of one per handful of events, each
-   * of which costs the same dozen statements; read-your-writes waits at most this much longer.
+   * of which costs the same dozen statements. A reader waiting for a position (`want`) cuts it short.
    */
   readonly lingerMs?: number;
   /**
@@ -141,6 +141,10 @@ export class ProjectionRunner implements ReadModelProgress {
   private positionWaiters: PositionWaiter[] = [];
   private caughtUpWaiters: CaughtUpWaiter[] = [];
   private stopWake: (() => void) | null = null;
+  /** Ends the linger of the batch being gathered. */
+  private lingerWake: (() => void) | null = null;
+  /** The highest position a reader waits for and that is not committed yet: no linger until it is. */
+  private wanted: bigint | null = null;
 
   constructor(private readonly options: ProjectionRunnerOptions) {
     for (const projection of options.projections) {
@@ -340,6 +344,7 @@ export class ProjectionRunner implements ReadModelProgress {
   waitForPosition(commitPosition: bigint, timeoutMs: number): Promise<void> {
     if (this.hasCommitted(commitPosition)) return Promise.resolve();
     if (timeoutMs <= 0) return Promise.reject(new ProjectionLagError(commitPosition, 0));
+    this.want(commitPosition);
     return waitWithTimeout<PositionWaiter>(
       (settle) => ({ commit: commitPosition, ...settle }),
       timeoutMs,
@@ -347,6 +352,16 @@ export class ProjectionRunner implements ReadModelProgress {
       (waiter) => this.positionWaiters.push(waiter),
       (waiter) => (this.positionWaiters = this.positionWaiters.filter((w) => w !== waiter)),
     );
+  }
+
+  /**
+   * Someone waits to read `commitPosition` (read-your-writes, here or on the API's thread): the batches
+   * up to it commit without lingering for more events.
+   */
+  want(commitPosition: bigint): void {
+    if (this.hasCommitted(commitPosition)) return;
+    if (this.wanted === null || commitPosition > this.wanted) this.wanted = commitPosition;
+    this.lingerWake?.();
   }
 
   /** For a query on `name`'s tables: waits (bounded) until the read model has caught up. */
@@ -566,8 +581,25 @@ export class ProjectionRunner implements ReadModelProgress {
    */
   private async drain(rounds = Number.POSITIVE_INFINITY): Promise<void> {
     for (let round = 0; round < rounds && this.pendingUpTo !== null; round++) {
-      if (this.caughtUp && !this.stopping && this.lingerMs > 0 && this.pending.length < this.batchSize) {
-        await new Promise((resolve) => setTimeout(resolve, this.lingerMs));
+      if (this.wanted !== null && this.hasCommitted(this.wanted)) this.wanted = null;
+      if (
+        this.caughtUp &&
+        !this.stopping &&
+        this.lingerMs > 0 &&
+        this.wanted === null &&
+        this.pending.length < this.batchSize
+      ) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.lingerWake = null;
+            resolve();
+          }, this.lingerMs);
+          this.lingerWake = () => {
+            clearTimeout(timer);
+            this.lingerWake = null;
+            resolve();
+          };
+        });
       }
       const take = Math.min(this.pending.length, this.batchSize);
       const events = this.pending.slice(0, take);

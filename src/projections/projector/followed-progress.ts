@@ -56,6 +56,7 @@ export abstract class FollowedProgress extends ReadModelProgress {
   waitForPosition(commitPosition: bigint, timeoutMs: number): Promise<void> {
     if (this.committed !== null && this.committed >= commitPosition) return Promise.resolve();
     if (timeoutMs <= 0) return Promise.reject(new ProjectionLagError(commitPosition, 0));
+    this.wanted(commitPosition);
     return this.wait<PositionWaiter>(
       (settle) => ({ commit: commitPosition, ...settle }),
       timeoutMs,
@@ -74,6 +75,9 @@ export abstract class FollowedProgress extends ReadModelProgress {
   status(): ProjectionStatus[] {
     return this.reported;
   }
+
+  /** A reader waits for `commit`: a projector that can hear it commits without lingering. */
+  protected wanted(_commit: bigint): void {}
 
   /** Everything up to `commit` is in every read model's tables. */
   protected advance(commit: bigint): void {

@@ -31,7 +31,10 @@ export type ProjectorMessage =
   | { readonly type: 'stopped' };
 
 /** From the API's thread to the projector thread. */
-export type ProjectorCommand = { readonly type: 'stop'; readonly commit: boolean };
+export type ProjectorCommand =
+  | { readonly type: 'stop'; readonly commit: boolean }
+  /** A reader on the API's thread waits for this commit position (decimal). */
+  | { readonly type: 'want'; readonly commit: string };
 
 export function toWire(status: readonly ProjectionStatus[]): WireStatus[] {
   return status.map((s) => ({

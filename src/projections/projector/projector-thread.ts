@@ -28,6 +28,8 @@ export class ProjectorThread extends FollowedProgress {
   private stopping = false;
   private stopped: Promise<void> | null = null;
   private restartTimer: NodeJS.Timeout | null = null;
+  /** The highest position asked of the thread (`want`): asking again for a lower one changes nothing. */
+  private lastWanted: bigint | null = null;
 
   constructor(private readonly options: ProjectorThreadOptions) {
     super(options.projections);
@@ -43,6 +45,8 @@ export class ProjectorThread extends FollowedProgress {
           resolve();
         } else if (message.type === 'failed') {
           worker.off('message', onMessage);
+          // A thread that could not start is not started again: the service's start fails with the cause.
+          this.stopping = true;
           void worker.terminate();
           reject(new Error(`The projector thread could not start: ${message.message}`));
         }
@@ -83,6 +87,7 @@ export class ProjectorThread extends FollowedProgress {
         })
       : new Worker(entry, { workerData });
     this.worker = worker;
+    this.lastWanted = null;
     worker.on('message', (message: ProjectorMessage) => this.receive(message));
     worker.on('error', (error) =>
       this.options.logger.error(`The projector thread failed: ${error.stack ?? error.message}`),
@@ -99,6 +104,12 @@ export class ProjectorThread extends FollowedProgress {
       }, this.restartDelay);
     });
     return worker;
+  }
+
+  protected override wanted(commit: bigint): void {
+    if (this.lastWanted !== null && commit <= this.lastWanted) return;
+    this.lastWanted = commit;
+    this.worker?.postMessage({ type: 'want', commit: commit.toString() } satisfies ProjectorCommand);
   }
 
   private get restartDelay(): number {
