@@ -51,9 +51,16 @@ describe('signed webhooks (SPEC §11)', () => {
     subAccountId = await createSubAccount(service, parent, { quota: 500_000 });
   });
 
+  /** Each receiver path's endpoint secret: every request that reached the receiver must verify with it. */
+  const secrets = new Map<string, string>();
+
   afterAll(async () => {
     await service?.stop();
     await receiver?.stop();
+  });
+
+  afterEach(() => {
+    for (const request of receiver.received) verified(secrets.get(request.path)!, request);
   });
 
   const endpoints = (suffix = '') => `/v1/parents/${parent.id}/webhook-endpoints${suffix}`;
@@ -63,6 +70,7 @@ describe('signed webhooks (SPEC §11)', () => {
       await service.api.post(endpoints(), { url: receiver.url(path), ...extra }, parent.key),
       201,
     );
+    secrets.set(path, created.body.secret);
     return created.body as { id: string; secret: string; url: string; eventTypes: string[] };
   }
 

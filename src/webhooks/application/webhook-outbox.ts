@@ -180,6 +180,7 @@ export class WebhookOutbox {
   }
 
   private sleep(ms: number): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = setTimeout(resolve, ms);
       this.wakeIdle = () => {
