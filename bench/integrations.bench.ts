@@ -1,6 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { batchUsage, singleUsage } from './http.bench';
+import { CHAIN_GENESIS } from '../src/event-store/command-processing/audit-chain';
+import { toChainedEventData, toEventData } from '../src/event-store/command-processing/event-envelope';
 import { processCpuSeconds, startService, type Runtime, type ServiceProcess } from './support/processes';
 import { expectCall, setUpParent } from './support/service-api';
 import { fmt, percentile, round } from './support/stats';
@@ -19,6 +21,12 @@ export interface IntegrationsResult {
   readonly chain: {
     readonly singleRecordsPerSec: { readonly with: number; readonly without: number; readonly ratio: number };
     readonly batchRecordsPerSec: { readonly with: number; readonly without: number; readonly ratio: number };
+    /**
+     * In this process, no I/O: turning one usage event into the client's event data, as the command
+     * processor does, with its chain link (canonical JSON + SHA-256) and without; the least noisy figure
+     * on a shared machine.
+     */
+    readonly encodeUsPerEvent: { readonly with: number; readonly without: number };
     /** Service CPU per record over the single run; `extra` = with − without. */
     readonly cpuUsPerRecord: { readonly with: number; readonly without: number; readonly extra: number };
   };
@@ -37,6 +45,46 @@ export interface IntegrationsResult {
 }
 
 const SUB_ACCOUNTS = 20;
+
+/** µs per event to encode a typical `UsageRecorded` with its command's envelope, best of 5 rounds. */
+function encodeUsPerEvent(chained: boolean): number {
+  const envelope = {
+    $correlationId: 'b6f0c1de-0d7e-4d0c-9a53-5d2b8f0c1a11',
+    $causationId: 'b6f0c1de-0d7e-4d0c-9a53-5d2b8f0c1a11',
+    actor: { type: 'parent', id: 'acme' },
+    requestId: 'b6f0c1de-0d7e-4d0c-9a53-5d2b8f0c1a11',
+    schemaVersion: 1,
+    recordedAt: '2026-10-20T12:00:00.000Z',
+  };
+  const event = {
+    type: 'UsageRecorded',
+    data: {
+      usageId: 'u-0123456789abcdef',
+      subAccountId: 'sub-0001',
+      idempotencyKey: 'run-1-000001',
+      fingerprint: 'f3a1c9e0b2d44c6f',
+      credits: 1,
+      meter: 'api-calls',
+      occurredAt: '2026-10-20T12:00:00.000Z',
+      period: '2026-10',
+      late: false,
+      balancesAfter: { quota: 100_000, used: 1_234, remaining: 98_766 },
+      lots: [{ lotId: 'lot-1', credits: 1 }],
+    },
+  };
+  const count = 20_000;
+  let best = Infinity;
+  for (let round = 0; round < 5; round++) {
+    let prev = CHAIN_GENESIS;
+    const started = process.hrtime.bigint();
+    for (let i = 0; i < count; i++) {
+      if (chained) prev = toChainedEventData(event, envelope, prev).hash;
+      else toEventData(event, envelope);
+    }
+    best = Math.min(best, Number(process.hrtime.bigint() - started) / 1_000 / count);
+  }
+  return best;
+}
 const QUOTA = 100_000_000;
 
 async function chainRun(
@@ -162,6 +210,7 @@ export async function benchIntegrations(
     cpuUsPerRecord: mean('off', 'cpuUsPerRecord'),
   };
   const chain = {
+    encodeUsPerEvent: { with: encodeUsPerEvent(true), without: encodeUsPerEvent(false) },
     singleRecordsPerSec: {
       with: withChain.single,
       without: without.single,
@@ -182,7 +231,8 @@ export async function benchIntegrations(
     `auditChain: single ${fmt(chain.singleRecordsPerSec.with)} records/s with, ${fmt(chain.singleRecordsPerSec.without)} without ` +
       `(${fmt(100 * chain.singleRecordsPerSec.ratio)}%); batch ${fmt(chain.batchRecordsPerSec.with)} with, ` +
       `${fmt(chain.batchRecordsPerSec.without)} without (${fmt(100 * chain.batchRecordsPerSec.ratio)}%); ` +
-      `service CPU µs/record ${fmt(chain.cpuUsPerRecord.with, 1)} with, ${fmt(chain.cpuUsPerRecord.without, 1)} without`,
+      `service CPU µs/record ${fmt(chain.cpuUsPerRecord.with, 1)} with, ${fmt(chain.cpuUsPerRecord.without, 1)} without; ` +
+      `encoding one usage event in process ${fmt(chain.encodeUsPerEvent.with, 1)} µs with, ${fmt(chain.encodeUsPerEvent.without, 1)} µs without`,
   );
   progress(`webhooks: usage at 1,000 records/s for ${seconds} s, delivered to a loopback receiver`);
   const webhooks = await webhookRun(runtime, `${workDir}/webhooks`, seconds, 1_000, progress);
