@@ -18,6 +18,7 @@ import {
 } from './projection';
 import { ProjectionLagError, ProjectionRebuildingError } from './projection.errors';
 import type { ProjectionStatus, ReadModelProgress } from './read-model-progress';
+import { wakeableDelay, waitWithTimeout, type PositionWaiter, type Waiter } from './waiting';
 import type { PoolClient } from 'pg';
 import type { Database } from '../database/database';
 
@@ -69,17 +70,6 @@ interface Slot {
   checkpoint: LogPosition | null;
   rebuilding: boolean;
   applied: number;
-}
-
-interface PositionWaiter {
-  readonly commit: bigint;
-  resolve(): void;
-  reject(error: Error): void;
-}
-
-interface CaughtUpWaiter {
-  resolve(): void;
-  reject(error: Error): void;
 }
 
 /** Events per catch-up read: long enough to stream at full speed, short enough to stop promptly. */
@@ -139,7 +129,7 @@ export class ProjectionRunner implements ReadModelProgress {
   private freshClients: Map<string, PoolClient> | null = null;
   private delivered = 0;
   private positionWaiters: PositionWaiter[] = [];
-  private caughtUpWaiters: CaughtUpWaiter[] = [];
+  private caughtUpWaiters: Waiter[] = [];
   private stopWake: (() => void) | null = null;
   /** Ends the linger of the batch being gathered. */
   private lingerWake: (() => void) | null = null;
@@ -258,16 +248,7 @@ export class ProjectionRunner implements ReadModelProgress {
   }
 
   private pause(): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.stopWake = null;
-        resolve();
-      }, this.retryDelayMs);
-      this.stopWake = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
+    return wakeableDelay(this.retryDelayMs, (wake) => (this.stopWake = wake));
   }
 
   /**
@@ -327,7 +308,7 @@ export class ProjectionRunner implements ReadModelProgress {
     if (this.failure) return Promise.reject(this.failure);
     if (this.caughtUp) return Promise.resolve();
     if (timeoutMs <= 0) return Promise.reject(new ProjectionRebuildingError(projectionName, 0));
-    return waitWithTimeout<CaughtUpWaiter>(
+    return waitWithTimeout<Waiter>(
       (settle) => settle,
       timeoutMs,
       () => new ProjectionRebuildingError(projectionName, timeoutMs),
@@ -589,17 +570,7 @@ export class ProjectionRunner implements ReadModelProgress {
         this.wanted === null &&
         this.pending.length < this.batchSize
       ) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            this.lingerWake = null;
-            resolve();
-          }, this.lingerMs);
-          this.lingerWake = () => {
-            clearTimeout(timer);
-            this.lingerWake = null;
-            resolve();
-          };
-        });
+        await wakeableDelay(this.lingerMs, (wake) => (this.lingerWake = wake));
       }
       const take = Math.min(this.pending.length, this.batchSize);
       const events = this.pending.slice(0, take);
@@ -820,34 +791,4 @@ const NOTIFY_CHECKPOINTS = `SELECT pg_notify('${CHECKPOINTS_CHANNEL}', $3::text)
 
 function positionOf(event: RecordedEnvelope): LogPosition {
   return { commit: event.commitPosition, prepare: event.preparePosition };
-}
-
-/**
- * A promise settled by whoever holds its waiter, or rejected with `timedOut()` once `timeoutMs` has
- * passed (the waiter is then withdrawn); settling either way clears the timer.
- */
-function waitWithTimeout<Waiter extends CaughtUpWaiter>(
-  makeWaiter: (settle: CaughtUpWaiter) => Waiter,
-  timeoutMs: number,
-  timedOut: () => Error,
-  register: (waiter: Waiter) => void,
-  withdraw: (waiter: Waiter) => void,
-): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    const waiter = makeWaiter({
-      resolve: () => {
-        clearTimeout(timer);
-        resolve();
-      },
-      reject: (error) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    });
-    const timer = setTimeout(() => {
-      withdraw(waiter);
-      reject(timedOut());
-    }, timeoutMs);
-    register(waiter);
-  });
 }

@@ -1,15 +1,7 @@
 import { ProjectionLagError, ProjectionRebuildingError } from '../projection.errors';
 import type { AnyProjection } from '../projection';
 import { ReadModelProgress, type ProjectionStatus } from '../read-model-progress';
-
-interface Waiter {
-  resolve(): void;
-  reject(error: Error): void;
-}
-
-interface PositionWaiter extends Waiter {
-  readonly commit: bigint;
-}
+import { waitWithTimeout, type PositionWaiter, type Waiter } from '../waiting';
 
 /**
  * The read models' progress as the API's thread learns it from a projector that runs elsewhere (a
@@ -20,7 +12,6 @@ interface PositionWaiter extends Waiter {
 export abstract class FollowedProgress extends ReadModelProgress {
   private committed: bigint | null = null;
   private caughtUp = false;
-  private failure: Error | null = null;
   private reported: ProjectionStatus[];
   private positionWaiters: PositionWaiter[] = [];
   private caughtUpWaiters: Waiter[] = [];
@@ -42,14 +33,14 @@ export abstract class FollowedProgress extends ReadModelProgress {
   }
 
   whenCaughtUp(timeoutMs: number, projectionName = 'projections'): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
     if (this.caughtUp) return Promise.resolve();
     if (timeoutMs <= 0) return Promise.reject(new ProjectionRebuildingError(projectionName, 0));
-    return this.wait<Waiter>(
+    return waitWithTimeout<Waiter>(
       (settle) => settle,
       timeoutMs,
       () => new ProjectionRebuildingError(projectionName, timeoutMs),
-      this.caughtUpWaiters,
+      (waiter) => this.caughtUpWaiters.push(waiter),
+      (waiter) => (this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w !== waiter)),
     );
   }
 
@@ -57,11 +48,12 @@ export abstract class FollowedProgress extends ReadModelProgress {
     if (this.committed !== null && this.committed >= commitPosition) return Promise.resolve();
     if (timeoutMs <= 0) return Promise.reject(new ProjectionLagError(commitPosition, 0));
     this.wanted(commitPosition);
-    return this.wait<PositionWaiter>(
+    return waitWithTimeout<PositionWaiter>(
       (settle) => ({ commit: commitPosition, ...settle }),
       timeoutMs,
       () => new ProjectionLagError(commitPosition, timeoutMs),
-      this.positionWaiters,
+      (waiter) => this.positionWaiters.push(waiter),
+      (waiter) => (this.positionWaiters = this.positionWaiters.filter((w) => w !== waiter)),
     );
   }
 
@@ -104,46 +96,11 @@ export abstract class FollowedProgress extends ReadModelProgress {
     this.reported = status;
   }
 
-  /** The projector failed for good: whoever waits to read hears why, at once. */
-  protected fail(error: Error): void {
-    this.failure = error;
-    const waiters = this.caughtUpWaiters;
-    this.caughtUpWaiters = [];
-    for (const waiter of waiters) waiter.reject(error);
-  }
-
   /** Nobody may take a stopped follower's state for a caught-up one. */
   protected rejectAll(): void {
     for (const waiter of this.caughtUpWaiters) waiter.reject(new ProjectionRebuildingError('projections', 0));
     for (const waiter of this.positionWaiters) waiter.reject(new ProjectionLagError(waiter.commit, 0));
     this.caughtUpWaiters = [];
     this.positionWaiters = [];
-  }
-
-  private wait<W extends Waiter>(
-    makeWaiter: (settle: Waiter) => W,
-    timeoutMs: number,
-    timedOut: () => Error,
-    list: W[],
-  ): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const waiter = makeWaiter({
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      const timer = setTimeout(() => {
-        // The list may have been replaced since (settled waiters are dropped); withdraw from both.
-        this.positionWaiters = this.positionWaiters.filter((w) => w !== (waiter as unknown));
-        this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w !== waiter);
-        reject(timedOut());
-      }, timeoutMs);
-      list.push(waiter);
-    });
   }
 }
