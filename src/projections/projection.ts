@@ -91,6 +91,9 @@ const CREDIT_NEUTRAL_EVENT_TYPES = [
   'InvoiceIssued',
   'RecurringAllocationSet',
   'RecurringAllocationFailed',
+  'AlertThresholdsChanged',
+  'QuotaThresholdReached',
+  'PoolBalanceLow',
 ] as const satisfies readonly LedgerEvent['type'][];
 
 type CreditNeutralEventType = (typeof CREDIT_NEUTRAL_EVENT_TYPES)[number];

@@ -208,6 +208,8 @@ export async function auditLedger(options: AuditOptions): Promise<void> {
   if (problems.length > 0) throw new Error(problems.slice(0, 20).join('\n'));
 }
 
+const ALERT_TYPES: ReadonlySet<string> = new Set(['QuotaThresholdReached', 'PoolBalanceLow']);
+
 function matchAnswers(
   ledger: LedgerUnderTest,
   answers: readonly Answer[],
@@ -222,7 +224,9 @@ function matchAnswers(
       usageByKey.set(`${event.data.subAccountId}/${event.data.idempotencyKey}`, event);
   }
   for (const { op, requestId, response } of answers) {
-    const recorded = byRequest.get(requestId) ?? [];
+    // Alerts (SPEC §11) follow the movement that crossed them in its append; the movement is what the
+    // request recorded.
+    const recorded = (byRequest.get(requestId) ?? []).filter((event) => !ALERT_TYPES.has(event.type));
     const types = recorded.map((event) => event.type);
     const say = (message: string) =>
       problems.push(

@@ -84,8 +84,16 @@ describe('ledger decider: usage', () => {
 
   describe('rule 2: used never exceeds quota', () => {
     it('accepts usage of exactly what remains, down to 0', () => {
-      const events = decideUsage(useCredits('a', 'all', 1_000), stateOf(...setup)).events;
-      expect(events[0].data.balancesAfter.subAccount).toEqual({ quota: 1_000, used: 1_000, remaining: 0 });
+      const [recorded, ...alerts] = decideUsage(useCredits('a', 'all', 1_000), stateOf(...setup)).events;
+      expect(recorded).toMatchObject({
+        type: 'UsageRecorded',
+        data: { balancesAfter: { subAccount: { quota: 1_000, used: 1_000, remaining: 0 } } },
+      });
+      // Crossing 80 % and 100 % of the quota at once records both alerts with it (SPEC §11).
+      expect(alerts.map((alert) => alert.data)).toEqual([
+        { subAccountId: 'a', threshold: 80, quota: 1_000, used: 1_000 },
+        { subAccountId: 'a', threshold: 100, quota: 1_000, used: 1_000 },
+      ]);
     });
 
     it('refuses one credit more than remains', () => {
@@ -176,7 +184,7 @@ describe('ledger decider: usage', () => {
       const expired = useCredits('a', 'old', 99, {}, later(USAGE_KEY_RETENTION_MS));
       const decision = decideUsage(expired, state);
       expect(decision.result.replayed).toBe(false);
-      expect(decision.events[0].data.credits).toBe(99);
+      expect(decision.events[0].data).toMatchObject({ credits: 99 });
     });
 
     it('marks a key only by the usage itself: a refused record leaves the key free', () => {

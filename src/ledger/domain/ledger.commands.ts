@@ -32,7 +32,10 @@ export type PurchaseCredits = Command<
 >;
 
 /** PATCH of a parent: each present field changes; a price applies from the next period. */
-export type UpdateParentAccount = Command<'UpdateParentAccount', { name?: string; creditPrice?: string }>;
+export type UpdateParentAccount = Command<
+  'UpdateParentAccount',
+  { name?: string; creditPrice?: string; alertThresholds?: number[]; lowPoolThreshold?: number | null }
+>;
 
 export type CreateSubAccount = Command<
   'CreateSubAccount',

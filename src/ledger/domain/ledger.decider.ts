@@ -65,6 +65,7 @@ import {
   liveAt,
   liveReceipt,
   poolBalances,
+  reachesThreshold,
   requireParent,
   requireSubAccount,
   returnPortions,
@@ -126,9 +127,13 @@ export type UsageResult = {
   replayed: boolean;
 };
 
-export type UsageDecision = { events: UsageRecorded[]; result: UsageResult };
+export type UsageDecision = { events: LedgerEvent[]; result: UsageResult };
 
 export function decide(command: LedgerCommand, state: LedgerState): LedgerEvent[] {
+  return withAlerts(state, decideEvents(command, state));
+}
+
+function decideEvents(command: LedgerCommand, state: LedgerState): LedgerEvent[] {
   switch (command.type) {
     case 'OpenParentAccount':
       return openParentAccount(command, state);
@@ -147,7 +152,7 @@ export function decide(command: LedgerCommand, state: LedgerState): LedgerEvent[
     case 'ReturnCredits':
       return returnCredits(command, state);
     case 'RecordUsage':
-      return decideUsage(command, state).events;
+      return usageDecision(command, state).events;
     case 'CloseSubAccount':
       return closeSubAccount(command, state);
     case 'IssueApiKey':
@@ -163,7 +168,7 @@ export function decide(command: LedgerCommand, state: LedgerState): LedgerEvent[
     case 'SetRecurringAllocation':
       return setRecurringAllocation(command, state);
     case 'ReverseUsage':
-      return decideReversal(command, state).events;
+      return reversalDecision(command, state).events;
     default:
       throw new DomainError('validation_failed', `unknown command ${(command as { type: string }).type}`);
   }
@@ -204,6 +209,11 @@ export function decideUsage(
   state: LedgerState,
   lookup?: UsageKeyLookup,
 ): UsageDecision {
+  const decision = usageDecision(command, state, lookup);
+  return { events: withAlerts(state, decision.events), result: decision.result };
+}
+
+function usageDecision(command: RecordUsage, state: LedgerState, lookup?: UsageKeyLookup): UsageDecision {
   const data = command.data;
   const now = command.metadata.now;
   const parent = requireParent(state);
@@ -377,12 +387,26 @@ function purchaseCredits(command: PurchaseCredits, state: LedgerState): LedgerEv
 
 function updateParentAccount(command: UpdateParentAccount, state: LedgerState): LedgerEvent[] {
   const data = command.data;
-  if (data.name === undefined && data.creditPrice === undefined) {
-    throw new DomainError('validation_failed', 'nothing to change: give name or creditPrice');
+  if (
+    data.name === undefined &&
+    data.creditPrice === undefined &&
+    data.alertThresholds === undefined &&
+    data.lowPoolThreshold === undefined
+  ) {
+    throw new DomainError(
+      'validation_failed',
+      'nothing to change: give name, creditPrice, alertThresholds or lowPoolThreshold',
+    );
   }
   const name = data.name === undefined ? undefined : requireName('name', data.name);
   const creditPrice =
     data.creditPrice === undefined ? undefined : requirePrice('creditPrice', data.creditPrice);
+  const alertThresholds =
+    data.alertThresholds === undefined ? undefined : requireAlertThresholds(data.alertThresholds);
+  const lowPoolThreshold =
+    data.lowPoolThreshold === undefined || data.lowPoolThreshold === null
+      ? data.lowPoolThreshold
+      : requireCredits('lowPoolThreshold', data.lowPoolThreshold, { min: 1 });
   const parent = requireParent(state);
   const events: LedgerEvent[] = [];
   if (name !== undefined && name !== parent.name)
@@ -400,7 +424,76 @@ function updateParentAccount(command: UpdateParentAccount, state: LedgerState): 
       },
     });
   }
+  const thresholds = alertThresholds ?? parent.alertThresholds;
+  const floor = lowPoolThreshold === undefined ? parent.lowPoolThreshold : lowPoolThreshold;
+  if (
+    floor !== parent.lowPoolThreshold ||
+    thresholds.length !== parent.alertThresholds.length ||
+    thresholds.some((threshold, i) => threshold !== parent.alertThresholds[i])
+  ) {
+    events.push({
+      type: 'AlertThresholdsChanged',
+      data: {
+        alertThresholds: [...thresholds],
+        lowPoolThreshold: floor,
+        changedAt: command.metadata.now.toISOString(),
+      },
+    });
+  }
   return events;
+}
+
+export const MAX_ALERT_THRESHOLDS = 10;
+
+/** Percent of quota, each an integer from 1 to 100, no repeats; kept ascending. An empty list: no alerts. */
+function requireAlertThresholds(value: unknown): number[] {
+  if (!Array.isArray(value) || value.length > MAX_ALERT_THRESHOLDS) {
+    throw new DomainError(
+      'validation_failed',
+      `alertThresholds must be a list of at most ${MAX_ALERT_THRESHOLDS} percentages`,
+    );
+  }
+  const thresholds = value.map((threshold) =>
+    requireCredits('alertThresholds[]', threshold, { min: 1, max: 100 }),
+  );
+  if (new Set(thresholds).size !== thresholds.length) {
+    throw new DomainError('validation_failed', 'alertThresholds must not repeat a percentage');
+  }
+  return thresholds.sort((a, b) => a - b);
+}
+
+/**
+ * SPEC §11's alerts, decided with the events that cross them, so they can be neither missed nor
+ * doubled: a QuotaThresholdReached for each of the parent's thresholds a usage record takes its
+ * sub-account to (once per crossing: until re-armed, `alerted`), and a PoolBalanceLow when an event
+ * takes the pool below the parent's floor. Appended after the events that crossed them, in the same
+ * append. Only usage crosses a quota threshold (SPEC: "when a sub-account's usage crosses"); a quota
+ * lowered onto its usage alerts at its next usage.
+ */
+function withAlerts(state: LedgerState, events: LedgerEvent[]): LedgerEvent[] {
+  const parent = state.parent;
+  if (!parent || events.length === 0) return events;
+  const usage = new Map<string, SubAccountBalances>();
+  let pool: PoolBalances | undefined;
+  for (const event of events) {
+    const after = (event.data as { balancesAfter?: { pool?: PoolBalances } }).balancesAfter;
+    if (after?.pool) pool = after.pool;
+    if (event.type === 'UsageRecorded')
+      usage.set(event.data.subAccountId, event.data.balancesAfter.subAccount);
+  }
+  const alerts: LedgerEvent[] = [];
+  for (const [subAccountId, { quota, used }] of usage) {
+    const alerted = state.subAccounts.get(subAccountId)?.alerted;
+    for (const threshold of parent.alertThresholds) {
+      if (!reachesThreshold(quota, used, threshold) || alerted?.has(threshold)) continue;
+      alerts.push({ type: 'QuotaThresholdReached', data: { subAccountId, threshold, quota, used } });
+    }
+  }
+  const floor = parent.lowPoolThreshold;
+  if (pool && floor !== null && !parent.poolLow && pool.available < floor) {
+    alerts.push({ type: 'PoolBalanceLow', data: { available: pool.available, threshold: floor } });
+  }
+  return alerts.length === 0 ? events : [...events, ...alerts];
 }
 
 /**
@@ -1121,6 +1214,14 @@ export function decideReversal(
   command: ReverseUsage,
   state: LedgerState,
 ): { events: LedgerEvent[]; result: ReversalResult } {
+  const decision = reversalDecision(command, state);
+  return { events: withAlerts(state, decision.events), result: decision.result };
+}
+
+function reversalDecision(
+  command: ReverseUsage,
+  state: LedgerState,
+): { events: LedgerEvent[]; result: ReversalResult } {
   const data = command.data;
   const now = command.metadata.now;
   const parent = requireParent(state);
@@ -1138,7 +1239,7 @@ export function decideReversal(
     );
   }
   const fingerprint = reversalFingerprint(given, reason);
-  const earlier = usage.reversals.get(idempotencyKey);
+  const earlier = usage.reversals?.get(idempotencyKey);
   if (earlier) {
     if (earlier.fingerprint !== fingerprint) {
       throw new DomainError(

@@ -336,6 +336,24 @@ export type InvoiceStreamEvent = InvoiceIssued | InvoicePartIssued;
  */
 export type InvoiceIssued = DomainEvent<'InvoiceIssued', Invoice>;
 
+/** PATCH of a parent's alerts (SPEC §11): thresholds in percent of quota, ascending; the pool's floor. */
+export type AlertThresholdsChanged = DomainEvent<
+  'AlertThresholdsChanged',
+  { alertThresholds: number[]; lowPoolThreshold: number | null; changedAt: IsoInstant }
+>;
+
+/**
+ * A sub-account's used credits reached `threshold` percent of its quota, decided with the event that
+ * crossed it (usage, or a quota lowered by a return or an expiry), once per crossing.
+ */
+export type QuotaThresholdReached = DomainEvent<
+  'QuotaThresholdReached',
+  { subAccountId: string; threshold: number; quota: number; used: number }
+>;
+
+/** The pool's available credits fell below the parent's `lowPoolThreshold`, once per crossing. */
+export type PoolBalanceLow = DomainEvent<'PoolBalanceLow', { available: number; threshold: number }>;
+
 export type LedgerEvent =
   | ParentAccountOpened
   | ParentAccountRenamed
@@ -355,7 +373,10 @@ export type LedgerEvent =
   | CreditsExpired
   | RecurringAllocationSet
   | RecurringAllocationFailed
-  | UsageReversed;
+  | UsageReversed
+  | AlertThresholdsChanged
+  | QuotaThresholdReached
+  | PoolBalanceLow;
 
 export type LedgerEventType = LedgerEvent['type'];
 
@@ -382,4 +403,7 @@ export const LEDGER_EVENT_TYPES: readonly LedgerEventType[] = [
   'RecurringAllocationSet',
   'RecurringAllocationFailed',
   'UsageReversed',
+  'AlertThresholdsChanged',
+  'QuotaThresholdReached',
+  'PoolBalanceLow',
 ];

@@ -30,6 +30,8 @@ describe('ledger queries', () => {
       creditPrice: '0.001',
       openedAt: NOW.toISOString(),
       pool: { purchased: 20_000, allocated: 8_000, available: 12_000, used: 2_000, expired: 0 },
+      alertThresholds: [80, 100],
+      lowPoolThreshold: null,
     });
   });
 

@@ -31,6 +31,8 @@ export type ParentView = {
   pendingEffectiveFrom?: BillingPeriod;
   openedAt: IsoInstant;
   pool: PoolBalances;
+  alertThresholds: number[];
+  lowPoolThreshold: number | null;
 };
 
 export function parentView(state: LedgerState, now: Date): ParentView {
@@ -47,6 +49,8 @@ export function parentView(state: LedgerState, now: Date): ParentView {
     ...(samePrice(pending, creditPrice) ? {} : { pendingCreditPrice: pending, pendingEffectiveFrom: next }),
     openedAt: parent.openedAt,
     pool: poolBalances(parent),
+    alertThresholds: [...parent.alertThresholds],
+    lowPoolThreshold: parent.lowPoolThreshold,
   };
 }
 

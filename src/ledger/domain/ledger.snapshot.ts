@@ -31,9 +31,10 @@ import {
 // 5: sub-accounts as rows.
 // 6: credit lots (SPEC §10): the lots, each sub-account's holdings and recurring allocation, the
 //    usage that may still be reversed, and reversals credited in open periods.
+// 7: alerts (SPEC §11): the parent's thresholds and each sub-account's thresholds alerted.
 // A snapshot of another version is ignored by the command processor, which then folds the whole
 // stream once.
-export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 6;
+export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 7;
 
 export type LedgerSnapshot = {
   schemaVersion: typeof LEDGER_SNAPSHOT_SCHEMA_VERSION;
@@ -99,7 +100,7 @@ export type PeriodUsageSnapshot = {
  * A sub-account as a row, field names left out: a parent of 100,000 sub-accounts is then ~14 MB of
  * JSON instead of ~28, which halves the time its snapshot holds the event loop and the chunks it takes.
  * [id, name, region, status, createdAt, closedAt, quota, used, billingModels, creditPrices, keyIds,
- * lots as [lotId, unused, used], recurring as [credits, lastPeriod, lastCredits]], terms as
+ * lots as [lotId, unused, used], recurring as [credits, lastPeriod, lastCredits], alerted thresholds], terms as
  * [effectiveFrom, value].
  */
 export type SubAccountSnapshot = [
@@ -116,6 +117,7 @@ export type SubAccountSnapshot = [
   string[],
   [string, number, number][],
   [number | null, string | null, number],
+  number[],
 ];
 
 /** [subAccountId, idempotencyKey, usageId, fingerprint, remaining, recordedAtMs, revision]. */
@@ -144,6 +146,7 @@ export function toSnapshot(state: LedgerState): LedgerSnapshot {
     parent: state.parent && {
       ...state.parent,
       creditPrices: state.parent.creditPrices.map((term) => ({ ...term })),
+      alertThresholds: [...state.parent.alertThresholds],
     },
     subAccounts: [...state.subAccounts.values()].map((subAccount): SubAccountSnapshot => [
       subAccount.id,
@@ -163,6 +166,7 @@ export function toSnapshot(state: LedgerState): LedgerSnapshot {
         used,
       ]),
       [subAccount.recurring.credits, subAccount.recurring.lastPeriod, subAccount.recurring.lastCredits],
+      [...subAccount.alerted],
     ]),
     apiKeys: [...state.apiKeys.values()].map((key) => ({ ...key })),
     closedPeriods: [...state.closedPeriods].sort(),
@@ -207,7 +211,7 @@ export function toSnapshot(state: LedgerState): LedgerSnapshot {
       usage.billingPeriod,
       usage.late,
       usage.recordedAtMs,
-      [...usage.reversals].map(
+      [...(usage.reversals ?? [])].map(
         ([key, { reversalId, fingerprint, credits }]): [string, string, string, number] => [
           key,
           reversalId,
@@ -240,6 +244,7 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
   state.parent = source.parent && {
     ...source.parent,
     creditPrices: source.parent.creditPrices.map((term) => ({ ...term })),
+    alertThresholds: [...source.parent.alertThresholds],
   };
   for (const [
     id,
@@ -255,6 +260,7 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
     keyIds,
     lots,
     [recurringCredits, lastPeriod, lastCredits],
+    alerted,
   ] of source.subAccounts) {
     state.subAccounts.set(id, {
       id,
@@ -271,6 +277,7 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
       receipts: new Map(),
       lots: new Map(lots.map(([lotId, unused, used]) => [lotId, { unused, used }])),
       recurring: { credits: recurringCredits, lastPeriod, lastCredits },
+      alerted: new Set(alerted),
     });
   }
   for (const key of source.apiKeys) state.apiKeys.set(key.keyId, { ...key });
@@ -322,12 +329,15 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
       billingPeriod,
       late,
       recordedAtMs,
-      reversals: new Map(
-        reversals.map(([key, reversalId, fingerprint, reversedCredits]) => [
-          key,
-          { reversalId, fingerprint, credits: reversedCredits },
-        ]),
-      ),
+      reversals:
+        reversals.length === 0
+          ? null
+          : new Map(
+              reversals.map(([key, reversalId, fingerprint, reversedCredits]) => [
+                key,
+                { reversalId, fingerprint, credits: reversedCredits },
+              ]),
+            ),
     };
     state.usages.set(usageId, usage);
     state.usageLog.entries.push(usage);

@@ -78,8 +78,11 @@ export type ReversibleUsage = {
   billingPeriod: BillingPeriod;
   late: boolean;
   recordedAtMs: number;
-  /** The reversals' own idempotency keys, per usage: key → what was asked and answered. */
-  reversals: Map<string, { reversalId: string; fingerprint: string; credits: number }>;
+  /**
+   * The reversals' own idempotency keys, per usage: key → what was asked and answered. Null until the
+   * first reversal: most usage is never reversed, and a map per record would cost memory for nothing.
+   */
+  reversals: Map<string, { reversalId: string; fingerprint: string; credits: number }> | null;
 };
 
 /** A reversal of usage of a closed period, billed as a credit line on a later invoice. */
@@ -137,7 +140,16 @@ export type ParentState = {
   /** Credits expired with their lots, from the pool and from quotas. */
   expired: number;
   creditPrices: Term<DecimalPrice>[];
+  /** Percent of quota at which QuotaThresholdReached is recorded, ascending (SPEC §11). */
+  alertThresholds: number[];
+  /** PoolBalanceLow below this many available credits; null: never. */
+  lowPoolThreshold: number | null;
+  /** A PoolBalanceLow was recorded and the pool has not risen back to the threshold since. */
+  poolLow: boolean;
 };
+
+/** SPEC §11's default thresholds, in percent of quota. */
+export const DEFAULT_ALERT_THRESHOLDS: readonly number[] = [80, 100];
 
 export type SubAccountStatus = 'active' | 'closed';
 
@@ -158,6 +170,8 @@ export type SubAccountState = {
   /** Its share of each lot: unused credits (Σ = quota − used) and used ones (Σ = used). */
   lots: Map<string, LotHolding>;
   recurring: RecurringAllocation;
+  /** Thresholds whose QuotaThresholdReached was recorded and that have not been re-armed since. */
+  alerted: Set<number>;
 };
 
 /** PUT …/recurring-allocation and what the last period start did with it. */
@@ -257,7 +271,35 @@ export function initialLedgerState(): LedgerState {
  */
 export function evolve(state: LedgerState, event: LedgerEvent): LedgerState {
   state.lastRevision += 1;
-  return apply(state, event);
+  apply(state, event);
+  rearmAlerts(state, event);
+  return state;
+}
+
+/** Whether `used` has reached `threshold` percent of `quota` (an empty quota reaches none). */
+export function reachesThreshold(quota: number, used: number, threshold: number): boolean {
+  return quota > 0 && used * 100 >= threshold * quota;
+}
+
+/**
+ * Re-arms a sub-account's thresholds once it is back under them (a quota raised, usage reversed) and
+ * the pool's once it is back at or above its floor: the next crossing is recorded again. Re-arming
+ * records nothing itself (docs/events.md, "Alerts").
+ */
+function rearmAlerts(state: LedgerState, event: LedgerEvent): void {
+  const parent = state.parent;
+  if (!parent) return;
+  if (parent.poolLow && parent.lowPoolThreshold !== null) {
+    if (parent.purchased - parent.allocated - parent.expired >= parent.lowPoolThreshold)
+      parent.poolLow = false;
+  }
+  const subAccountId = (event.data as { subAccountId?: unknown }).subAccountId;
+  if (typeof subAccountId !== 'string') return;
+  const subAccount = state.subAccounts.get(subAccountId);
+  if (!subAccount || subAccount.alerted.size === 0) return;
+  for (const threshold of subAccount.alerted) {
+    if (!reachesThreshold(subAccount.quota, subAccount.used, threshold)) subAccount.alerted.delete(threshold);
+  }
 }
 
 function apply(state: LedgerState, event: LedgerEvent): LedgerState {
@@ -274,6 +316,9 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
         used: 0,
         expired: 0,
         creditPrices: [{ effectiveFrom: periodOf(new Date(openedAt)), value: creditPrice }],
+        alertThresholds: [...DEFAULT_ALERT_THRESHOLDS],
+        lowPoolThreshold: null,
+        poolLow: false,
       };
       return state;
     }
@@ -322,6 +367,7 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
         receipts: new Map(),
         lots: new Map(),
         recurring: { credits: null, lastPeriod: null, lastCredits: 0 },
+        alerted: new Set(),
       });
       return state;
     }
@@ -487,6 +533,27 @@ function apply(state: LedgerState, event: LedgerEvent): LedgerState {
     }
     case 'UsageReversed':
       applyReversal(state, event.data);
+      return state;
+    case 'AlertThresholdsChanged': {
+      const parent = parentOf(state);
+      parent.alertThresholds = [...event.data.alertThresholds];
+      parent.lowPoolThreshold = event.data.lowPoolThreshold;
+      // A level already passed when it is set is not a crossing: it alerts after it is re-armed.
+      parent.poolLow =
+        parent.lowPoolThreshold !== null &&
+        parent.purchased - parent.allocated - parent.expired < parent.lowPoolThreshold;
+      for (const subAccount of state.subAccounts.values()) {
+        subAccount.alerted = new Set(
+          parent.alertThresholds.filter((t) => reachesThreshold(subAccount.quota, subAccount.used, t)),
+        );
+      }
+      return state;
+    }
+    case 'QuotaThresholdReached':
+      subAccountOf(state, event.data.subAccountId).alerted.add(event.data.threshold);
+      return state;
+    case 'PoolBalanceLow':
+      parentOf(state).poolLow = true;
       return state;
     default:
       // A type added by a newer version of the service: an older reader leaves state alone.
@@ -734,7 +801,7 @@ function rememberUsage(state: LedgerState, data: UsageRecorded['data'], recorded
     billingPeriod: data.billingPeriod,
     late: data.late,
     recordedAtMs,
-    reversals: new Map(),
+    reversals: null,
   };
   state.usages.set(usage.usageId, usage);
   const log = state.usageLog;
@@ -774,6 +841,7 @@ function applyReversal(state: LedgerState, data: UsageReversed['data']): void {
   const usage = state.usages.get(data.usageId);
   if (usage) {
     usage.reversed += data.credits;
+    usage.reversals ??= new Map();
     usage.reversals.set(data.idempotencyKey, {
       reversalId: data.reversalId,
       fingerprint: data.fingerprint,

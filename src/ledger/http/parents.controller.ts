@@ -95,7 +95,9 @@ export class ParentsController {
 
   @Patch(':p')
   @Roles('operator')
-  @ApiOperation({ summary: 'Rename the parent or change its price (from the next billing period)' })
+  @ApiOperation({
+    summary: 'Rename the parent, change its price (from the next billing period) or its alert thresholds',
+  })
   @ApiOkResponse({ type: ParentDto })
   async update(
     @Context() context: RequestContext,

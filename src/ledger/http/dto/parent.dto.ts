@@ -1,5 +1,17 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  ValidateIf,
+} from 'class-validator';
 import {
   CURRENCIES,
   ID_DESCRIPTION,
@@ -84,4 +96,33 @@ export class UpdateParentDto {
   @IsOptional()
   @IsCreditPrice()
   creditPrice?: string;
+
+  @ApiPropertyOptional({
+    type: [Number],
+    example: [80, 100],
+    maxItems: 10,
+    description:
+      'percent of quota (1–100) at which QuotaThresholdReached is recorded, once per crossing; [] for none; [80, 100] until set',
+  })
+  @IsOptional()
+  @IsArray()
+  @ArrayMaxSize(10)
+  @IsInt({ each: true })
+  @Min(1, { each: true })
+  @Max(100, { each: true })
+  alertThresholds?: number[];
+
+  @ApiPropertyOptional({
+    type: Number,
+    nullable: true,
+    minimum: 1,
+    maximum: MAX_CREDITS,
+    description:
+      'PoolBalanceLow is recorded when the available pool falls below it; null: never (the default)',
+  })
+  @ValidateIf((dto: UpdateParentDto) => dto.lowPoolThreshold !== null && dto.lowPoolThreshold !== undefined)
+  @IsInt()
+  @Min(1)
+  @Max(MAX_CREDITS)
+  lowPoolThreshold?: number | null;
 }

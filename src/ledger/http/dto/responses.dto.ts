@@ -31,6 +31,11 @@ export class ParentDto {
 
   @ApiProperty({ format: 'date-time' }) openedAt!: string;
   @ApiProperty({ type: PoolDto }) pool!: PoolDto;
+  @ApiProperty({ type: [Number], description: 'percent of quota at which QuotaThresholdReached is recorded' })
+  alertThresholds!: number[];
+
+  @ApiProperty({ type: Number, nullable: true, description: 'PoolBalanceLow below this; null: never' })
+  lowPoolThreshold!: number | null;
 }
 
 export class PurchasedCreditsDto extends ParentDto {
