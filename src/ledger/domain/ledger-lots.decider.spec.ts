@@ -57,6 +57,27 @@ const reverse = (
     now,
   );
 
+/**
+ * The recurring allocation of 100 credits to 'a' from the one lot of a parent that bought 1,000 and
+ * allocated nothing else: `quota` and `used` after it.
+ */
+function recurringAllocated({ quota, used }: { quota: number; used: number }, period: string): LedgerEvent {
+  return {
+    type: 'QuotaAllocated',
+    data: {
+      subAccountId: 'a',
+      credits: 100,
+      reason: 'recurring',
+      balancesAfter: {
+        subAccount: { quota, used, remaining: quota - used },
+        pool: { purchased: 1_000, allocated: quota, available: 1_000 - quota, used, expired: 0 },
+      },
+      portions: [{ lotId: 'lot-1', credits: 100 }],
+      period,
+    },
+  };
+}
+
 /** What `next` decides after `history` (for checks that need jest's matchers). */
 function decidedAfter(history: readonly LedgerCommand[], next: LedgerCommand): LedgerEvent[] {
   return decide(next, stateOf(...history));
@@ -321,20 +342,7 @@ describe('ledger decider: credit lots (SPEC §10)', () => {
             type: 'RecurringAllocationSet',
             data: { subAccountId: 'a', credits: 100, setAt: NOW.toISOString() },
           },
-          {
-            type: 'QuotaAllocated',
-            data: {
-              subAccountId: 'a',
-              credits: 100,
-              reason: 'recurring',
-              balancesAfter: {
-                subAccount: { quota: 100, used: 0, remaining: 100 },
-                pool: { purchased: 1_000, allocated: 100, available: 900, used: 0, expired: 0 },
-              },
-              portions: [{ lotId: 'lot-1', credits: 100 }],
-              period: '2026-10',
-            },
-          },
+          recurringAllocated({ quota: 100, used: 0 }, '2026-10'),
         ]);
       spec
         .given(historyOf(...funded, recurring('a', 100)))
@@ -364,20 +372,7 @@ describe('ledger decider: credit lots (SPEC §10)', () => {
             portions: [{ lotId: 'lot-1', credits: 100 }],
           },
         },
-        {
-          type: 'QuotaAllocated',
-          data: {
-            subAccountId: 'a',
-            credits: 100,
-            reason: 'recurring',
-            balancesAfter: {
-              subAccount: { quota: 150, used: 30, remaining: 120 },
-              pool: { purchased: 1_000, allocated: 150, available: 850, used: 30, expired: 0 },
-            },
-            portions: [{ lotId: 'lot-1', credits: 100 }],
-            period: '2026-11',
-          },
-        },
+        recurringAllocated({ quota: 150, used: 30 }, '2026-11'),
       ]);
       spec
         .given(historyOf(...funded, recurring('a', 100), renew(november)))
