@@ -96,6 +96,8 @@ describe('ledger core routes', () => {
       apiKeyId: parent.keyId,
       schemaVersion: 1,
       recordedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT.*Z$/),
+      // The audit chain's link (SPEC §11): it follows the event before it.
+      chain: { prev: events[4].metadata.chain.hash, hash: expect.stringMatching(/^[0-9a-f]{64}$/) },
     });
     expect(events[0].metadata.actor).toEqual({ type: 'operator', id: 'operator' });
     // The secret is shown once and never stored: only its hash is in the stream.
