@@ -71,7 +71,11 @@ describe('the usage-keys projection and its lookup', () => {
 
   it('answers the receipts of the keys asked and the head, -1 for a parent it has not indexed', async () => {
     const p = parent();
-    expect(await index.lookup(p, keys('a'))).toEqual({ indexedThrough: -1, receipts: new Map() });
+    expect(await index.lookup(p, keys('a'))).toEqual({
+      indexedThrough: -1,
+      receipts: new Map(),
+      reversibleThrough: -1,
+    });
     await write([other(p, 0), usage(p, 1, 'a', START), usage(p, 2, 'b', START + 1), other(p, 3)]);
     const lookup = await index.lookup(p, keys('a', 'c'));
     expect(lookup.indexedThrough).toBe(3);

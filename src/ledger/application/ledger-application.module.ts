@@ -14,6 +14,7 @@ import { InvoiceChunkWriter } from './invoice-chunk.writer';
 import { LedgerKeyDirectory } from './ledger-key-directory';
 import { createLedgerProcessor, LEDGER_PROCESSOR, LedgerService } from './ledger.service';
 import { USAGE_KEY_INDEX, type UsageKeyIndex } from './usage-key-index';
+import { REVERSIBLE_USAGE_INDEX, type ReversibleUsageIndex } from './reversible-usage-index';
 
 /**
  * The one command processor of the `ledger` category, the service in front of it, a command handler
@@ -33,13 +34,21 @@ import { USAGE_KEY_INDEX, type UsageKeyIndex } from './usage-key-index';
         registry: Registry,
         config: AppConfig,
         usageKeyIndex: UsageKeyIndex | undefined,
+        reversibleUsageIndex: ReversibleUsageIndex | undefined,
       ) =>
         createLedgerProcessor(client, {
           observer: commandProcessorMetrics(registry, 'ledger'),
           exclusiveWriter: config.eventStore.kind === 'embedded',
           ...(usageKeyIndex ? { usageKeyIndex } : {}),
+          ...(reversibleUsageIndex ? { reversibleUsageIndex } : {}),
         }),
-      inject: [EVENT_STORE_CLIENT, METRICS_REGISTRY, AppConfig, { token: USAGE_KEY_INDEX, optional: true }],
+      inject: [
+        EVENT_STORE_CLIENT,
+        METRICS_REGISTRY,
+        AppConfig,
+        { token: USAGE_KEY_INDEX, optional: true },
+        { token: REVERSIBLE_USAGE_INDEX, optional: true },
+      ],
     },
     LedgerService,
     InvoiceChunkWriter,

@@ -1,17 +1,24 @@
 import {
   decide,
+  decideReversal,
   decideUsage,
   ledgerDecider,
   type LedgerCommand,
   type LedgerEvent,
   type LedgerState,
   type RecordUsage,
+  type ReversalResult,
+  type ReverseUsage,
+  type ReversibleUsageLookup,
   type UsageKeyLookup,
   type UsageResult,
 } from '../domain';
 import type { Decider, Decision } from '../../event-store/command-processing';
 import { UnauthorizedError } from '../../auth/auth.errors';
-import { UsageKeyIndexUnavailableError } from './usage-key-index.errors';
+import {
+  ReversibleUsageIndexUnavailableError,
+  UsageKeyIndexUnavailableError,
+} from './usage-key-index.errors';
 
 /**
  * The key a request was authenticated with, checked again inside the decision. The guard verified
@@ -38,6 +45,8 @@ export class LedgerRequest<Result> {
   private answered: { readonly result: Result } | undefined;
   /** Usage only: what the key index answered for the batch (`prepareUsageKeys`), or why it did not. */
   usageKeys: UsageKeyLookup | { readonly failed: unknown } | undefined;
+  /** Reversals only: what the reversible-usage index answered (`prepareReversals`), or why it did not. */
+  reversibleUsage: ReversibleUsageLookup | { readonly failed: unknown } | undefined;
 
   private constructor(
     readonly key: KeyCheck | null,
@@ -54,6 +63,14 @@ export class LedgerRequest<Result> {
   static usage(key: KeyCheck | null, command: RecordUsage): LedgerRequest<UsageResult> {
     const request: LedgerRequest<UsageResult> = new LedgerRequest(key, command, (state) =>
       decideUsage(command, state, request.lookupFor(state)),
+    );
+    return request;
+  }
+
+  /** A usage reversal: decided with the reversible-usage index's lookup once memory relies on it. */
+  static reversal(key: KeyCheck | null, command: ReverseUsage): LedgerRequest<ReversalResult> {
+    const request: LedgerRequest<ReversalResult> = new LedgerRequest(key, command, (state) =>
+      decideReversal(command, state, request.reversibleLookupFor(state)),
     );
     return request;
   }
@@ -88,6 +105,17 @@ export class LedgerRequest<Result> {
     if (found === undefined || !('failed' in found)) return found;
     if (state.usageKeys.indexedThrough < 0) return undefined;
     throw new UsageKeyIndexUnavailableError(found.failed);
+  }
+
+  /**
+   * The reversible-usage index's answer to decide with; none needed while memory holds every
+   * reversible usage. Refused (503) when the index could not be read and memory has left usage to it.
+   */
+  private reversibleLookupFor(state: LedgerState): ReversibleUsageLookup | undefined {
+    const found = this.reversibleUsage;
+    if (found === undefined || !('failed' in found)) return found;
+    if (state.reversible.indexedThrough < 0) return undefined;
+    throw new ReversibleUsageIndexUnavailableError(found.failed);
   }
 
   /** The answer of the decision the processor settled this request with. */

@@ -12,7 +12,6 @@ import {
 } from '../../event-store/command-processing';
 import {
   decide,
-  decideReversal,
   ledgerStreamName,
   type ActorType,
   type ExpireCredits,
@@ -28,7 +27,8 @@ import {
   type UsageResult,
 } from '../domain';
 import { LedgerRequest, ledgerRequestDecider, type KeyCheck, type LedgerRead } from './ledger-request';
-import { prepareUsageKeys, type UsageKeyIndex } from './usage-key-index';
+import { prepareLedgerBatch, type ReversibleUsageIndex } from './reversible-usage-index';
+import type { UsageKeyIndex } from './usage-key-index';
 
 /** A command's answer with the read-your-writes token of its append. */
 export type Executed<Result> = {
@@ -59,14 +59,17 @@ export function createLedgerProcessor(
     exclusiveWriter?: boolean;
     /** The idempotency-key index; without it every live key stays in memory (and in snapshots). */
     usageKeyIndex?: UsageKeyIndex;
+    /** The reversible-usage index; without it 35 days of usage records stay in memory (and in snapshots). */
+    reversibleUsageIndex?: ReversibleUsageIndex;
   } = {},
 ): LedgerProcessor {
+  const prepare = prepareLedgerBatch(options.usageKeyIndex, options.reversibleUsageIndex);
   return new CommandProcessor({
     client,
     decider: ledgerRequestDecider,
     exclusiveWriter: options.exclusiveWriter ?? false,
     ...(options.observer ? { observer: options.observer } : {}),
-    ...(options.usageKeyIndex ? { prepare: prepareUsageKeys(options.usageKeyIndex) } : {}),
+    ...(prepare ? { prepare } : {}),
   });
 }
 
@@ -172,9 +175,7 @@ export class LedgerService implements BeforeApplicationShutdown {
       data: { ...data, reversalId: `rev_${randomUUID().replace(/-/g, '')}` },
       metadata: { now },
     };
-    const request = LedgerRequest.decided(keyCheckOf(context.principal), command, (state) =>
-      decideReversal(command, state),
-    );
+    const request = LedgerRequest.reversal(keyCheckOf(context.principal), command);
     return this.run(parentId, request, now, this.metadata(context, now));
   }
 

@@ -14,3 +14,18 @@ export class UsageKeyIndexUnavailableError extends SubledgerError {
     );
   }
 }
+
+/** The reversible-usage index could not be read (or is behind): the reversal is not recorded. */
+export class ReversibleUsageIndexUnavailableError extends SubledgerError {
+  constructor(cause: unknown) {
+    super(
+      'service_unavailable',
+      'unavailable',
+      `the reversible-usage index (PostgreSQL) could not be read, so the reversal was not recorded: ${
+        cause instanceof Error ? cause.message : String(cause)
+      }`,
+      {},
+      { cause },
+    );
+  }
+}

@@ -1,5 +1,11 @@
 import type { PreparedBatch } from '../../event-store/command-processing';
-import { LEDGER_CATEGORY, forgetIndexedUsageKeys, type LedgerState, type UsageKeyLookup } from '../domain';
+import {
+  LEDGER_CATEGORY,
+  forgetIndexedReversibleUsage,
+  forgetIndexedUsageKeys,
+  type LedgerState,
+  type UsageKeyLookup,
+} from '../domain';
 import type { LedgerRequest } from './ledger-request';
 export { UsageKeyIndexUnavailableError } from './usage-key-index.errors';
 
@@ -13,8 +19,14 @@ export type UsageKeyRef = { readonly subAccountId: string; readonly idempotencyK
  * the revision of the parent's stream it has indexed through.
  */
 export interface UsageKeyIndex {
-  lookup(parentId: string, keys: readonly UsageKeyRef[]): Promise<UsageKeyLookup>;
+  lookup(parentId: string, keys: readonly UsageKeyRef[]): Promise<UsageKeyIndexAnswer>;
 }
+
+/**
+ * A lookup's answer; `reversibleThrough`, when the reversible-usage index sits beside the keys: how far
+ * it has indexed the parent's stream, read in the same statement.
+ */
+export type UsageKeyIndexAnswer = UsageKeyLookup & { readonly reversibleThrough?: number };
 
 /** Provided by the read side's `usage-keys` slice; absent, the ledger keeps every live key in memory. */
 export const USAGE_KEY_INDEX = Symbol('UsageKeyIndex');
@@ -24,9 +36,12 @@ export const USAGE_KEY_INDEX = Symbol('UsageKeyIndex');
  * of the batch's keys in the index; the state then drops from memory the receipts the index has
  * committed, and each usage request decides with the lookup. A failed lookup fails only the usage
  * requests (and only if memory no longer holds every key): reads and other commands go on.
+ * `forgetReversible`: the reversible-usage index is used too, so memory drops the reversible usage it
+ * has committed as well (`prepareLedgerBatch`).
  */
 export function prepareUsageKeys(
   index: UsageKeyIndex,
+  forgetReversible = false,
 ): (batch: PreparedBatch<LedgerState, LedgerRequest<unknown>>) => Promise<void> {
   return async ({ streamName, state, commands }) => {
     const usage: LedgerRequest<unknown>[] = [];
@@ -42,7 +57,7 @@ export function prepareUsageKeys(
       }
     }
     if (usage.length === 0) return;
-    let lookup: UsageKeyLookup;
+    let lookup: UsageKeyIndexAnswer;
     try {
       lookup = await index.lookup(streamName.slice(LEDGER_CATEGORY.length + 1), keys);
     } catch (error) {
@@ -60,6 +75,9 @@ export function prepareUsageKeys(
       return;
     }
     forgetIndexedUsageKeys(state, lookup.indexedThrough);
+    if (forgetReversible && lookup.reversibleThrough !== undefined) {
+      forgetIndexedReversibleUsage(state, lookup.reversibleThrough);
+    }
     for (const request of usage) request.usageKeys = lookup;
   };
 }

@@ -62,6 +62,7 @@ import {
 import { termsFor } from './ledger.queries';
 import {
   isUsageReversible,
+  findReversibleUsage,
   liveAt,
   liveReceipt,
   poolBalances,
@@ -76,6 +77,7 @@ import {
   type ParentState,
   type SubAccountState,
   type UsageKeyLookup,
+  type ReversibleUsageLookup,
 } from './ledger.state';
 import {
   requireAttributes,
@@ -193,9 +195,10 @@ export function decideWithResult(
   command: LedgerCommand,
   state: LedgerState,
   lookup?: UsageKeyLookup,
+  reversibleLookup?: ReversibleUsageLookup,
 ): LedgerDecision {
   if (command.type === 'RecordUsage') return decideUsage(command, state, lookup);
-  if (command.type === 'ReverseUsage') return decideReversal(command, state);
+  if (command.type === 'ReverseUsage') return decideReversal(command, state, reversibleLookup);
   return { events: decide(command, state), result: null };
 }
 
@@ -1209,18 +1212,22 @@ function reversalFingerprint(credits: number | null, reason: string): string {
  * invoice stays as issued and the credit goes on the sub-account's invoice of the first open period,
  * at the price the usage was billed at, naming the invoice that billed it. A reversal has its own
  * idempotency key per usage: a repeat answers the original, a different payload is a conflict.
+ * `lookup`: what the reversible-usage index holds for this usage and key, needed once the state has
+ * left the indexed usage to it (`forgetIndexedReversibleUsage`).
  */
 export function decideReversal(
   command: ReverseUsage,
   state: LedgerState,
+  lookup?: ReversibleUsageLookup,
 ): { events: LedgerEvent[]; result: ReversalResult } {
-  const decision = reversalDecision(command, state);
+  const decision = reversalDecision(command, state, lookup);
   return { events: withAlerts(state, decision.events), result: decision.result };
 }
 
 function reversalDecision(
   command: ReverseUsage,
   state: LedgerState,
+  lookup?: ReversibleUsageLookup,
 ): { events: LedgerEvent[]; result: ReversalResult } {
   const data = command.data;
   const now = command.metadata.now;
@@ -1230,16 +1237,18 @@ function reversalDecision(
   const reason = requireText('reason', data.reason, MAX_REFERENCE_LENGTH);
   const given = data.credits === undefined ? null : requireCredits('credits', data.credits, { min: 1 });
   const subAccount = requireSubAccount(state, data.subAccountId);
-  const usage = typeof data.usageId === 'string' ? state.usages.get(data.usageId) : undefined;
+  const found =
+    typeof data.usageId === 'string' ? findReversibleUsage(state, data.usageId, lookup) : undefined;
+  const usage = found?.usage;
   const latestMs = Math.max(now.getTime(), state.usageKeys.latestRecordedAtMs);
-  if (!usage || usage.subAccountId !== subAccount.id || !isUsageReversible(usage, latestMs)) {
+  if (!found || !usage || usage.subAccountId !== subAccount.id || !isUsageReversible(usage, latestMs)) {
     throw new DomainError(
       'not_found',
       `usage ${String(data.usageId)} of sub-account ${subAccount.id} not found (usage can be reversed for 35 days)`,
     );
   }
   const fingerprint = reversalFingerprint(given, reason);
-  const earlier = usage.reversals?.get(idempotencyKey);
+  const earlier = found.reversal(idempotencyKey);
   if (earlier) {
     if (earlier.fingerprint !== fingerprint) {
       throw new DomainError(
@@ -1259,7 +1268,7 @@ function reversalDecision(
     };
   }
   requireActive(subAccount);
-  const left = usage.credits - usage.reversed;
+  const left = usage.credits - found.reversed;
   const credits = given ?? left;
   if (credits > left || credits === 0) {
     throw new DomainError(

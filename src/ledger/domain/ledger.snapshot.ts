@@ -3,8 +3,9 @@ import { insertInBurnOrder, type LotState } from './ledger.lots';
 import {
   initialLedgerState,
   isUsageKeyLive,
-  isUsageReversible,
+  isTailEntryLive,
   type CreditReversal,
+  type ReversalReceipt,
   type ReversibleUsage,
   type ApiKeyState,
   type LateUsage,
@@ -32,9 +33,11 @@ import {
 // 6: credit lots (SPEC §10): the lots, each sub-account's holdings and recurring allocation, the
 //    usage that may still be reversed, and reversals credited in open periods.
 // 7: alerts (SPEC §11): the parent's thresholds and each sub-account's thresholds alerted.
+// 8: reversible usage only as far as the reversible-usage index has not committed it (`reversible`),
+//    instead of every usage of the last 35 days.
 // A snapshot of another version is ignored by the command processor, which then folds the whole
 // stream once.
-export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 7;
+export const LEDGER_SNAPSHOT_SCHEMA_VERSION = 8;
 
 export type LedgerSnapshot = {
   schemaVersion: typeof LEDGER_SNAPSHOT_SCHEMA_VERSION;
@@ -52,7 +55,12 @@ export type LedgerSnapshot = {
   usageKeys: UsageKeyColumns;
   indexedThrough: number;
   lots: LotSnapshot[];
-  usages: ReversibleUsageSnapshot[];
+  /** Memory's tail of usage and reversals above what the reversible-usage index committed. */
+  reversible: {
+    indexedThrough: number;
+    /** In revision order, usage and reversals interleaved as in the stream. */
+    entries: (ReversibleUsageSnapshot | ReversalSnapshot)[];
+  };
 };
 
 /** [lotId, kind, credits, expiresAt, priority, purchasedAt, reference, pool, inQuotas, used, expired, lapsed]. */
@@ -71,22 +79,22 @@ export type LotSnapshot = [
   boolean,
 ];
 
-/**
- * [usageId, subAccountId, credits, reversed, meter, occurredAt, billingPeriod, late, recordedAtMs,
- * reversals as [idempotencyKey, reversalId, fingerprint, credits]].
- */
+/** ['u', usageId, subAccountId, credits, meter, occurredAt, billingPeriod, late, recordedAtMs, revision]. */
 export type ReversibleUsageSnapshot = [
+  'u',
   string,
   string,
-  number,
   number,
   string,
   IsoInstant,
   string,
   boolean,
   number,
-  [string, string, string, number][],
+  number,
 ];
+
+/** ['r', usageId, idempotencyKey, reversalId, fingerprint, credits, reversedAtMs, revision]. */
+export type ReversalSnapshot = ['r', string, string, string, string, number, number, number];
 
 export type PeriodUsageSnapshot = {
   period: string;
@@ -201,33 +209,42 @@ export function toSnapshot(state: LedgerState): LedgerSnapshot {
       lot.expired,
       lot.lapsed,
     ]),
-    usages: reversibleUsages(state).map((usage): ReversibleUsageSnapshot => [
-      usage.usageId,
-      usage.subAccountId,
-      usage.credits,
-      usage.reversed,
-      usage.meter,
-      usage.occurredAt,
-      usage.billingPeriod,
-      usage.late,
-      usage.recordedAtMs,
-      [...(usage.reversals ?? [])].map(
-        ([key, { reversalId, fingerprint, credits }]): [string, string, string, number] => [
-          key,
-          reversalId,
-          fingerprint,
-          credits,
-        ],
+    reversible: {
+      indexedThrough: state.reversible.indexedThrough,
+      entries: tailEntries(state).map((entry): ReversibleUsageSnapshot | ReversalSnapshot =>
+        'reversalId' in entry
+          ? [
+              'r',
+              entry.usageId,
+              entry.idempotencyKey,
+              entry.reversalId,
+              entry.fingerprint,
+              entry.credits,
+              entry.reversedAtMs,
+              entry.revision,
+            ]
+          : [
+              'u',
+              entry.usageId,
+              entry.subAccountId,
+              entry.credits,
+              entry.meter,
+              entry.occurredAt,
+              entry.billingPeriod,
+              entry.late,
+              entry.recordedAtMs,
+              entry.revision,
+            ],
       ),
-    ]),
+    },
   };
 }
 
-/** The usage a reversal may still find, oldest first. */
-function reversibleUsages(state: LedgerState): ReversibleUsage[] {
-  const log = state.usageLog;
+/** Memory's tail, oldest first, without what 35 days have expired (decide ignores it too). */
+function tailEntries(state: LedgerState): (ReversibleUsage | ReversalReceipt)[] {
+  const tail = state.reversible;
   const latest = state.usageKeys.latestRecordedAtMs;
-  return log.entries.slice(log.head).filter((usage) => isUsageReversible(usage, latest));
+  return tail.entries.slice(tail.head).filter((entry) => isTailEntryLive(entry, latest));
 }
 
 /** Accepts the parsed JSON of a snapshot; refuses any other schema version. */
@@ -307,42 +324,57 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
   state.usageKeys.indexedThrough = source.indexedThrough;
   restoreUsageKeys(state, source.usageKeys);
   restoreLots(state, source.lots);
-  for (const [
-    usageId,
-    subAccountId,
-    credits,
-    reversed,
-    meter,
-    occurredAt,
-    billingPeriod,
-    late,
-    recordedAtMs,
-    reversals,
-  ] of source.usages) {
-    const usage: ReversibleUsage = {
-      usageId,
-      subAccountId,
-      credits,
-      reversed,
-      meter,
-      occurredAt,
-      billingPeriod,
-      late,
-      recordedAtMs,
-      reversals:
-        reversals.length === 0
-          ? null
-          : new Map(
-              reversals.map(([key, reversalId, fingerprint, reversedCredits]) => [
-                key,
-                { reversalId, fingerprint, credits: reversedCredits },
-              ]),
-            ),
-    };
-    state.usages.set(usageId, usage);
-    state.usageLog.entries.push(usage);
-  }
+  restoreTail(state, source.reversible);
   return state;
+}
+
+function restoreTail(state: LedgerState, source: LedgerSnapshot['reversible']): void {
+  const tail = state.reversible;
+  tail.indexedThrough = source.indexedThrough;
+  for (const entry of source.entries) {
+    if (entry[0] === 'u') {
+      const [
+        ,
+        usageId,
+        subAccountId,
+        credits,
+        meter,
+        occurredAt,
+        billingPeriod,
+        late,
+        recordedAtMs,
+        revision,
+      ] = entry;
+      const usage: ReversibleUsage = {
+        usageId,
+        subAccountId,
+        credits,
+        meter,
+        occurredAt,
+        billingPeriod,
+        late,
+        recordedAtMs,
+        revision,
+      };
+      tail.usages.set(usageId, usage);
+      tail.entries.push(usage);
+      continue;
+    }
+    const [, usageId, idempotencyKey, reversalId, fingerprint, credits, reversedAtMs, revision] = entry;
+    const receipt: ReversalReceipt = {
+      usageId,
+      idempotencyKey,
+      reversalId,
+      fingerprint,
+      credits,
+      reversedAtMs,
+      revision,
+    };
+    const reversals = tail.reversals.get(usageId);
+    if (reversals) reversals.push(receipt);
+    else tail.reversals.set(usageId, [receipt]);
+    tail.entries.push(receipt);
+  }
 }
 
 function restoreLots(state: LedgerState, lots: readonly LotSnapshot[]): void {

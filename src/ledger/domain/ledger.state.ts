@@ -59,31 +59,68 @@ export type LedgerState = {
   /** The same lots in burn order (`compareLots`). */
   lotOrder: LotState[];
   /**
-   * Usage that may still be reversed: recorded within USAGE_KEY_RETENTION_MS of the newest recording,
-   * the window its idempotency key is remembered too. Oldest first in `usageLog`, dropped from the front.
+   * Usage that may still be reversed, and reversals, as far as the reversible-usage index (a read model
+   * in PostgreSQL) does not hold them yet: a reversal decides with a lookup of that index plus this tail.
    */
-  usages: Map<string, ReversibleUsage>;
-  usageLog: { entries: ReversibleUsage[]; head: number };
+  reversible: ReversibleTail;
 };
 
-/** What a reversal needs of one usage record. */
+/** What a reversal needs of one usage record (the credits reversed so far are counted apart). */
 export type ReversibleUsage = {
   usageId: string;
   subAccountId: string;
   credits: number;
-  /** Credits reversed so far (≤ credits). */
-  reversed: number;
   meter: string;
   occurredAt: IsoInstant;
   billingPeriod: BillingPeriod;
   late: boolean;
   recordedAtMs: number;
-  /**
-   * The reversals' own idempotency keys, per usage: key → what was asked and answered. Null until the
-   * first reversal: most usage is never reversed, and a map per record would cost memory for nothing.
-   */
-  reversals: Map<string, { reversalId: string; fingerprint: string; credits: number }> | null;
+  /** Stream revision of the UsageRecorded. */
+  revision: number;
 };
+
+/** One reversal as its idempotency key answers it again (per usage: SPEC §10). */
+export type ReversalReceipt = {
+  usageId: string;
+  idempotencyKey: string;
+  reversalId: string;
+  fingerprint: string;
+  credits: number;
+  /** When it was recorded: memory without an index forgets it 35 days later, as its usage. */
+  reversedAtMs: number;
+  /** Stream revision of the UsageReversed. */
+  revision: number;
+};
+
+/**
+ * The part of the stream the reversible-usage index has not committed: usage recorded and reversals
+ * of revisions above `indexedThrough`, in revision order in `entries` (dropped from the front once
+ * indexed, or after 35 days when no index is used: `indexedThrough` -1).
+ */
+export type ReversibleTail = {
+  usages: Map<string, ReversibleUsage>;
+  /** usageId → its reversals in the tail, oldest first (most usage is never reversed). */
+  reversals: Map<string, ReversalReceipt[]>;
+  entries: (ReversibleUsage | ReversalReceipt)[];
+  head: number;
+  indexedThrough: number;
+};
+
+/**
+ * What the reversible-usage index answered for a batch's reversals: the usage records it holds with
+ * the credits reversed through `indexedThrough`, and the reversal keys asked for
+ * (`reversalKeyOf`), from one committed state of the index.
+ */
+export type ReversibleUsageLookup = {
+  readonly indexedThrough: number;
+  readonly usages: ReadonlyMap<string, ReversibleUsage & { readonly reversed: number }>;
+  readonly reversals: ReadonlyMap<string, ReversalReceipt>;
+};
+
+/** The lookup key of a reversal's idempotency key: keys are per usage record. */
+export function reversalKeyOf(usageId: string, idempotencyKey: string): string {
+  return `${usageId}\u0000${idempotencyKey}`;
+}
 
 /** A reversal of usage of a closed period, billed as a credit line on a later invoice. */
 export type CreditReversal = {
@@ -260,8 +297,7 @@ export function initialLedgerState(): LedgerState {
     lastRevision: -1,
     lots: new Map(),
     lotOrder: [],
-    usages: new Map(),
-    usageLog: { entries: [], head: 0 },
+    reversible: { usages: new Map(), reversals: new Map(), entries: [], head: 0, indexedThrough: -1 },
   };
 }
 
@@ -795,35 +831,131 @@ function rememberUsage(state: LedgerState, data: UsageRecorded['data'], recorded
     usageId: data.usageId,
     subAccountId: data.subAccountId,
     credits: data.credits,
-    reversed: 0,
     meter: data.meter,
     occurredAt: data.occurredAt,
     billingPeriod: data.billingPeriod,
     late: data.late,
     recordedAtMs,
-    reversals: null,
+    revision: state.lastRevision,
   };
-  state.usages.set(usage.usageId, usage);
-  const log = state.usageLog;
-  log.entries.push(usage);
+  const tail = state.reversible;
+  tail.usages.set(usage.usageId, usage);
+  tail.entries.push(usage);
+  // Without the index memory is the only record: it forgets what is 35 days old, a few per event.
   const latest = state.usageKeys.latestRecordedAtMs;
   for (
     let budget = MAX_KEYS_FORGOTTEN_PER_EVENT;
-    budget > 0 && log.head < log.entries.length && !isUsageReversible(log.entries[log.head], latest);
+    budget > 0 && tail.head < tail.entries.length && !isTailEntryLive(tail.entries[tail.head], latest);
     budget--
   ) {
-    state.usages.delete(log.entries[log.head].usageId);
-    log.head++;
+    forgetTailEntry(tail);
   }
-  if (log.head > 1024 && log.head * 2 > log.entries.length) {
-    log.entries = log.entries.slice(log.head);
-    log.head = 0;
+  compactTail(tail);
+}
+
+function rememberReversal(state: LedgerState, data: UsageReversed['data']): void {
+  const receipt: ReversalReceipt = {
+    usageId: data.usageId,
+    idempotencyKey: data.idempotencyKey,
+    reversalId: data.reversalId,
+    fingerprint: data.fingerprint,
+    credits: data.credits,
+    reversedAtMs: Date.parse(data.reversedAt),
+    revision: state.lastRevision,
+  };
+  const tail = state.reversible;
+  const reversals = tail.reversals.get(receipt.usageId);
+  if (reversals) reversals.push(receipt);
+  else tail.reversals.set(receipt.usageId, [receipt]);
+  tail.entries.push(receipt);
+}
+
+/** Whether 35 days have not yet expired a tail entry (its usage, or its reversal). */
+export function isTailEntryLive(entry: ReversibleUsage | ReversalReceipt, nowMs: number): boolean {
+  return nowMs < ('reversalId' in entry ? entry.reversedAtMs : entry.recordedAtMs) + USAGE_KEY_RETENTION_MS;
+}
+
+/** Drops the oldest entry of the tail (entries are in revision order, so is each usage's list). */
+function forgetTailEntry(tail: ReversibleTail): void {
+  const entry = tail.entries[tail.head];
+  tail.head++;
+  if (!('reversalId' in entry)) {
+    if (tail.usages.get(entry.usageId) === entry) tail.usages.delete(entry.usageId);
+    return;
   }
+  const reversals = tail.reversals.get(entry.usageId);
+  if (!reversals) return;
+  if (reversals[0] === entry) reversals.shift();
+  if (reversals.length === 0) tail.reversals.delete(entry.usageId);
+}
+
+function compactTail(tail: ReversibleTail): void {
+  if (tail.head > 1024 && tail.head * 2 > tail.entries.length) {
+    tail.entries = tail.entries.slice(tail.head);
+    tail.head = 0;
+  }
+}
+
+/**
+ * Drops from memory the usage and reversals of revisions up to `through`, which the reversible-usage
+ * index has committed: from then on a reversal is decided with a lookup of the index
+ * (`findReversibleUsage`). Called between batches, never during a decision; `through` may only grow.
+ */
+export function forgetIndexedReversibleUsage(state: LedgerState, through: number): void {
+  const tail = state.reversible;
+  if (through <= tail.indexedThrough) return;
+  tail.indexedThrough = through;
+  while (tail.head < tail.entries.length && tail.entries[tail.head].revision <= through)
+    forgetTailEntry(tail);
+  compactTail(tail);
 }
 
 /** A usage may be reversed while its idempotency key is remembered (35 days after it was recorded). */
 export function isUsageReversible(usage: ReversibleUsage, nowMs: number): boolean {
   return nowMs < usage.recordedAtMs + USAGE_KEY_RETENTION_MS;
+}
+
+/** One usage record as a reversal finds it: the index's row and memory's tail together. */
+export type FoundUsage = {
+  usage: ReversibleUsage;
+  /** Credits reversed so far. */
+  reversed: number;
+  /** The reversal recorded with this idempotency key for this usage, if any. */
+  reversal(idempotencyKey: string): ReversalReceipt | undefined;
+};
+
+/**
+ * The usage `usageId` as decide sees it: the index's row (with what was reversed through the index's
+ * head) and memory's usage and reversals above that head, each counted once. Once memory has dropped
+ * what the index holds, a decision without a lookup reaching that far could miss a usage or count a
+ * reversal twice, so it is refused as a bug.
+ */
+export function findReversibleUsage(
+  state: LedgerState,
+  usageId: string,
+  lookup?: ReversibleUsageLookup,
+): FoundUsage | undefined {
+  const tail = state.reversible;
+  if (tail.indexedThrough >= 0 && (!lookup || lookup.indexedThrough < tail.indexedThrough)) {
+    throw new Error(
+      `a reversal decided without the reversible-usage index through revision ${tail.indexedThrough} ` +
+        `(looked up through ${lookup ? lookup.indexedThrough : 'none'})`,
+    );
+  }
+  const through = lookup ? lookup.indexedThrough : -1;
+  const indexed = lookup?.usages.get(usageId);
+  const usage = indexed ?? tail.usages.get(usageId);
+  if (!usage) return undefined;
+  const newer = (tail.reversals.get(usageId) ?? []).filter((reversal) => reversal.revision > through);
+  let reversed = indexed ? indexed.reversed : 0;
+  for (const reversal of newer) reversed += reversal.credits;
+  return {
+    usage,
+    reversed,
+    reversal: (idempotencyKey) =>
+      newer.find((reversal) => reversal.idempotencyKey === idempotencyKey) ??
+      lookup?.reversals.get(reversalKeyOf(usageId, idempotencyKey)),
+  };
 }
 
 function applyReversal(state: LedgerState, data: UsageReversed['data']): void {
@@ -838,16 +970,7 @@ function applyReversal(state: LedgerState, data: UsageReversed['data']): void {
   }
   subAccount.used -= data.credits;
   parentOf(state).used -= data.credits;
-  const usage = state.usages.get(data.usageId);
-  if (usage) {
-    usage.reversed += data.credits;
-    usage.reversals ??= new Map();
-    usage.reversals.set(data.idempotencyKey, {
-      reversalId: data.reversalId,
-      fingerprint: data.fingerprint,
-      credits: data.credits,
-    });
-  }
+  rememberReversal(state, data);
   if (data.creditLine !== null) {
     periodUsageOf(state, data.creditLine.period).reversals.push({
       subAccountId: data.subAccountId,
