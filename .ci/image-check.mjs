@@ -206,7 +206,12 @@ try {
   // The OpenAPI document is built from package.json at run time: the pruned image must still carry it.
   const docs = await fetch(`${base}/docs/json`);
   if (docs.status !== 200) throw new Error(`GET /docs/json answered ${docs.status}`);
-  say('opened and read a parent; /docs/json 200');
+  // The console's page and the chart library it loads must be in the pruned image too (SPEC §12).
+  for (const asset of ['/console', '/console/vendor/chart.umd.min.js']) {
+    const answer = await fetch(`${base}${asset}`);
+    if (answer.status !== 200) throw new Error(`GET ${asset} answered ${answer.status}`);
+  }
+  say('opened and read a parent; /docs/json, /console and its chart library 200');
 
   service.kill('SIGTERM');
   const stopped = await Promise.race([service.exited, wait(30_000).then(() => ({ code: 'timeout' }))]);
