@@ -4,6 +4,7 @@ import {
   initialLedgerState,
   isUsageKeyLive,
   isTailEntryLive,
+  pushToTail,
   type CreditReversal,
   type ReversalReceipt,
   type ReversibleUsage,
@@ -329,8 +330,7 @@ export function fromSnapshot(snapshot: unknown): LedgerState {
 }
 
 function restoreTail(state: LedgerState, source: LedgerSnapshot['reversible']): void {
-  const tail = state.reversible;
-  tail.indexedThrough = source.indexedThrough;
+  state.reversible.indexedThrough = source.indexedThrough;
   for (const entry of source.entries) {
     if (entry[0] === 'u') {
       const [
@@ -345,7 +345,7 @@ function restoreTail(state: LedgerState, source: LedgerSnapshot['reversible']): 
         recordedAtMs,
         revision,
       ] = entry;
-      const usage: ReversibleUsage = {
+      pushToTail(state.reversible, {
         usageId,
         subAccountId,
         credits,
@@ -355,25 +355,19 @@ function restoreTail(state: LedgerState, source: LedgerSnapshot['reversible']): 
         late,
         recordedAtMs,
         revision,
-      };
-      tail.usages.set(usageId, usage);
-      tail.entries.push(usage);
-      continue;
+      });
+    } else {
+      const [, usageId, idempotencyKey, reversalId, fingerprint, credits, reversedAtMs, revision] = entry;
+      pushToTail(state.reversible, {
+        usageId,
+        idempotencyKey,
+        reversalId,
+        fingerprint,
+        credits,
+        reversedAtMs,
+        revision,
+      });
     }
-    const [, usageId, idempotencyKey, reversalId, fingerprint, credits, reversedAtMs, revision] = entry;
-    const receipt: ReversalReceipt = {
-      usageId,
-      idempotencyKey,
-      reversalId,
-      fingerprint,
-      credits,
-      reversedAtMs,
-      revision,
-    };
-    const reversals = tail.reversals.get(usageId);
-    if (reversals) reversals.push(receipt);
-    else tail.reversals.set(usageId, [receipt]);
-    tail.entries.push(receipt);
   }
 }
 

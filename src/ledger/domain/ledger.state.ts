@@ -839,8 +839,7 @@ function rememberUsage(state: LedgerState, data: UsageRecorded['data'], recorded
     revision: state.lastRevision,
   };
   const tail = state.reversible;
-  tail.usages.set(usage.usageId, usage);
-  tail.entries.push(usage);
+  pushToTail(tail, usage);
   // Without the index memory is the only record: it forgets what is 35 days old, a few per event.
   const latest = state.usageKeys.latestRecordedAtMs;
   for (
@@ -863,11 +862,19 @@ function rememberReversal(state: LedgerState, data: UsageReversed['data']): void
     reversedAtMs: Date.parse(data.reversedAt),
     revision: state.lastRevision,
   };
-  const tail = state.reversible;
-  const reversals = tail.reversals.get(receipt.usageId);
-  if (reversals) reversals.push(receipt);
-  else tail.reversals.set(receipt.usageId, [receipt]);
-  tail.entries.push(receipt);
+  pushToTail(state.reversible, receipt);
+}
+
+/** Appends a usage record or a reversal to the tail, in revision order (fold, snapshot restore). */
+export function pushToTail(tail: ReversibleTail, entry: ReversibleUsage | ReversalReceipt): void {
+  tail.entries.push(entry);
+  if (!('reversalId' in entry)) {
+    tail.usages.set(entry.usageId, entry);
+    return;
+  }
+  const reversals = tail.reversals.get(entry.usageId);
+  if (reversals) reversals.push(entry);
+  else tail.reversals.set(entry.usageId, [entry]);
 }
 
 /** Whether 35 days have not yet expired a tail entry (its usage, or its reversal). */

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { parentIdOfStream, type Projection, type RecordedEnvelope } from '../projection';
-import { USAGE_KEY_RETENTION_HOURS } from './usage-keys.projection';
+import { USAGE_KEY_RETENTION_HOURS, headOf, writeHeads, type Head } from './usage-keys.projection';
 
 /** The tables of the current version; `reversible_usages`, `usage_reversals` and `…_heads` are the views. */
 export const REVERSIBLE_USAGES_TABLE = 'reversible_usages_v1';
@@ -9,8 +9,6 @@ export const REVERSIBLE_USAGE_HEADS_TABLE = 'reversible_usage_heads_v1';
 
 /** As for the keys: one scan of the tables every few minutes instead of an index kept by every insert. */
 const SWEEP_EVERY_MS = 10 * 60_000;
-
-type Head = { revision: bigint; latestRecordedAtMs: number };
 
 /**
  * The reversible-usage index (SPEC §10): per usage record of the last 35 days what a reversal needs
@@ -43,13 +41,7 @@ export function reversibleUsageInto(
       const reversals: RecordedEnvelope[] = [];
       const heads = new Map<string, Head>();
       for (const event of events) {
-        const parent = parentIdOfStream(event.streamName);
-        let head = heads.get(parent);
-        if (!head) {
-          head = { revision: event.revision, latestRecordedAtMs: Number.NEGATIVE_INFINITY };
-          heads.set(parent, head);
-        }
-        if (event.revision > head.revision) head.revision = event.revision;
+        const head = headOf(heads, event);
         if (event.type === 'UsageRecorded') {
           const recordedAtMs = Date.parse(event.data.recordedAt);
           if (recordedAtMs > head.latestRecordedAtMs) head.latestRecordedAtMs = recordedAtMs;
@@ -62,22 +54,7 @@ export function reversibleUsageInto(
       // After the usage rows: a usage recorded and reversed in one batch is reversed in its row too.
       if (reversals.length > 0) await insertReversals(client, usagesTable, reversalsTable, reversals);
       if (heads.size === 0) return;
-      const parents = [...heads.keys()];
-      const headRows = [...heads.values()];
-      await client.query(
-        `INSERT INTO ${headsTable} AS h (parent_id, revision, latest_recorded_at)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[])
-         ON CONFLICT (parent_id) DO UPDATE
-           SET revision = GREATEST(h.revision, EXCLUDED.revision),
-               latest_recorded_at = GREATEST(h.latest_recorded_at, EXCLUDED.latest_recorded_at)`,
-        [
-          parents,
-          headRows.map((head) => head.revision.toString()),
-          headRows.map((head) =>
-            Number.isFinite(head.latestRecordedAtMs) ? new Date(head.latestRecordedAtMs).toISOString() : null,
-          ),
-        ],
-      );
+      await writeHeads(client, headsTable, heads);
       if (Date.now() - lastSweepAt < SWEEP_EVERY_MS) return;
       lastSweepAt = Date.now();
       // A reversal is never older than its usage, so its row outlives the usage's: a repeat of it

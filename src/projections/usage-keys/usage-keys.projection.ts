@@ -25,7 +25,44 @@ type KeyRow = {
   revision: bigint;
 };
 
-type Head = { revision: bigint; latestRecordedAtMs: number };
+/** Per parent, the revision indexed through and the newest usage recordedAt indexed. */
+export type Head = { revision: bigint; latestRecordedAtMs: number };
+
+/** The head of `event`'s parent in this batch, moved to its revision. */
+export function headOf(heads: Map<string, Head>, event: RecordedEnvelope): Head {
+  const parent = parentIdOfStream(event.streamName);
+  let head = heads.get(parent);
+  if (!head) {
+    head = { revision: event.revision, latestRecordedAtMs: Number.NEGATIVE_INFINITY };
+    heads.set(parent, head);
+  }
+  if (event.revision > head.revision) head.revision = event.revision;
+  return head;
+}
+
+/** The batch's heads into `headsTable`, never moving one back (racing writers, a batch replayed). */
+export async function writeHeads(
+  client: PoolClient,
+  headsTable: string,
+  heads: Map<string, Head>,
+): Promise<void> {
+  const parents = [...heads.keys()];
+  const headRows = [...heads.values()];
+  await client.query(
+    `INSERT INTO ${headsTable} AS h (parent_id, revision, latest_recorded_at)
+     SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[])
+     ON CONFLICT (parent_id) DO UPDATE
+       SET revision = GREATEST(h.revision, EXCLUDED.revision),
+           latest_recorded_at = GREATEST(h.latest_recorded_at, EXCLUDED.latest_recorded_at)`,
+    [
+      parents,
+      headRows.map((head) => head.revision.toString()),
+      headRows.map((head) =>
+        Number.isFinite(head.latestRecordedAtMs) ? new Date(head.latestRecordedAtMs).toISOString() : null,
+      ),
+    ],
+  );
+}
 
 /**
  * The idempotency-key index: the newest receipt of each usage key, and per parent the revision of its
@@ -46,14 +83,9 @@ export function usageKeysInto(keysTable: string, headsTable: string, version: nu
       const rows = new Map<string, KeyRow>();
       const heads = new Map<string, Head>();
       for (const event of events) {
-        const parent = parentIdOfStream(event.streamName);
-        let head = heads.get(parent);
-        if (!head) {
-          head = { revision: event.revision, latestRecordedAtMs: Number.NEGATIVE_INFINITY };
-          heads.set(parent, head);
-        }
-        if (event.revision > head.revision) head.revision = event.revision;
+        const head = headOf(heads, event);
         if (event.type !== 'UsageRecorded') continue;
+        const parent = parentIdOfStream(event.streamName);
         const { subAccountId, idempotencyKey, usageId, fingerprint, recordedAt, balancesAfter } = event.data;
         const recordedAtMs = Date.parse(recordedAt);
         if (recordedAtMs > head.latestRecordedAtMs) head.latestRecordedAtMs = recordedAtMs;
@@ -95,22 +127,7 @@ export function usageKeysInto(keysTable: string, headsTable: string, version: nu
         );
       }
       if (heads.size === 0) return;
-      const parents = [...heads.keys()];
-      const headRows = [...heads.values()];
-      await client.query(
-        `INSERT INTO ${headsTable} AS h (parent_id, revision, latest_recorded_at)
-         SELECT * FROM unnest($1::text[], $2::bigint[], $3::timestamptz[])
-         ON CONFLICT (parent_id) DO UPDATE
-           SET revision = GREATEST(h.revision, EXCLUDED.revision),
-               latest_recorded_at = GREATEST(h.latest_recorded_at, EXCLUDED.latest_recorded_at)`,
-        [
-          parents,
-          headRows.map((head) => head.revision.toString()),
-          headRows.map((head) =>
-            Number.isFinite(head.latestRecordedAtMs) ? new Date(head.latestRecordedAtMs).toISOString() : null,
-          ),
-        ],
-      );
+      await writeHeads(client, headsTable, heads);
       // Expiry: a sweep of the whole table every few minutes, by each parent's own clock (the lookup
       // already leaves expired keys out, so a key swept late is never taken for a live one).
       if (Date.now() - lastSweepAt < SWEEP_EVERY_MS) return;
