@@ -2,11 +2,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Database } from '../../../src/database/database';
-import { LedgerService } from '../../../src/ledger/application/ledger.service';
-import type { LedgerState } from '../../../src/ledger/domain';
+import { createLedgerProcessor, LedgerService } from '../../../src/ledger/application/ledger.service';
+import { LedgerRequest } from '../../../src/ledger/application/ledger-request';
+import {
+  ReversibleUsageIndexUnavailableError,
+  type ReversibleUsageIndex,
+} from '../../../src/ledger/application/reversible-usage-index';
+import { ledgerStreamName, type LedgerState } from '../../../src/ledger/domain';
+import { PgUsageKeyIndex } from '../../../src/projections/usage-keys/pg-usage-key-index';
 import { openTestDatabase } from '../../support/database';
 import {
   createSubAccount,
+  eventStoreClientOf,
   expectProblem,
   expectStatus,
   ledgerRevision,
@@ -179,5 +186,67 @@ describe('usage reversals decided from the reversible-usage index', () => {
       'idempotency_conflict',
     );
     expect(await ledgerRevision(service, parent.id)).toBe(before);
+  });
+
+  it('refuses a reversal (503, nothing recorded) while the index cannot be read and memory has left usage to it', async () => {
+    let broken = false;
+    const real = new PgUsageKeyIndex(database);
+    const reversible: ReversibleUsageIndex = {
+      lookupReversible: (parentId, refs) =>
+        broken
+          ? Promise.reject(new Error('connect ECONNREFUSED 127.0.0.1:5432'))
+          : real.lookupReversible(parentId, refs),
+    };
+    // A processor of its own that appends nothing here: repeats and refusals only.
+    const processor = createLedgerProcessor(eventStoreClientOf(service), {
+      usageKeyIndex: real,
+      reversibleUsageIndex: reversible,
+    });
+    const stream = ledgerStreamName(parent.id);
+    const repeat = () =>
+      LedgerRequest.reversal(null, {
+        type: 'ReverseUsage',
+        data: {
+          subAccountId,
+          usageId,
+          reversalId: 'rev_unused',
+          idempotencyKey: 'r-1',
+          reason: 'double count',
+          credits: 4,
+        },
+        metadata: { now: new Date('2026-10-30T12:00:00Z') },
+      });
+    try {
+      // A usage repeat first: its key lookup lets this processor's memory drop the indexed usage.
+      const usage = LedgerRequest.usage(null, {
+        type: 'RecordUsage',
+        data: { subAccountId, usageId: 'u_unused', idempotencyKey: 'early-0', credits: 10 },
+        metadata: { now: new Date('2026-10-30T12:00:00Z') },
+      });
+      await processor.execute(stream, usage);
+      expect(usage.answer()).toMatchObject({ usageId, replayed: true });
+
+      broken = true;
+      const before = await ledgerRevision(service, parent.id);
+      await expect(processor.execute(stream, repeat())).rejects.toBeInstanceOf(
+        ReversibleUsageIndexUnavailableError,
+      );
+      await expect(processor.execute(stream, repeat())).rejects.toMatchObject({
+        code: 'service_unavailable',
+        detail: expect.stringContaining('reversible-usage index (PostgreSQL) could not be read'),
+      });
+      expect(await ledgerRevision(service, parent.id)).toBe(before);
+
+      broken = false;
+      const again = repeat();
+      await processor.execute(stream, again);
+      expect(again.answer()).toMatchObject({
+        reversalId: firstReversal.reversalId,
+        credits: 4,
+        replayed: true,
+      });
+    } finally {
+      await processor.close();
+    }
   });
 });
