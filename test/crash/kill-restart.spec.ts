@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { spawnEmbeddedEventStore, uniquePrefix, type EventStoreProcess } from '../support/event-store';
 import { AppendLedger, seededRandom, startWriters, verifyRecoveredLog } from './crash.helpers';
+import { killWhileSending } from './service-kills';
 import { createSubAccount, expectStatus, openParent, readLedger } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
 
@@ -139,49 +140,32 @@ describe('kill -9 of the service and of its PostgreSQL while usage is recorded',
     }
 
     let next = 0;
-    for (let cycle = 0; cycle < KILLS; cycle++) {
-      const running = service;
-      let stopped = false;
-      const clients = Array.from({ length: 4 }, async () => {
-        while (!stopped) {
-          const records: Sent[] = [];
-          for (let i = 0; i < 50; i++) {
-            if (sent.length > 0 && random() < 0.3) {
-              records.push(sent[Math.floor(random() * sent.length)]);
-            } else {
-              const record = {
-                subAccountId: subs[next % subs.length],
-                idempotencyKey: `k-${next++}`,
-                credits: 1 + Math.floor(random() * 3),
-              };
-              sent.push(record);
-              records.push(record);
-            }
+    service = await killWhileSending({
+      kills: KILLS,
+      random,
+      dataDir,
+      env,
+      service,
+      history,
+      started: (restarted) => (service = restarted),
+      sendOne: (api) => {
+        const records: Sent[] = [];
+        for (let i = 0; i < 50; i++) {
+          if (sent.length > 0 && random() < 0.3) {
+            records.push(sent[Math.floor(random() * sent.length)]);
+          } else {
+            const record = {
+              subAccountId: subs[next % subs.length],
+              idempotencyKey: `k-${next++}`,
+              credits: 1 + Math.floor(random() * 3),
+            };
+            sent.push(record);
+            records.push(record);
           }
-          await send(running.api, records).catch(() => {
-            stopped = true;
-          });
         }
-      });
-      const killAfterMs = 300 + Math.floor(random() * 1_500);
-      await new Promise((resolve) => setTimeout(resolve, killAfterMs));
-      const killDatabase = cycle % 2 === 1;
-      if (killDatabase) {
-        const pid = Number(
-          fs.readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0],
-        );
-        process.kill(pid, 'SIGKILL');
-        // Usage is refused meanwhile (503); the clients go on until the service dies too.
-        await new Promise((resolve) => setTimeout(resolve, 200 + Math.floor(random() * 500)));
-      }
-      await running.killHard();
-      stopped = true;
-      await Promise.all(clients);
-      history.push(
-        `cycle ${cycle}: ${killDatabase ? 'PostgreSQL and ' : ''}service killed after ${killAfterMs} ms`,
-      );
-      service = await startServiceProcess({ env });
-    }
+        return send(api, records);
+      },
+    });
 
     // Every key ever sent, again, twice: once right after the restart, once after the index caught up.
     const live = service;

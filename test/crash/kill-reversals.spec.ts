@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { spawnEmbeddedEventStore } from '../support/event-store';
 import { seededRandom } from './crash.helpers';
+import { killWhileSending } from './service-kills';
 import { createSubAccount, expectStatus, openParent, readLedger } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
 
@@ -77,43 +78,27 @@ describe('kill -9 of the service and of its PostgreSQL while usage is reversed',
     }
 
     let next = 0;
-    for (let cycle = 0; cycle < KILLS; cycle++) {
-      const running = service;
-      let stopped = false;
-      const clients = Array.from({ length: 4 }, async () => {
-        while (!stopped) {
-          const reversal =
-            sent.length > 0 && random() < 0.3
-              ? sent[Math.floor(random() * sent.length)]
-              : {
-                  usageId: usageIds[Math.floor(random() * usageIds.length)],
-                  idempotencyKey: `r-${next++}`,
-                  credits: 1 + Math.floor(random() * 3),
-                };
-          if (!sent.includes(reversal)) sent.push(reversal);
-          await send(running.api, reversal).catch(() => {
-            stopped = true;
-          });
-        }
-      });
-      const killAfterMs = 300 + Math.floor(random() * 1_500);
-      await new Promise((resolve) => setTimeout(resolve, killAfterMs));
-      const killDatabase = cycle % 2 === 1;
-      if (killDatabase) {
-        const pid = Number(
-          fs.readFileSync(path.join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0],
-        );
-        process.kill(pid, 'SIGKILL');
-        await new Promise((resolve) => setTimeout(resolve, 200 + Math.floor(random() * 500)));
-      }
-      await running.killHard();
-      stopped = true;
-      await Promise.all(clients);
-      history.push(
-        `cycle ${cycle}: ${killDatabase ? 'PostgreSQL and ' : ''}service killed after ${killAfterMs} ms`,
-      );
-      service = await startServiceProcess({ env });
-    }
+    service = await killWhileSending({
+      kills: KILLS,
+      random,
+      dataDir,
+      env,
+      service,
+      history,
+      started: (restarted) => (service = restarted),
+      sendOne: (api) => {
+        const reversal =
+          sent.length > 0 && random() < 0.3
+            ? sent[Math.floor(random() * sent.length)]
+            : {
+                usageId: usageIds[Math.floor(random() * usageIds.length)],
+                idempotencyKey: `r-${next++}`,
+                credits: 1 + Math.floor(random() * 3),
+              };
+        if (!sent.includes(reversal)) sent.push(reversal);
+        return send(api, reversal);
+      },
+    });
 
     // Every reversal ever sent, again, twice: once right after the restart, once after the index caught up.
     const live = service;
