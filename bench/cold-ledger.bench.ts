@@ -7,7 +7,13 @@ import {
 import { readFileSync } from 'node:fs';
 import { mintApiKey } from '../src/auth/api-key-secret';
 import { CommandProcessor } from '../src/event-store/command-processing';
-import { forgetIndexedUsageKeys, ledgerDecider, toSnapshot, usageKeysOf } from '../src/ledger/domain';
+import {
+  forgetIndexedReversibleUsage,
+  forgetIndexedUsageKeys,
+  ledgerDecider,
+  toSnapshot,
+  usageKeysOf,
+} from '../src/ledger/domain';
 import { approximateBytes, LedgerLog } from './support/ledger-log';
 import {
   memoryOf,
@@ -309,6 +315,8 @@ async function buildLedger(
       // As the service leaves its state once the key index (PostgreSQL, filled by the first start's
       // projections) holds every key: the receipts are the index's, not the snapshot's.
       forgetIndexedUsageKeys(log.state, Number(revision));
+      // Likewise the usage a reversal may still name: the reversible-usage index holds it (decision 64).
+      forgetIndexedReversibleUsage(log.state, Number(revision));
       const bytes = JSON.stringify(toSnapshot(log.state)).length;
       // The processor's own snapshot code (in chunks if it is bigger than one event).
       const processor = new CommandProcessor({ client, decider: ledgerDecider });
