@@ -18,7 +18,7 @@ import {
 } from './projection';
 import { ProjectionLagError, ProjectionRebuildingError } from './projection.errors';
 import type { ProjectionStatus, ReadModelProgress } from './read-model-progress';
-import { wakeableDelay, waitWithTimeout, type PositionWaiter, type Waiter } from './waiting';
+import { CaughtUpGate, wakeableDelay, waitWithTimeout, type PositionWaiter } from './waiting';
 import type { PoolClient } from 'pg';
 import type { Database } from '../database/database';
 
@@ -104,7 +104,7 @@ export class ProjectionRunner implements ReadModelProgress {
   private loop: Promise<void> | null = null;
   private started = false;
   private stopping = false;
-  private caughtUp = false;
+  private readonly caughtUp = new CaughtUpGate();
   /** The server said it reached the end; we are caught up once every event before that is committed. */
   private caughtUpSignalled = false;
   private waitingForNext = false;
@@ -129,7 +129,6 @@ export class ProjectionRunner implements ReadModelProgress {
   private freshClients: Map<string, PoolClient> | null = null;
   private delivered = 0;
   private positionWaiters: PositionWaiter[] = [];
-  private caughtUpWaiters: Waiter[] = [];
   private stopWake: (() => void) | null = null;
   /** Ends the linger of the batch being gathered. */
   private lingerWake: (() => void) | null = null;
@@ -279,7 +278,7 @@ export class ProjectionRunner implements ReadModelProgress {
       if (this.freshClients) {
         const clients = [...this.freshClients.values()];
         this.freshClients = null;
-        const end = commit && this.caughtUp && !this.failure ? 'COMMIT' : 'ROLLBACK';
+        const end = commit && this.caughtUp.isOpen && !this.failure ? 'COMMIT' : 'ROLLBACK';
         for (const client of clients) {
           try {
             await client.query(end);
@@ -290,14 +289,13 @@ export class ProjectionRunner implements ReadModelProgress {
       }
     }
     // Nobody may take a stopped runner's state for a caught-up one.
-    for (const waiter of this.caughtUpWaiters) waiter.reject(new ProjectionRebuildingError('projections', 0));
+    this.caughtUp.refuse(new ProjectionRebuildingError('projections', 0));
     for (const waiter of this.positionWaiters) waiter.reject(new ProjectionLagError(waiter.commit, 0));
-    this.caughtUpWaiters = [];
     this.positionWaiters = [];
   }
 
   isCaughtUp(): boolean {
-    return this.caughtUp;
+    return this.caughtUp.isOpen;
   }
 
   /**
@@ -306,15 +304,7 @@ export class ProjectionRunner implements ReadModelProgress {
    */
   whenCaughtUp(timeoutMs: number, projectionName = 'projections'): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.caughtUp) return Promise.resolve();
-    if (timeoutMs <= 0) return Promise.reject(new ProjectionRebuildingError(projectionName, 0));
-    return waitWithTimeout<Waiter>(
-      (settle) => settle,
-      timeoutMs,
-      () => new ProjectionRebuildingError(projectionName, timeoutMs),
-      (waiter) => this.caughtUpWaiters.push(waiter),
-      (waiter) => (this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w !== waiter)),
-    );
+    return this.caughtUp.wait(timeoutMs, projectionName);
   }
 
   /**
@@ -355,8 +345,8 @@ export class ProjectionRunner implements ReadModelProgress {
     return this.slotList.map((slot) => ({
       name: slot.projection.name,
       version: slot.projection.version,
-      rebuilding: slot.rebuilding && !this.caughtUp,
-      caughtUp: this.caughtUp,
+      rebuilding: slot.rebuilding && !this.caughtUp.isOpen,
+      caughtUp: this.caughtUp.isOpen,
       checkpoint: slot.checkpoint,
       eventsApplied: slot.applied,
     }));
@@ -520,7 +510,11 @@ export class ProjectionRunner implements ReadModelProgress {
       if (this.positionWaiters.length > 0) this.releasePositionWaiters();
       this.options.onProgress?.();
     }
-    if (!this.caughtUp && this.startupEnd !== null && comparePositions(position, this.startupEnd) >= 0) {
+    if (
+      !this.caughtUp.isOpen &&
+      this.startupEnd !== null &&
+      comparePositions(position, this.startupEnd) >= 0
+    ) {
       this.requestCaughtUp();
     }
   }
@@ -533,9 +527,7 @@ export class ProjectionRunner implements ReadModelProgress {
   private fail(error: unknown): void {
     this.failure = error instanceof Error ? error : new Error(String(error));
     this.logger.error(`Writing the read models failed for good: ${this.failure.message}`);
-    const waiters = this.caughtUpWaiters;
-    this.caughtUpWaiters = [];
-    for (const waiter of waiters) waiter.reject(this.failure);
+    this.caughtUp.refuse(this.failure);
   }
 
   private wakeCommitWaiters(): void {
@@ -564,7 +556,7 @@ export class ProjectionRunner implements ReadModelProgress {
     for (let round = 0; round < rounds && this.pendingUpTo !== null; round++) {
       if (this.wanted !== null && this.hasCommitted(this.wanted)) this.wanted = null;
       if (
-        this.caughtUp &&
+        this.caughtUp.isOpen &&
         !this.stopping &&
         this.lingerMs > 0 &&
         this.wanted === null &&
@@ -754,7 +746,7 @@ export class ProjectionRunner implements ReadModelProgress {
 
   /** Caught up once what was delivered so far is committed. */
   private requestCaughtUp(): void {
-    if (this.caughtUp) return;
+    if (this.caughtUp.isOpen) return;
     const at = this.processed;
     if (at === null || (this.committed !== null && comparePositions(this.committed, at) >= 0)) {
       this.markCaughtUp();
@@ -764,8 +756,7 @@ export class ProjectionRunner implements ReadModelProgress {
   }
 
   private markCaughtUp(): void {
-    if (this.caughtUp) return;
-    this.caughtUp = true;
+    if (!this.caughtUp.open()) return;
     this.caughtUpAt = null;
     this.logger.log(`Projections caught up after ${this.delivered} events`);
     if (!this.options.fresh) {
@@ -773,9 +764,6 @@ export class ProjectionRunner implements ReadModelProgress {
         this.logger.warn(`Could not point the read models' views at their tables: ${String(error)}`),
       );
     }
-    const waiters = this.caughtUpWaiters;
-    this.caughtUpWaiters = [];
-    for (const waiter of waiters) waiter.resolve();
     this.options.onProgress?.();
   }
 }

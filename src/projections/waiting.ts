@@ -1,3 +1,5 @@
+import { ProjectionRebuildingError } from './projection.errors';
+
 /** Someone waiting for the read models: settled by whoever holds it, or by its timeout. */
 export interface Waiter {
   resolve(): void;
@@ -53,4 +55,46 @@ export function wakeableDelay(ms: number, onWake: (wake: (() => void) | null) =>
     const timer = setTimeout(done, ms);
     onWake(done);
   });
+}
+
+/**
+ * Readiness: shut until the read models have caught up with what the log held at start, then open for
+ * good. `wait` resolves at once when open, is refused at once for a timeout of 0 (a check), and waits
+ * otherwise; `open` releases every waiter, `refuse` turns them all away (a stop, a failure).
+ */
+export class CaughtUpGate {
+  private opened = false;
+  private waiters: Waiter[] = [];
+
+  get isOpen(): boolean {
+    return this.opened;
+  }
+
+  wait(timeoutMs: number, projectionName: string): Promise<void> {
+    if (this.opened) return Promise.resolve();
+    if (timeoutMs <= 0) return Promise.reject(new ProjectionRebuildingError(projectionName, 0));
+    return waitWithTimeout<Waiter>(
+      (settle) => settle,
+      timeoutMs,
+      () => new ProjectionRebuildingError(projectionName, timeoutMs),
+      (waiter) => this.waiters.push(waiter),
+      (waiter) => (this.waiters = this.waiters.filter((w) => w !== waiter)),
+    );
+  }
+
+  /** Opens the gate; false when it was open already. */
+  open(): boolean {
+    if (this.opened) return false;
+    this.opened = true;
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.resolve();
+    return true;
+  }
+
+  refuse(error: Error): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.reject(error);
+  }
 }

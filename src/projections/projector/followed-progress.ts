@@ -1,7 +1,7 @@
 import { ProjectionLagError, ProjectionRebuildingError } from '../projection.errors';
 import type { AnyProjection } from '../projection';
 import { ReadModelProgress, type ProjectionStatus } from '../read-model-progress';
-import { waitWithTimeout, type PositionWaiter, type Waiter } from '../waiting';
+import { CaughtUpGate, waitWithTimeout, type PositionWaiter } from '../waiting';
 
 /**
  * The read models' progress as the API's thread learns it from a projector that runs elsewhere (a
@@ -11,10 +11,9 @@ import { waitWithTimeout, type PositionWaiter, type Waiter } from '../waiting';
  */
 export abstract class FollowedProgress extends ReadModelProgress {
   private committed: bigint | null = null;
-  private caughtUp = false;
+  private readonly caughtUp = new CaughtUpGate();
   private reported: ProjectionStatus[];
   private positionWaiters: PositionWaiter[] = [];
-  private caughtUpWaiters: Waiter[] = [];
 
   protected constructor(private readonly projections: readonly AnyProjection[]) {
     super();
@@ -29,19 +28,11 @@ export abstract class FollowedProgress extends ReadModelProgress {
   }
 
   isCaughtUp(): boolean {
-    return this.caughtUp;
+    return this.caughtUp.isOpen;
   }
 
   whenCaughtUp(timeoutMs: number, projectionName = 'projections'): Promise<void> {
-    if (this.caughtUp) return Promise.resolve();
-    if (timeoutMs <= 0) return Promise.reject(new ProjectionRebuildingError(projectionName, 0));
-    return waitWithTimeout<Waiter>(
-      (settle) => settle,
-      timeoutMs,
-      () => new ProjectionRebuildingError(projectionName, timeoutMs),
-      (waiter) => this.caughtUpWaiters.push(waiter),
-      (waiter) => (this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => w !== waiter)),
-    );
+    return this.caughtUp.wait(timeoutMs, projectionName);
   }
 
   waitForPosition(commitPosition: bigint, timeoutMs: number): Promise<void> {
@@ -85,11 +76,7 @@ export abstract class FollowedProgress extends ReadModelProgress {
   }
 
   protected markCaughtUp(): void {
-    if (this.caughtUp) return;
-    this.caughtUp = true;
-    const waiters = this.caughtUpWaiters;
-    this.caughtUpWaiters = [];
-    for (const waiter of waiters) waiter.resolve();
+    this.caughtUp.open();
   }
 
   protected report(status: ProjectionStatus[]): void {
@@ -98,9 +85,8 @@ export abstract class FollowedProgress extends ReadModelProgress {
 
   /** Nobody may take a stopped follower's state for a caught-up one. */
   protected rejectAll(): void {
-    for (const waiter of this.caughtUpWaiters) waiter.reject(new ProjectionRebuildingError('projections', 0));
+    this.caughtUp.refuse(new ProjectionRebuildingError('projections', 0));
     for (const waiter of this.positionWaiters) waiter.reject(new ProjectionLagError(waiter.commit, 0));
-    this.caughtUpWaiters = [];
     this.positionWaiters = [];
   }
 }
