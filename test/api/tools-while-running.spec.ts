@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { createSubAccount, expectStatus, openParent } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
+import { makeDataDir } from '../support/database';
 
 // Two service starts and two tool runs, each a fresh ts-node process.
 jest.setTimeout(300_000);
@@ -40,9 +40,7 @@ describe('npm run replay and npm run rebuild while the service runs (SPEC §8)',
   let service: ServiceProcess | undefined;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'subledger-tools-'));
-    // As root the embedded PostgreSQL runs as the postgres user, which must be able to enter the folder.
-    await chmod(dataDir, 0o755);
+    dataDir = makeDataDir('subledger-tools-');
   });
 
   afterAll(async () => {

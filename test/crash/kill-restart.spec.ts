@@ -7,6 +7,7 @@ import { AppendLedger, seededRandom, startWriters, verifyRecoveredLog } from './
 import { killWhileSending } from './service-kills';
 import { createSubAccount, expectStatus, openParent, readLedger } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
+import { makeDataDir } from '../support/database';
 
 const CYCLES = 5;
 const WRITERS = 8;
@@ -94,9 +95,7 @@ describe('kill -9 of the service and of its PostgreSQL while usage is recorded',
   let service: ServiceProcess | undefined;
 
   beforeEach(() => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'subledger-key-crash-'));
-    // The embedded PostgreSQL runs as the postgres user under root: its folder's parents must be traversable.
-    fs.chmodSync(dataDir, 0o755);
+    dataDir = makeDataDir('subledger-key-crash-');
   });
 
   afterEach(async () => {

@@ -1,12 +1,11 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { EventStoreDBClient } from '@eventstore/db-client';
 import { spawnEmbeddedEventStore } from '../support/event-store';
 import { seededRandom } from './crash.helpers';
 import { killWhileSending } from './service-kills';
 import { createSubAccount, expectStatus, openParent, readLedger } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
+import { makeDataDir } from '../support/database';
 
 /**
  * The reversible-usage index under kill -9 (SPEC §9, §10): the service runs with its own embedded store
@@ -24,9 +23,7 @@ describe('kill -9 of the service and of its PostgreSQL while usage is reversed',
   let service: ServiceProcess | undefined;
 
   beforeEach(() => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'subledger-reversal-crash-'));
-    // The embedded PostgreSQL runs as the postgres user under root: its folder's parents must be traversable.
-    fs.chmodSync(dataDir, 0o755);
+    dataDir = makeDataDir('subledger-reversal-crash-');
   });
 
   afterEach(async () => {

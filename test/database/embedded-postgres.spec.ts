@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { chmod, mkdir, rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { Database } from '../../src/database/database';
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres';
+import { makeDataDir } from '../support/database';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const asRoot = typeof process.getuid === 'function' && process.getuid() === 0;
@@ -31,8 +31,7 @@ describe('the embedded PostgreSQL', () => {
   let dir: string;
 
   beforeEach(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'subledger-embedded-pg-'));
-    await chmod(dir, 0o755);
+    dir = makeDataDir('subledger-embedded-pg-');
   });
 
   afterEach(async () => {

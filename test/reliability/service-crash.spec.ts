@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { recount } from '../support/ledger-recount';
@@ -8,6 +7,7 @@ import { seededRandom } from '../crash/crash.helpers';
 import { expectStatus, type StoredEvent } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
 import { getWhenCaughtUp, openCrashParent, readFeed, type CrashParent } from './support/crashed-service';
+import { makeDataDir } from '../support/database';
 
 const ROUNDS = 3;
 const USAGE_CLIENTS = 14;
@@ -246,9 +246,7 @@ describe('kill -9 of the service under load, then restart on the same data direc
   let service: ServiceProcess | undefined;
 
   beforeEach(() => {
-    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'subledger-service-crash-'));
-    // The embedded PostgreSQL runs as the postgres user under root: it must be able to enter the folder.
-    fs.chmodSync(dataDir, 0o755);
+    dataDir = makeDataDir('subledger-service-crash-');
   });
 
   afterEach(async () => {

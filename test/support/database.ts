@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { Database, ensureDatabase, withDatabase } from '../../src/database/database';
 
 /** Set by test/support/global-setup.ts: the PostgreSQL server every suite of this jest run shares. */
@@ -25,4 +28,14 @@ export async function testDatabaseUrl(key?: string): Promise<string> {
 /** A `Database` (pool, migrations applied) on a test database: `testDatabaseUrl(key)`'s. */
 export async function openTestDatabase(key?: string): Promise<Database> {
   return Database.open({ kind: 'external', url: await testDatabaseUrl(key) });
+}
+
+/**
+ * A fresh temporary folder for a service's or an embedded PostgreSQL's data. Under root the embedded
+ * PostgreSQL runs as the postgres user, which must be able to enter it: mkdtemp's 0700 is opened to 0755.
+ */
+export function makeDataDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
+  return dir;
 }

@@ -1,11 +1,10 @@
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import * as path from 'node:path';
+import { rm } from 'node:fs/promises';
 import { Webhook } from 'standardwebhooks';
 import { createSubAccount, expectStatus, openParent } from '../support/ledger-fixtures';
 import { pollUntil } from '../support/poll';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
 import { WebhookReceiver } from './webhook-receiver';
+import { makeDataDir } from '../support/database';
 
 jest.setTimeout(240_000);
 
@@ -19,8 +18,7 @@ describe('webhook delivery across kill -9 of the service (SPEC §11)', () => {
   let service: ServiceProcess | undefined;
 
   beforeAll(async () => {
-    dataDir = await mkdtemp(path.join(tmpdir(), 'subledger-webhook-crash-'));
-    await chmod(dataDir, 0o755);
+    dataDir = makeDataDir('subledger-webhook-crash-');
     receiver = await WebhookReceiver.start();
   });
 

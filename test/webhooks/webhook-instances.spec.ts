@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { freePort } from '../support/child-process';
-import { testDatabaseUrl } from '../support/database';
+import { makeDataDir, testDatabaseUrl } from '../support/database';
 import { spawnEmbeddedEventStore, type EventStoreProcess } from '../support/event-store';
 import { createSubAccount, expectStatus, openParent } from '../support/ledger-fixtures';
 import { pollUntil } from '../support/poll';
@@ -22,8 +21,7 @@ describe('webhook delivery with several service instances on one store and one d
   const instances: ServiceProcess[] = [];
 
   beforeAll(async () => {
-    workDir = await mkdtemp(path.join(tmpdir(), 'subledger-webhook-instances-'));
-    await chmod(workDir, 0o755);
+    workDir = makeDataDir('subledger-webhook-instances-');
     receiver = await WebhookReceiver.start();
     store = await spawnEmbeddedEventStore({
       viaNpm: true,
