@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { pollUntil } from '../support/poll';
 import { startTestService } from '../support/service';
 
 describe('request logs', () => {
@@ -10,6 +11,11 @@ describe('request logs', () => {
     });
     const secret = `sk_${randomBytes(24).toString('hex')}`;
     try {
+      // Ready first (the projector thread may still be catching up), so the logged /health is a 200.
+      await pollUntil(
+        () => service.api.request('GET', '/health'),
+        (answer) => answer.status === 200,
+      );
       const headers = {
         authorization: `Bearer ${secret}`,
         'x-request-id': 'log-test-1',
