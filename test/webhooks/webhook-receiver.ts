@@ -25,6 +25,8 @@ export interface ReceivedWebhook {
 export class WebhookReceiver {
   readonly received: ReceivedWebhook[] = [];
   private readonly modes = new Map<string, ReceiverMode>();
+  /** Per path, the modes the next requests get, one each, before `modes` applies again. */
+  private readonly scripts = new Map<string, ReceiverMode[]>();
   private readonly hanging = new Set<() => void>();
   /** Each answer waits this long first (to keep deliveries in flight). */
   delayMs = 0;
@@ -57,6 +59,14 @@ export class WebhookReceiver {
     this.modes.set(path, mode);
   }
 
+  /**
+   * The next requests to `path` get these modes in turn, one request each; after them the path's
+   * mode applies. Lets a test fix what each attempt meets without racing the sender's schedule.
+   */
+  script(path: string, modes: readonly ReceiverMode[]): void {
+    this.scripts.set(path, [...modes]);
+  }
+
   at(path: string): ReceivedWebhook[] {
     return this.received.filter((request) => request.path === path);
   }
@@ -68,7 +78,7 @@ export class WebhookReceiver {
   }
 
   private handle(path: string, headers: IncomingHttpHeaders, body: Buffer, response: ServerResponse): void {
-    const mode = this.modes.get(path) ?? 'ok';
+    const mode = this.scripts.get(path)?.shift() ?? this.modes.get(path) ?? 'ok';
     const answer = mode === 'ok' ? 204 : mode === 'fail' ? 500 : mode === 'gone' ? 410 : undefined;
     this.received.push({ path, headers, body: body.toString('utf8'), answered: answer });
     if (answer === undefined) {

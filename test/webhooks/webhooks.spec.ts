@@ -214,33 +214,25 @@ describe('signed webhooks (SPEC §11)', () => {
 
   it('retries a failing and a hanging receiver with backoff, holding later events back, and delivers all in order once it recovers', async () => {
     const flaky = await register('/flaky');
-    receiver.setMode('/flaky', 'fail');
+    // Each attempt's answer is fixed in advance (500, then no answer, then 204), so the test does not
+    // race the retry schedule: switching modes by hand while 300 ms retries ran could exhaust all
+    // four attempts on a loaded machine before the switch to "ok" landed.
+    receiver.script('/flaky', ['fail', 'hang']);
     await recordUsage(3);
-    await pollUntil(
-      async () => deliveries(flaky.id),
-      (log) => log.some((d) => d.attempts >= 1 && d.status === 'pending' && d.nextAttemptAt !== null),
-    );
-    receiver.setMode('/flaky', 'hang');
-    await pollUntil(
-      async () => receiver.at('/flaky'),
-      (requests) => requests.some((r) => r.answered === undefined),
-    );
-    const pending = await pollUntil(
-      async () => deliveries(flaky.id),
-      (log) =>
-        log.some((d) =>
-          d.attemptLog.some((a) => a.error !== null && /no answer within 800 ms/.test(a.error)),
-        ),
-    );
-    expect(pending.some((d) => d.attemptLog.some((a) => a.status === 500))).toBe(true);
-    // Only the oldest was tried: the others wait behind it.
-    const tried = new Set(receiver.at('/flaky').map((request) => request.headers['webhook-id']));
-    expect(tried.size).toBe(1);
-    receiver.setMode('/flaky', 'ok');
     await pollUntil(
       async () => deliveries(flaky.id),
       (log) => log.length === 3 && log.every((d) => d.status === 'delivered'),
     );
+    const requests = receiver.at('/flaky');
+    expect(requests.map((r) => r.answered)).toEqual([500, undefined, 204, 204, 204]);
+    // Only the oldest was tried until it got through: the others waited behind it.
+    const oldest = requests[0].headers['webhook-id'];
+    expect(requests.slice(0, 3).map((r) => r.headers['webhook-id'])).toEqual([oldest, oldest, oldest]);
+    const log = await deliveries(flaky.id);
+    const first = log.find((d) => d.eventId === oldest)!;
+    expect(first.attempts).toBe(3);
+    expect(first.attemptLog.map((a) => a.status)).toEqual([500, null, 204]);
+    expect(first.attemptLog[1].error).toMatch(/no answer within 800 ms/);
     const firstReceipts: string[] = [];
     for (const request of receiver.at('/flaky')) {
       const id = String(request.headers['webhook-id']);
