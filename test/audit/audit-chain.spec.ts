@@ -1,4 +1,5 @@
 import { jsonEvent } from '@eventstore/db-client';
+import fc from 'fast-check';
 import { verifyChain } from '../../src/audit/audit-chain.verifier';
 import {
   CHAIN_GENESIS,
@@ -24,6 +25,30 @@ describe('canonical JSON of the audit chain', () => {
     );
     expect(canonicalJson({ é: 1, e: 2, E: 3 })).toBe('{"E":3,"e":2,"é":1}');
     expect(() => canonicalJson({ n: Number.NaN })).toThrow(/NaN/);
+  });
+
+  it('writes strings exactly as JSON.stringify does, escapes and lone surrogates included', () => {
+    for (const text of ['plain', 'a"b', 'back\\slash', 'tab\there', '\u0000\u001f', '😀', '\ud800', 'x\udc00y', '\u2028', '\u007f'])
+      expect(canonicalJson({ [text]: text })).toBe(`{${JSON.stringify(text)}:${JSON.stringify(text)}}`);
+  });
+
+  it('is JSON.stringify with every object\'s keys sorted by code unit (property)', () => {
+    // The rule spelled out plainly: keys sorted by code unit at every level, the rest as JSON.stringify.
+    const reference = (value: unknown): string =>
+      Array.isArray(value)
+        ? `[${value.map(reference).join(',')}]`
+        : typeof value === 'object' && value !== null
+          ? `{${Object.keys(value)
+              .sort()
+              .map((key) => `${JSON.stringify(key)}:${reference((value as Record<string, unknown>)[key])}`)
+              .join(',')}}`
+          : JSON.stringify(value);
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        expect(canonicalJson(value)).toBe(reference(value));
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('hashes prev, a newline and the canonical {data, metadata, type} with SHA-256', () => {

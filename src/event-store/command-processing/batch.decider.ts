@@ -45,13 +45,18 @@ export class BatchDecider<State, Command, Event extends DomainEvent, Result> {
         continue;
       }
       let commandHead = chainHead;
+      let size = 0;
       const eventData = decision.events.map((event) => {
-        if (!this.auditChain) return toEventData(event, command.metadata);
+        if (!this.auditChain) {
+          const data = toEventData(event, command.metadata);
+          size += payloadBytes(data);
+          return data;
+        }
         const chained = toChainedEventData(event, command.metadata, commandHead ?? CHAIN_GENESIS);
         commandHead = chained.hash;
+        size += chained.payloadBytes;
         return chained.eventData;
       });
-      const size = eventData.reduce((sum, event) => sum + payloadBytes(event), 0);
       if (events.length > 0 && bytes + size > this.maxBatchBytes) {
         return { verdicts, settledOnDurableState, events, deferred: pending.slice(i) };
       }

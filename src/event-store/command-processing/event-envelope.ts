@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { jsonEvent, type EventData, type JSONType, type ResolvedEvent } from '@eventstore/db-client';
-import { CHAIN_METADATA_KEY, canonicalJson, chainHash, metadataWithoutChain } from './audit-chain';
+import { CHAIN_METADATA_KEY, canonicalJson, chainHashOfCanonicalData, metadataWithoutChain } from './audit-chain';
 import type { DomainEvent, EventMetadata } from './decider';
 
 /** A domain event as read back from the store, with where and when it was recorded. */
@@ -56,13 +56,14 @@ function encodedEnvelope(envelope: EventMetadata): Uint8Array {
 /**
  * The client's event data for a domain event, like `toEventData`, with its audit-chain link: the
  * metadata (envelope and the event's own, without any `chain` it brought) gets `chain: {prev, hash}`.
- * Returns the event data and its hash, the next event's `prev`.
+ * Returns the event data, its hash (the next event's `prev`) and the bytes of its data, metadata and
+ * type (what the batch's size cap counts).
  */
 export function toChainedEventData(
   event: DomainEvent,
   extraMetadata: EventMetadata | undefined,
   prev: string,
-): { eventData: EventData; hash: string } {
+): { eventData: EventData; hash: string; payloadBytes: number } {
   const hashed =
     extraMetadata && !event.metadata
       ? hashedEnvelope(extraMetadata)
@@ -73,7 +74,8 @@ export function toChainedEventData(
               : (event.metadata ?? {}),
           ),
         );
-  const hash = chainHash(prev, event.type, event.data, hashed.canonical);
+  const canonicalData = canonicalJson(event.data);
+  const hash = chainHashOfCanonicalData(prev, event.type, canonicalData, hashed.canonical);
   const encoded = Buffer.from(
     `${hashed.jsonOpen}"${CHAIN_METADATA_KEY}":{"prev":"${prev}","hash":"${hash}"}}`,
     'utf8',
@@ -86,6 +88,9 @@ export function toChainedEventData(
       metadata: new Uint8Array(encoded.buffer, encoded.byteOffset, encoded.byteLength),
     }),
     hash,
+    // The client writes the data with JSON.stringify: the same members and values as the canonical
+    // form in another order, so the same number of bytes.
+    payloadBytes: Buffer.byteLength(canonicalData, 'utf8') + encoded.byteLength + event.type.length,
   };
 }
 
