@@ -28,11 +28,22 @@ describe('canonical JSON of the audit chain', () => {
   });
 
   it('writes strings exactly as JSON.stringify does, escapes and lone surrogates included', () => {
-    for (const text of ['plain', 'a"b', 'back\\slash', 'tab\there', '\u0000\u001f', '😀', '\ud800', 'x\udc00y', '\u2028', '\u007f'])
+    for (const text of [
+      'plain',
+      'a"b',
+      'back\\slash',
+      'tab\there',
+      '\u0000\u001f',
+      '😀',
+      '\ud800',
+      'x\udc00y',
+      '\u2028',
+      '\u007f',
+    ])
       expect(canonicalJson({ [text]: text })).toBe(`{${JSON.stringify(text)}:${JSON.stringify(text)}}`);
   });
 
-  it('is JSON.stringify with every object\'s keys sorted by code unit (property)', () => {
+  it("is JSON.stringify with every object's keys sorted by code unit (property)", () => {
     // The rule spelled out plainly: keys sorted by code unit at every level, the rest as JSON.stringify.
     const reference = (value: unknown): string =>
       Array.isArray(value)

@@ -73,6 +73,7 @@ function inOrder(keys: readonly string[]): boolean {
 }
 
 /** Characters JSON.stringify would escape (or could write differently): such strings go to it. */
+// eslint-disable-next-line no-control-regex -- control characters are exactly what JSON escapes
 const NEEDS_ESCAPE = /["\\\u0000-\u001f\ud800-\udfff]/;
 
 /** A string as JSON.stringify writes it; plain strings without anything to escape are just quoted. */
@@ -104,7 +105,9 @@ export function chainHashOfCanonicalData(
   canonicalData: string,
   canonicalMetadata: string,
 ): string {
-  return sha256Hex(`${prev}\n{"data":${canonicalData},"metadata":${canonicalMetadata},"type":${quoted(type)}}`);
+  return sha256Hex(
+    `${prev}\n{"data":${canonicalData},"metadata":${canonicalMetadata},"type":${quoted(type)}}`,
+  );
 }
 
 /**
@@ -113,7 +116,12 @@ export function chainHashOfCanonicalData(
  */
 const sha256Hex: (text: string) => string =
   typeof (crypto as { hash?: unknown }).hash === 'function'
-    ? (text) => (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash('sha256', text, 'hex')
+    ? (text) =>
+        (crypto as unknown as { hash(algorithm: string, data: string, encoding: string): string }).hash(
+          'sha256',
+          text,
+          'hex',
+        )
     : (text) => crypto.createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** The link an event read back carries, or undefined when it has none (or not of the right shape). */

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { jsonEvent, type EventData, type JSONType, type ResolvedEvent } from '@eventstore/db-client';
-import { CHAIN_METADATA_KEY, canonicalJson, chainHashOfCanonicalData, metadataWithoutChain } from './audit-chain';
+import {
+  CHAIN_METADATA_KEY,
+  canonicalJson,
+  chainHashOfCanonicalData,
+  metadataWithoutChain,
+} from './audit-chain';
 import type { DomainEvent, EventMetadata } from './decider';
 
 /** A domain event as read back from the store, with where and when it was recorded. */
