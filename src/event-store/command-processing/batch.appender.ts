@@ -10,7 +10,7 @@ import {
 import { AppendTooLargeError, ConcurrencyConflictError } from './command-processing.errors';
 import type { SafeObserver } from './command-processor.observer';
 import type { Decider, DomainEvent } from './decider';
-import { rejectAll, settle, unavailable, type PendingCommand, type Verdict } from './outcome.settler';
+import { rejectAll, settle, unavailable, type Verdict } from './outcome.settler';
 import type { FoldedStream, StreamSlot } from './stream-slot.cache';
 import type { StreamLoader } from './stream.loader';
 
@@ -102,93 +102,6 @@ export class BatchAppender<State, Command, Event extends DomainEvent, Result> {
     return 'appended';
   }
 
-  /**
-   * The pipelined append of an exclusive writer (`maxAppendsInFlight` > 1): sent at once, expecting
-   * the revision `folded` is at (which counts the events of appends still in flight), and `folded`
-   * moves on to this batch's end, so the next batch can be decided and sent before this one returns.
-   * The expected revision still guards the chain: a batch lands only if every batch before it did.
-   *
-   * Resolves (never rejects) once this batch is settled, after the batch before it (`previous`) was:
-   * true when durable and answered; false when not, and then `pipe` is broken and the cached state
-   * dropped. `held` are reads and refusals decided before the batch's first event, on a state that
-   * counted undurable events: they are answered with the batch. What a failure leaves unanswered is
-   * put into `pipe.requeued` to be decided again on the reloaded stream (a WrongExpectedVersion means
-   * nothing of this batch was written); what may have been written fails as before, unavailable.
-   */
-  appendAhead(
-    slot: StreamSlot<State, Command, Result>,
-    folded: FoldedStream<State>,
-    events: EventData[],
-    held: readonly Verdict<Command, Result>[],
-    verdicts: readonly Verdict<Command, Result>[],
-    pipe: AppendPipe<Command, Result>,
-    seq: number,
-  ): Promise<boolean> {
-    const expected = folded.revision;
-    const end = expected + BigInt(events.length);
-    folded.revision = end;
-    const previous = pipe.inFlight.at(-1);
-    const started = performance.now();
-    const sent = this.client
-      .appendToStream(slot.streamName, events, {
-        expectedRevision: expected < 0n ? NO_STREAM : expected,
-        ...(this.settings.appendDeadlineMs === undefined ? {} : { deadline: this.settings.appendDeadlineMs }),
-      })
-      .then(
-        (appended): { appended: AppendResult } | { failure: unknown } =>
-          appended.success
-            ? { appended }
-            : {
-                failure: new WrongExpectedVersionError(undefined, {
-                  streamName: slot.streamName,
-                  expected,
-                  current: appended.nextExpectedRevision,
-                }),
-              },
-        (failure: unknown) => ({ failure }),
-      );
-    return (async () => {
-      const outcome = await sent;
-      // Answered in batch order, whatever order the store's answers came in.
-      await previous;
-      if ('appended' in outcome) {
-        const { appended } = outcome;
-        const commitPosition = appended.position?.commit ?? folded.commitPosition;
-        if (slot.folded === folded && appended.position) folded.commitPosition = appended.position.commit;
-        if (appended.nextExpectedRevision !== end && slot.folded === folded) {
-          // Durable, but not where the cache thought: trust the store, reload.
-          pipe.broken = true;
-          slot.folded = undefined;
-        }
-        this.observer.appended({
-          streamName: slot.streamName,
-          commands: held.length + verdicts.length,
-          events: events.length,
-          durationMs: performance.now() - started,
-        });
-        settle(slot.streamName, [...held, ...verdicts], commitPosition);
-        return true;
-      }
-      const { failure } = outcome;
-      pipe.broken = true;
-      if (slot.folded === folded) slot.folded = undefined;
-      pipe.requeued.push({ seq, commands: pendingOf(held) });
-      if (failure instanceof WrongExpectedVersionError) {
-        this.observer.conflicted({ streamName: slot.streamName, attempt: 1 });
-        pipe.requeued.push({ seq, commands: pendingOf(verdicts) });
-      } else if (failure instanceof MaxAppendSizeExceededError) {
-        rejectAll(
-          pendingOf(verdicts),
-          new AppendTooLargeError(slot.streamName, failure.maxAppendSize, events.length, { cause: failure }),
-        );
-      } else {
-        this.observer.failed(slot.streamName, 'append', failure);
-        rejectAll(pendingOf(verdicts), unavailable(slot.streamName, 'the append was not confirmed', failure));
-      }
-      return false;
-    })();
-  }
-
   private async conflicted(
     slot: StreamSlot<State, Command, Result>,
     beforeBatch: FoldedStream<State> | undefined,
@@ -237,19 +150,6 @@ export interface AppendSettings {
   readonly maxConflictRetries: number;
   /** Per-append deadline; the client's default when undefined. */
   readonly appendDeadlineMs: number | undefined;
-}
-
-/**
- * One stream's pipelined appends (`maxAppendsInFlight` > 1), as its worker drains the queue: the
- * settlements in flight, oldest first, and what a failure left to be decided again.
- */
-export interface AppendPipe<Command, Result> {
-  /** Each batch's settlement, resolving true when it was durable; never rejects. */
-  readonly inFlight: Promise<boolean>[];
-  /** An append failed (or a decision threw): no new batch until every one in flight has settled. */
-  broken: boolean;
-  /** Commands to queue again, in batch order (`seq`), once the pipe has drained. */
-  requeued: Array<{ readonly seq: number; readonly commands: PendingCommand<Command, Result>[] }>;
 }
 
 /**

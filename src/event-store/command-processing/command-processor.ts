@@ -64,13 +64,6 @@ export interface CommandProcessorOptions<State, Command, Event extends DomainEve
    */
   readonly exclusiveWriter?: boolean;
   /**
-   * Appends a stream may have in flight at once. Default 1: a batch is decided once the append before
-   * it returned. More (an exclusive writer only) decides and sends the next batch while the one before
-   * is still on its way, each expecting the revision the one before leaves, so the event loop is not
-   * idle during the store's round trip; answers still wait for their own append (docs/command-processing.md).
-   */
-  readonly maxAppendsInFlight?: number;
-  /**
    * Link every appended event into its stream's audit chain (`metadata.chain`, docs/audit-chain.md).
    * Default true; `SUBLEDGER_BENCH_AUDIT_CHAIN=off` turns the default off, for the bench's ratio only
    * (refused in production).
@@ -125,12 +118,6 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
     const maxBatchBytes = positive(options.maxBatchBytes ?? 900 * 1024, 'maxBatchBytes');
     const maxConflictRetries = options.maxConflictRetries ?? 5;
     const maxCachedStreams = positive(options.maxCachedStreams ?? 10_000, 'maxCachedStreams');
-    const maxAppendsInFlight = positive(options.maxAppendsInFlight ?? 1, 'maxAppendsInFlight');
-    if (maxAppendsInFlight > 1 && !options.exclusiveWriter) {
-      // Another writer could fill exactly the revisions a failed batch would have taken, and the
-      // batch sent after it would then land on a state that never was.
-      throw new Error('maxAppendsInFlight > 1 needs exclusiveWriter: only the one writer may pipeline');
-    }
     const observer = new SafeObserver(options.observer ?? {});
     const logger = options.logger ?? consoleLogger;
     const version = decider.snapshotVersion ?? 1;
@@ -171,7 +158,7 @@ export class CommandProcessor<State, Command, Event extends DomainEvent, Result>
         snapshotter: this.snapshotter,
         prepare: options.prepare,
       },
-      { maxBatchCommands, exclusiveWriter: options.exclusiveWriter ?? false, maxAppendsInFlight },
+      { maxBatchCommands, exclusiveWriter: options.exclusiveWriter ?? false },
       observer,
     );
   }

@@ -32,20 +32,11 @@ export class StreamSnapshotter<State, Command> {
     return [...this.writes];
   }
 
-  /** `every` events went by since the last snapshot and none is being written. */
-  isDue<Result>(slot: StreamSlot<State, Command, Result>): boolean {
-    const folded = slot.folded;
-    return (
-      folded !== undefined &&
-      !slot.snapshot.inFlight &&
-      folded.revision - slot.snapshot.revision >= slot.snapshot.every
-    );
-  }
-
   /** Starts a snapshot once `every` events went by since the last one and none is being written. */
   maybeSnapshot<Result>(slot: StreamSlot<State, Command, Result>): void {
     const folded = slot.folded;
-    if (!folded || !this.isDue(slot)) return;
+    if (!folded || slot.snapshot.inFlight) return;
+    if (folded.revision - slot.snapshot.revision < slot.snapshot.every) return;
     // Already logged and reported; the next attempt comes `every` events later.
     this.write(slot, folded).catch(() => undefined);
   }

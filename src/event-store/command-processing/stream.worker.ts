@@ -1,4 +1,4 @@
-import type { AppendPipe, BatchAppender } from './batch.appender';
+import type { BatchAppender } from './batch.appender';
 import type { BatchDecider, DecidedBatch } from './batch.decider';
 import type { SafeObserver } from './command-processor.observer';
 
@@ -40,7 +40,6 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
   }
 
   private async drain(slot: StreamSlot<State, Command, Result>): Promise<void> {
-    if (this.settings.maxAppendsInFlight > 1) return this.drainPipelined(slot);
     try {
       while (slot.queue.length > 0) {
         const batch = slot.queue.splice(0, this.settings.maxBatchCommands);
@@ -110,119 +109,6 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
   }
 
   /**
-   * The exclusive writer's drain: the next batch is decided and sent while up to
-   * `maxAppendsInFlight - 1` appends before it are still in flight, each expecting the revision the
-   * one before it leaves (BatchAppender.appendAhead). Answers still wait for their own append, and
-   * go out in batch order. After a failure nothing new starts until every append in flight settled;
-   * then the stream is reloaded and what was left unanswered is decided again, ahead of the queue.
-   * A snapshot that is due also waits for the pipe to drain, so it never holds undurable events.
-   */
-  private async drainPipelined(slot: StreamSlot<State, Command, Result>): Promise<void> {
-    const pipe: AppendPipe<Command, Result> = { inFlight: [], broken: false, requeued: [] };
-    let seq = 0;
-    try {
-      // The loop sits in this try itself: its last empty-queue check and the finally below run in one
-      // synchronous step (an await between them would let a command be queued on a slot still marked
-      // working, and nobody would drain it).
-      while (slot.queue.length > 0 || pipe.inFlight.length > 0 || pipe.requeued.length > 0) {
-        if (pipe.inFlight.length === 0) {
-          if (pipe.broken || pipe.requeued.length > 0) {
-            const again = pipe.requeued.sort((a, b) => a.seq - b.seq).flatMap((batch) => batch.commands);
-            slot.queue.unshift(...again);
-            pipe.requeued = [];
-            pipe.broken = false;
-          } else {
-            this.parts.snapshotter?.maybeSnapshot(slot);
-          }
-          if (slot.queue.length === 0) break;
-        }
-        if (
-          slot.queue.length === 0 ||
-          pipe.broken ||
-          pipe.inFlight.length >= this.settings.maxAppendsInFlight ||
-          (pipe.inFlight.length > 0 && this.parts.snapshotter?.isDue(slot))
-        ) {
-          await pipe.inFlight.shift();
-          continue;
-        }
-        const batch = slot.queue.splice(0, this.settings.maxBatchCommands);
-        try {
-          const started = await this.startBatch(slot, batch, pipe, seq++);
-          if (started) pipe.inFlight.push(started.settled);
-        } catch (error) {
-          // A bug of ours must not wedge the stream: forget the state and fail what is unsettled.
-          slot.folded = undefined;
-          pipe.broken = true;
-          for (const pending of batch) pending.reject(error);
-        }
-      }
-    } finally {
-      slot.working = false;
-    }
-  }
-
-  /**
-   * Decides one batch and sends its append; the settlement to wait for (wrapped, so that awaiting the
-   * start does not wait for it), or undefined when the batch is settled already.
-   */
-  private async startBatch(
-    slot: StreamSlot<State, Command, Result>,
-    batch: PendingCommand<Command, Result>[],
-    pipe: AppendPipe<Command, Result>,
-    seq: number,
-  ): Promise<{ settled: Promise<boolean> } | undefined> {
-    const pending = batch;
-    const previous = pipe.inFlight.at(-1);
-    const folded = await this.current(slot, pending, 1);
-    if (!folded) return undefined;
-    if (this.parts.prepare) {
-      try {
-        await this.parts.prepare({
-          streamName: slot.streamName,
-          state: folded.state,
-          revision: folded.revision,
-          commands: pending.map((command) => command.command),
-        });
-      } catch (error) {
-        this.observer.failed(slot.streamName, 'prepare', error);
-        rejectAll(pending, unavailable(slot.streamName, 'could not prepare the batch', error));
-        return undefined;
-      }
-    }
-    if (pipe.broken || slot.folded !== folded) {
-      // An append in flight failed while this batch waited: decide it again once the pipe drained.
-      pipe.broken = true;
-      pipe.requeued.push({ seq, commands: pending });
-      return undefined;
-    }
-    const decided = this.decide(slot, folded, pending);
-    if (!decided) {
-      pipe.broken = true;
-      return undefined;
-    }
-    // Commands the byte cap pushed out lead the next batch; the verdicts are this batch's.
-    if (decided.deferred.length > 0) slot.queue.unshift(...decided.deferred);
-    const early = decided.verdicts.slice(0, decided.settledOnDurableState);
-    const later = decided.verdicts.slice(early.length);
-    if (!previous) {
-      // Nothing in flight: decided on durable state, answered now (as in the one-at-a-time drain).
-      settle(slot.streamName, early, folded.commitPosition);
-    }
-    const held = previous ? early : [];
-    if (decided.events.length === 0) {
-      if (!previous) return undefined;
-      // Reads and refusals on a state that counts undurable events: answered once those are durable.
-      const settled = previous.then((durable) => {
-        if (durable) settle(slot.streamName, held, folded.commitPosition);
-        else pipe.requeued.push({ seq, commands: held.map((verdict) => verdict.pending) });
-        return durable;
-      });
-      return { settled };
-    }
-    return { settled: this.parts.appender.appendAhead(slot, folded, decided.events, held, later, pipe, seq) };
-  }
-
-  /**
    * The state to decide on: the cached one (first checked against the stream's head when other
    * processes may write; retries have just caught up or reloaded), else a fresh load. Undefined when
    * the store could not be read: `pending` is then rejected.
@@ -279,6 +165,4 @@ export interface StreamWorkerSettings {
   readonly maxBatchCommands: number;
   /** No other process appends to these streams: a cached state is trusted as it is. */
   readonly exclusiveWriter: boolean;
-  /** Appends a stream may have in flight at once (only an exclusive writer may have more than one). */
-  readonly maxAppendsInFlight: number;
 }

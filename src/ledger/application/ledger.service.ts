@@ -68,8 +68,6 @@ export function createLedgerProcessor(
     client,
     decider: ledgerRequestDecider,
     exclusiveWriter: options.exclusiveWriter ?? false,
-    // The one writer keeps two appends in flight: the next batch is decided during the store's round trip.
-    maxAppendsInFlight: options.exclusiveWriter ? 2 : 1,
     ...(options.observer ? { observer: options.observer } : {}),
     ...(prepare ? { prepare } : {}),
   });
