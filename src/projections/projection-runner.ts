@@ -16,9 +16,9 @@ import {
   type RecordedEnvelope,
   recordedEnvelopeOf,
 } from './projection';
-import { ProjectionLagError, ProjectionRebuildingError } from './projection.errors';
+import { ProjectionRebuildingError } from './projection.errors';
 import type { ProjectionStatus, ReadModelProgress } from './read-model-progress';
-import { CaughtUpGate, wakeableDelay, waitWithTimeout, type PositionWaiter } from './waiting';
+import { CaughtUpGate, PositionWaiters, wakeableDelay } from './waiting';
 import type { PoolClient } from 'pg';
 import type { Database } from '../database/database';
 
@@ -128,7 +128,7 @@ export class ProjectionRunner implements ReadModelProgress {
   /** The rebuild tool's transactions, one per projection (so they write side by side). */
   private freshClients: Map<string, PoolClient> | null = null;
   private delivered = 0;
-  private positionWaiters: PositionWaiter[] = [];
+  private readonly positionWaiters = new PositionWaiters();
   private stopWake: (() => void) | null = null;
   /** Ends the linger of the batch being gathered. */
   private lingerWake: (() => void) | null = null;
@@ -290,8 +290,7 @@ export class ProjectionRunner implements ReadModelProgress {
     }
     // Nobody may take a stopped runner's state for a caught-up one.
     this.caughtUp.refuse(new ProjectionRebuildingError('projections', 0));
-    for (const waiter of this.positionWaiters) waiter.reject(new ProjectionLagError(waiter.commit, 0));
-    this.positionWaiters = [];
+    this.positionWaiters.rejectAll();
   }
 
   isCaughtUp(): boolean {
@@ -314,15 +313,8 @@ export class ProjectionRunner implements ReadModelProgress {
    */
   waitForPosition(commitPosition: bigint, timeoutMs: number): Promise<void> {
     if (this.hasCommitted(commitPosition)) return Promise.resolve();
-    if (timeoutMs <= 0) return Promise.reject(new ProjectionLagError(commitPosition, 0));
-    this.want(commitPosition);
-    return waitWithTimeout<PositionWaiter>(
-      (settle) => ({ commit: commitPosition, ...settle }),
-      timeoutMs,
-      () => new ProjectionLagError(commitPosition, timeoutMs),
-      (waiter) => this.positionWaiters.push(waiter),
-      (waiter) => (this.positionWaiters = this.positionWaiters.filter((w) => w !== waiter)),
-    );
+    if (timeoutMs > 0) this.want(commitPosition);
+    return this.positionWaiters.wait(commitPosition, timeoutMs);
   }
 
   /**
@@ -507,7 +499,7 @@ export class ProjectionRunner implements ReadModelProgress {
     // projection writes is as good as committed for readers; its checkpoint follows with the next batch.
     if (this.pending.length === 0) {
       this.committed = position;
-      if (this.positionWaiters.length > 0) this.releasePositionWaiters();
+      this.positionWaiters.release(this.committed.commit);
       this.options.onProgress?.();
     }
     if (
@@ -592,7 +584,7 @@ export class ProjectionRunner implements ReadModelProgress {
       if (this.committed === null || comparePositions(upToPosition, this.committed) > 0)
         this.committed = upToPosition;
       this.wakeCommitWaiters();
-      if (this.positionWaiters.length > 0) this.releasePositionWaiters();
+      this.positionWaiters.release(this.committed.commit);
       if (this.caughtUpAt !== null && comparePositions(upToPosition, this.caughtUpAt) >= 0)
         this.markCaughtUp();
       this.options.onProgress?.();
@@ -733,15 +725,6 @@ export class ProjectionRunner implements ReadModelProgress {
 
   private hasCommitted(commit: bigint): boolean {
     return this.committed !== null && this.committed.commit >= commit;
-  }
-
-  private releasePositionWaiters(): void {
-    const still: PositionWaiter[] = [];
-    for (const waiter of this.positionWaiters) {
-      if (this.hasCommitted(waiter.commit)) waiter.resolve();
-      else still.push(waiter);
-    }
-    this.positionWaiters = still;
   }
 
   /** Caught up once what was delivered so far is committed. */

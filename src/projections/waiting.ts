@@ -1,4 +1,4 @@
-import { ProjectionRebuildingError } from './projection.errors';
+import { ProjectionLagError, ProjectionRebuildingError } from './projection.errors';
 
 /** Someone waiting for the read models: settled by whoever holds it, or by its timeout. */
 export interface Waiter {
@@ -96,5 +96,42 @@ export class CaughtUpGate {
     const waiters = this.waiters;
     this.waiters = [];
     for (const waiter of waiters) waiter.reject(error);
+  }
+}
+
+/**
+ * Read-your-writes: the readers waiting for positions not yet committed. `wait` parks one until
+ * `release` reports its position committed, or its timeout refuses it with `ProjectionLagError`;
+ * `rejectAll` turns every one away (a stop: nobody may take a stopped projector's state for current).
+ */
+export class PositionWaiters {
+  private waiters: PositionWaiter[] = [];
+
+  wait(commit: bigint, timeoutMs: number): Promise<void> {
+    if (timeoutMs <= 0) return Promise.reject(new ProjectionLagError(commit, 0));
+    return waitWithTimeout<PositionWaiter>(
+      (settle) => ({ commit, ...settle }),
+      timeoutMs,
+      () => new ProjectionLagError(commit, timeoutMs),
+      (waiter) => this.waiters.push(waiter),
+      (waiter) => (this.waiters = this.waiters.filter((w) => w !== waiter)),
+    );
+  }
+
+  /** Everything up to `committed` is in the read models: its waiters go on. */
+  release(committed: bigint): void {
+    if (this.waiters.length === 0) return;
+    const still: PositionWaiter[] = [];
+    for (const waiter of this.waiters) {
+      if (waiter.commit <= committed) waiter.resolve();
+      else still.push(waiter);
+    }
+    this.waiters = still;
+  }
+
+  rejectAll(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter.reject(new ProjectionLagError(waiter.commit, 0));
   }
 }

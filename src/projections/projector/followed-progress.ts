@@ -1,7 +1,7 @@
-import { ProjectionLagError, ProjectionRebuildingError } from '../projection.errors';
+import { ProjectionRebuildingError } from '../projection.errors';
 import type { AnyProjection } from '../projection';
 import { ReadModelProgress, type ProjectionStatus } from '../read-model-progress';
-import { CaughtUpGate, waitWithTimeout, type PositionWaiter } from '../waiting';
+import { CaughtUpGate, PositionWaiters } from '../waiting';
 
 /**
  * The read models' progress as the API's thread learns it from a projector that runs elsewhere (a
@@ -13,7 +13,7 @@ export abstract class FollowedProgress extends ReadModelProgress {
   private committed: bigint | null = null;
   private readonly caughtUp = new CaughtUpGate();
   private reported: ProjectionStatus[];
-  private positionWaiters: PositionWaiter[] = [];
+  private readonly positionWaiters = new PositionWaiters();
 
   protected constructor(private readonly projections: readonly AnyProjection[]) {
     super();
@@ -37,15 +37,8 @@ export abstract class FollowedProgress extends ReadModelProgress {
 
   waitForPosition(commitPosition: bigint, timeoutMs: number): Promise<void> {
     if (this.committed !== null && this.committed >= commitPosition) return Promise.resolve();
-    if (timeoutMs <= 0) return Promise.reject(new ProjectionLagError(commitPosition, 0));
-    this.wanted(commitPosition);
-    return waitWithTimeout<PositionWaiter>(
-      (settle) => ({ commit: commitPosition, ...settle }),
-      timeoutMs,
-      () => new ProjectionLagError(commitPosition, timeoutMs),
-      (waiter) => this.positionWaiters.push(waiter),
-      (waiter) => (this.positionWaiters = this.positionWaiters.filter((w) => w !== waiter)),
-    );
+    if (timeoutMs > 0) this.wanted(commitPosition);
+    return this.positionWaiters.wait(commitPosition, timeoutMs);
   }
 
   async readable(name: string, timeoutMs: number): Promise<void> {
@@ -66,13 +59,7 @@ export abstract class FollowedProgress extends ReadModelProgress {
   protected advance(commit: bigint): void {
     if (this.committed !== null && commit <= this.committed) return;
     this.committed = commit;
-    if (this.positionWaiters.length === 0) return;
-    const still: PositionWaiter[] = [];
-    for (const waiter of this.positionWaiters) {
-      if (waiter.commit <= commit) waiter.resolve();
-      else still.push(waiter);
-    }
-    this.positionWaiters = still;
+    this.positionWaiters.release(commit);
   }
 
   protected markCaughtUp(): void {
@@ -86,7 +73,6 @@ export abstract class FollowedProgress extends ReadModelProgress {
   /** Nobody may take a stopped follower's state for a caught-up one. */
   protected rejectAll(): void {
     this.caughtUp.refuse(new ProjectionRebuildingError('projections', 0));
-    for (const waiter of this.positionWaiters) waiter.reject(new ProjectionLagError(waiter.commit, 0));
-    this.positionWaiters = [];
+    this.positionWaiters.rejectAll();
   }
 }
