@@ -373,12 +373,15 @@ async function measureSize(
     const load = await mixedLoad(service, seeder, MIXED_LOAD_SECONDS);
     const rssAfterLoadMiB = memoryOf(service.pid).rssMiB;
     const rssPeakMiB = memoryOf(service.pid).hwmMiB;
-    const heapAfterLoadMiB = await heapUsedMiB(service);
+    const heap = await heapMiB(service);
+    const heapAfterLoadMiB = heap.used;
+    const memory = memoryOf(service.pid);
     log(
       `  at ${fmt(seeder.events)} events: first start projected everything and was ready in ${fmt(projectSeconds, 1)} s; ` +
         `cold restart ready in ${fmt(service.readyMs)} ms; service RSS ${fmt(rssRestartMiB)} MiB after the restart, ` +
         `${fmt(rssAfterLoadMiB)} MiB after ${MIXED_LOAD_SECONDS} s of mixed load (${fmt(load.requests)} requests, ` +
-        `${fmt(load.perSecond)}/s, ${load.errors} errors${load.firstError ? `, first: ${load.firstError}` : ''}), peak ${fmt(rssPeakMiB)} MiB; heap used ${fmt(heapAfterLoadMiB)} MiB after the load`,
+        `${fmt(load.perSecond)}/s, ${load.errors} errors${load.firstError ? `, first: ${load.firstError}` : ''}), peak ${fmt(rssPeakMiB)} MiB; after the load: ${fmt(memory.anonMiB)} MiB anonymous and ${fmt(memory.fileMiB)} MiB mapped files, ` +
+        `the API thread's V8 heap ${fmt(heapAfterLoadMiB)} MiB used of ${fmt(heap.total)} MiB, ${fmt(heap.external)} MiB external`,
     );
     if (then) await then(service);
     return {
@@ -400,13 +403,22 @@ async function measureSize(
   }
 }
 
-/** `nodejs_heap_size_used_bytes` of the service's /metrics (prom-client's defaults), in MiB; NaN if absent. */
-async function heapUsedMiB(service: ServiceProcess): Promise<number> {
+/**
+ * The API thread's V8 heap from the service's /metrics (prom-client's defaults), in MiB: used, total
+ * (what the heap has reserved) and external (buffers held by JS objects); NaN where absent.
+ */
+async function heapMiB(service: ServiceProcess): Promise<{ used: number; total: number; external: number }> {
   try {
     const text = await (await fetch(`${service.baseUrl}/metrics`)).text();
-    return Number(/^nodejs_heap_size_used_bytes(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1]) / 2 ** 20;
+    const mib = (name: string) =>
+      Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1]) / 2 ** 20;
+    return {
+      used: mib('nodejs_heap_size_used_bytes'),
+      total: mib('nodejs_heap_size_total_bytes'),
+      external: mib('nodejs_external_memory_bytes'),
+    };
   } catch {
-    return NaN;
+    return { used: NaN, total: NaN, external: NaN };
   }
 }
 

@@ -199,13 +199,20 @@ export async function startService(runtime: Runtime, opts: ServiceOptions): Prom
 }
 
 /** Resident and peak resident memory of a process, in MiB, from /proc (Linux only; NaN elsewhere). */
-export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } {
+export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number; anonMiB: number; fileMiB: number } {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kib = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rssMiB: kib('VmRSS') / 1024, hwmMiB: kib('VmHWM') / 1024 };
+    // RssAnon is the process's own memory (heaps, buffers, stacks); RssFile is mapped files (the node
+    // binary's code, shared libraries), which the kernel can drop and reload.
+    return {
+      rssMiB: kib('VmRSS') / 1024,
+      hwmMiB: kib('VmHWM') / 1024,
+      anonMiB: kib('RssAnon') / 1024,
+      fileMiB: kib('RssFile') / 1024,
+    };
   } catch {
-    return { rssMiB: NaN, hwmMiB: NaN };
+    return { rssMiB: NaN, hwmMiB: NaN, anonMiB: NaN, fileMiB: NaN };
   }
 }
 

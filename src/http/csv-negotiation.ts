@@ -27,6 +27,12 @@ export class CsvNegotiation {
     return this.wanted ? this.send(filename, render(value)) : value;
   }
 
+  /** A JSON body that is serialised already (by PostgreSQL, say): sent as it is, typed as JSON. */
+  json(body: string): string {
+    void this.reply.type('application/json; charset=utf-8');
+    return body;
+  }
+
   /** Sends a CSV body (with any extra headers); the filename names the download. */
   send(filename: string, body: string, headers: Readonly<Record<string, string>> = {}): string {
     for (const [name, value] of Object.entries(headers)) void this.reply.header(name, value);

@@ -9,7 +9,7 @@ import { requireParent, requireSubAccount } from '../../ledger/domain';
 import { ReadYourWrites } from '../read-your-writes';
 import { UsageAnalyticsService } from './usage-analytics.service';
 import { ParentUsageQueryDto, UsageAnalyticsQueryDto, UsageReportDto } from './usage-analytics.dto';
-import { fieldOf, type UsageDimension, type UsageReportView } from './usage-report';
+import { fieldOf, type UsageDimension, type UsageReportQuery, type UsageReportView } from './usage-report';
 
 /**
  * Usage analytics, from the usage-analytics read model's (sub-account, meter, UTC day) buckets:
@@ -38,8 +38,7 @@ export class UsageAnalyticsController {
     @Query() query: ParentUsageQueryDto,
     @CsvOrJson() csv: CsvNegotiation,
   ): Promise<UsageReportView | string> {
-    const report = await this.report(context, parentId, query, query.subAccountId);
-    return csv.answer(report, `usage-${parentId}.csv`, usageCsv);
+    return this.answer(context, parentId, query, query.subAccountId, csv, `usage-${parentId}.csv`);
   }
 
   @Get('sub-accounts/:s/usage')
@@ -55,16 +54,33 @@ export class UsageAnalyticsController {
     @Query() query: UsageAnalyticsQueryDto,
     @CsvOrJson() csv: CsvNegotiation,
   ): Promise<UsageReportView | string> {
-    const report = await this.report(context, parentId, query, subAccountId);
-    return csv.answer(report, `usage-${parentId}-${subAccountId}.csv`, usageCsv);
+    return this.answer(context, parentId, query, subAccountId, csv, `usage-${parentId}-${subAccountId}.csv`);
   }
 
+  /**
+   * JSON comes serialised from PostgreSQL (a parent's report may hold 100,000 groups); CSV is
+   * rendered here from the report's rows.
+   */
+  private async answer(
+    context: RequestContext,
+    parentId: string,
+    query: UsageAnalyticsQueryDto,
+    subAccountId: string | undefined,
+    csv: CsvNegotiation,
+    filename: string,
+  ): Promise<UsageReportView | string> {
+    const report = await this.report(context, parentId, query, subAccountId);
+    if (!csv.wanted) return csv.json(await this.analytics.usageJson(parentId, report));
+    return csv.send(filename, usageCsv(await this.analytics.usage(parentId, report)));
+  }
+
+  /** The report the query asks for, once the parent (and sub-account) are known to exist. */
   private async report(
     context: RequestContext,
     parentId: string,
     query: UsageAnalyticsQueryDto,
     subAccountId: string | undefined,
-  ): Promise<UsageReportView> {
+  ): Promise<UsageReportQuery> {
     const groupBy = (query.groupBy ?? 'subAccount').split(',') as UsageDimension[];
     if (new Set(groupBy).size !== groupBy.length) {
       throw new ApplicationError('validation_failed', 'groupBy must not name a dimension twice.', {
@@ -75,12 +91,12 @@ export class UsageAnalyticsController {
       requireParent(state);
       if (subAccountId !== undefined) requireSubAccount(state, subAccountId);
     });
-    return this.analytics.usage(parentId, {
+    return {
       groupBy,
       ...(query.from === undefined ? {} : { from: new Date(query.from) }),
       ...(query.to === undefined ? {} : { to: new Date(query.to) }),
       ...(subAccountId === undefined ? {} : { subAccountId }),
-    });
+    };
   }
 }
 

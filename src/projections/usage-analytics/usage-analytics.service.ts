@@ -3,6 +3,8 @@ import type { ProjectionReadOptions } from '../projection';
 import type { ReadModelProgress } from '../read-model-progress';
 import { USAGE_DAILY_TABLE, usageAnalyticsProjection } from './usage-analytics.projection';
 import {
+  usageReportJson,
+  usageReportJsonQuery,
   usageReportQuery,
   usageReportView,
   type UsageReportQuery,
@@ -26,5 +28,16 @@ export class UsageAnalyticsService {
       sql.values,
     );
     return usageReportView(query, rows);
+  }
+
+  /** The same report as its JSON body, written by PostgreSQL: what the JSON route sends as it is. */
+  async usageJson(parentId: string, query: UsageReportQuery): Promise<string> {
+    const sql = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query);
+    await this.runner.readable(usageAnalyticsProjection.name, this.options.readTimeoutMs);
+    const { rows } = await this.database.pool.query<{ groups: string; credits: string; records: string }>(
+      sql.text,
+      sql.values,
+    );
+    return usageReportJson(query, rows[0]);
   }
 }

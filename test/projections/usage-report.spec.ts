@@ -1,0 +1,106 @@
+import * as fc from 'fast-check';
+import type { Database } from '../../src/database/database';
+import { USAGE_DAILY_TABLE } from '../../src/projections/usage-analytics/usage-analytics.projection';
+import {
+  USAGE_DIMENSIONS,
+  usageReportJson,
+  usageReportJsonQuery,
+  usageReportQuery,
+  usageReportView,
+  type UsageReportQuery,
+} from '../../src/projections/usage-analytics/usage-report';
+import { openTestDatabase } from '../support/database';
+
+/*
+ * The JSON route's report is written by PostgreSQL (usageReportJsonQuery); the CSV route's is built
+ * here from rows (usageReportView). Both must be the same report: same groups, same order, same
+ * fields in the same order, same totals, for every groupBy and filter.
+ */
+describe('usage report: the JSON PostgreSQL writes is the report built from rows', () => {
+  let database: Database;
+  const DAY_MS = 86_400_000;
+  const firstDay = Date.UTC(2026, 9, 30) / DAY_MS;
+  const parents = ['p-json-1', 'p-json-2'];
+  // Ids and meters as the API lets them be: ASCII letters, digits and _.-  (meters also : and /),
+  // mixed case so that byte order and a locale's order would disagree.
+  const subs = ['a', 'B', 'b', 'a.b', 'a-b', 'Z_1', '0x'];
+  const meters = ['api', 'API', 'storage:gb', 'img/resize', 'a_b'];
+
+  beforeAll(async () => {
+    database = await openTestDatabase();
+    const rows: [string, string, string, number, number, number][] = [];
+    let n = 0;
+    for (const parent of parents) {
+      for (const sub of subs) {
+        for (const meter of meters) {
+          for (let day = 0; day < 5; day++) {
+            n++;
+            if (n % 3 === 0) continue; // not every combination has usage
+            // Net of reversals a bucket may hold 0 or negative credits.
+            rows.push([parent, sub, meter, firstDay + day, ((n * 37) % 101) - 20, (n % 4) + 1]);
+          }
+        }
+      }
+    }
+    await database.pool.query(
+      `INSERT INTO ${USAGE_DAILY_TABLE} (parent_id, sub_account_id, meter, day, credits, records)
+       SELECT p, s, m, DATE '1970-01-01' + d, c, r
+       FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[], $6::bigint[]) AS t(p, s, m, d, c, r)`,
+      [0, 1, 2, 3, 4, 5].map((column) => rows.map((row) => row[column])),
+    );
+  });
+
+  afterAll(() => database?.close());
+
+  async function both(parentId: string, query: UsageReportQuery) {
+    const rowsSql = usageReportQuery(USAGE_DAILY_TABLE, parentId, query);
+    const jsonSql = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query);
+    const { rows } = await database.pool.query(rowsSql.text, rowsSql.values);
+    const { rows: json } = await database.pool.query(jsonSql.text, jsonSql.values);
+    expect(json).toHaveLength(1);
+    return { fromRows: usageReportView(query, rows), fromJson: usageReportJson(query, json[0]) };
+  }
+
+  it('is byte for byte the serialised report, for every groupBy and filter', async () => {
+    const day = (offset: number) => new Date((firstDay + offset) * DAY_MS);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.constantFrom(...USAGE_DIMENSIONS), { minLength: 0, maxLength: 4 }),
+        fc.constantFrom(...parents, 'p-json-none'),
+        fc.option(fc.integer({ min: -1, max: 6 }), { nil: undefined }),
+        fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+        fc.option(fc.constantFrom(...subs, 'missing'), { nil: undefined }),
+        async (groupBy, parentId, from, span, subAccountId) => {
+          const query: UsageReportQuery = {
+            groupBy,
+            ...(from === undefined ? {} : { from: day(from) }),
+            ...(from === undefined || span === undefined ? {} : { to: day(from + span) }),
+            ...(subAccountId === undefined ? {} : { subAccountId }),
+          };
+          const { fromRows, fromJson } = await both(parentId, query);
+          expect(fromJson).toBe(JSON.stringify(fromRows));
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('sorts as JavaScript does (byte order), not as the database locale would', async () => {
+    const { fromJson } = await both(parents[0], { groupBy: ['subAccount'] });
+    const keys = (JSON.parse(fromJson) as { groups: { key: string }[] }).groups.map((group) => group.key);
+    expect(keys).toEqual([...subs].sort());
+    expect(keys.indexOf('B')).toBeLessThan(keys.indexOf('a'));
+  });
+
+  it('answers an empty report for a parent without usage', async () => {
+    const { fromJson } = await both('p-json-none', { groupBy: ['subAccount', 'day'] });
+    expect(JSON.parse(fromJson)).toEqual({
+      groupBy: ['subAccount', 'day'],
+      from: null,
+      to: null,
+      subAccountId: null,
+      groups: [],
+      total: { credits: 0, records: 0 },
+    });
+  });
+});
