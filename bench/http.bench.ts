@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import autocannon from 'autocannon';
 import {
+  memoryOf,
   processCpuSeconds,
   startService,
   type Runtime,
@@ -31,6 +32,8 @@ export interface HttpResult {
     readonly p99Ms: number;
     readonly errors: Record<string, number>;
   };
+  /** The service process's RSS (MiB) right after the single-usage run and after the batch run. */
+  readonly serviceRssMiB: { readonly afterSingle: number; readonly afterBatch: number };
 }
 
 interface LoadResult {
@@ -253,6 +256,7 @@ export async function benchHttp(
     const projectorCpuBefore = service.projectorPid ? processCpuSeconds(service.projectorPid) : NaN;
     const usage = await singleUsage(service.baseUrl, hot, opts.usageSeconds);
     const cpuUsPerRecord = ((processCpuSeconds(service.pid) - cpuBefore) * 1e6) / usage.acknowledged;
+    const rssAfterSingle = memoryOf(service.pid).rssMiB;
     const projectorCpuUsPerRecord = service.projectorPid
       ? ((processCpuSeconds(service.projectorPid) - projectorCpuBefore) * 1e6) / usage.acknowledged
       : NaN;
@@ -263,7 +267,7 @@ export async function benchHttp(
         `(64 connections, ${opts.usageSeconds} s, one hot parent, 64 sub-accounts; ${describeErrors(usage.errors)}); ` +
         `no-op GET /health/live ${fmt(noopPerSec)} req/s (p99 ${fmt(Math.max(noopBefore.p99Ms, noopAfter.p99Ms), 1)} ms) → ` +
         `${fmt((100 * usage.okPerSec) / noopPerSec)}% — targets ≥ 5,000/s, p99 ≤ 25 ms, ≥ 40%; ` +
-        `service CPU ${fmt(cpuUsPerRecord)} µs per record` +
+        `service CPU ${fmt(cpuUsPerRecord)} µs per record, RSS ${fmt(rssAfterSingle)} MiB after the run` +
         (service.projectorPid ? ` (and the projector process ${fmt(projectorCpuUsPerRecord)} µs)` : ''),
     );
 
@@ -276,9 +280,10 @@ export async function benchHttp(
     );
     await batchUsage(service.baseUrl, batchParent, 2, 1000, 4);
     const batch = await batchUsage(service.baseUrl, batchParent, opts.batchSeconds, 1000, 4);
+    const rssAfterBatch = memoryOf(service.pid).rssMiB;
     opts.log(
       `usageBatch: ${fmt(batch.okPerSec)} records/s (1,000 per request, 4 connections, ${opts.batchSeconds} s, ` +
-        `request p99 ${fmt(batch.p99Ms)} ms; ${describeErrors(batch.errors)}) — target ≥ 50,000`,
+        `request p99 ${fmt(batch.p99Ms)} ms; ${describeErrors(batch.errors)}; service RSS ${fmt(rssAfterBatch)} MiB after it) — target ≥ 50,000`,
     );
     return {
       usageSingle: {
@@ -292,6 +297,7 @@ export async function benchHttp(
         errors: usage.errors,
       },
       usageBatch: { recordsPerSec: batch.okPerSec, p99Ms: batch.p99Ms, errors: batch.errors },
+      serviceRssMiB: { afterSingle: rssAfterSingle, afterBatch: rssAfterBatch },
     };
   });
 }

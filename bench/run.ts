@@ -386,6 +386,12 @@ async function main(): Promise<void> {
         runtime: runtime.description,
         projector: process.env.SUBLEDGER_PROJECTOR ?? 'thread',
         projectorCpuUsPerRecord: round(http?.usageSingle.projectorCpuUsPerRecord ?? NaN),
+        httpServiceRssMiB: http
+          ? {
+              afterSingle: round(http.serviceRssMiB.afterSingle),
+              afterBatch: round(http.serviceRssMiB.afterBatch),
+            }
+          : null,
         seconds: Math.round((performance.now() - startedAt) / 1000),
         scale: scale?.details ?? null,
         loadAverage: loadavg().map((l) => round(l)),

@@ -381,7 +381,7 @@ async function measureSize(
         `cold restart ready in ${fmt(service.readyMs)} ms; service RSS ${fmt(rssRestartMiB)} MiB after the restart, ` +
         `${fmt(rssAfterLoadMiB)} MiB after ${MIXED_LOAD_SECONDS} s of mixed load (${fmt(load.requests)} requests, ` +
         `${fmt(load.perSecond)}/s, ${load.errors} errors${load.firstError ? `, first: ${load.firstError}` : ''}), peak ${fmt(rssPeakMiB)} MiB; after the load: ${fmt(memory.anonMiB)} MiB anonymous and ${fmt(memory.fileMiB)} MiB mapped files, ` +
-        `the API thread's V8 heap ${fmt(heapAfterLoadMiB)} MiB used of ${fmt(heap.total)} MiB, ${fmt(heap.external)} MiB external`,
+        `the API thread's V8 heap ${fmt(heapAfterLoadMiB)} MiB used of ${fmt(heap.total)} MiB (new space ${fmt(heap.newSpace)}, old space ${fmt(heap.oldSpace)}), ${fmt(heap.external)} MiB external`,
     );
     if (then) await then(service);
     return {
@@ -407,7 +407,9 @@ async function measureSize(
  * The API thread's V8 heap from the service's /metrics (prom-client's defaults), in MiB: used, total
  * (what the heap has reserved) and external (buffers held by JS objects); NaN where absent.
  */
-async function heapMiB(service: ServiceProcess): Promise<{ used: number; total: number; external: number }> {
+async function heapMiB(
+  service: ServiceProcess,
+): Promise<{ used: number; total: number; external: number; newSpace: number; oldSpace: number }> {
   try {
     const text = await (await fetch(`${service.baseUrl}/metrics`)).text();
     const mib = (name: string) =>
@@ -416,9 +418,11 @@ async function heapMiB(service: ServiceProcess): Promise<{ used: number; total: 
       used: mib('nodejs_heap_size_used_bytes'),
       total: mib('nodejs_heap_size_total_bytes'),
       external: mib('nodejs_external_memory_bytes'),
+      newSpace: mib('nodejs_heap_space_size_total_bytes\\{space="new"\\}'),
+      oldSpace: mib('nodejs_heap_space_size_total_bytes\\{space="old"\\}'),
     };
   } catch {
-    return { used: NaN, total: NaN, external: NaN };
+    return { used: NaN, total: NaN, external: NaN, newSpace: NaN, oldSpace: NaN };
   }
 }
 
