@@ -1,7 +1,9 @@
 import { ConfigError } from './config/app-config';
 import { createApp } from './app';
+import { boundHeapGrowth } from './observability/heap-growth';
 
 async function main(): Promise<void> {
+  boundHeapGrowth();
   const { config } = await createApp();
   const kept = config.operatorTokenFile;
   if (kept && !kept.created) {

@@ -3,6 +3,7 @@ import { Database } from '../../database/database';
 import { EventStoreConnection } from '../../event-store/event-store-client.provider';
 import { ProjectionRunner } from '../projection-runner';
 import { PROJECTIONS } from '../projections';
+import { boundHeapGrowth } from '../../observability/heap-growth';
 
 /**
  * `npm run projector`: the projections in a process of their own, which is how a deployment scales
@@ -13,6 +14,7 @@ import { PROJECTIONS } from '../projections';
  * PostgreSQL on that folder. SIGTERM or SIGINT commits the last batch and exits 0.
  */
 async function main(): Promise<void> {
+  boundHeapGrowth();
   const config = loadConfig(process.env);
   const connection = await EventStoreConnection.open(config.eventStore, { joinRunning: true });
   const database = await Database.open(config.database);
