@@ -37,7 +37,7 @@ export class UsageAnalyticsController {
     @Param('p') parentId: string,
     @Query() query: ParentUsageQueryDto,
     @CsvOrJson() csv: CsvNegotiation,
-  ): Promise<UsageReportView | string> {
+  ): Promise<string> {
     return this.answer(context, parentId, query, query.subAccountId, csv, `usage-${parentId}.csv`);
   }
 
@@ -53,7 +53,7 @@ export class UsageAnalyticsController {
     @Param('s') subAccountId: string,
     @Query() query: UsageAnalyticsQueryDto,
     @CsvOrJson() csv: CsvNegotiation,
-  ): Promise<UsageReportView | string> {
+  ): Promise<string> {
     return this.answer(context, parentId, query, subAccountId, csv, `usage-${parentId}-${subAccountId}.csv`);
   }
 
@@ -68,7 +68,7 @@ export class UsageAnalyticsController {
     subAccountId: string | undefined,
     csv: CsvNegotiation,
     filename: string,
-  ): Promise<UsageReportView | string> {
+  ): Promise<string> {
     const report = await this.report(context, parentId, query, subAccountId);
     if (!csv.wanted) return csv.json(await this.analytics.usageJson(parentId, report));
     return csv.send(filename, usageCsv(await this.analytics.usage(parentId, report)));

@@ -41,12 +41,14 @@ export interface UsageReportView {
   readonly total: { readonly credits: number; readonly records: number };
 }
 
+/** A parameterised statement, as `pg`'s `query(text, values)` takes it. */
+export interface ReportSql {
+  readonly text: string;
+  readonly values: unknown[];
+}
+
 /** The GROUP BY of one report: the grouped values (in `groupBy` order) and their totals per group. */
-export function usageReportQuery(
-  table: string,
-  parentId: string,
-  query: UsageReportQuery,
-): { text: string; values: unknown[] } {
+export function usageReportQuery(table: string, parentId: string, query: UsageReportQuery): ReportSql {
   const { where, values } = reportFilter(parentId, query);
   const columns = query.groupBy.map((dimension) => COLUMN[dimension]);
   const grouped = columns.length === 0 ? 'ARRAY[]::text[]' : `ARRAY[${columns.join(', ')}]`;
@@ -68,11 +70,7 @@ export function usageReportQuery(
  * Ordered by byte (`COLLATE "C"`), which is JavaScript's string order for the ASCII that ids,
  * meters, days and months are made of.
  */
-export function usageReportJsonQuery(
-  table: string,
-  parentId: string,
-  query: UsageReportQuery,
-): { text: string; values: unknown[] } {
+export function usageReportJsonQuery(table: string, parentId: string, query: UsageReportQuery): ReportSql {
   const { where, values } = reportFilter(parentId, query);
   const columns = query.groupBy.map((dimension, n) => ({ sql: COLUMN[dimension], as: `g${n}`, dimension }));
   // Each group is written as compact JSON text, as JSON.stringify writes it (PostgreSQL's own json
