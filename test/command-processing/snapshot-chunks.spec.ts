@@ -21,6 +21,7 @@ import {
   useCredits,
 } from '../../src/ledger/domain/testing/ledger-fixtures';
 import { collect, startTestEventStore, uniqueStream, type TestEventStore } from '../support/event-store';
+import { pollUntil } from '../support/poll';
 
 /*
  * Snapshots of any size: a state whose JSON is bigger than one event is written as chunks (one append
@@ -216,6 +217,66 @@ describe('command processor: snapshots bigger than one event', () => {
       expect(Number(seen.snapshots[index] - previous)).toBeGreaterThanOrEqual(wanted);
     }
     expect(chunksAt(seen.snapshots[seen.snapshots.length - 1])).toBeGreaterThanOrEqual(4);
+  });
+
+  it('cuts to the two newest manifests and their chunks after every write, reading none back once it wrote the one before', async () => {
+    const stream = uniqueStream('blobs');
+    const snapshotStream = defaultSnapshotStreamName(stream);
+    let snapshotReads = 0;
+    const counting = new Proxy(store.client, {
+      get(target, property, receiver) {
+        const value: unknown = Reflect.get(target, property, receiver);
+        if (typeof value !== 'function') return value;
+        return (...args: unknown[]) => {
+          if (property === 'readStream' && args[0] === snapshotStream) snapshotReads++;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const seen = recording();
+    const writer = new CommandProcessor({
+      client: counting,
+      decider: blobDecider,
+      snapshots: { every: 2, eventsPerChunk: 1 },
+      observer: seen.observer,
+    });
+    const chunkStream = defaultSnapshotChunkStreamName(stream);
+    const revisionsIn = async (name: string) =>
+      (await collect(store.client.readStream(name)).catch(() => [])).map((resolved) =>
+        String(resolved.event!.revision),
+      );
+    let readsAfterSecond = -1;
+    // A snapshot is due `every` (2) events after the last, or one event per chunk it took if more.
+    let last = -1n;
+    let interval = 2n;
+    for (let index = 0; index < 14; index++) {
+      await writer.execute(stream, put(index));
+      if (BigInt(index) - last < interval) continue;
+      const written = seen.snapshots.length + 1;
+      await pollUntil(
+        async () => seen.snapshots.length,
+        (count) => count === written,
+      );
+      last = BigInt(index);
+      if (written === 2) readsAfterSecond = snapshotReads;
+      const kept = await manifestsOf(store.client, stream);
+      expect(kept.map((manifest) => manifest.revision)).toEqual(
+        seen.snapshots.slice(-2).map((revision) => String(revision)),
+      );
+      const chunks = BigInt(kept[kept.length - 1].chunks?.revisions.length ?? 0);
+      interval = chunks > 2n ? chunks : 2n;
+      if (kept.length === 2) {
+        expect(await revisionsIn(chunkStream)).toEqual(
+          kept.flatMap((manifest) => manifest.chunks?.revisions ?? []),
+        );
+      }
+    }
+    await writer.close();
+    expect(seen.failures).toEqual([]);
+    expect(seen.snapshots.length).toBeGreaterThanOrEqual(5);
+    // The first load and the first cut read the snapshot stream; the later writes knew the one before.
+    expect(readsAfterSecond).toBeGreaterThan(0);
+    expect(snapshotReads).toBe(readsAfterSecond);
   });
 
   it('ignores the orphan chunks of a write interrupted between chunks, and loads the snapshot before it', async () => {

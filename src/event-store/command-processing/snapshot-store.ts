@@ -82,6 +82,27 @@ function streamNameWith(streamName: string, infix: string): string {
   return `${streamName.slice(0, dash)}${infix}${streamName.slice(dash)}`;
 }
 
+/**
+ * A manifest this process appended, as the next write needs it to cut without reading it back: its
+ * revision in the snapshot stream and the lowest chunk revision it names (undefined: inline).
+ */
+export interface WrittenManifest {
+  readonly manifestRevision: bigint;
+  readonly firstChunk: bigint | undefined;
+}
+
+function firstChunkOf(revisions: readonly string[]): bigint | undefined {
+  let first: bigint | undefined;
+  for (const revision of revisions) first = minimum(first, BigInt(revision));
+  return first;
+}
+
+function minimum(a: bigint | undefined, b: bigint | undefined): bigint | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return a < b ? a : b;
+}
+
 /** Manifests kept in the snapshot stream: the newest, and the one a load falls back to. */
 const MANIFESTS_KEPT = 2;
 
@@ -95,7 +116,9 @@ const MANIFESTS_KEPT = 2;
  * small read, whatever orphans lie about.
  *
  * The two newest manifests are kept, and the chunks they name: older ones are cut with `$tb`, so a
- * load whose newest snapshot does not check out can still start from the one before.
+ * load whose newest snapshot does not check out can still start from the one before. A writer that
+ * wrote the manifest before its own knows both and cuts without a read (`previous`); otherwise it
+ * reads the two newest back from the store.
  */
 export class SnapshotStore {
   constructor(
@@ -117,14 +140,17 @@ export class SnapshotStore {
 
   /**
    * Writes `json` (the state, serialised once by the caller) as a snapshot at `snapshot.revision`, then
-   * cuts what is older than the two newest. Answers how many chunks it took (0: inline).
+   * cuts what is older than the two newest. `previous`: the manifest this process wrote last for the
+   * stream, if it knows it. Answers how many chunks it took (0: inline) and what it wrote, for the next
+   * write's `previous`.
    */
   async write(
     streamName: string,
     snapshot: Omit<StreamSnapshot, 'state'>,
     json: string,
     maxEventBytes: number,
-  ): Promise<{ chunks: number; bytes: number }> {
+    previous?: WrittenManifest,
+  ): Promise<{ chunks: number; bytes: number; written: WrittenManifest }> {
     const bytes = Buffer.from(json, 'utf8');
     const base = {
       snapshotOf: streamName,
@@ -156,16 +182,38 @@ export class SnapshotStore {
       const sha256 = createHash('sha256').update(bytes).digest('hex');
       data = { ...base, chunks: { stream: chunkStream, revisions, bytes: bytes.length, sha256 } };
     }
-    await this.client.appendToStream(
+    const appended = await this.client.appendToStream(
       this.streamNameOf(streamName),
       jsonEvent({ id: randomUUID(), type: SNAPSHOT_EVENT_TYPE, data }),
     );
-    await this.cut(streamName);
-    return { chunks, bytes: bytes.length };
+    const written: WrittenManifest = {
+      manifestRevision: appended.nextExpectedRevision,
+      firstChunk: firstChunkOf(data.chunks?.revisions ?? []),
+    };
+    if (previous && previous.manifestRevision === written.manifestRevision - 1n) {
+      await this.cutAfter(streamName, previous, written);
+    } else {
+      await this.cut(streamName);
+    }
+    return { chunks, bytes: bytes.length, written };
   }
 
   /**
-   * Truncates both streams below what the two newest manifests need. Computed from the manifests in the
+   * The cut when this process wrote the manifest just before this one too, and so knows both manifests
+   * kept without reading them back (a read that decodes two whole states): the snapshot stream holds
+   * nothing but manifests, so the two newest are `written` and the one before it.
+   */
+  private async cutAfter(streamName: string, previous: WrittenManifest, written: WrittenManifest): Promise<void> {
+    await this.client.setStreamMetadata(this.streamNameOf(streamName), {
+      truncateBefore: Number(previous.manifestRevision),
+    });
+    await this.cutChunksBefore(streamName, minimum(previous.firstChunk, written.firstChunk));
+  }
+
+  /**
+   * Truncates both streams below what the two newest manifests need, as they are in the store: the cut
+   * when this process does not know the manifest before its own (its first snapshot of the stream, or
+   * another writer's came in between). Computed from the manifests in the
    * store rather than from what this process wrote, so racing writers only ever cut what is older than
    * every manifest still kept: a writer that cuts the chunks of a manifest another is about to append
    * makes that manifest unusable, which a load detects and passes over.
@@ -181,10 +229,14 @@ export class SnapshotStore {
     }
     let firstChunk: bigint | undefined;
     for (const resolved of kept) {
-      for (const revision of (resolved.event?.data as SnapshotEventData).chunks?.revisions ?? []) {
-        if (firstChunk === undefined || BigInt(revision) < firstChunk) firstChunk = BigInt(revision);
-      }
+      const revisions = (resolved.event?.data as SnapshotEventData).chunks?.revisions ?? [];
+      firstChunk = minimum(firstChunk, firstChunkOf(revisions));
     }
+    await this.cutChunksBefore(streamName, firstChunk);
+  }
+
+  /** Cuts the chunk stream below the first chunk a kept manifest names; nothing when none names one. */
+  private async cutChunksBefore(streamName: string, firstChunk: bigint | undefined): Promise<void> {
     if (firstChunk !== undefined && firstChunk > 0n) {
       await this.client.setStreamMetadata(this.chunkStreamNameOf(streamName), {
         truncateBefore: Number(firstChunk),

@@ -1,3 +1,4 @@
+import type { WrittenManifest } from './snapshot-store';
 import type { PendingCommand } from './outcome.settler';
 
 /** The per-stream cache: one slot per stream, least recently used evicted first. */
@@ -78,6 +79,8 @@ export interface SnapshotMarks {
   inFlight: boolean;
   /** Events between snapshots: more for a state stored in many chunks (`snapshotInterval`). */
   every: bigint;
+  /** The manifest this process appended last, so the next write cuts without reading it back. */
+  written?: WrittenManifest | undefined;
 }
 
 /** Everything the processor holds for one stream: its queue, its folded state, its snapshot marks. */

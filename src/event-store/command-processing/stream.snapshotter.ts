@@ -58,7 +58,17 @@ export class StreamSnapshotter<State, Command> {
     marks.inFlight = true;
     const snapshot = { revision, commitPosition: folded.commitPosition, version: this.settings.version };
     const write = (async () => {
-      const { chunks } = await this.settings.store.write(slot.streamName, snapshot, json, this.maxBytes);
+      const previous = marks.written;
+      // Unknown while this write is in the air: a failure leaves it unknown, and the next write reads.
+      marks.written = undefined;
+      const { chunks, written } = await this.settings.store.write(
+        slot.streamName,
+        snapshot,
+        json,
+        this.maxBytes,
+        previous,
+      );
+      marks.written = written;
       marks.every = snapshotInterval(this.settings, chunks);
     })();
     const settled = write
