@@ -203,7 +203,11 @@ export class SnapshotStore {
    * kept without reading them back (a read that decodes two whole states): the snapshot stream holds
    * nothing but manifests, so the two newest are `written` and the one before it.
    */
-  private async cutAfter(streamName: string, previous: WrittenManifest, written: WrittenManifest): Promise<void> {
+  private async cutAfter(
+    streamName: string,
+    previous: WrittenManifest,
+    written: WrittenManifest,
+  ): Promise<void> {
     await this.client.setStreamMetadata(this.streamNameOf(streamName), {
       truncateBefore: Number(previous.manifestRevision),
     });
