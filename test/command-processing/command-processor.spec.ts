@@ -215,6 +215,42 @@ describe('CommandProcessor over the real client', () => {
     expect(settledOrder).toEqual(['read before', 'refused before', 'deposit', 'read after']);
   });
 
+  it('prepares the next batch while the one before it appends, and again just before deciding it', async () => {
+    const stream = uniqueStream('account');
+    const recorded = recordingObserver();
+    const calls: Array<{ commands: number; appendsAcknowledged: number }> = [];
+    let releaseFirst!: () => void;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    const accounts = processor({
+      observer: recorded.observer,
+      prepare: async ({ commands }) => {
+        calls.push({ commands: commands.length, appendsAcknowledged: recorded.appends.length });
+        if (calls.length === 1) await firstHeld;
+      },
+    });
+
+    const first = accounts.execute(stream, deposit(10));
+    await pollUntil(
+      async () => calls.length,
+      (n) => n === 1,
+    );
+    // Queued while the first batch is still being prepared: they form the next batch.
+    const rest = [withdraw(3), deposit(1)].map((c) => accounts.execute(stream, c));
+    releaseFirst();
+
+    expect(await outcomesOf([first, ...rest])).toEqual([10, 7, 8]);
+    expect(recorded.appends).toEqual([
+      { commands: 1, events: 1 },
+      { commands: 2, events: 2 },
+    ]);
+    // The second batch was prepared before the first append was acknowledged, then once more.
+    expect(calls).toEqual([
+      { commands: 1, appendsAcknowledged: 0 },
+      { commands: 2, appendsAcknowledged: 0 },
+      { commands: 2, appendsAcknowledged: 1 },
+    ]);
+  });
+
   it('tells each command the revision and commit position of its own events', async () => {
     const stream = uniqueStream('account');
     const accounts = processor();

@@ -74,7 +74,10 @@ export interface CommandProcessorOptions<State, Command, Event extends DomainEve
    * decided on: the place for the I/O a pure decider cannot do, one call per batch rather than per
    * command (the ledger looks up the batch's idempotency keys in its key index and hands the answer
    * to the commands). It may change the state only in ways no decision can tell (dropping what it
-   * has just found elsewhere). If it rejects, the batch's commands fail as unavailable.
+   * has just found elsewhere). If it rejects, the batch's commands fail as unavailable. It may run
+   * twice on the same commands: ahead, while the batch before them appends (on a state that already
+   * holds that batch's events), and again just before they are decided; the second call should keep
+   * what the first fetched if it is still good rather than fetch it again.
    */
   readonly prepare?: (batch: PreparedBatch<State, Command>) => Promise<void>;
   readonly observer?: CommandProcessorObserver;

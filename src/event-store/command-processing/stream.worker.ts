@@ -40,11 +40,18 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
   }
 
   private async drain(slot: StreamSlot<State, Command, Result>): Promise<void> {
+    // The next batch, taken and being prepared while the one before it appends (`prepareAhead`).
+    let ahead: AheadBatch<Command, Result> | undefined;
+    const takeAhead = () => {
+      ahead ??= this.prepareAhead(slot);
+    };
     try {
-      while (slot.queue.length > 0) {
-        const batch = slot.queue.splice(0, this.settings.maxBatchCommands);
+      while (ahead !== undefined || slot.queue.length > 0) {
+        const batch = ahead?.commands ?? slot.queue.splice(0, this.settings.maxBatchCommands);
+        const prepared = ahead?.prepared;
+        ahead = undefined;
         try {
-          await this.runBatch(slot, batch);
+          await this.runBatch(slot, batch, prepared, takeAhead);
         } catch (error) {
           // A bug of ours must not wedge the stream: forget the state and fail what is unsettled.
           slot.folded = undefined;
@@ -57,9 +64,32 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
     }
   }
 
+  /**
+   * While a batch appends, the commands queued behind it become the next batch and `prepare` starts on
+   * them at once, so its I/O (the ledger's key lookup) overlaps the append instead of following it.
+   * The state it sees already holds the appending batch's events. `prepare` runs on them again just
+   * before they are decided, and keeps what it fetched ahead if that is still good; a failure here is
+   * left for that second call to meet again and report.
+   */
+  private prepareAhead(slot: StreamSlot<State, Command, Result>): AheadBatch<Command, Result> | undefined {
+    const prepare = this.parts.prepare;
+    const folded = slot.folded;
+    if (!prepare || !folded || slot.queue.length === 0) return undefined;
+    const commands = slot.queue.splice(0, this.settings.maxBatchCommands);
+    const prepared = prepare({
+      streamName: slot.streamName,
+      state: folded.state,
+      revision: folded.revision,
+      commands: commands.map((command) => command.command),
+    }).catch(() => undefined);
+    return { commands, prepared };
+  }
+
   private async runBatch(
     slot: StreamSlot<State, Command, Result>,
     batch: PendingCommand<Command, Result>[],
+    preparedAhead: Promise<void> | undefined,
+    takeAhead: () => void,
   ): Promise<void> {
     let pending = batch;
     for (let attempt = 1; ; attempt++) {
@@ -67,6 +97,7 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
       if (!folded) return;
       if (this.parts.prepare) {
         try {
+          if (attempt === 1) await preparedAhead;
           await this.parts.prepare({
             streamName: slot.streamName,
             state: folded.state,
@@ -94,6 +125,7 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
       if (decided.events.length === 0) return;
       pending = pending.slice(early);
 
+      takeAhead();
       const end = await this.parts.appender.append(
         slot,
         folded,
@@ -149,6 +181,12 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
       return undefined;
     }
   }
+}
+
+/** A batch taken from the queue ahead of its turn, and its `prepare` under way. */
+interface AheadBatch<Command, Result> {
+  readonly commands: PendingCommand<Command, Result>[];
+  readonly prepared: Promise<void>;
 }
 
 export interface StreamWorkerParts<State, Command, Event extends DomainEvent, Result> {

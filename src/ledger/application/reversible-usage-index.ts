@@ -6,7 +6,7 @@ import {
   type ReversibleUsageLookup,
 } from '../domain';
 import type { LedgerRequest } from './ledger-request';
-import { prepareUsageKeys, type UsageKeyIndex } from './usage-key-index';
+import { prepareUsageKeys, stillGood, type UsageKeyIndex } from './usage-key-index';
 export { ReversibleUsageIndexUnavailableError } from './usage-key-index.errors';
 
 /** One reversal's usage and its idempotency key (keys are per usage record, SPEC §10). */
@@ -68,6 +68,10 @@ export function prepareReversals(
       }
     }
     if (reversals.length === 0) return;
+    // Prepared ahead and still good (`stillGood` in usage-key-index.ts): no second lookup.
+    if (reversals.every((request) => stillGood(request.reversibleUsage, state.reversible.indexedThrough))) {
+      return;
+    }
     let lookup: ReversibleUsageLookup;
     try {
       lookup = await index.lookupReversible(streamName.slice(LEDGER_CATEGORY.length + 1), refs);

@@ -36,6 +36,9 @@ export const USAGE_KEY_INDEX = Symbol('UsageKeyIndex');
  * of the batch's keys in the index; the state then drops from memory the receipts the index has
  * committed, and each usage request decides with the lookup. A failed lookup fails only the usage
  * requests (and only if memory no longer holds every key): reads and other commands go on.
+ * A batch prepared ahead of its turn is prepared again just before it is decided: a request whose
+ * answer still covers everything memory has dropped keeps it (`stillGood`), so the lookup is not
+ * repeated; otherwise it is.
  * `forgetReversible`: the reversible-usage index is used too, so memory drops the reversible usage it
  * has committed as well (`prepareLedgerBatch`).
  */
@@ -57,6 +60,8 @@ export function prepareUsageKeys(
       }
     }
     if (usage.length === 0) return;
+    // Prepared ahead (while the batch before appended) and still good: no second lookup.
+    if (usage.every((request) => stillGood(request.usageKeys, state.usageKeys.indexedThrough))) return;
     let lookup: UsageKeyIndexAnswer;
     try {
       lookup = await index.lookup(streamName.slice(LEDGER_CATEGORY.length + 1), keys);
@@ -80,4 +85,17 @@ export function prepareUsageKeys(
     }
     for (const request of usage) request.usageKeys = lookup;
   };
+}
+
+/**
+ * An index answer decides correctly while it reaches at least as far as memory has dropped: memory
+ * holds every key above `indexedThrough`, and the answer every key up to its own head. Once memory
+ * has dropped further (a later lookup, or a reload from a newer snapshot), the keys in between would
+ * be in neither, and the lookup is made again.
+ */
+export function stillGood(
+  answer: { readonly indexedThrough: number } | { readonly failed: unknown } | undefined,
+  droppedThrough: number,
+): boolean {
+  return answer !== undefined && !('failed' in answer) && answer.indexedThrough >= droppedThrough;
 }
