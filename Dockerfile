@@ -16,6 +16,8 @@ WORKDIR /app
 COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The tools' launcher: `npm run verify`, `replay`, `rebuild`, `projector` run the compiled tools here.
+COPY bin ./bin
 # The read side's versioned schema, applied by the service at start (node-pg-migrate).
 COPY migrations ./migrations
 # The console's page, scripts and styles, served at /console (Chart.js comes from node_modules).

@@ -11,7 +11,8 @@
 //   CMD              started in the final stage against an embedded event store and an embedded
 //                    PostgreSQL from the built tree (production refuses to start without
 //                    EVENTSTORE_CONNECTION_STRING and DATABASE_URL), then
-//                    driven over HTTP and stopped with SIGTERM, which must exit 0.
+//                    driven over HTTP, `npm run verify` run beside it (the tools are compiled in the
+//                    image), and stopped with SIGTERM, which must exit 0.
 //
 // Usage: node .ci/image-check.mjs [Dockerfile]. Exits non-zero on the first failure.
 import { execFileSync, spawn } from 'node:child_process';
@@ -212,6 +213,15 @@ try {
     if (answer.status !== 200) throw new Error(`GET ${asset} answered ${answer.status}`);
   }
   say('opened and read a parent; /docs/json, /console and its chart library 200');
+
+  // The command-line tools run in the image too (compiled, without ts-node), beside the service.
+  const verify = started(['npm', 'run', '--silent', 'verify', '--', '--parent', 'image-check'], env);
+  let verifyOut = '';
+  verify.stdout.setEncoding('utf8').on('data', (chunk) => (verifyOut += chunk));
+  const verified = await Promise.race([verify.exited, wait(60_000).then(() => ({ code: 'timeout' }))]);
+  if (verified.code !== 0 || JSON.parse(verifyOut).verified !== true)
+    throw new Error(`npm run verify ended with ${JSON.stringify(verified)}: ${verifyOut}`);
+  say('npm run verify -- --parent image-check: the chain checks out');
 
   service.kill('SIGTERM');
   const stopped = await Promise.race([service.exited, wait(30_000).then(() => ({ code: 'timeout' }))]);

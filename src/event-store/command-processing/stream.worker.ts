@@ -92,12 +92,13 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
     takeAhead: () => void,
   ): Promise<void> {
     let pending = batch;
+    // Settled before anything else touches the state (it never rejects: see `prepareAhead`).
+    await preparedAhead;
     for (let attempt = 1; ; attempt++) {
       const folded = await this.current(slot, pending, attempt);
       if (!folded) return;
       if (this.parts.prepare) {
         try {
-          if (attempt === 1) await preparedAhead;
           await this.parts.prepare({
             streamName: slot.streamName,
             state: folded.state,
