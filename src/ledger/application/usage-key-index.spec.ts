@@ -21,6 +21,15 @@ function movingIndex() {
   return Object.assign(counts, { index });
 }
 
+/** A prepare over a fresh state, and a way to run it on a batch as the worker would. */
+function preparing(index: UsageKeyIndex) {
+  const prepare = prepareUsageKeys(index);
+  const state = initialLedgerState();
+  const run = (commands: LedgerRequest<unknown>[]) =>
+    prepare({ streamName: 'ledger-acme', state, revision: 20n, commands });
+  return { state, run };
+}
+
 function usageBatch() {
   const requests = [useCredits('sub-1', 'key-1', 3), useCredits('sub-2', 'key-2', 4)].map((command) =>
     LedgerRequest.usage(null, command),
@@ -31,13 +40,12 @@ function usageBatch() {
 describe('the ledger prepare, run ahead and again', () => {
   it('keeps the answer fetched ahead when it still reaches as far as memory has dropped', async () => {
     const index = movingIndex();
-    const prepare = prepareUsageKeys(index.index);
-    const state = initialLedgerState();
+    const { state, run } = preparing(index.index);
     const { requests, commands } = usageBatch();
 
-    await prepare({ streamName: 'ledger-acme', state, revision: 20n, commands });
+    await run(commands);
     index.head = 15;
-    await prepare({ streamName: 'ledger-acme', state, revision: 20n, commands });
+    await run(commands);
 
     expect(index.lookups).toBe(1);
     expect(state.usageKeys.indexedThrough).toBe(10);
@@ -46,16 +54,14 @@ describe('the ledger prepare, run ahead and again', () => {
 
   it('looks up again once memory has dropped keys past the answer (a later lookup, a newer snapshot)', async () => {
     const index = movingIndex();
-    const prepare = prepareUsageKeys(index.index);
-    const state = initialLedgerState();
+    const { run } = preparing(index.index);
     const { requests, commands } = usageBatch();
 
-    await prepare({ streamName: 'ledger-acme', state, revision: 20n, commands });
+    await run(commands);
     // Another batch's lookup let memory drop through 15: keys 11..15 are in neither the answer nor memory.
     index.head = 15;
-    const other = usageBatch();
-    await prepare({ streamName: 'ledger-acme', state, revision: 20n, commands: other.commands });
-    await prepare({ streamName: 'ledger-acme', state, revision: 20n, commands });
+    await run(usageBatch().commands);
+    await run(commands);
 
     expect(index.lookups).toBe(3);
     for (const request of requests) expect(request.usageKeys).toMatchObject({ indexedThrough: 15 });
@@ -68,14 +74,13 @@ describe('the ledger prepare, run ahead and again', () => {
       lookup: (parentId, keys) =>
         fail ? Promise.reject(new Error('index down')) : index.index.lookup(parentId, keys),
     };
-    const prepare = prepareUsageKeys(flaky);
-    const state = initialLedgerState();
+    const { run } = preparing(flaky);
     const { requests, commands } = usageBatch();
 
-    await prepare({ streamName: 'ledger-acme', state, revision: 20n, commands });
+    await run(commands);
     expect(requests[0].usageKeys).toHaveProperty('failed');
     fail = false;
-    await prepare({ streamName: 'ledger-acme', state, revision: 20n, commands });
+    await run(commands);
 
     expect(index.lookups).toBe(1);
     for (const request of requests) expect(request.usageKeys).toMatchObject({ indexedThrough: 10 });
