@@ -486,6 +486,12 @@ describeInBrowser('the console in a browser', () => {
     await page.keyboard.type(parent.key);
     await page.keyboard.press('Enter');
     await page.locator('[data-table="sub-accounts"] tbody tr[data-sub-account]').first().waitFor();
+    // The page announces itself once everything on it has loaded, and then moves the focus to its
+    // content: tabbing from the top before that races it (seen on a loaded machine).
+    await page.waitForFunction(() => {
+      const title = document.querySelector('#main h1')?.textContent;
+      return Boolean(title) && document.getElementById('announcer')?.textContent === `${title} loaded`;
+    });
     // Tab from the top of the page: the skip link first, then the navigation.
     await page.evaluate(() => {
       document.body.tabIndex = -1;
