@@ -74,11 +74,14 @@ export function usageReportJsonQuery(table: string, parentId: string, query: Usa
   const { where, values } = reportFilter(parentId, query);
   const columns = query.groupBy.map((dimension, n) => ({ sql: COLUMN[dimension], as: `g${n}`, dimension }));
   // Each group is written as compact JSON text, as JSON.stringify writes it (PostgreSQL's own json
-  // functions put spaces after colons and commas): to_json quotes and escapes a text value.
+  // functions put spaces after colons and commas). A value is put between quotes as it is: ids
+  // (kernel/ids.ts), meters (ledger.validation.ts, since the first ledger event) and to_char's days
+  // and months are made of letters, digits and `_ . : / -`, none of which JSON escapes. to_json,
+  // which would escape, cost ~35 of ~180 ms for 100,000 groups.
   const key = columns.length === 0 ? "''::text" : columns.map((column) => column.as).join(" || ',' || ");
   const group = [
-    `'{"key":' || to_json(${key})::text`,
-    ...columns.map((column) => `',"${fieldOf(column.dimension)}":' || to_json(${column.as})::text`),
+    `'{"key":"' || ${key} || '"'`,
+    ...columns.map((column) => `',"${fieldOf(column.dimension)}":"' || ${column.as} || '"'`),
     `',"credits":' || credits || ',"records":' || records || '}'`,
   ].join(' || ');
   const order =
