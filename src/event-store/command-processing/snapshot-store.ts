@@ -91,6 +91,15 @@ export interface WrittenManifest {
   readonly firstChunk: bigint | undefined;
 }
 
+/**
+ * What the two manifests kept need: the older one's revision (undefined while the stream holds only
+ * one) and the lowest chunk revision either names (undefined: both inline).
+ */
+interface KeptManifests {
+  readonly olderManifest: bigint | undefined;
+  readonly firstChunk: bigint | undefined;
+}
+
 function firstChunkOf(revisions: readonly string[]): bigint | undefined {
   let first: bigint | undefined;
   for (const revision of revisions) first = minimum(first, BigInt(revision));
@@ -190,53 +199,49 @@ export class SnapshotStore {
       manifestRevision: appended.nextExpectedRevision,
       firstChunk: firstChunkOf(data.chunks?.revisions ?? []),
     };
-    if (previous && previous.manifestRevision === written.manifestRevision - 1n) {
-      await this.cutAfter(streamName, previous, written);
-    } else {
-      await this.cut(streamName);
-    }
+    // When this process wrote the manifest just before this one too, it knows both manifests kept
+    // without reading them back (a read that decodes two whole states): the snapshot stream holds
+    // nothing but manifests, so the two newest are `written` and the one before it.
+    const kept: KeptManifests =
+      previous && previous.manifestRevision === written.manifestRevision - 1n
+        ? {
+            olderManifest: previous.manifestRevision,
+            firstChunk: minimum(previous.firstChunk, written.firstChunk),
+          }
+        : await this.keptInStore(streamName);
+    await this.cut(streamName, kept);
     return { chunks, bytes: bytes.length, written };
   }
 
   /**
-   * The cut when this process wrote the manifest just before this one too, and so knows both manifests
-   * kept without reading them back (a read that decodes two whole states): the snapshot stream holds
-   * nothing but manifests, so the two newest are `written` and the one before it.
+   * What the two newest manifests need, as they are in the store: for a writer that does not know the
+   * manifest before its own (its first snapshot of the stream, or another writer's came in between).
+   * Computed from the store rather than from what this process wrote, so racing writers only ever cut
+   * what is older than every manifest still kept: a writer that cuts the chunks of a manifest another
+   * is about to append makes that manifest unusable, which a load detects and passes over.
    */
-  private async cutAfter(
-    streamName: string,
-    previous: WrittenManifest,
-    written: WrittenManifest,
-  ): Promise<void> {
-    await this.client.setStreamMetadata(this.streamNameOf(streamName), {
-      truncateBefore: Number(previous.manifestRevision),
-    });
-    await this.cutChunksBefore(streamName, minimum(previous.firstChunk, written.firstChunk));
-  }
-
-  /**
-   * Truncates both streams below what the two newest manifests need, as they are in the store: the cut
-   * when this process does not know the manifest before its own (its first snapshot of the stream, or
-   * another writer's came in between). Computed from the manifests in the
-   * store rather than from what this process wrote, so racing writers only ever cut what is older than
-   * every manifest still kept: a writer that cuts the chunks of a manifest another is about to append
-   * makes that manifest unusable, which a load detects and passes over.
-   */
-  private async cut(streamName: string): Promise<void> {
+  private async keptInStore(streamName: string): Promise<KeptManifests> {
     const kept = await this.newestManifestEvents(streamName);
     const oldest = kept[kept.length - 1]?.event;
-    if (!oldest) return;
-    if (kept.length === MANIFESTS_KEPT) {
-      await this.client.setStreamMetadata(this.streamNameOf(streamName), {
-        truncateBefore: Number(oldest.revision),
-      });
-    }
     let firstChunk: bigint | undefined;
     for (const resolved of kept) {
       const revisions = (resolved.event?.data as SnapshotEventData).chunks?.revisions ?? [];
       firstChunk = minimum(firstChunk, firstChunkOf(revisions));
     }
-    await this.cutChunksBefore(streamName, firstChunk);
+    return {
+      olderManifest: oldest && kept.length === MANIFESTS_KEPT ? oldest.revision : undefined,
+      firstChunk,
+    };
+  }
+
+  /** Truncates both streams below what the kept manifests need. */
+  private async cut(streamName: string, kept: KeptManifests): Promise<void> {
+    if (kept.olderManifest !== undefined) {
+      await this.client.setStreamMetadata(this.streamNameOf(streamName), {
+        truncateBefore: Number(kept.olderManifest),
+      });
+    }
+    await this.cutChunksBefore(streamName, kept.firstChunk);
   }
 
   /** Cuts the chunk stream below the first chunk a kept manifest names; nothing when none names one. */

@@ -76,12 +76,7 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
     const folded = slot.folded;
     if (!prepare || !folded || slot.queue.length === 0) return undefined;
     const commands = slot.queue.splice(0, this.settings.maxBatchCommands);
-    const prepared = prepare({
-      streamName: slot.streamName,
-      state: folded.state,
-      revision: folded.revision,
-      commands: commands.map((command) => command.command),
-    }).catch(() => undefined);
+    const prepared = prepare(preparedBatch(slot, folded, commands)).catch(() => undefined);
     return { commands, prepared };
   }
 
@@ -99,12 +94,7 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
       if (!folded) return;
       if (this.parts.prepare) {
         try {
-          await this.parts.prepare({
-            streamName: slot.streamName,
-            state: folded.state,
-            revision: folded.revision,
-            commands: pending.map((command) => command.command),
-          });
+          await this.parts.prepare(preparedBatch(slot, folded, pending));
         } catch (error) {
           this.observer.failed(slot.streamName, 'prepare', error);
           rejectAll(pending, unavailable(slot.streamName, 'could not prepare the batch', error));
@@ -182,6 +172,20 @@ export class StreamWorker<State, Command, Event extends DomainEvent, Result> {
       return undefined;
     }
   }
+}
+
+/** What `prepare` gets for `pending`, decided on `folded`. */
+function preparedBatch<State, Command, Result>(
+  slot: StreamSlot<State, Command, Result>,
+  folded: FoldedStream<State>,
+  pending: readonly PendingCommand<Command, Result>[],
+): PreparedBatch<State, Command> {
+  return {
+    streamName: slot.streamName,
+    state: folded.state,
+    revision: folded.revision,
+    commands: pending.map((command) => command.command),
+  };
 }
 
 /** A batch taken from the queue ahead of its turn, and its `prepare` under way. */
