@@ -1,7 +1,7 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client, Pool, type PoolClient } from 'pg';
+import { Client, Pool, type PoolClient, type QueryResultRow } from 'pg';
 import { runner as runMigrations } from 'node-pg-migrate';
 import type { DatabaseSettings } from '../config/app-config';
 import { startEmbeddedPostgres, type RunningPostgres } from './embedded-postgres';
@@ -84,6 +84,48 @@ export class Database {
       throw error;
     } finally {
       client.release();
+    }
+  }
+
+  /**
+   * Runs `queries` side by side, each on a connection of its own, all on one snapshot: the first
+   * connection's read-only repeatable-read transaction exports it (`pg_export_snapshot`) and the others
+   * take it (`SET TRANSACTION SNAPSHOT`) before anything is read, so together they answer as one
+   * statement would, whatever commits meanwhile. Rows per query, in order. `afterSnapshot` runs once
+   * every connection holds the snapshot, before the queries (tests commit something there).
+   */
+  async readOnOneSnapshot<Row extends QueryResultRow>(
+    queries: readonly { readonly text: string; readonly values: unknown[] }[],
+    afterSnapshot?: () => Promise<void>,
+  ): Promise<Row[][]> {
+    const clients: PoolClient[] = [];
+    try {
+      for (let n = 0; n < queries.length; n++) clients.push(await this.pool.connect());
+      const [first, ...others] = clients;
+      await first.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
+      const { rows } = await first.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
+      const snapshot = rows[0].snapshot;
+      if (!/^[0-9A-F-]+$/i.test(snapshot)) throw new Error(`unexpected snapshot id ${snapshot}`);
+      await Promise.all(
+        others.map((client) =>
+          client.query(
+            `BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET TRANSACTION SNAPSHOT '${snapshot}'`,
+          ),
+        ),
+      );
+      await afterSnapshot?.();
+      const results = await Promise.all(
+        queries.map((query, n) => clients[n].query<Row>(query.text, query.values)),
+      );
+      await Promise.all(clients.map((client) => client.query('COMMIT')));
+      return results.map((result) => result.rows);
+    } catch (error) {
+      // Connections that failed halfway are dropped rather than handed back in an unknown state.
+      for (const client of clients) client.release(true);
+      clients.length = 0;
+      throw error;
+    } finally {
+      for (const client of clients) client.release();
     }
   }
 

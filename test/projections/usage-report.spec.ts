@@ -9,6 +9,8 @@ import {
   usageReportView,
   type UsageReportQuery,
 } from '../../src/projections/usage-analytics/usage-report';
+import type { ReadModelProgress } from '../../src/projections/read-model-progress';
+import { UsageAnalyticsService } from '../../src/projections/usage-analytics/usage-analytics.service';
 import { openTestDatabase } from '../support/database';
 
 /*
@@ -83,6 +85,63 @@ describe('usage report: the JSON PostgreSQL writes is the report built from rows
       ),
       { numRuns: 150 },
     );
+  });
+
+  it('cut in two at any sub-account id, its parts joined in order are byte for byte the whole report', async () => {
+    const day = (offset: number) => new Date((firstDay + offset) * DAY_MS);
+    const rest = USAGE_DIMENSIONS.filter((dimension) => dimension !== 'subAccount');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.uniqueArray(fc.constantFrom(...rest), { minLength: 0, maxLength: 3 }),
+        fc.constantFrom(...parents, 'p-json-none'),
+        fc.option(fc.integer({ min: -1, max: 6 }), { nil: undefined }),
+        // Below every id, every id itself, between ids, above every id.
+        fc.constantFrom('', ...subs, 'a.', 'b-', '~'),
+        async (more, parentId, from, cutAt) => {
+          const query: UsageReportQuery = {
+            groupBy: ['subAccount', ...more],
+            ...(from === undefined ? {} : { from: day(from) }),
+          };
+          const whole = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query);
+          const below = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query, { below: cutAt });
+          const above = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query, { from: cutAt });
+          const [one, low, high] = await Promise.all(
+            [whole, below, above].map((sql) => database.pool.query(sql.text, sql.values)),
+          );
+          expect(usageReportJson(query, [low.rows[0], high.rows[0]])).toBe(
+            usageReportJson(query, one.rows[0]),
+          );
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
+  it("the service cuts a parent's large report in two after its first, and answers the same bytes", async () => {
+    // The read models count as caught up: this is about the query, not the projector.
+    const progress = { readable: () => Promise.resolve() } as unknown as ReadModelProgress;
+    // Any report of more than 100 bytes of groups counts as large here.
+    const service = new UsageAnalyticsService(progress, database, { readTimeoutMs: 1_000 }, 100);
+    const cuts = jest.spyOn(database, 'readOnOneSnapshot');
+    try {
+      const query: UsageReportQuery = { groupBy: ['subAccount', 'meter'] };
+      const sql = usageReportJsonQuery(USAGE_DAILY_TABLE, parents[1], query);
+      const expected = usageReportJson(query, (await database.pool.query(sql.text, sql.values)).rows[0]);
+      const answers = [];
+      for (let n = 0; n < 3; n++) answers.push(await service.usageJson(parents[1], query));
+      expect(answers).toEqual([expected, expected, expected]);
+      // The first found where the middle is; the next two were cut there.
+      expect(cuts).toHaveBeenCalledTimes(2);
+      const [[parts]] = cuts.mock.calls;
+      const cutAt = parts[1].values[parts[1].values.length - 1];
+      expect(subs).toContain(cutAt);
+      // By meter first, or for one sub-account, nothing is cut.
+      await service.usageJson(parents[1], { groupBy: ['meter', 'subAccount'] });
+      await service.usageJson(parents[1], { groupBy: ['subAccount'], subAccountId: 'a' });
+      expect(cuts).toHaveBeenCalledTimes(2);
+    } finally {
+      cuts.mockRestore();
+    }
   });
 
   it('sorts as JavaScript does (byte order), not as the database locale would', async () => {

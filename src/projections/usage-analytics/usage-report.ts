@@ -70,8 +70,13 @@ export function usageReportQuery(table: string, parentId: string, query: UsageRe
  * Ordered by byte (`COLLATE "C"`), which is JavaScript's string order for the ASCII that ids,
  * meters, days and months are made of.
  */
-export function usageReportJsonQuery(table: string, parentId: string, query: UsageReportQuery): ReportSql {
-  const { where, values } = reportFilter(parentId, query);
+export function usageReportJsonQuery(
+  table: string,
+  parentId: string,
+  query: UsageReportQuery,
+  part?: SubAccountRange,
+): ReportSql {
+  const { where, values } = reportFilter(parentId, query, part);
   const columns = query.groupBy.map((dimension, n) => ({ sql: COLUMN[dimension], as: `g${n}`, dimension }));
   // Each group is written as compact JSON text, as JSON.stringify writes it (PostgreSQL's own json
   // functions put spaces after colons and commas). A value is put between quotes as it is: ids
@@ -102,23 +107,59 @@ export function usageReportJsonQuery(table: string, parentId: string, query: Usa
   };
 }
 
-/** The JSON body of a report from `usageReportJsonQuery`'s row: `UsageReportView`, serialised. */
+/** The row `usageReportJsonQuery` answers: the groups as one JSON array, and the totals. */
+export interface UsageReportJsonRow {
+  readonly groups: string;
+  readonly credits: string;
+  readonly records: string;
+}
+
+/**
+ * Sub-accounts whose id is at least `from` and below `below` (byte order; either end open): one part
+ * of a report cut by sub-account id. Parts cut at the same keys, queried on one snapshot and joined in
+ * key order (`usageReportJson` takes them in that order) make exactly the report of the whole.
+ */
+export interface SubAccountRange {
+  readonly from?: string;
+  readonly below?: string;
+}
+
+/**
+ * The JSON body of a report from `usageReportJsonQuery`'s row, or from the rows of its parts in
+ * sub-account order: `UsageReportView`, serialised.
+ */
 export function usageReportJson(
   query: UsageReportQuery,
-  row: { groups: string; credits: string; records: string },
+  parts: UsageReportJsonRow | readonly UsageReportJsonRow[],
 ): string {
+  const rows = Array.isArray(parts)
+    ? (parts as readonly UsageReportJsonRow[])
+    : [parts as UsageReportJsonRow];
   const head = JSON.stringify({
     groupBy: query.groupBy,
     from: query.from?.toISOString() ?? null,
     to: query.to?.toISOString() ?? null,
     subAccountId: query.subAccountId ?? null,
   });
-  const total = JSON.stringify({ credits: Number(row.credits), records: Number(row.records) });
-  return `${head.slice(0, -1)},"groups":${row.groups},"total":${total}}`;
+  let credits = 0;
+  let records = 0;
+  const groups: string[] = [];
+  for (const row of rows) {
+    credits += Number(row.credits);
+    records += Number(row.records);
+    // Each part is a JSON array, `[]` when empty: its members, without the brackets, joined.
+    if (row.groups.length > 2) groups.push(row.groups.slice(1, -1));
+  }
+  const total = JSON.stringify({ credits, records });
+  return `${head.slice(0, -1)},"groups":[${groups.join(',')}],"total":${total}}`;
 }
 
-/** The WHERE of a report: the parent, then the optional day range and sub-account. */
-function reportFilter(parentId: string, query: UsageReportQuery): { where: string; values: unknown[] } {
+/** The WHERE of a report: the parent, then the optional day range and sub-account (or range of them). */
+function reportFilter(
+  parentId: string,
+  query: UsageReportQuery,
+  part: SubAccountRange = {},
+): { where: string; values: unknown[] } {
   const fromDay = query.from === undefined ? undefined : dayOf('from', query.from);
   const toDay = query.to === undefined ? undefined : dayOf('to', query.to);
   if (fromDay !== undefined && toDay !== undefined && fromDay > toDay) {
@@ -137,6 +178,14 @@ function reportFilter(parentId: string, query: UsageReportQuery): { where: strin
   if (query.subAccountId !== undefined) {
     values.push(query.subAccountId);
     where.push(`sub_account_id = $${values.length}`);
+  }
+  if (part.from !== undefined) {
+    values.push(part.from);
+    where.push(`sub_account_id >= $${values.length} COLLATE "C"`);
+  }
+  if (part.below !== undefined) {
+    values.push(part.below);
+    where.push(`sub_account_id < $${values.length} COLLATE "C"`);
   }
   return { where: where.join(' AND '), values };
 }
