@@ -99,6 +99,7 @@ export class Database {
     afterSnapshot?: () => Promise<void>,
   ): Promise<Row[][]> {
     const clients: PoolClient[] = [];
+    let failed = false;
     try {
       for (let n = 0; n < queries.length; n++) clients.push(await this.pool.connect());
       const [first, ...others] = clients;
@@ -120,12 +121,11 @@ export class Database {
       await Promise.all(clients.map((client) => client.query('COMMIT')));
       return results.map((result) => result.rows);
     } catch (error) {
-      // Connections that failed halfway are dropped rather than handed back in an unknown state.
-      for (const client of clients) client.release(true);
-      clients.length = 0;
+      failed = true;
       throw error;
     } finally {
-      for (const client of clients) client.release();
+      // Connections that failed halfway are dropped rather than handed back in an unknown state.
+      for (const client of clients) client.release(failed);
     }
   }
 

@@ -48,10 +48,8 @@ export class UsageAnalyticsService {
    */
   async usageJson(parentId: string, query: UsageReportQuery): Promise<string> {
     await this.runner.readable(usageAnalyticsProjection.name, this.options.readTimeoutMs);
-    const cutAt =
-      query.groupBy[0] === 'subAccount' && query.subAccountId === undefined && this.cutting === 0
-        ? this.middles.get(parentId)
-        : undefined;
+    const bySubAccount = query.groupBy[0] === 'subAccount' && query.subAccountId === undefined;
+    const cutAt = bySubAccount && this.cutting === 0 ? this.middles.get(parentId) : undefined;
     let parts: UsageReportJsonRow[];
     if (cutAt === undefined) {
       const sql = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query);
@@ -69,7 +67,7 @@ export class UsageAnalyticsService {
         this.cutting--;
       }
     }
-    if (query.groupBy[0] === 'subAccount' && query.subAccountId === undefined) this.remember(parentId, parts);
+    if (bySubAccount) this.remember(parentId, parts);
     return usageReportJson(query, parts);
   }
 

@@ -128,13 +128,7 @@ export interface SubAccountRange {
  * The JSON body of a report from `usageReportJsonQuery`'s row, or from the rows of its parts in
  * sub-account order: `UsageReportView`, serialised.
  */
-export function usageReportJson(
-  query: UsageReportQuery,
-  parts: UsageReportJsonRow | readonly UsageReportJsonRow[],
-): string {
-  const rows = Array.isArray(parts)
-    ? (parts as readonly UsageReportJsonRow[])
-    : [parts as UsageReportJsonRow];
+export function usageReportJson(query: UsageReportQuery, rows: readonly UsageReportJsonRow[]): string {
   const head = JSON.stringify({
     groupBy: query.groupBy,
     from: query.from?.toISOString() ?? null,
