@@ -150,9 +150,10 @@ async function phase<T>(name: string, body: () => Promise<T>): Promise<T | undef
   try {
     return await body();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    // Some errors (a gRPC status without details, say) have an empty message: then their name.
+    const message = error instanceof Error ? error.message || error.name : String(error);
     failures[name] = message.split('\n')[0].slice(0, 300);
-    log(`${name}: FAILED: ${message}`);
+    log(`${name}: FAILED: ${error instanceof Error ? (error.stack ?? message) : message}`);
     return undefined;
   }
 }
