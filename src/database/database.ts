@@ -1,9 +1,10 @@
 import { existsSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client, Pool, type PoolClient, type QueryResultRow } from 'pg';
+import { Client, Pool, type PoolClient } from 'pg';
 import { runner as runMigrations } from 'node-pg-migrate';
 import type { DatabaseSettings } from '../config/app-config';
+import { copyOut, type CopyBuffers } from './copy-rows';
 import { startEmbeddedPostgres, type RunningPostgres } from './embedded-postgres';
 
 /**
@@ -88,20 +89,22 @@ export class Database {
   }
 
   /**
-   * Runs `queries` side by side, each on a connection of its own, all on one snapshot: the first
+   * Runs `work` on `connections` connections of their own, all on one snapshot: the first
    * connection's read-only repeatable-read transaction exports it (`pg_export_snapshot`) and the others
-   * take it (`SET TRANSACTION SNAPSHOT`) before anything is read, so together they answer as one
-   * statement would, whatever commits meanwhile. Rows per query, in order. `afterSnapshot` runs once
-   * every connection holds the snapshot, before the queries (tests commit something there).
+   * take it (`SET TRANSACTION SNAPSHOT`) before anything is read, so whatever `work` runs on them side
+   * by side answers as one statement would, whatever commits meanwhile. `afterSnapshot` runs once every
+   * connection holds the snapshot, before `work` (tests commit something there). Connections that
+   * failed halfway are dropped rather than handed back in an unknown state.
    */
-  async readOnOneSnapshot<Row extends QueryResultRow>(
-    queries: readonly { readonly text: string; readonly values: unknown[] }[],
+  async onOneSnapshot<T>(
+    connections: number,
+    work: (clients: readonly PoolClient[]) => Promise<T>,
     afterSnapshot?: () => Promise<void>,
-  ): Promise<Row[][]> {
+  ): Promise<T> {
     const clients: PoolClient[] = [];
     let failed = false;
     try {
-      for (let n = 0; n < queries.length; n++) clients.push(await this.pool.connect());
+      for (let n = 0; n < connections; n++) clients.push(await this.pool.connect());
       const [first, ...others] = clients;
       await first.query('BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       const { rows } = await first.query<{ snapshot: string }>('SELECT pg_export_snapshot() AS snapshot');
@@ -115,17 +118,28 @@ export class Database {
         ),
       );
       await afterSnapshot?.();
-      const results = await Promise.all(
-        queries.map((query, n) => clients[n].query<Row>(query.text, query.values)),
-      );
+      const result = await work(clients);
       await Promise.all(clients.map((client) => client.query('COMMIT')));
-      return results.map((result) => result.rows);
+      return result;
     } catch (error) {
       failed = true;
       throw error;
     } finally {
-      // Connections that failed halfway are dropped rather than handed back in an unknown state.
       for (const client of clients) client.release(failed);
+    }
+  }
+
+  /** `COPY (…) TO STDOUT` on a connection of the pool: what the server sent (copy-rows.ts `copyOut`). */
+  async copyOut(sql: string, buffers?: CopyBuffers): Promise<Buffer> {
+    const client = await this.pool.connect();
+    let failed = false;
+    try {
+      return await copyOut(client, sql, buffers);
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      client.release(failed);
     }
   }
 

@@ -1,5 +1,6 @@
 import { applyDecorators, createParamDecorator, type ExecutionContext, type Type } from '@nestjs/common';
 import { ApiOkResponse, ApiProduces } from '@nestjs/swagger';
+import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { sendCsv, wantsCsv } from './csv';
 
@@ -27,10 +28,15 @@ export class CsvNegotiation {
     return this.wanted ? this.send(filename, render(value)) : value;
   }
 
-  /** A JSON body that is serialised already (by PostgreSQL, say): sent as it is, typed as JSON. */
-  json(body: string): string {
-    void this.reply.type('application/json; charset=utf-8');
-    return body;
+  /**
+   * A JSON body that is serialised already, as buffers (PostgreSQL's, copied): sent one after another
+   * with its length, typed as JSON; no one string of it is ever made. `sent` runs once the response
+   * has finished (its bytes handed to the socket), not if it was cut short: the buffers may be reused.
+   */
+  jsonChunks(chunks: readonly Buffer[], bytes: number, sent: () => void = () => {}): Readable {
+    void this.reply.type('application/json; charset=utf-8').header('content-length', bytes);
+    this.reply.raw.once('finish', sent);
+    return Readable.from(chunks);
   }
 
   /** Sends a CSV body (with any extra headers); the filename names the download. */

@@ -3,19 +3,25 @@ import type { Database } from '../../src/database/database';
 import { USAGE_DAILY_TABLE } from '../../src/projections/usage-analytics/usage-analytics.projection';
 import {
   USAGE_DIMENSIONS,
-  usageReportJson,
-  usageReportJsonQuery,
+  copiedReport,
+  usageReportBody,
+  usageReportCopy,
+  usageReportJsonSelect,
   usageReportQuery,
   usageReportView,
+  type SubAccountRange,
   type UsageReportQuery,
 } from '../../src/projections/usage-analytics/usage-report';
 import type { ReadModelProgress } from '../../src/projections/read-model-progress';
-import { UsageAnalyticsService } from '../../src/projections/usage-analytics/usage-analytics.service';
+import {
+  subAccountAt,
+  UsageAnalyticsService,
+} from '../../src/projections/usage-analytics/usage-analytics.service';
 import { openTestDatabase } from '../support/database';
 
 /*
- * The JSON route's report is written by PostgreSQL (usageReportJsonQuery); the CSV route's is built
- * here from rows (usageReportView). Both must be the same report: same groups, same order, same
+ * The JSON route's report is written by PostgreSQL (usageReportJsonSelect, fetched with COPY); the CSV
+ * route's is built here from rows (usageReportView). Both must be the same report: same groups, same order, same
  * fields in the same order, same totals, for every groupBy and filter.
  */
 describe('usage report: the JSON PostgreSQL writes is the report built from rows', () => {
@@ -54,13 +60,27 @@ describe('usage report: the JSON PostgreSQL writes is the report built from rows
 
   afterAll(() => database?.close());
 
+  /** The JSON body as the service makes it: each part copied, the parts' groups joined. */
+  async function jsonBody(
+    parentId: string,
+    query: UsageReportQuery,
+    parts: readonly (SubAccountRange | undefined)[] = [undefined],
+  ): Promise<string> {
+    const copied = await Promise.all(
+      parts.map((part) =>
+        database.copyOut(usageReportCopy(usageReportJsonSelect(USAGE_DAILY_TABLE, parentId, query, part))),
+      ),
+    );
+    const body = usageReportBody(query, copied.map(copiedReport));
+    const text = Buffer.concat(body.chunks).toString();
+    expect(Buffer.byteLength(text)).toBe(body.bytes);
+    return text;
+  }
+
   async function both(parentId: string, query: UsageReportQuery) {
     const rowsSql = usageReportQuery(USAGE_DAILY_TABLE, parentId, query);
-    const jsonSql = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query);
     const { rows } = await database.pool.query(rowsSql.text, rowsSql.values);
-    const { rows: json } = await database.pool.query(jsonSql.text, jsonSql.values);
-    expect(json).toHaveLength(1);
-    return { fromRows: usageReportView(query, rows), fromJson: usageReportJson(query, json) };
+    return { fromRows: usageReportView(query, rows), fromJson: await jsonBody(parentId, query) };
   }
 
   it('is byte for byte the serialised report, for every groupBy and filter', async () => {
@@ -102,13 +122,11 @@ describe('usage report: the JSON PostgreSQL writes is the report built from rows
             groupBy: ['subAccount', ...more],
             ...(from === undefined ? {} : { from: day(from) }),
           };
-          const whole = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query);
-          const below = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query, { below: cutAt });
-          const above = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query, { from: cutAt });
-          const [one, low, high] = await Promise.all(
-            [whole, below, above].map((sql) => database.pool.query(sql.text, sql.values)),
-          );
-          expect(usageReportJson(query, [low.rows[0], high.rows[0]])).toBe(usageReportJson(query, one.rows));
+          const [whole, halves] = await Promise.all([
+            jsonBody(parentId, query),
+            jsonBody(parentId, query, [{ below: cutAt }, { from: cutAt }]),
+          ]);
+          expect(halves).toBe(whole);
         },
       ),
       { numRuns: 80 },
@@ -120,26 +138,79 @@ describe('usage report: the JSON PostgreSQL writes is the report built from rows
     const progress = { readable: () => Promise.resolve() } as unknown as ReadModelProgress;
     // Any report of more than 100 bytes of groups counts as large here.
     const service = new UsageAnalyticsService(progress, database, { readTimeoutMs: 1_000 }, 100);
-    const cuts = jest.spyOn(database, 'readOnOneSnapshot');
+    const cuts = jest.spyOn(database, 'onOneSnapshot');
+    const copies = jest.spyOn(database, 'copyOut');
     try {
       const query: UsageReportQuery = { groupBy: ['subAccount', 'meter'] };
-      const sql = usageReportJsonQuery(USAGE_DAILY_TABLE, parents[1], query);
-      const expected = usageReportJson(query, (await database.pool.query(sql.text, sql.values)).rows);
+      const expected = await jsonBody(parents[1], query);
+      copies.mockClear();
       const answers = [];
-      for (let n = 0; n < 3; n++) answers.push(await service.usageJson(parents[1], query));
+      for (let n = 0; n < 3; n++) {
+        const body = await service.usageJson(parents[1], query);
+        answers.push(Buffer.concat(body.chunks).toString());
+      }
       expect(answers).toEqual([expected, expected, expected]);
-      // The first found where the middle is; the next two were cut there.
+      // The first found where the middle is (one COPY of the whole); the next two were cut there.
+      expect(copies).toHaveBeenCalledTimes(1);
       expect(cuts).toHaveBeenCalledTimes(2);
-      const [[parts]] = cuts.mock.calls;
-      const cutAt = parts[1].values[parts[1].values.length - 1];
-      expect(subs).toContain(cutAt);
+      expect(cuts.mock.calls[0][0]).toBe(2);
       // By meter first, or for one sub-account, nothing is cut.
       await service.usageJson(parents[1], { groupBy: ['meter', 'subAccount'] });
       await service.usageJson(parents[1], { groupBy: ['subAccount'], subAccountId: 'a' });
       expect(cuts).toHaveBeenCalledTimes(2);
+      expect(copies).toHaveBeenCalledTimes(3);
     } finally {
       cuts.mockRestore();
+      copies.mockRestore();
     }
+  });
+
+  it('splits a copied row into its groups and totals, and refuses anything else', async () => {
+    const query: UsageReportQuery = { groupBy: ['subAccount', 'day'] };
+    const copy = (parentId: string) =>
+      database.copyOut(usageReportCopy(usageReportJsonSelect(USAGE_DAILY_TABLE, parentId, query)));
+    const view = async (parentId: string) => {
+      const sql = usageReportQuery(USAGE_DAILY_TABLE, parentId, query);
+      return usageReportView(query, (await database.pool.query(sql.text, sql.values)).rows);
+    };
+    const some = copiedReport(await copy(parents[0]));
+    const expected = await view(parents[0]);
+    expect(JSON.parse(`[${some.groups.toString()}]`)).toEqual(expected.groups);
+    expect([Number(some.credits), Number(some.records)]).toEqual([
+      expected.total.credits,
+      expected.total.records,
+    ]);
+    const none = copiedReport(await copy('p-json-none'));
+    expect([none.groups.length, none.credits, none.records]).toEqual([0, '0', '0']);
+    for (const wrong of ['{"key":"a"}', '{"key":"a"}\t1\n', '{"key":"a"}\t1\tx\n', '\t1\t2']) {
+      expect(() => copiedReport(Buffer.from(wrong))).toThrow(/one row of groups, credits and records/);
+    }
+  });
+
+  it('finds the sub-account of the first group from any byte of the groups, however they are cut', async () => {
+    const text = (await jsonBody(parents[0], { groupBy: ['subAccount', 'meter'] })).replace(
+      /^.*"groups":\[|\],"total".*$/g,
+      '',
+    );
+    const groups = Buffer.from(text);
+    const starts = [...text.matchAll(/\{"key":"([^,"]+)/g)].map((match) => ({
+      at: match.index,
+      id: match[1],
+    }));
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: groups.length - 1 }),
+        fc.array(fc.integer({ min: 1, max: groups.length - 1 }), { maxLength: 6 }),
+        (offset, cuts) => {
+          const at = [0, ...new Set(cuts)].sort((a, b) => a - b);
+          const chunks = at.map((start, n) => groups.subarray(start, at[n + 1] ?? groups.length));
+          const next = starts.find((start) => start.at >= offset);
+          // Past the last group's start there is no group to cut at.
+          expect(subAccountAt(chunks, offset)).toBe(next?.id);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 
   it('sorts as JavaScript does (byte order), not as the database locale would', async () => {
@@ -162,8 +233,8 @@ describe('usage report: the JSON PostgreSQL writes is the report built from rows
       await client.query('BEGIN');
       await client.query('SET LOCAL enable_sort = off');
       for (const groupBy of [['subAccount'], ['subAccount', 'meter']] as const) {
-        const sql = usageReportJsonQuery(USAGE_DAILY_TABLE, parents[0], { groupBy: [...groupBy] });
-        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql.text}`, sql.values);
+        const sql = usageReportJsonSelect(USAGE_DAILY_TABLE, parents[0], { groupBy: [...groupBy] });
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`);
         const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
         expect({ groupBy, sorts: /\bSort\b/.test(plan) }).toEqual({ groupBy, sorts: false });
       }

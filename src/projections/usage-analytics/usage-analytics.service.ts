@@ -2,12 +2,17 @@ import type { Database } from '../../database/database';
 import type { ProjectionReadOptions } from '../projection';
 import type { ReadModelProgress } from '../read-model-progress';
 import { USAGE_DAILY_TABLE, usageAnalyticsProjection } from './usage-analytics.projection';
+import { copyOut, CopyBuffers } from '../../database/copy-rows';
 import {
-  usageReportJson,
-  usageReportJsonQuery,
+  copiedReport,
+  type CopiedReport,
+  usageReportBody,
+  usageReportCopy,
+  usageReportJsonSelect,
   usageReportQuery,
   usageReportView,
-  type UsageReportJsonRow,
+  type ReportBody,
+  type SubAccountRange,
   type UsageReportQuery,
   type UsageReportView,
 } from './usage-report';
@@ -17,6 +22,8 @@ export class UsageAnalyticsService {
   /** Per parent, the sub-account id in the middle of its last large report by sub-account. */
   private readonly middles = new Map<string, string>();
   private cutting = 0;
+  /** Where reports are copied into, kept from one report to the next (decision 75). */
+  private readonly buffers = new CopyBuffers(KEPT_REPORT_BYTES);
 
   constructor(
     private readonly runner: ReadModelProgress,
@@ -38,46 +45,53 @@ export class UsageAnalyticsService {
   }
 
   /**
-   * The same report as its JSON body, written by PostgreSQL: what the JSON route sends as it is.
+   * The same report as its JSON body, written by PostgreSQL and fetched with COPY: the buffers the
+   * JSON route sends as they are (decision 75).
    *
-   * A large report by sub-account is cut in two at a sub-account id and both parts are queried side by
+   * A large report by sub-account is cut in two at a sub-account id and both parts are copied side by
    * side on one snapshot, so that PostgreSQL writes them on two cores (decision 73): where to cut is the
    * middle of the parent's previous large report, kept here. Any cut gives the same report; a stale one
    * only balances the parts less well. One cut report at a time, so two of them can never hold a
    * connection each while both wait for a second.
    */
-  async usageJson(parentId: string, query: UsageReportQuery): Promise<string> {
+  async usageJson(parentId: string, query: UsageReportQuery): Promise<SentReportBody> {
     await this.runner.readable(usageAnalyticsProjection.name, this.options.readTimeoutMs);
     const bySubAccount = query.groupBy[0] === 'subAccount' && query.subAccountId === undefined;
     const cutAt = bySubAccount && this.cutting === 0 ? this.middles.get(parentId) : undefined;
-    let parts: UsageReportJsonRow[];
+    const copy = (part?: SubAccountRange) =>
+      usageReportCopy(usageReportJsonSelect(USAGE_DAILY_TABLE, parentId, query, part));
+    let copied: Buffer[];
     if (cutAt === undefined) {
-      const sql = usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query);
-      const { rows } = await this.database.pool.query<UsageReportJsonRow>(sql.text, sql.values);
-      parts = rows;
+      copied = [await this.database.copyOut(copy(), this.buffers)];
     } else {
       this.cutting++;
       try {
-        const answers = await this.database.readOnOneSnapshot<UsageReportJsonRow>([
-          usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query, { below: cutAt }),
-          usageReportJsonQuery(USAGE_DAILY_TABLE, parentId, query, { from: cutAt }),
-        ]);
-        parts = answers.map((rows) => rows[0]);
+        copied = await this.database.onOneSnapshot(2, ([low, high]) =>
+          Promise.all([
+            copyOut(low, copy({ below: cutAt }), this.buffers),
+            copyOut(high, copy({ from: cutAt }), this.buffers),
+          ]),
+        );
       } finally {
         this.cutting--;
       }
     }
+    const parts = copied.map(copiedReport);
     if (bySubAccount) this.remember(parentId, parts);
-    return usageReportJson(query, parts);
+    return {
+      ...usageReportBody(query, parts),
+      sent: () => copied.forEach((answer) => this.buffers.give(answer)),
+    };
   }
 
-  private remember(parentId: string, parts: readonly UsageReportJsonRow[]): void {
-    const bytes = parts.reduce((sum, part) => sum + part.groups.length, 0);
+  private remember(parentId: string, parts: readonly CopiedReport[]): void {
+    const groups = parts.map((part) => part.groups);
+    const bytes = groups.reduce((sum, chunk) => sum + chunk.length, 0);
     if (bytes < this.cutFromBytes) {
       this.middles.delete(parentId);
       return;
     }
-    const middle = middleSubAccount(parts, bytes / 2);
+    const middle = subAccountAt(groups, Math.floor(bytes / 2));
     if (middle === undefined) return;
     this.middles.delete(parentId);
     this.middles.set(parentId, middle);
@@ -89,25 +103,42 @@ export class UsageAnalyticsService {
 /** A report whose groups take this many bytes of JSON (~15,000 sub-accounts) is cut in two next time. */
 const CUT_REPORT_FROM_BYTES = 1_000_000;
 const MAX_REMEMBERED_PARENTS = 1_000;
-const GROUP_START = '{"key":"';
+/** Memory kept for copying reports into: a 100,000-sub-account report takes ~7 MB of it. */
+const KEPT_REPORT_BYTES = 24 * 1024 * 1024;
+
+/** A report's JSON body, and what to call once it has been sent (its memory is then reused). */
+export interface SentReportBody extends ReportBody {
+  sent(): void;
+}
+const GROUP_START = Buffer.from('{"key":"');
+/** Longer than any sub-account id (kernel/ids.ts) and the group's start. */
+const KEY_WINDOW = 512;
 
 /**
- * The sub-account id of the first group at or after `offset` bytes into the parts' groups taken as one
- * (or of the last group, when none starts after it). A group's key starts with its sub-account id when
- * the report is grouped by sub-account first, and ids hold neither `,` nor `"`.
+ * The sub-account id of the first group at or after `offset` bytes into the groups' buffers taken as
+ * one (none when no group starts there). A group's key starts with its sub-account id
+ * when the report is grouped by sub-account first, and ids hold neither `,` nor `"`.
  */
-function middleSubAccount(parts: readonly UsageReportJsonRow[], offset: number): string | undefined {
+export function subAccountAt(groups: readonly Buffer[], offset: number): string | undefined {
   let rest = offset;
-  for (const part of parts) {
-    if (rest < part.groups.length) {
-      let start = part.groups.indexOf(GROUP_START, Math.floor(rest));
-      if (start < 0) start = part.groups.lastIndexOf(GROUP_START);
-      if (start < 0) return undefined;
-      const from = start + GROUP_START.length;
-      const end = part.groups.slice(from, from + 200).search(/[",]/);
-      return end <= 0 ? undefined : part.groups.slice(from, from + end);
+  for (let n = 0; n < groups.length; n++) {
+    if (rest >= groups[n].length) {
+      rest -= groups[n].length;
+      continue;
     }
-    rest -= part.groups.length;
+    // From the offset to a little past this buffer's end: a group may start in one buffer and go on
+    // in the next.
+    const window = Buffer.concat(
+      [groups[n].subarray(rest), ...groups.slice(n + 1)],
+      groups[n].length - rest + KEY_WINDOW,
+    );
+    const start = window.indexOf(GROUP_START);
+    if (start < 0) return undefined;
+    const key = window
+      .subarray(start + GROUP_START.length, start + GROUP_START.length + KEY_WINDOW)
+      .toString('latin1');
+    const end = key.search(/[",]/);
+    return end <= 0 ? undefined : key.slice(0, end);
   }
   return undefined;
 }

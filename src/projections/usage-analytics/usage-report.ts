@@ -1,3 +1,4 @@
+import { escapeLiteral } from 'pg';
 import { ProjectionQueryError } from '../projection.errors';
 
 const DAY_MS = 86_400_000;
@@ -49,7 +50,11 @@ export interface ReportSql {
 
 /** The GROUP BY of one report: the grouped values (in `groupBy` order) and their totals per group. */
 export function usageReportQuery(table: string, parentId: string, query: UsageReportQuery): ReportSql {
-  const { where, values } = reportFilter(parentId, query);
+  const values: unknown[] = [];
+  const where = reportFilter(parentId, query, {}, (value) => {
+    values.push(value);
+    return `$${values.length}`;
+  });
   const columns = query.groupBy.map((dimension) => COLUMN[dimension]);
   const grouped = columns.length === 0 ? 'ARRAY[]::text[]' : `ARRAY[${columns.join(', ')}]`;
   return {
@@ -63,26 +68,31 @@ export function usageReportQuery(table: string, parentId: string, query: UsageRe
 }
 
 /**
- * The same report with its `groups` array written as JSON by PostgreSQL, in the order and shape
- * `usageReportView` gives them (`key`, the grouped fields in `groupBy` order, `credits`, `records`),
- * and the totals: one row, however many groups. A parent with 100,000 sub-accounts is one JSON text
- * instead of 100,000 rows to parse, sort and serialise again (docs/decisions.md, decision 66).
- * Ordered by byte (`COLLATE "C"`), which is JavaScript's string order for the ASCII that ids,
- * meters, days and months are made of.
+ * The same report's groups written as JSON by PostgreSQL, in the order and shape `usageReportView`
+ * gives them (`key`, the grouped fields in `groupBy` order, `credits`, `records`), and the totals: one
+ * row of three columns (the groups joined with `,`, without the array's brackets; credits; records),
+ * however many groups. A parent with 100,000 sub-accounts is one JSON text instead of 100,000 rows to
+ * parse, sort and serialise again (docs/decisions.md, decision 66). Ordered by byte (`COLLATE "C"`),
+ * which is JavaScript's string order for the ASCII that ids, meters, days and months are made of.
+ *
+ * The values are written into the statement (quoted by `pg`'s `escapeLiteral`), because it is run by
+ * `COPY (…) TO STDOUT` (`usageReportCopy`), which takes no parameters: the answer arrives as the bytes
+ * PostgreSQL wrote, never as a JavaScript string (decision 75).
  */
-export function usageReportJsonQuery(
+export function usageReportJsonSelect(
   table: string,
   parentId: string,
   query: UsageReportQuery,
   part?: SubAccountRange,
-): ReportSql {
-  const { where, values } = reportFilter(parentId, query, part);
+): string {
+  const where = reportFilter(parentId, query, part ?? {}, escapeLiteral);
   const columns = query.groupBy.map((dimension, n) => ({ sql: COLUMN[dimension], as: `g${n}`, dimension }));
   // Each group is written as compact JSON text, as JSON.stringify writes it (PostgreSQL's own json
   // functions put spaces after colons and commas). A value is put between quotes as it is: ids
   // (kernel/ids.ts), meters (ledger.validation.ts, since the first ledger event) and to_char's days
-  // and months are made of letters, digits and `_ . : / -`, none of which JSON escapes. to_json,
-  // which would escape, cost ~35 of ~180 ms for 100,000 groups.
+  // and months are made of letters, digits and `_ . : / -`, none of which JSON escapes, nor COPY's
+  // text format (which escapes only `\`, tabs and line ends). to_json, which would escape, cost ~35 of
+  // ~180 ms for 100,000 groups.
   const key = columns.length === 0 ? "''::text" : columns.map((column) => column.as).join(" || ',' || ");
   const group = [
     `'{"key":"' || ${key} || '"'`,
@@ -96,39 +106,67 @@ export function usageReportJsonQuery(
     'sum(credits) AS credits',
     'sum(records) AS records',
   ];
-  return {
-    text:
-      `SELECT '[' || coalesce(string_agg(${group}, ','${order}), '') || ']' AS groups, ` +
-      'coalesce(sum(credits), 0)::text AS credits, coalesce(sum(records), 0)::text AS records ' +
-      `FROM (SELECT ${selected.join(', ')} FROM ${table} WHERE ${where}` +
-      (columns.length === 0 ? '' : ` GROUP BY ${columns.map((_, n) => n + 1).join(', ')}`) +
-      ' HAVING count(*) > 0) AS grouped',
-    values,
-  };
+  return (
+    `SELECT coalesce(string_agg(${group}, ','${order}), '') AS groups, ` +
+    'coalesce(sum(credits), 0)::text AS credits, coalesce(sum(records), 0)::text AS records ' +
+    `FROM (SELECT ${selected.join(', ')} FROM ${table} WHERE ${where}` +
+    (columns.length === 0 ? '' : ` GROUP BY ${columns.map((_, n) => n + 1).join(', ')}`) +
+    ' HAVING count(*) > 0) AS grouped'
+  );
 }
 
-/** The row `usageReportJsonQuery` answers: the groups as one JSON array, and the totals. */
-export interface UsageReportJsonRow {
-  readonly groups: string;
-  readonly credits: string;
-  readonly records: string;
+/** `usageReportJsonSelect` (or any one-row SELECT) run as `COPY … TO STDOUT`, in its text format. */
+export function usageReportCopy(select: string): string {
+  return `COPY (${select}) TO STDOUT`;
 }
 
 /**
  * Sub-accounts whose id is at least `from` and below `below` (byte order; either end open): one part
  * of a report cut by sub-account id. Parts cut at the same keys, queried on one snapshot and joined in
- * key order (`usageReportJson` takes them in that order) make exactly the report of the whole.
+ * key order (`usageReportBody` takes them in that order) make exactly the report of the whole.
  */
 export interface SubAccountRange {
   readonly from?: string;
   readonly below?: string;
 }
 
+/** One report (or part) as COPY sent it: its groups' JSON, and its totals. */
+export interface CopiedReport {
+  /** The groups joined with `,` (no brackets), a view of the copied bytes. */
+  readonly groups: Buffer;
+  readonly credits: string;
+  readonly records: string;
+}
+
 /**
- * The JSON body of a report from `usageReportJsonQuery`'s row, or from the rows of its parts in
- * sub-account order: `UsageReportView`, serialised.
+ * The COPY text of `usageReportJsonSelect`'s one row (`groups<TAB>credits<TAB>records<LF>`) split
+ * into its columns. The groups hold no tab (see above), so the first tab ends them; nothing is copied
+ * but the few bytes of the totals.
  */
-export function usageReportJson(query: UsageReportQuery, rows: readonly UsageReportJsonRow[]): string {
+export function copiedReport(copied: Buffer): CopiedReport {
+  const tab = copied.indexOf(TAB);
+  const totals = tab < 0 ? null : /^(-?\d+)\t(-?\d+)\n$/.exec(copied.toString('latin1', tab + 1));
+  if (totals === null) {
+    throw new Error('the usage report did not come back as one row of groups, credits and records');
+  }
+  return { groups: copied.subarray(0, tab), credits: totals[1], records: totals[2] };
+}
+
+const TAB = 0x09;
+const COMMA = Buffer.from(',');
+
+/** A JSON body as buffers to send one after another, and its length in bytes. */
+export interface ReportBody {
+  readonly chunks: readonly Buffer[];
+  readonly bytes: number;
+}
+
+/**
+ * The JSON body of a report from its copied row, or from the rows of its parts in sub-account order:
+ * `UsageReportView`, serialised. The groups' bytes are sent as they came, between a head and a tail
+ * written here.
+ */
+export function usageReportBody(query: UsageReportQuery, parts: readonly CopiedReport[]): ReportBody {
   const head = JSON.stringify({
     groupBy: query.groupBy,
     from: query.from?.toISOString() ?? null,
@@ -137,51 +175,42 @@ export function usageReportJson(query: UsageReportQuery, rows: readonly UsageRep
   });
   let credits = 0;
   let records = 0;
-  const groups: string[] = [];
-  for (const row of rows) {
-    credits += Number(row.credits);
-    records += Number(row.records);
-    // Each part is a JSON array, `[]` when empty: its members, without the brackets, joined.
-    if (row.groups.length > 2) groups.push(row.groups.slice(1, -1));
+  const chunks: Buffer[] = [Buffer.from(`${head.slice(0, -1)},"groups":[`)];
+  let empty = true;
+  for (const part of parts) {
+    credits += Number(part.credits);
+    records += Number(part.records);
+    if (part.groups.length === 0) continue;
+    if (!empty) chunks.push(COMMA);
+    chunks.push(part.groups);
+    empty = false;
   }
-  const total = JSON.stringify({ credits, records });
-  return `${head.slice(0, -1)},"groups":[${groups.join(',')}],"total":${total}}`;
+  chunks.push(Buffer.from(`],"total":${JSON.stringify({ credits, records })}}`));
+  return { chunks, bytes: chunks.reduce((sum, chunk) => sum + chunk.length, 0) };
 }
 
-/** The WHERE of a report: the parent, then the optional day range and sub-account (or range of them). */
+/**
+ * The WHERE of a report: the parent, then the optional day range and sub-account (or range of them).
+ * `param` puts a value into the statement: a placeholder it binds, or the value quoted.
+ */
 function reportFilter(
   parentId: string,
   query: UsageReportQuery,
-  part: SubAccountRange = {},
-): { where: string; values: unknown[] } {
+  part: SubAccountRange,
+  param: (value: string) => string,
+): string {
   const fromDay = query.from === undefined ? undefined : dayOf('from', query.from);
   const toDay = query.to === undefined ? undefined : dayOf('to', query.to);
   if (fromDay !== undefined && toDay !== undefined && fromDay > toDay) {
     throw new ProjectionQueryError('from must not be after to');
   }
-  const values: unknown[] = [parentId];
-  const where = ['parent_id = $1'];
-  if (fromDay !== undefined) {
-    values.push(isoDay(fromDay));
-    where.push(`day >= $${values.length}::date`);
-  }
-  if (toDay !== undefined) {
-    values.push(isoDay(toDay));
-    where.push(`day < $${values.length}::date`);
-  }
-  if (query.subAccountId !== undefined) {
-    values.push(query.subAccountId);
-    where.push(`sub_account_id = $${values.length}`);
-  }
-  if (part.from !== undefined) {
-    values.push(part.from);
-    where.push(`sub_account_id >= $${values.length} COLLATE "C"`);
-  }
-  if (part.below !== undefined) {
-    values.push(part.below);
-    where.push(`sub_account_id < $${values.length} COLLATE "C"`);
-  }
-  return { where: where.join(' AND '), values };
+  const where = [`parent_id = ${param(parentId)}`];
+  if (fromDay !== undefined) where.push(`day >= ${param(isoDay(fromDay))}::date`);
+  if (toDay !== undefined) where.push(`day < ${param(isoDay(toDay))}::date`);
+  if (query.subAccountId !== undefined) where.push(`sub_account_id = ${param(query.subAccountId)}`);
+  if (part.from !== undefined) where.push(`sub_account_id >= ${param(part.from)} COLLATE "C"`);
+  if (part.below !== undefined) where.push(`sub_account_id < ${param(part.below)} COLLATE "C"`);
+  return where.join(' AND ');
 }
 
 const COLUMN: Record<UsageDimension, string> = {
