@@ -113,6 +113,8 @@ export interface SentReportBody extends ReportBody {
 const GROUP_START = Buffer.from('{"key":"');
 /** Longer than any sub-account id (kernel/ids.ts) and the group's start. */
 const KEY_WINDOW = 512;
+/** Longer than any group: where the search for the next group's start looks. */
+const WINDOW = 2 * KEY_WINDOW;
 
 /**
  * The sub-account id of the first group at or after `offset` bytes into the groups' buffers taken as
@@ -126,12 +128,15 @@ export function subAccountAt(groups: readonly Buffer[], offset: number): string 
       rest -= groups[n].length;
       continue;
     }
-    // From the offset to a little past this buffer's end: a group may start in one buffer and go on
-    // in the next.
-    const window = Buffer.concat(
-      [groups[n].subarray(rest), ...groups.slice(n + 1)],
-      groups[n].length - rest + KEY_WINDOW,
-    );
+    // A kilobyte from the offset, on into the next buffers: a group (a few hundred bytes at most) starts
+    // within it, and may go on in the next buffer.
+    const pieces = [groups[n].subarray(rest, rest + WINDOW)];
+    let length = pieces[0].length;
+    for (let next = n + 1; next < groups.length && length < WINDOW; next++) {
+      pieces.push(groups[next].subarray(0, WINDOW - length));
+      length += pieces[pieces.length - 1].length;
+    }
+    const window = Buffer.concat(pieces);
     const start = window.indexOf(GROUP_START);
     if (start < 0) return undefined;
     const key = window
