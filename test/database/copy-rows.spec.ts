@@ -2,7 +2,7 @@ import { CopyBuffers, CopyRows } from '../../src/database/copy-rows';
 import type { Database } from '../../src/database/database';
 import { openTestDatabase } from '../support/database';
 
-describe('CopyRows (COPY … FROM STDIN, text format)', () => {
+describe('COPY through pg-copy-streams', () => {
   let database: Database;
 
   beforeAll(async () => {
@@ -14,83 +14,76 @@ describe('CopyRows (COPY … FROM STDIN, text format)', () => {
     await database.close();
   });
 
-  it('brings every value back as it went in: the format’s own characters, nulls, big numbers, unicode', async () => {
-    const labels = [
-      'plain',
-      'tab\there',
-      'line\nbreak',
-      'carriage\rreturn',
-      'back\\slash',
-      '\\N',
-      '',
-      'é 漢字 🙂',
-    ];
-    const rows = new CopyRows('copied', ['id', 'label', 'amount']);
-    labels.forEach((label, id) => rows.add(id, label, 2n ** 53n + BigInt(id)));
-    rows.add(labels.length, null, null);
-    const client = await database.pool.connect();
-    try {
-      await rows.copy(client);
-    } finally {
-      client.release();
-    }
-    const { rows: back } = await database.pool.query<{
-      id: number;
-      label: string | null;
-      amount: string | null;
-    }>('SELECT id, label, amount FROM copied ORDER BY id');
-    expect(back).toEqual([
-      ...labels.map((label, id) => ({ id, label, amount: String(2n ** 53n + BigInt(id)) })),
-      { id: labels.length, label: null, amount: null },
-    ]);
-  });
-});
-
-describe('copyOut into kept buffers (CopyBuffers)', () => {
-  let database: Database;
-
-  beforeAll(async () => {
-    database = await openTestDatabase();
+  describe('CopyRows (COPY … FROM STDIN, text format)', () => {
+    it('brings every value back as it went in: the format’s own characters, nulls, big numbers, unicode', async () => {
+      const labels = [
+        'plain',
+        'tab\there',
+        'line\nbreak',
+        'carriage\rreturn',
+        'back\\slash',
+        '\\N',
+        '',
+        'é 漢字 🙂',
+      ];
+      const rows = new CopyRows('copied', ['id', 'label', 'amount']);
+      labels.forEach((label, id) => rows.add(id, label, 2n ** 53n + BigInt(id)));
+      rows.add(labels.length, null, null);
+      const client = await database.pool.connect();
+      try {
+        await rows.copy(client);
+      } finally {
+        client.release();
+      }
+      const { rows: back } = await database.pool.query<{
+        id: number;
+        label: string | null;
+        amount: string | null;
+      }>('SELECT id, label, amount FROM copied ORDER BY id');
+      expect(back).toEqual([
+        ...labels.map((label, id) => ({ id, label, amount: String(2n ** 53n + BigInt(id)) })),
+        { id: labels.length, label: null, amount: null },
+      ]);
+    });
   });
 
-  afterAll(async () => {
-    await database.close();
-  });
+  // The other direction, COPY … TO STDOUT, on the same server.
+  describe('copyOut into kept buffers (CopyBuffers)', () => {
+    /** One row of `n` bytes of text: COPY sends it, then a line end. */
+    const copyOf = (n: number) => `COPY (SELECT repeat('x', ${n}) || 'y') TO STDOUT`;
 
-  /** One row of `n` bytes of text: COPY sends it, then a line end. */
-  const copyOf = (n: number) => `COPY (SELECT repeat('x', ${n}) || 'y') TO STDOUT`;
+    it('answers the bytes a plain copy answers, growing past what it took, and takes back only its own', async () => {
+      const buffers = new CopyBuffers(8 * 1024 * 1024);
+      // Small, then past the 64 KiB of one read, then past the kept buffer's size.
+      for (const n of [10, 200_000, 1_000_000, 50, 3_000_000]) {
+        const plain = await database.copyOut(copyOf(n));
+        const kept = await database.copyOut(copyOf(n), buffers);
+        expect(kept.length).toBe(n + 2);
+        expect(kept.equals(plain)).toBe(true);
+        buffers.give(kept);
+      }
+      // The largest given back is taken again: its memory, not a new one.
+      const before = buffers.bytes;
+      const again = await database.copyOut(copyOf(100), buffers);
+      expect(buffers.bytes).toBeLessThan(before);
+      buffers.give(again);
+      expect(buffers.bytes).toBe(before);
+      // Given twice, kept once; a buffer it did not make is never kept.
+      buffers.give(again);
+      buffers.give(Buffer.alloc(1024));
+      buffers.give(await database.copyOut(copyOf(10)));
+      expect(buffers.bytes).toBe(before);
+    });
 
-  it('answers the bytes a plain copy answers, growing past what it took, and takes back only its own', async () => {
-    const buffers = new CopyBuffers(8 * 1024 * 1024);
-    // Small, then past the 64 KiB of one read, then past the kept buffer's size.
-    for (const n of [10, 200_000, 1_000_000, 50, 3_000_000]) {
-      const plain = await database.copyOut(copyOf(n));
-      const kept = await database.copyOut(copyOf(n), buffers);
-      expect(kept.length).toBe(n + 2);
-      expect(kept.equals(plain)).toBe(true);
-      buffers.give(kept);
-    }
-    // The largest given back is taken again: its memory, not a new one.
-    const before = buffers.bytes;
-    const again = await database.copyOut(copyOf(100), buffers);
-    expect(buffers.bytes).toBeLessThan(before);
-    buffers.give(again);
-    expect(buffers.bytes).toBe(before);
-    // Given twice, kept once; a buffer it did not make is never kept.
-    buffers.give(again);
-    buffers.give(Buffer.alloc(1024));
-    buffers.give(await database.copyOut(copyOf(10)));
-    expect(buffers.bytes).toBe(before);
-  });
-
-  it('keeps no more than its limit', async () => {
-    const buffers = new CopyBuffers(1024 * 1024);
-    const big = await database.copyOut(copyOf(2_000_000), buffers);
-    const small = await database.copyOut(copyOf(1_000), buffers);
-    buffers.give(big);
-    expect(buffers.bytes).toBe(0);
-    buffers.give(small);
-    expect(buffers.bytes).toBeGreaterThan(0);
-    expect(buffers.bytes).toBeLessThanOrEqual(1024 * 1024);
+    it('keeps no more than its limit', async () => {
+      const buffers = new CopyBuffers(1024 * 1024);
+      const big = await database.copyOut(copyOf(2_000_000), buffers);
+      const small = await database.copyOut(copyOf(1_000), buffers);
+      buffers.give(big);
+      expect(buffers.bytes).toBe(0);
+      buffers.give(small);
+      expect(buffers.bytes).toBeGreaterThan(0);
+      expect(buffers.bytes).toBeLessThanOrEqual(1024 * 1024);
+    });
   });
 });
