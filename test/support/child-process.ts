@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 export interface Child {
   readonly process: ChildProcess;
   readonly pid: number;
+  /** Resolves once the process and whatever shares its output (a service's store) are gone. */
   readonly exited: Promise<void>;
   output(): string;
   running(): boolean;
@@ -38,11 +39,12 @@ export function startChild(args: readonly string[], env: NodeJS.ProcessEnv, opti
   child.stdout!.setEncoding('utf8').on('data', keep);
   child.stderr!.setEncoding('utf8').on('data', keep);
   let alive = true;
+  child.once('exit', () => (alive = false));
+  // 'close' (its output ended), not 'exit': a service's embedded store is a child of its own that
+  // shares the service's stderr and, when the service is killed, still closes cleanly (writing its
+  // index checkpoint into the data directory). Until the pipe closes, the data is not the caller's.
   const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      alive = false;
-      resolve();
-    });
+    child.once('close', () => resolve());
   });
   return {
     process: child,
@@ -51,8 +53,7 @@ export function startChild(args: readonly string[], env: NodeJS.ProcessEnv, opti
     output: () => output,
     running: () => alive,
     async stop(graceMs = options.stopGraceMs ?? 10_000) {
-      if (!alive) return;
-      child.kill('SIGTERM');
+      if (alive) child.kill('SIGTERM');
       const timer = setTimeout(() => alive && child.kill('SIGKILL'), graceMs);
       await exited;
       clearTimeout(timer);

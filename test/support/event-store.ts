@@ -48,7 +48,7 @@ export interface EventStoreProcess {
   readonly child: ChildProcess;
   readonly port: number;
   readonly connectionString: string;
-  /** Resolves once the process is gone, however it ended. */
+  /** Resolves once the server is gone (under npm: npm and the store both), however it ended. */
   readonly exited: Promise<void>;
   /** SIGKILL: the process gets no chance to flush or close anything. */
   killHard(): Promise<void>;
@@ -99,9 +99,12 @@ export async function spawnEmbeddedEventStore(opts: SpawnEventStoreOptions = {})
       // The group is already gone.
     }
   };
+  // 'close', not 'exit': under npm the process we hold is npm, which can exit on SIGTERM while the
+  // store it started is still closing (writing its index checkpoint into the data directory). The
+  // store holds our stdout pipe until it is gone, so 'close' (every stdio stream ended) is the moment
+  // nothing of the server can touch its files any more.
   const exited = new Promise<void>((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) resolve();
-    else child.once('exit', () => resolve());
+    child.once('close', () => resolve());
   });
   let stderr = '';
   child.stderr!.setEncoding('utf8');
@@ -159,7 +162,9 @@ function makeHandle(
   port: number,
   signal: (name: NodeJS.Signals) => void,
 ): EventStoreProcess {
-  const alive = () => child.exitCode === null && child.signalCode === null;
+  let gone = false;
+  void exited.then(() => (gone = true));
+  const alive = () => !gone;
   return {
     child,
     port,
