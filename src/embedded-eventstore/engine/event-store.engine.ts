@@ -10,6 +10,12 @@ import {
 import { EventIndex, StreamState } from '../storage/event-index';
 import { RecentIds } from './recent-ids';
 import {
+  readIndexCheckpoint,
+  removeIndexCheckpoint,
+  writeIndexCheckpoint,
+  type IndexCheckpoint,
+} from '../storage/index-checkpoint';
+import {
   NewEvent,
   parseRecordedEvent,
   TOMBSTONE_REVISION,
@@ -64,6 +70,10 @@ export interface EngineOptions {
 
 /** How many recent event ids the idempotent re-append check remembers (EventStoreDB keeps an LRU too). */
 const RECENT_ID_CAPACITY = 100_000;
+/** The index checkpoint's layout: a checkpoint of another version is not used. */
+const CHECKPOINT_VERSION = 1;
+/** The index's own arrays in a checkpoint, before the id window's. */
+const INDEX_ARRAYS = 6;
 const LINK_EVENT_TYPE = '$>';
 const JSON_CONTENT_TYPE = 'application/json';
 export const EPOCH_INFORMATION_STREAM = '$epoch-information';
@@ -120,6 +130,9 @@ export class EventStoreEngine {
   private readonly listeners = new Set<() => void>();
   private durableWaiters: { index: number; resolve: () => void }[] = [];
   readonly truncatedBytes: number;
+  /** Whether the index was taken from the checkpoint of the last clean close (and only the tail scanned). */
+  readonly resumedFromCheckpoint: boolean = false;
+  private readonly dataDir: string | undefined;
 
   constructor(opts: EngineOptions) {
     if (opts.memory) {
@@ -127,13 +140,17 @@ export class EventStoreEngine {
       this.truncatedBytes = 0;
     } else {
       if (!opts.dataDir) throw new Error('dataDir is required unless memory is set');
-      const { log, truncatedBytes } = FileEventLog.open(
+      const checkpoint = readIndexCheckpoint(opts.dataDir);
+      const { log, truncatedBytes, resumed } = FileEventLog.open(
         opts.dataDir,
         (position, buf, s, e) => this.replayEntry(position, buf, s, e),
         { sync: opts.sync },
+        checkpoint && { mark: checkpoint.mark, restore: () => this.restoreCheckpoint(checkpoint) },
       );
       this.log = log;
+      this.dataDir = opts.dataDir;
       this.truncatedBytes = truncatedBytes;
+      this.resumedFromCheckpoint = resumed;
       this.durableCount = this.index.count;
       this.projections.afterIndexed(this.index.count, true);
       for (const st of this.index.streams) st.readMeta = st.writeMeta;
@@ -523,6 +540,59 @@ export class EventStoreEngine {
   async close(): Promise<void> {
     this.listeners.clear();
     await this.log.close();
+    this.writeCheckpoint();
+  }
+
+  /**
+   * After a clean close, the index as a checkpoint for the next open (storage/index-checkpoint.ts):
+   * only when every event is durable and the log failed nowhere. A checkpoint that cannot be written
+   * costs the next open a full scan, nothing else.
+   */
+  private writeCheckpoint(): void {
+    const mark = this.log instanceof FileEventLog ? this.log.mark() : undefined;
+    if (mark === undefined || this.dataDir === undefined) return;
+    if (this.pendingRecords.length > 0 || this.durableCount !== this.index.count) return;
+    const index = this.index.checkpoint();
+    const ids = this.recentIds.checkpoint();
+    try {
+      writeIndexCheckpoint(this.dataDir, {
+        mark,
+        header: {
+          version: CHECKPOINT_VERSION,
+          count: this.index.count,
+          streams: index.streams,
+          types: index.types,
+          ringNext: ids.ringNext,
+          projections: this.projections.checkpoint(),
+        },
+        arrays: [...index.arrays, ...ids.arrays],
+      });
+    } catch {
+      removeIndexCheckpoint(this.dataDir);
+    }
+  }
+
+  /** Takes the index, the id window and the standard projections' views back from a checkpoint. */
+  private restoreCheckpoint(checkpoint: IndexCheckpoint): void {
+    const header = checkpoint.header as {
+      version: number;
+      count: number;
+      streams: { name: string; meta?: Record<string, unknown> }[];
+      types: string[];
+      ringNext: number;
+      projections: { name: string; enabled: boolean; recorded: boolean; checkpoint: number }[];
+    };
+    const idArrays = checkpoint.arrays.slice(INDEX_ARRAYS);
+    if (header.version !== CHECKPOINT_VERSION || !this.recentIds.fits(idArrays, header.ringNext)) {
+      throw new Error('index checkpoint: another version');
+    }
+    const indexArrays = checkpoint.arrays.slice(0, INDEX_ARRAYS);
+    this.index.restore(header.count, indexArrays, header.streams, header.types, (st, raw) => {
+      st.writeMeta = parseStreamMetadata(Buffer.from(JSON.stringify(raw), 'utf8')).meta;
+      st.rawMetaJson = raw;
+    });
+    this.recentIds.restore(idArrays, header.ringNext);
+    this.projections.restore(header.projections);
   }
 }
 

@@ -43,6 +43,38 @@ export class RecentIds {
     this.ringIndex = new Float64Array(capacity).fill(EMPTY);
   }
 
+  /** Its tables' bytes and where the ring goes on, for a checkpoint. */
+  checkpoint(): { arrays: Buffer[]; ringNext: number } {
+    return {
+      arrays: this.tables().map((t) => Buffer.from(t.buffer, t.byteOffset, t.byteLength)),
+      ringNext: this.ringNext,
+    };
+  }
+
+  /** Whether `checkpoint`'s arrays fit this window (the same capacity). */
+  fits(arrays: readonly Buffer[], ringNext: number): boolean {
+    const tables = this.tables();
+    return (
+      arrays.length === tables.length &&
+      arrays.every((a, n) => a.length === tables[n].byteLength) &&
+      Number.isInteger(ringNext) &&
+      ringNext >= 0 &&
+      ringNext < this.capacity
+    );
+  }
+
+  /** Takes back what `checkpoint` gave, into a window it `fits`. */
+  restore(arrays: readonly Buffer[], ringNext: number): void {
+    const tables = this.tables();
+    if (!this.fits(arrays, ringNext)) throw new Error('index checkpoint: the id window has another size');
+    tables.forEach((t, n) => new Uint8Array(t.buffer, t.byteOffset, t.byteLength).set(arrays[n]));
+    this.ringNext = ringNext;
+  }
+
+  private tables(): (Int32Array | Float64Array)[] {
+    return [this.keyA, this.keyB, this.slotIndex, this.ringA, this.ringB, this.ringIndex];
+  }
+
   /** Records that event `index` has `id`, forgetting the oldest entry once `capacity` are held. */
   remember(id: string, index: number): void {
     const [a, b] = this.fingerprint(id);

@@ -161,6 +161,34 @@ export class SystemProjections {
     if (enabled) this.advance(p, at, replaying);
   }
 
+  /** Each projection's state, for a checkpoint (its views follow from the index and its checkpoint). */
+  checkpoint(): { name: SystemProjectionName; enabled: boolean; recorded: boolean; checkpoint: number }[] {
+    return [...this.projections.values()].map((p) => ({
+      name: p.name,
+      enabled: p.enabled,
+      recorded: p.recorded,
+      checkpoint: p.checkpoint,
+    }));
+  }
+
+  /**
+   * Takes back a checkpoint's states: each projection's views are made again from the restored index
+   * up to its checkpoint. A view holds every projectable event before its checkpoint in order (a
+   * projection enabled again catches up from where it stopped), so this makes the same views.
+   */
+  restore(
+    states: readonly { name: string; enabled: boolean; recorded: boolean; checkpoint: number }[],
+  ): void {
+    for (const state of states) {
+      if (!isSystemProjectionName(state.name)) continue;
+      const p = this.projections.get(state.name)!;
+      p.recorded = state.recorded;
+      p.enabled = true;
+      this.advance(p, state.checkpoint, true);
+      p.enabled = state.enabled;
+    }
+  }
+
   /** Applies the control event at global index `i` if it is one (replay), before `afterIndexed`. */
   replayControlEvent(streamName: string, type: string, data: Buffer, i: number): void {
     if (type !== PROJECTION_UPDATED_TYPE || !streamName.startsWith(PROJECTIONS_STREAM_PREFIX)) return;

@@ -13,6 +13,18 @@ class GrowableArray<T extends Float64Array | Uint32Array> {
     this.data = make(1024);
   }
 
+  /** The first `count` values' bytes (a view, for a checkpoint). */
+  bytes(count: number): Buffer {
+    return Buffer.from(this.data.buffer, this.data.byteOffset, count * this.data.BYTES_PER_ELEMENT);
+  }
+
+  /** Takes `count` values from a checkpoint's bytes, with room to grow. */
+  restore(bytes: Buffer, count: number): void {
+    const data = this.make(Math.max(1024, Math.ceil(count * 1.25)));
+    new Uint8Array(data.buffer).set(bytes);
+    this.data = data;
+  }
+
   set(i: number, v: number): void {
     if (i >= this.data.length) {
       const next = this.make(Math.max(this.data.length * 2, i + 1));
@@ -116,6 +128,70 @@ export class EventIndex {
     if (revision >= 0) stream.push(i);
     else stream.tombstoneIndex = i;
     return i;
+  }
+
+  /** What a checkpoint keeps of the index (the streams' revisions follow from the arrays). */
+  checkpoint(): {
+    arrays: Buffer[];
+    streams: { name: string; meta?: Record<string, unknown> }[];
+    types: string[];
+  } {
+    return {
+      arrays: this.arrays().map((array) => array.bytes(this.count)),
+      streams: this.streams.map((st) =>
+        Object.keys(st.rawMetaJson).length > 0 ? { name: st.name, meta: st.rawMetaJson } : { name: st.name },
+      ),
+      types: [...this.types],
+    };
+  }
+
+  /**
+   * The index a checkpoint kept, in an empty index: the arrays, the streams in their numbering (each
+   * stream's revisions and tombstone rebuilt from the arrays, as `add` made them), the types.
+   * `applyMeta` sets a stream's metadata from what the checkpoint kept of it.
+   */
+  restore(
+    count: number,
+    arrays: Buffer[],
+    streams: readonly { name: string; meta?: Record<string, unknown> }[],
+    types: readonly string[],
+    applyMeta: (stream: StreamState, raw: Record<string, unknown>) => void,
+  ): void {
+    // Everything that can be wrong is found before the streams are made: a failed restore leaves an
+    // index that a full scan can still fill (only the arrays' storage was replaced).
+    if (this.count !== 0 || this.streams.length !== 0)
+      throw new Error('index checkpoint: the index is not empty');
+    const parts = this.arrays();
+    if (arrays.length !== parts.length) throw new Error('index checkpoint: wrong number of arrays');
+    parts.forEach((array, n) => {
+      if (arrays[n].length !== count * array.data.BYTES_PER_ELEMENT) {
+        throw new Error('index checkpoint: wrong array size');
+      }
+    });
+    parts.forEach((array, n) => array.restore(arrays[n], count));
+    const streamNo = this.streamNo.data;
+    const typeNo = this.typeNo.data;
+    for (let i = 0; i < count; i++) {
+      if (streamNo[i] >= streams.length || typeNo[i] >= types.length) {
+        throw new Error('index checkpoint: an event of an unknown stream or type');
+      }
+    }
+    for (const type of types) this.typeNumber(type);
+    for (const stream of streams) {
+      const st = this.streamOrCreate(stream.name);
+      if (stream.meta !== undefined) applyMeta(st, stream.meta);
+    }
+    const rev = this.rev.data;
+    for (let i = 0; i < count; i++) {
+      const st = this.streams[streamNo[i]];
+      if (rev[i] >= 0) st.push(i);
+      else st.tombstoneIndex = i;
+    }
+    this.count = count;
+  }
+
+  private arrays(): GrowableArray<Float64Array | Uint32Array>[] {
+    return [this.pos, this.len, this.streamNo, this.rev, this.typeNo, this.created];
   }
 
   position(i: number): number {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
+import type { LogMark } from './index-checkpoint';
 import { ProtoWriter } from './protobuf-wire';
 
 /**
@@ -152,6 +153,8 @@ export class FileEventLog implements EventLog {
   private scheduled = false;
   private closed = false;
   private failure: Error | null = null;
+  /** The last durable record: where it starts and its checksum. */
+  private lastRecord: { lastRecordStart: number; lastRecordChecksum: number } | undefined;
   private idleWaiters: (() => void)[] = [];
 
   private constructor(
@@ -171,7 +174,8 @@ export class FileEventLog implements EventLog {
     dataDir: string,
     visit: EntryVisitor,
     options: FileEventLogOptions = {},
-  ): { log: FileEventLog; truncatedBytes: number } {
+    resume?: Resume,
+  ): { log: FileEventLog; truncatedBytes: number; resumed: boolean } {
     const sync = options.sync ?? fs.fdatasync;
     fs.mkdirSync(dataDir, { recursive: true });
     const file = path.join(dataDir, EVENT_LOG_FILE);
@@ -183,7 +187,7 @@ export class FileEventLog implements EventLog {
       fs.writeSync(fd, LOG_MAGIC, 0, LOG_MAGIC.length, 0);
       fs.fsyncSync(fd);
       syncDirectory(dataDir);
-      return { log: new FileEventLog(fd, LOG_MAGIC.length, sync), truncatedBytes: size };
+      return { log: new FileEventLog(fd, LOG_MAGIC.length, sync), truncatedBytes: size, resumed: false };
     }
     const header = Buffer.alloc(LOG_MAGIC.length);
     fs.readSync(fd, header, 0, header.length, 0);
@@ -191,12 +195,39 @@ export class FileEventLog implements EventLog {
       fs.closeSync(fd);
       throw new Error(`${file} is not a Subledger event log (bad magic header)`);
     }
-    const validEnd = scanRecords(fd, size, visit);
+    // A checkpoint of the index is used only if the log still holds, where it says, the last record
+    // the checkpoint covers (same length, same checksum): the log only ever grows at its end.
+    let resumed = resume !== undefined && holdsRecords(fd, size, resume.mark);
+    if (resumed) {
+      try {
+        resume!.restore();
+      } catch {
+        // A checkpoint that does not fit (another version, wrong sizes): the full scan it saves.
+        resumed = false;
+      }
+    }
+    const scan = scanRecords(
+      fd,
+      size,
+      (buf, bodyStart, bodyEnd, bufStart) => visitEntries(buf, bodyStart, bodyEnd, bufStart, visit),
+      resumed ? resume!.mark : undefined,
+    );
+    const validEnd = scan.end;
     if (validEnd < size) {
       fs.ftruncateSync(fd, validEnd);
       fs.fsyncSync(fd);
     }
-    return { log: new FileEventLog(fd, validEnd, sync), truncatedBytes: size - validEnd };
+    const log = new FileEventLog(fd, validEnd, sync);
+    log.lastRecord = scan.lastRecord;
+    return { log, truncatedBytes: size - validEnd, resumed };
+  }
+
+  /** Where the log stands, for a checkpoint of the index: only once closed cleanly, with nothing failed. */
+  mark(): LogMark | undefined {
+    if (!this.closed || this.failure || this.written !== this.end || this.lastRecord === undefined) {
+      return undefined;
+    }
+    return { end: this.written, ...this.lastRecord };
   }
 
   append(record: Buffer, done: FlushCallback): void {
@@ -233,7 +264,14 @@ export class FileEventLog implements EventLog {
       const err = writeErr ?? (n !== bytes ? new Error(`short write: ${n} of ${bytes}`) : null);
       if (err) return this.finishFlush(batch, err);
       this.sync(this.fd, (syncErr) => {
-        if (!syncErr) this.written = at + bytes;
+        if (!syncErr) {
+          this.written = at + bytes;
+          const last = buffers[buffers.length - 1];
+          this.lastRecord = {
+            lastRecordStart: this.written - last.length,
+            lastRecordChecksum: last.readUInt32LE(4),
+          };
+        }
         this.finishFlush(batch, syncErr);
       });
     });
@@ -298,11 +336,20 @@ function syncDirectory(dir: string): void {
 }
 
 /** Returns the offset just past the last intact record. */
-function scanRecords(fd: number, size: number, visit: EntryVisitor): number {
+function scanRecords(
+  fd: number,
+  size: number,
+  visit: ((buf: Buffer, bodyStart: number, bodyEnd: number, bufStart: number) => void) | undefined,
+  from?: LogMark,
+): { end: number; lastRecord?: { lastRecordStart: number; lastRecordChecksum: number } } {
   let buf = Buffer.allocUnsafe(SCAN_CHUNK);
   let bufStart = 0;
   let bufLen = 0;
-  let pos = LOG_MAGIC.length;
+  let pos = from?.end ?? LOG_MAGIC.length;
+  let lastRecord =
+    from === undefined
+      ? undefined
+      : { lastRecordStart: from.lastRecordStart, lastRecordChecksum: from.lastRecordChecksum };
   const fill = (from: number, need: number): boolean => {
     if (from + need > size) return false;
     if (from >= bufStart && from + need <= bufStart + bufLen) return true;
@@ -328,10 +375,33 @@ function scanRecords(fd: number, size: number, visit: EntryVisitor): number {
     const bodyStart = pos - bufStart + RECORD_HEADER_SIZE;
     const bodyEnd = bodyStart + bodyLength;
     if (crc32(buf.subarray(bodyStart, bodyEnd)) !== checksum) break;
-    visitEntries(buf, bodyStart, bodyEnd, bufStart, visit);
+    visit?.(buf, bodyStart, bodyEnd, bufStart);
+    lastRecord = { lastRecordStart: pos, lastRecordChecksum: checksum };
     pos += RECORD_HEADER_SIZE + bodyLength;
   }
-  return pos;
+  return { end: pos, lastRecord };
+}
+
+/** A checkpoint of the index to start from: where it stops, and how to take it back. */
+export interface Resume {
+  readonly mark: LogMark;
+  readonly restore: () => void;
+}
+
+/**
+ * Whether the log holds, intact, every record up to `mark.end`, the last of them the one `mark`
+ * names: every record's checksum is checked (as a full scan does), but nothing is parsed, which is
+ * what a full scan spends its time on. A record damaged since the checkpoint was written is found
+ * here, and the full scan then cuts the log there as it always did.
+ */
+function holdsRecords(fd: number, size: number, mark: LogMark): boolean {
+  if (mark.end > size) return false;
+  const verified = scanRecords(fd, mark.end, undefined);
+  return (
+    verified.end === mark.end &&
+    verified.lastRecord?.lastRecordStart === mark.lastRecordStart &&
+    verified.lastRecord.lastRecordChecksum === mark.lastRecordChecksum
+  );
 }
 
 /** Same contract without files: records live in memory and are "durable" next tick. */
