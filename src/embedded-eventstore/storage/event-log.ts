@@ -195,8 +195,8 @@ export class FileEventLog implements EventLog {
       fs.closeSync(fd);
       throw new Error(`${file} is not a Subledger event log (bad magic header)`);
     }
-    // A checkpoint of the index is used only if the log still holds, where it says, the last record
-    // the checkpoint covers (same length, same checksum): the log only ever grows at its end.
+    // A checkpoint of the index is used only if every record it covers is still intact in the log,
+    // the last of them the one it names (`holdsRecords`): the log only ever grows at its end.
     let resumed = resume !== undefined && holdsRecords(fd, size, resume.mark);
     if (resumed) {
       try {
@@ -335,7 +335,10 @@ function syncDirectory(dir: string): void {
   }
 }
 
-/** Returns the offset just past the last intact record. */
+/**
+ * Walks the intact records from `from` (a checkpoint's end) or the start, each through `visit` when
+ * given: the offset just past the last intact record, and where that record starts with its checksum.
+ */
 function scanRecords(
   fd: number,
   size: number,
