@@ -1,4 +1,4 @@
-import { startEmbeddedEventStore } from './embedded-eventstore.server';
+import { exitOnDamagedLog, startEmbeddedEventStore } from './embedded-eventstore.server';
 
 /**
  * `npm run eventstore -- --port 2113 --db ./data` (or `--memory`; `--start-standard-projections false`
@@ -63,6 +63,7 @@ async function main(): Promise<void> {
     dataDir: args.db,
     memory: args.memory,
     startStandardProjections: args.startStandardProjections,
+    onLogDamaged: exitOnDamagedLog,
   });
   process.stdout.write(`EMBEDDED_EVENTSTORE_READY ${store.connectionString}\n`);
   let stopping = false;

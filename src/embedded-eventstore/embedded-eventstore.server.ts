@@ -34,6 +34,11 @@ export interface EmbeddedEventStoreOptions {
    * true; later starts keep the state the log records (Projections Enable/Disable).
    */
   startStandardProjections?: boolean;
+  /**
+   * What to do when a log opened from its index checkpoint turns out to hold a damaged record
+   * (EngineOptions.onLogDamaged); by default it is written to stderr, and appends are refused.
+   */
+  onLogDamaged?: (error: Error) => void;
 }
 
 export interface EmbeddedEventStore {
@@ -52,6 +57,16 @@ export const RECEIVE_WINDOW_BYTES = 4 * 1024 * 1024;
 interface Http2SessionLike {
   setLocalWindowSize(size: number): void;
   settings(settings: { initialWindowSize: number }): void;
+}
+
+/**
+ * A record of the log found damaged after the store opened from its checkpoint: the process ends, as a
+ * real node terminates when a chunk fails its hash. Appends were refused from that moment; the next
+ * start, without the checkpoint, scans the whole log.
+ */
+export function exitOnDamagedLog(error: Error): void {
+  process.stderr.write(`embedded event store: ${error.message}; terminating\n`);
+  process.exit(1);
 }
 
 /**
@@ -81,7 +96,14 @@ function widenReceiveWindows(server: Server, bytes: number): void {
 
 export async function startEmbeddedEventStore(opts: EmbeddedEventStoreOptions): Promise<EmbeddedEventStore> {
   const host = opts.host ?? '127.0.0.1';
-  const engine = opts.engine ?? new EventStoreEngine({ dataDir: opts.dataDir, memory: opts.memory });
+  const engine =
+    opts.engine ??
+    new EventStoreEngine({
+      dataDir: opts.dataDir,
+      memory: opts.memory,
+      onLogDamaged:
+        opts.onLogDamaged ?? ((error) => process.stderr.write(`embedded event store: ${error.message}\n`)),
+    });
   const instanceId = randomUUID();
   try {
     await engine.start({ startStandardProjections: opts.startStandardProjections ?? true, instanceId });

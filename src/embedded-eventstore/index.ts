@@ -1,5 +1,6 @@
 export {
   startEmbeddedEventStore,
+  exitOnDamagedLog,
   EmbeddedEventStore,
   EmbeddedEventStoreOptions,
 } from './embedded-eventstore.server';

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startEmbeddedEventStore } from '../embedded-eventstore';
+import { exitOnDamagedLog, startEmbeddedEventStore } from '../embedded-eventstore';
 import { isProcessAlive } from '../kernel/process-alive';
 
 /**
@@ -122,7 +122,12 @@ async function main(): Promise<void> {
   release = await acquireLock(dataDir, 30_000);
   process.on('exit', () => release());
   if (stopping) return process.exit(0);
-  const store = await startEmbeddedEventStore({ host: '127.0.0.1', port: 0, dataDir });
+  const store = await startEmbeddedEventStore({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    onLogDamaged: exitOnDamagedLog,
+  });
   const unpublish = publishEndpoint(dataDir, store.connectionString);
   const releaseLock = release;
   release = () => {

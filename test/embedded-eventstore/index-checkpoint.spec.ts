@@ -10,6 +10,8 @@ import {
 import { EVENT_LOG_FILE } from '../../src/embedded-eventstore/storage/event-log';
 import { INDEX_CHECKPOINT_FILE } from '../../src/embedded-eventstore/storage/index-checkpoint';
 import type { NewEvent } from '../../src/embedded-eventstore/storage/recorded-event.codec';
+import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
+import { collect, spawnEmbeddedEventStore } from '../support/event-store';
 
 /*
  * A clean close writes the index as a checkpoint; the next open takes it and scans only the log's tail.
@@ -113,6 +115,7 @@ describe('the index checkpoint', () => {
     for (let round = 1; round <= 3; round++) {
       engine = new EventStoreEngine({ dataDir: dir });
       expect(engine.resumedFromCheckpoint).toBe(true);
+      await expect(engine.verification).resolves.toEqual({ kind: 'intact' });
       const full = scanned();
       expect(dump(engine)).toEqual(dump(full));
       await full.close();
@@ -153,14 +156,14 @@ describe('the index checkpoint', () => {
     expect(dump(reopened)).toEqual(dump(full));
     await Promise.all([reopened.close(), full.close()]);
 
-    // A log with one byte changed inside what the checkpoint covers: the open finds the damaged record
-    // and cuts the log there, as a full scan does.
+    // The last record the checkpoint names changed: the open checks that one itself, and scans the
+    // whole log, cutting it there.
     writeFileSync(file, good);
     const log = path.join(dir, EVENT_LOG_FILE);
-    const bytes = readFileSync(log);
-    const size = bytes.length;
-    bytes[Math.floor(size / 2)] ^= 0xff;
-    writeFileSync(log, bytes);
+    const intact = readFileSync(log);
+    const lastByte = Buffer.from(intact);
+    lastByte[lastByte.length - 1] ^= 0xff;
+    writeFileSync(log, lastByte);
     reopened = new EventStoreEngine({ dataDir: dir });
     expect(reopened.resumedFromCheckpoint).toBe(false);
     expect(reopened.truncatedBytes).toBeGreaterThan(0);
@@ -168,10 +171,102 @@ describe('the index checkpoint', () => {
 
     // A log shorter than what the checkpoint covers (another, shorter log in its place).
     writeFileSync(file, good);
-    writeFileSync(log, bytes.subarray(0, 16));
+    writeFileSync(log, intact.subarray(0, 16));
     reopened = new EventStoreEngine({ dataDir: dir });
     expect(reopened.resumedFromCheckpoint).toBe(false);
     expect(reopened.index.count).toBe(0);
     await reopened.close();
+  });
+
+  it('finds a record damaged before the checkpoint’s end after the open: appends refused, the next open scans', async () => {
+    const engine = await started();
+    await fill(engine, 0);
+    await engine.close();
+    const log = path.join(dir, EVENT_LOG_FILE);
+    const bytes = readFileSync(log);
+    const middle = Math.floor(bytes.length / 2);
+    bytes[middle] ^= 0xff;
+    writeFileSync(log, bytes);
+
+    const damaged: Error[] = [];
+    const reopened = new EventStoreEngine({ dataDir: dir, onLogDamaged: (error) => damaged.push(error) });
+    // Opened from the checkpoint (only its last record was read), the damage is found on the thread.
+    expect(reopened.resumedFromCheckpoint).toBe(true);
+    const result = await reopened.verification;
+    expect(result.kind).toBe('damaged');
+    const at = (result as { at: number }).at;
+    expect(at).toBeLessThanOrEqual(middle);
+    expect(at).toBeGreaterThan(middle - 4096);
+    expect(damaged).toHaveLength(1);
+    expect(damaged[0].message).toContain(`the record at byte ${at} fails its checksum`);
+    expect(existsSync(path.join(dir, INDEX_CHECKPOINT_FILE))).toBe(false);
+    await expect(reopened.append('order-0', EXPECTED_ANY, [event('Late')])).rejects.toThrow(
+      /the record at byte \d+ fails its checksum/,
+    );
+    await reopened.close();
+    // Nothing written at that close either: the next open scans the whole log and cuts it there.
+    expect(existsSync(path.join(dir, INDEX_CHECKPOINT_FILE))).toBe(false);
+    const scannedAgain = new EventStoreEngine({ dataDir: dir });
+    expect(scannedAgain.resumedFromCheckpoint).toBe(false);
+    expect(scannedAgain.truncatedBytes).toBe(bytes.length - at);
+    await scannedAgain.close();
+  });
+
+  it('stops its verification when the store closes first', async () => {
+    const engine = await started();
+    await fill(engine, 0);
+    await engine.close();
+    const reopened = new EventStoreEngine({ dataDir: dir });
+    expect(reopened.resumedFromCheckpoint).toBe(true);
+    await reopened.close();
+    // Stopped, or done already: never damage, and the close wrote the checkpoint again.
+    expect(['stopped', 'intact']).toContain((await reopened.verification).kind);
+    expect(existsSync(path.join(dir, INDEX_CHECKPOINT_FILE))).toBe(true);
+  });
+
+  it('ends the server’s process when the verification finds damage; the next start scans the whole log', async () => {
+    const written = await spawnEmbeddedEventStore({ dataDir: dir });
+    const ids: string[] = [];
+    const writer = EventStoreDBClient.connectionString(written.connectionString);
+    try {
+      for (let n = 0; n < 200; n++) {
+        const id = randomUUID();
+        ids.push(id);
+        await writer.appendToStream(`order-${n % 5}`, jsonEvent({ id, type: 'Placed', data: { n } }));
+      }
+    } finally {
+      await writer.dispose();
+    }
+    await written.stop();
+    expect(existsSync(path.join(dir, INDEX_CHECKPOINT_FILE))).toBe(true);
+    const log = path.join(dir, EVENT_LOG_FILE);
+    const bytes = readFileSync(log);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(log, bytes);
+
+    // It may end before or after its ready line: either way with code 1, and without the checkpoint.
+    const code = await spawnEmbeddedEventStore({ dataDir: dir }).then(
+      async (damaged) => {
+        await damaged.exited;
+        return damaged.child.exitCode;
+      },
+      (error: Error) => Number(/code (\d+)/.exec(error.message)?.[1]),
+    );
+    expect(code).toBe(1);
+    expect(existsSync(path.join(dir, INDEX_CHECKPOINT_FILE))).toBe(false);
+
+    const scannedStore = await spawnEmbeddedEventStore({ dataDir: dir });
+    const reader = EventStoreDBClient.connectionString(scannedStore.connectionString);
+    try {
+      const events = await collect(reader.readAll({ maxCount: 10_000 }));
+      const placed = events.filter((e) => e.event?.type === 'Placed').map((e) => e.event!.id);
+      // The full scan cuts the log at the damaged record, as it always has: a prefix is left.
+      expect(placed.length).toBeGreaterThan(0);
+      expect(placed.length).toBeLessThan(ids.length);
+      expect(placed).toEqual(ids.slice(0, placed.length));
+    } finally {
+      await reader.dispose();
+      await scannedStore.stop();
+    }
   });
 });

@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import * as path from 'node:path';
 import {
+  EVENT_LOG_FILE,
   EventLog,
   FileEventLog,
   FileSync,
@@ -15,6 +17,11 @@ import {
   writeIndexCheckpoint,
   type IndexCheckpoint,
 } from '../storage/index-checkpoint';
+import {
+  verifyLogInBackground,
+  type LogVerification,
+  type VerificationResult,
+} from '../storage/log-verifier';
 import {
   NewEvent,
   parseRecordedEvent,
@@ -66,6 +73,12 @@ export interface EngineOptions {
   memory?: boolean;
   /** The log file's sync, `fdatasync` unless a test holds it (see FileEventLogOptions). */
   sync?: FileSync;
+  /**
+   * Called when the background verification of a log opened from its checkpoint finds a damaged
+   * record: appends are refused from then on, and the next open scans the whole log. The embedded
+   * server's process exits on it, as a real node terminates when a chunk fails its hash.
+   */
+  onLogDamaged?: (error: Error) => void;
 }
 
 /** How many recent event ids the idempotent re-append check remembers (EventStoreDB keeps an LRU too). */
@@ -132,6 +145,12 @@ export class EventStoreEngine {
   readonly truncatedBytes: number;
   /** Whether the index was taken from the checkpoint of the last clean close (and only the tail scanned). */
   readonly resumedFromCheckpoint: boolean = false;
+  /**
+   * The check of the records a checkpoint's open did not read (every record's checksum, on a thread):
+   * intact at once when the whole log was scanned.
+   */
+  readonly verification: Promise<VerificationResult> = Promise.resolve({ kind: 'intact' });
+  private verifier: LogVerification | undefined;
   private readonly dataDir: string | undefined;
 
   constructor(opts: EngineOptions) {
@@ -151,6 +170,14 @@ export class EventStoreEngine {
       this.dataDir = opts.dataDir;
       this.truncatedBytes = truncatedBytes;
       this.resumedFromCheckpoint = resumed;
+      if (resumed) {
+        const verifier = verifyLogInBackground(path.join(opts.dataDir, EVENT_LOG_FILE), checkpoint!.mark.end);
+        this.verifier = verifier;
+        this.verification = verifier.result.then((result) => {
+          if (result.kind === 'damaged') this.logDamaged(log, result.at, opts.onLogDamaged);
+          return result;
+        });
+      }
       this.durableCount = this.index.count;
       this.projections.afterIndexed(this.index.count, true);
       for (const st of this.index.streams) st.readMeta = st.writeMeta;
@@ -539,8 +566,19 @@ export class EventStoreEngine {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    await this.verifier?.stop();
     await this.log.close();
     this.writeCheckpoint();
+  }
+
+  /** A record the checkpoint's open trusted fails its checksum: see EngineOptions.onLogDamaged. */
+  private logDamaged(log: FileEventLog, at: number, onLogDamaged?: (error: Error) => void): void {
+    const error = new Error(
+      `the event log is damaged: the record at byte ${at} fails its checksum; appends are refused, and the next start scans the whole log`,
+    );
+    log.damaged(error);
+    if (this.dataDir !== undefined) removeIndexCheckpoint(this.dataDir);
+    onLogDamaged?.(error);
   }
 
   /**

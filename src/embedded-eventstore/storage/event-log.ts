@@ -195,9 +195,11 @@ export class FileEventLog implements EventLog {
       fs.closeSync(fd);
       throw new Error(`${file} is not a Subledger event log (bad magic header)`);
     }
-    // A checkpoint of the index is used only if every record it covers is still intact in the log,
-    // the last of them the one it names (`holdsRecords`): the log only ever grows at its end.
-    let resumed = resume !== undefined && holdsRecords(fd, size, resume.mark);
+    // A checkpoint of the index is used only if the log still ends, at the checkpoint's end, with the
+    // intact record it names (`endsWith`): the log only ever grows at its end. The records before that
+    // one are checked later, in the background (`checkedEnd`, the engine's verification), as a real
+    // node verifies its chunks' hashes after it opened them.
+    let resumed = resume !== undefined && endsWith(fd, size, resume.mark);
     if (resumed) {
       try {
         resume!.restore();
@@ -220,6 +222,14 @@ export class FileEventLog implements EventLog {
     const log = new FileEventLog(fd, validEnd, sync);
     log.lastRecord = scan.lastRecord;
     return { log, truncatedBytes: size - validEnd, resumed };
+  }
+
+  /**
+   * A record found damaged after the open (the background verification): nothing more is appended on
+   * top of it, and no checkpoint is written at close, so the next open scans the whole log.
+   */
+  damaged(error: Error): void {
+    this.failure ??= error;
   }
 
   /** Where the log stands, for a checkpoint of the index: only once closed cleanly, with nothing failed. */
@@ -392,19 +402,36 @@ export interface Resume {
 }
 
 /**
- * Whether the log holds, intact, every record up to `mark.end`, the last of them the one `mark`
- * names: every record's checksum is checked (as a full scan does), but nothing is parsed, which is
- * what a full scan spends its time on. A record damaged since the checkpoint was written is found
- * here, and the full scan then cuts the log there as it always did.
+ * Whether the log still has, ending exactly at `mark.end`, the intact record `mark` names: its length,
+ * its checksum as written in the checkpoint, and its body against that checksum. Constant time; what
+ * lies before it is `checkedEnd`'s to check.
  */
-function holdsRecords(fd: number, size: number, mark: LogMark): boolean {
-  if (mark.end > size) return false;
-  const verified = scanRecords(fd, mark.end, undefined);
+function endsWith(fd: number, size: number, mark: LogMark): boolean {
+  const length = mark.end - mark.lastRecordStart;
+  if (mark.end > size || length < RECORD_HEADER_SIZE || length > RECORD_HEADER_SIZE + MAX_RECORD_BODY) {
+    return false;
+  }
+  const record = Buffer.allocUnsafe(length);
+  if (fs.readSync(fd, record, 0, record.length, mark.lastRecordStart) !== record.length) return false;
+  const body = record.subarray(RECORD_HEADER_SIZE);
   return (
-    verified.end === mark.end &&
-    verified.lastRecord?.lastRecordStart === mark.lastRecordStart &&
-    verified.lastRecord.lastRecordChecksum === mark.lastRecordChecksum
+    record.readUInt32LE(0) === body.length &&
+    record.readUInt32LE(4) === mark.lastRecordChecksum &&
+    crc32(body) === mark.lastRecordChecksum
   );
+}
+
+/**
+ * How far the records of `file` are intact, checking each one's checksum from the first up to `end`
+ * (nothing is parsed): `end` itself when all are, else where the first damaged record starts.
+ */
+export function checkedEnd(file: string, end: number): number {
+  const fd = fs.openSync(file, fs.constants.O_RDONLY);
+  try {
+    return scanRecords(fd, Math.min(end, fs.fstatSync(fd).size), undefined).end;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Same contract without files: records live in memory and are "durable" next tick. */
