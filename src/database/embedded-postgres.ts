@@ -85,7 +85,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
       '-l',
       path.join(dataDir, 'server.log'),
       '-o',
-      `-p ${port} -h 127.0.0.1 -k ${socketDir(dataDir)}`,
+      `-p ${port} -h 127.0.0.1 -k ${socketDir(dataDir)} ${SERVER_SETTINGS}`,
     ],
     asUser,
   ).catch(async (error: unknown) => {
@@ -280,6 +280,15 @@ async function stopServer(bin: Binaries, dataDir: string, ids: Ids | undefined):
   );
   await fs.rm(`${dataDir}.owner`, { force: true });
 }
+
+/**
+ * Settings of the server we start (a real server's are its operator's; docs/operations.md suggests the
+ * same). `random_page_cost` 1.1 instead of 4, as PostgreSQL's documentation advises when the data is on
+ * SSD or mostly cached, as a read model is: with 4, the planner took a 100,000-sub-account parent's
+ * usage report (GROUP BY sub_account_id, ordered by it) as a scan of the whole table with a hash
+ * aggregate and a sort, 205 ms, instead of the primary key's index in its order, 117 ms (decision 78).
+ */
+const SERVER_SETTINGS = '-c random_page_cost=1.1';
 
 /** Unix sockets go beside the data (the default, /var/run/postgresql, may not exist or be writable). */
 function socketDir(dataDir: string): string {

@@ -64,6 +64,9 @@ describe('the embedded PostgreSQL', () => {
       // Every migration ran, once.
       const applied = await second.pool.query('SELECT name FROM schema_migrations');
       expect(applied.rowCount).toBeGreaterThan(0);
+      // Started with the settings it is given (read models are cached: index scans cost little).
+      const { rows } = await second.pool.query('SHOW random_page_cost');
+      expect(rows).toEqual([{ random_page_cost: '1.1' }]);
     } finally {
       await second.close();
     }
