@@ -104,6 +104,11 @@ export async function startEmbeddedEventStore(opts: EmbeddedEventStoreOptions): 
       onLogDamaged:
         opts.onLogDamaged ?? ((error) => process.stderr.write(`embedded event store: ${error.message}\n`)),
     });
+  void engine.verification.then((result) => {
+    if (result.kind === 'failed') {
+      process.stderr.write(`embedded event store: the log's checksums were not verified: ${result.reason}\n`);
+    }
+  });
   const instanceId = randomUUID();
   try {
     await engine.start({ startStandardProjections: opts.startStandardProjections ?? true, instanceId });

@@ -9,6 +9,7 @@ import {
 } from '../../src/embedded-eventstore/engine/event-store.engine';
 import { EVENT_LOG_FILE } from '../../src/embedded-eventstore/storage/event-log';
 import { INDEX_CHECKPOINT_FILE } from '../../src/embedded-eventstore/storage/index-checkpoint';
+import { verifyLogInBackground } from '../../src/embedded-eventstore/storage/log-verifier';
 import type { NewEvent } from '../../src/embedded-eventstore/storage/recorded-event.codec';
 import { EventStoreDBClient, jsonEvent } from '@eventstore/db-client';
 import { collect, spawnEmbeddedEventStore } from '../support/event-store';
@@ -210,6 +211,14 @@ describe('the index checkpoint', () => {
     expect(scannedAgain.resumedFromCheckpoint).toBe(false);
     expect(scannedAgain.truncatedBytes).toBe(bytes.length - at);
     await scannedAgain.close();
+  });
+
+  it('reports a verification that could not run instead of throwing (a log gone from under it)', async () => {
+    const verification = verifyLogInBackground(path.join(dir, 'no-such.log'), 1_000);
+    const result = await verification.result;
+    expect(result.kind).toBe('failed');
+    expect((result as { reason: string }).reason).toContain('ENOENT');
+    await verification.stop();
   });
 
   it('stops its verification when the store closes first', async () => {

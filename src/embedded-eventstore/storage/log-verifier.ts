@@ -1,8 +1,15 @@
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-/** What a verification found: every record intact, the first damaged one's offset, or nothing (stopped). */
-export type VerificationResult = { kind: 'intact' } | { kind: 'damaged'; at: number } | { kind: 'stopped' };
+/**
+ * What a verification found: every record intact, the first damaged one's offset, nothing (stopped by
+ * a close), or nothing because it could not run (the log unreadable: `reason`).
+ */
+export type VerificationResult =
+  | { kind: 'intact' }
+  | { kind: 'damaged'; at: number }
+  | { kind: 'stopped' }
+  | { kind: 'failed'; reason: string };
 
 /** A verification under way, and how to stop it (a close does not wait for it). */
 export interface LogVerification {
@@ -28,13 +35,16 @@ export function verifyLogInBackground(file: string, end: number): LogVerificatio
       })
     : new Worker(entry, { workerData });
   let stopped = false;
-  const result = new Promise<VerificationResult>((resolve, reject) => {
+  // Never rejects: whoever holds the store need not catch anything (the first outcome wins).
+  const result = new Promise<VerificationResult>((resolve) => {
     worker.once('message', (reached: number) =>
       resolve(reached < end ? { kind: 'damaged', at: reached } : { kind: 'intact' }),
     );
-    worker.once('error', reject);
+    worker.once('error', (error) => resolve({ kind: 'failed', reason: error.message }));
     worker.once('exit', (code) =>
-      stopped ? resolve({ kind: 'stopped' }) : reject(new Error(`the log verifier exited (code ${code})`)),
+      resolve(
+        stopped ? { kind: 'stopped' } : { kind: 'failed', reason: `the verifier exited (code ${code})` },
+      ),
     );
   });
   return {
