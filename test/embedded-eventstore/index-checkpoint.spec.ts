@@ -99,6 +99,13 @@ describe('the index checkpoint', () => {
     return engine;
   }
 
+  /** A log filled once and closed cleanly: a checkpoint beside it. */
+  async function filledAndClosed(): Promise<void> {
+    const engine = await started();
+    await fill(engine, 0);
+    await engine.close();
+  }
+
   /** The same log opened by a full scan (in a copy of the folder without the checkpoint). */
   function scanned(): EventStoreEngine {
     const copy = mkdtempSync(path.join(tmpdir(), 'subledger-index-scan-'));
@@ -141,9 +148,7 @@ describe('the index checkpoint', () => {
   });
 
   it('is not used when it is damaged, or when the log no longer holds what it covers', async () => {
-    const engine = await started();
-    await fill(engine, 0);
-    await engine.close();
+    await filledAndClosed();
     const file = path.join(dir, INDEX_CHECKPOINT_FILE);
     const good = readFileSync(file);
 
@@ -180,9 +185,7 @@ describe('the index checkpoint', () => {
   });
 
   it('finds a record damaged before the checkpoint’s end after the open: appends refused, the next open scans', async () => {
-    const engine = await started();
-    await fill(engine, 0);
-    await engine.close();
+    await filledAndClosed();
     const log = path.join(dir, EVENT_LOG_FILE);
     const bytes = readFileSync(log);
     const middle = Math.floor(bytes.length / 2);
@@ -222,9 +225,7 @@ describe('the index checkpoint', () => {
   });
 
   it('stops its verification when the store closes first', async () => {
-    const engine = await started();
-    await fill(engine, 0);
-    await engine.close();
+    await filledAndClosed();
     const reopened = new EventStoreEngine({ dataDir: dir });
     expect(reopened.resumedFromCheckpoint).toBe(true);
     await reopened.close();
