@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
-import type { LogMark } from './index-checkpoint';
+import type { LastRecord, LogMark } from './index-checkpoint';
 import { ProtoWriter } from './protobuf-wire';
 
 /**
@@ -153,8 +153,8 @@ export class FileEventLog implements EventLog {
   private scheduled = false;
   private closed = false;
   private failure: Error | null = null;
-  /** The last durable record: where it starts and its checksum. */
-  private lastRecord: { lastRecordStart: number; lastRecordChecksum: number } | undefined;
+  /** The last durable record. */
+  private lastRecord: LastRecord | undefined;
   private idleWaiters: (() => void)[] = [];
 
   private constructor(
@@ -354,15 +354,14 @@ function scanRecords(
   size: number,
   visit: ((buf: Buffer, bodyStart: number, bodyEnd: number, bufStart: number) => void) | undefined,
   from?: LogMark,
-): { end: number; lastRecord?: { lastRecordStart: number; lastRecordChecksum: number } } {
+): { end: number; lastRecord?: LastRecord } {
   let buf = Buffer.allocUnsafe(SCAN_CHUNK);
   let bufStart = 0;
   let bufLen = 0;
   let pos = from?.end ?? LOG_MAGIC.length;
-  let lastRecord =
-    from === undefined
-      ? undefined
-      : { lastRecordStart: from.lastRecordStart, lastRecordChecksum: from.lastRecordChecksum };
+  // Numbers, not an object a record: a full scan walks millions of them.
+  let lastStart = from?.lastRecordStart ?? -1;
+  let lastChecksum = from?.lastRecordChecksum ?? 0;
   const fill = (from: number, need: number): boolean => {
     if (from + need > size) return false;
     if (from >= bufStart && from + need <= bufStart + bufLen) return true;
@@ -389,10 +388,14 @@ function scanRecords(
     const bodyEnd = bodyStart + bodyLength;
     if (crc32(buf.subarray(bodyStart, bodyEnd)) !== checksum) break;
     visit?.(buf, bodyStart, bodyEnd, bufStart);
-    lastRecord = { lastRecordStart: pos, lastRecordChecksum: checksum };
+    lastStart = pos;
+    lastChecksum = checksum;
     pos += RECORD_HEADER_SIZE + bodyLength;
   }
-  return { end: pos, lastRecord };
+  return {
+    end: pos,
+    lastRecord: lastStart < 0 ? undefined : { lastRecordStart: lastStart, lastRecordChecksum: lastChecksum },
+  };
 }
 
 /** A checkpoint of the index to start from: where it stops, and how to take it back. */

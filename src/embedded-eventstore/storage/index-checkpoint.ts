@@ -13,11 +13,15 @@ import { crc32 } from 'node:zlib';
 export const INDEX_CHECKPOINT_FILE = 'index.checkpoint';
 const MAGIC = Buffer.from('SLIDXCK1', 'latin1');
 
-/** Where the index stops in the log: the log's end then, and the last record before it. */
-export interface LogMark {
-  readonly end: number;
+/** A log's last record: where it starts, and its checksum. */
+export interface LastRecord {
   readonly lastRecordStart: number;
   readonly lastRecordChecksum: number;
+}
+
+/** Where the index stops in the log: the log's end then, and the last record before it. */
+export interface LogMark extends LastRecord {
+  readonly end: number;
 }
 
 export interface IndexCheckpoint {
