@@ -3,13 +3,15 @@ import { ConfigError } from '../config/app-config';
 
 /**
  * How far V8 lets the old generation grow past what the last full collection left alive, in percent:
- * 100 is 2×, where V8 itself picks up to 4× for a busy process. Under sustained load the service's live
- * heap is ~45 MiB, and V8's own choice let the heap reach ~130 MiB of mostly garbage between full
- * collections: that kept the service's RSS after the scale bench's mixed load over SPEC §6's 256 MiB
- * (decision 67 has the figures, and what a lower bound costs in CPU and p99). Flags are process-wide,
- * so the projector thread gets the same.
+ * 70 is 1.7×, where V8 itself picks up to 4× for a busy process. Under sustained load the service's live
+ * heap is ~45–50 MiB (most of it the code of the service and its libraries), and V8's own choice let
+ * the heap reach ~130 MiB of mostly garbage between full collections: that kept the service's RSS after
+ * the scale bench's mixed load over SPEC §6's 256 MiB. 100 (2×, decision 67) still left it at 261 MiB
+ * at 5M events; 70 (decision 79) takes ~12–15 MiB more off for no CPU cost the bench could see (both
+ * decisions have the figures, and what 50 costs). Flags are process-wide, so the projector thread gets
+ * the same.
  */
-export const DEFAULT_HEAP_GROWING_PERCENT = 100;
+export const DEFAULT_HEAP_GROWING_PERCENT = 70;
 
 /**
  * Sets V8's heap growing factor from `SUBLEDGER_HEAP_GROWING_PERCENT` (a whole number of percent; 0
