@@ -78,6 +78,8 @@ const DEFAULT_BATCH = 4_000;
 const DEFAULT_LINGER_MS = 10;
 /** A batch this large is written by one transaction per projection, side by side (catch-up, rebuild). */
 const PARALLEL_FROM = 1_000;
+/** The rebuild tool: batches a projection may have waiting before reading waits for it. */
+const FRESH_QUEUED = 3;
 
 const silentLogger: ProjectionRunnerLogger = { log: () => {}, warn: () => {}, error: () => {} };
 
@@ -127,6 +129,13 @@ export class ProjectionRunner implements ReadModelProgress {
   private commitWaiters: (() => void)[] = [];
   /** The rebuild tool's transactions, one per projection (so they write side by side). */
   private freshClients: Map<string, PoolClient> | null = null;
+  /**
+   * The rebuild tool's writes not finished yet, per projection, oldest first: each projection takes the
+   * batches in order at its own pace, so a quick one does not wait for the slowest at every batch.
+   */
+  private readonly freshWrites = new Map<Slot, Promise<void>[]>();
+  /** Batches handed to the rebuild tool's projections that not every one of them has written yet. */
+  private freshBatchesOpen = 0;
   private delivered = 0;
   private readonly positionWaiters = new PositionWaiters();
   private stopWake: (() => void) | null = null;
@@ -275,6 +284,7 @@ export class ProjectionRunner implements ReadModelProgress {
     try {
       if (commit && this.pendingUpTo !== null && !this.failure) await this.drain(1);
     } finally {
+      await this.freshWritesEnded();
       if (this.freshClients) {
         const clients = [...this.freshClients.values()];
         this.freshClients = null;
@@ -497,7 +507,7 @@ export class ProjectionRunner implements ReadModelProgress {
     this.pendingUpTo = position;
     // Nothing uncommitted before it (pending keeps events until their batch commits): an event no
     // projection writes is as good as committed for readers; its checkpoint follows with the next batch.
-    if (this.pending.length === 0) {
+    if (this.pending.length === 0 && this.freshBatchesOpen === 0) {
       this.committed = position;
       this.positionWaiters.release(this.committed.commit);
       this.options.onProgress?.();
@@ -517,6 +527,7 @@ export class ProjectionRunner implements ReadModelProgress {
 
   /** Only the rebuild tool's one transaction can fail for good: its waiters hear why, at once. */
   private fail(error: unknown): void {
+    if (this.failure) return;
     this.failure = error instanceof Error ? error : new Error(String(error));
     this.logger.error(`Writing the read models failed for good: ${this.failure.message}`);
     this.caughtUp.refuse(this.failure);
@@ -581,14 +592,19 @@ export class ProjectionRunner implements ReadModelProgress {
       ) {
         this.pendingUpTo = null;
       }
-      if (this.committed === null || comparePositions(upToPosition, this.committed) > 0)
-        this.committed = upToPosition;
-      this.wakeCommitWaiters();
-      this.positionWaiters.release(this.committed.commit);
-      if (this.caughtUpAt !== null && comparePositions(upToPosition, this.caughtUpAt) >= 0)
-        this.markCaughtUp();
-      this.options.onProgress?.();
+      // The rebuild tool's batch is only handed over: it counts as written once every projection wrote it.
+      if (this.freshClients) this.wakeCommitWaiters();
+      else this.markCommitted(upToPosition);
     }
+  }
+
+  /** Everything up to `upTo` is written by every projection: readers waiting for it may go on. */
+  private markCommitted(upTo: LogPosition): void {
+    if (this.committed === null || comparePositions(upTo, this.committed) > 0) this.committed = upTo;
+    this.wakeCommitWaiters();
+    this.positionWaiters.release(this.committed.commit);
+    if (this.caughtUpAt !== null && comparePositions(upTo, this.caughtUpAt) >= 0) this.markCaughtUp();
+    this.options.onProgress?.();
   }
 
   /**
@@ -599,7 +615,8 @@ export class ProjectionRunner implements ReadModelProgress {
    * committed then skip it (their rows say so).
    */
   private async commit(events: readonly RecordedEnvelope[], upTo: LogPosition): Promise<void> {
-    if (!this.freshClients && events.length < PARALLEL_FROM) {
+    if (this.freshClients) return this.handToFreshWriters(events, upTo);
+    if (events.length < PARALLEL_FROM) {
       // One statement locks every row and one moves them, whatever the number of projections.
       await this.options.database.transaction(async (client) => {
         const checkpoints = await this.readCheckpoints(client, true);
@@ -632,6 +649,44 @@ export class ProjectionRunner implements ReadModelProgress {
     );
     const failed = results.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
+  }
+
+  /**
+   * The rebuild tool: the batch goes to every projection's queue (each writes its batches in order, in
+   * its own transaction), and this returns once no queue holds more than FRESH_QUEUED batches, which
+   * bounds the memory. The position counts as written when the last projection wrote it; the first
+   * failure fails the rebuild (`fail`), and the rest of the queues are skipped.
+   */
+  private async handToFreshWriters(events: readonly RecordedEnvelope[], upTo: LogPosition): Promise<void> {
+    if (this.failure) throw this.failure;
+    let writing = this.slotList.length;
+    this.freshBatchesOpen++;
+    for (const slot of this.slotList) {
+      const queue = this.freshWrites.get(slot) ?? [];
+      this.freshWrites.set(slot, queue);
+      const previous = queue.length > 0 ? queue[queue.length - 1] : Promise.resolve();
+      const write: Promise<void> = previous
+        .then(() => (this.failure ? undefined : this.commitSlot(slot, events, upTo)))
+        .catch((error: unknown) => this.fail(error))
+        .finally(() => {
+          queue.splice(queue.indexOf(write), 1);
+          if (--writing > 0) return;
+          this.freshBatchesOpen--;
+          if (!this.failure) this.markCommitted(upTo);
+        });
+      queue.push(write);
+    }
+    for (const queue of this.freshWrites.values()) {
+      while (queue.length > FRESH_QUEUED) await queue[0];
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  /** Waits until every projection of the rebuild tool has ended the writes handed to it. */
+  private async freshWritesEnded(): Promise<void> {
+    for (const queue of this.freshWrites.values()) {
+      while (queue.length > 0) await queue[queue.length - 1];
+    }
   }
 
   private async commitSlot(

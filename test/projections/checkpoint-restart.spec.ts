@@ -254,6 +254,42 @@ describe('projection checkpoints in PostgreSQL', () => {
     expect(await tables(db)).toEqual(before);
   });
 
+  it('lets each projection of a rebuild write at its own pace, caught up once the slowest wrote everything', async () => {
+    const ledger = openLedger(store.client, 'ppace');
+    await ledger.flush();
+    const end = await appendUsage(ledger, 's', 600, '2026-10-02');
+    const db = await database();
+    let fastBatches = 0;
+    let slowBatches = 0;
+    let mostAhead = 0;
+    const fast: AnyProjection = {
+      ...creditEntriesProjection,
+      async write(client, events) {
+        await creditEntriesProjection.write(client, events);
+        fastBatches++;
+        mostAhead = Math.max(mostAhead, fastBatches - slowBatches);
+      },
+    };
+    const slow: AnyProjection = {
+      ...usageAnalyticsProjection,
+      async write(client, events) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await usageAnalyticsProjection.write(client, events);
+        slowBatches++;
+      },
+    };
+    const rebuild = await startRunner(db, { fresh: true, batchSize: 50, projections: [fast, slow] });
+    await rebuild.whenCaughtUp(WAIT_MS);
+    const writtenWhenCaughtUp = { fast: fastBatches, slow: slowBatches };
+    await rebuild.stop({ commit: true });
+    // The quick projection ran batches ahead instead of waiting for the slow one at each of them…
+    expect(mostAhead).toBeGreaterThan(1);
+    // …and nothing was left to write once the rebuild said it had caught up.
+    expect(writtenWhenCaughtUp).toEqual({ fast: fastBatches, slow: slowBatches });
+    expect(slowBatches).toBe(fastBatches);
+    expect(await tables(db)).toEqual(await tables(await foldedFromStart(end)));
+  });
+
   it('lets two instances write one database at once: each event is written exactly once', async () => {
     const ledger = openLedger(store.client, 'ptwo');
     await ledger.flush();
