@@ -154,7 +154,23 @@ export interface SpawnServiceOptions {
  * at once, with its exit code and output.
  */
 export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promise<ServiceProcess> {
-  const port = await freePort();
+  // The port is free when picked and bound by the child a second later: another process of the run
+  // (a store, a PostgreSQL, another worker's service) may take it in between. The child then exits at
+  // once with EADDRINUSE, and it is started again on another port.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServiceOnce(opts, await freePort());
+    } catch (error) {
+      if (!(error instanceof PortTakenError) || attempt === PORT_ATTEMPTS) throw error;
+    }
+  }
+}
+
+const PORT_ATTEMPTS = 5;
+
+class PortTakenError extends Error {}
+
+async function startServiceOnce(opts: SpawnServiceOptions, port: number): Promise<ServiceProcess> {
   const operatorToken = opts.env?.OPERATOR_TOKEN ?? randomBytes(24).toString('base64url');
   const inherited = { ...process.env };
   delete inherited.EVENTSTORE_CONNECTION_STRING;
@@ -197,9 +213,12 @@ export async function startServiceProcess(opts: SpawnServiceOptions = {}): Promi
     await pollUntil(
       async () => {
         if (!child.running()) {
-          throw new Error(
-            `service exited before it was ready (code ${child.process.exitCode}, signal ${child.process.signalCode})\n${child.output()}`,
-          );
+          const message = `service exited before it was ready (code ${child.process.exitCode}, signal ${child.process.signalCode})\n${child.output()}`;
+          if (!child.output().includes(`EADDRINUSE: address already in use 127.0.0.1:${port}`))
+            throw new Error(message);
+          // Gone for good (its store child too) before the next attempt opens the same data.
+          await child.exited;
+          throw new PortTakenError(message);
         }
         return api
           .get('/health')
