@@ -134,8 +134,6 @@ export class ProjectionRunner implements ReadModelProgress {
    * batches in order at its own pace, so a quick one does not wait for the slowest at every batch.
    */
   private readonly freshWrites = new Map<Slot, Promise<void>[]>();
-  /** Batches handed to the rebuild tool's projections that not every one of them has written yet. */
-  private freshBatchesOpen = 0;
   private delivered = 0;
   private readonly positionWaiters = new PositionWaiters();
   private stopWake: (() => void) | null = null;
@@ -507,7 +505,7 @@ export class ProjectionRunner implements ReadModelProgress {
     this.pendingUpTo = position;
     // Nothing uncommitted before it (pending keeps events until their batch commits): an event no
     // projection writes is as good as committed for readers; its checkpoint follows with the next batch.
-    if (this.pending.length === 0 && this.freshBatchesOpen === 0) {
+    if (this.pending.length === 0 && !this.freshWriting()) {
       this.committed = position;
       this.positionWaiters.release(this.committed.commit);
       this.options.onProgress?.();
@@ -660,7 +658,6 @@ export class ProjectionRunner implements ReadModelProgress {
   private async handToFreshWriters(events: readonly RecordedEnvelope[], upTo: LogPosition): Promise<void> {
     if (this.failure) throw this.failure;
     let writing = this.slotList.length;
-    this.freshBatchesOpen++;
     for (const slot of this.slotList) {
       const queue = this.freshWrites.get(slot) ?? [];
       this.freshWrites.set(slot, queue);
@@ -670,9 +667,7 @@ export class ProjectionRunner implements ReadModelProgress {
         .catch((error: unknown) => this.fail(error))
         .finally(() => {
           queue.splice(queue.indexOf(write), 1);
-          if (--writing > 0) return;
-          this.freshBatchesOpen--;
-          if (!this.failure) this.markCommitted(upTo);
+          if (--writing === 0 && !this.failure) this.markCommitted(upTo);
         });
       queue.push(write);
     }
@@ -680,6 +675,12 @@ export class ProjectionRunner implements ReadModelProgress {
       while (queue.length > FRESH_QUEUED) await queue[0];
     }
     if (this.failure) throw this.failure;
+  }
+
+  /** Some batch handed to the rebuild tool's projections is not written by all of them yet. */
+  private freshWriting(): boolean {
+    for (const queue of this.freshWrites.values()) if (queue.length > 0) return true;
+    return false;
   }
 
   /** Waits until every projection of the rebuild tool has ended the writes handed to it. */
