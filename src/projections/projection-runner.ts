@@ -16,7 +16,7 @@ import {
   type RecordedEnvelope,
   recordedEnvelopeOf,
 } from './projection';
-import { ProjectionRebuildingError } from './projection.errors';
+import { ProjectionRebuildingError, ProjectionWriteError } from './projection.errors';
 import type { ProjectionStatus, ReadModelProgress } from './read-model-progress';
 import { CaughtUpGate, PositionWaiters, wakeableDelay } from './waiting';
 import type { PoolClient } from 'pg';
@@ -451,7 +451,8 @@ export class ProjectionRunner implements ReadModelProgress {
       })) {
         read++;
         const position = resolved.event?.position;
-        if (this.stopping || !position) continue;
+        // A failed rebuild reads no further (the page is still read to its end, as a stop does).
+        if (this.stopping || this.failure || !position) continue;
         // A read from a position includes it; a subscription from it would not.
         if (from !== null && comparePositions(position, from) <= 0) continue;
         if (resolved.event!.streamId.startsWith(LEDGER_STREAM_PREFIX)) this.apply(resolved);
@@ -462,7 +463,7 @@ export class ProjectionRunner implements ReadModelProgress {
           while (this.pending.length >= 3 * this.batchSize && this.draining) await this.nextCommit();
         }
       }
-      if (this.stopping) return;
+      if (this.stopping || this.failure) return;
       if (read < CATCH_UP_PAGE) {
         this.requestCaughtUp();
         this.kick();
@@ -573,11 +574,12 @@ export class ProjectionRunner implements ReadModelProgress {
         await this.commit(events, upToPosition);
       } catch (error) {
         this.wakeCommitWaiters();
+        // The rebuild tool does not retry: its one transaction is lost, and `fail` says so once.
+        if (this.freshClients) throw error;
         this.logger.error(
           `Writing ${events.length} events to the read models failed (${error instanceof Error ? error.message : String(error)}); ` +
             `retrying in ${this.retryDelayMs} ms`,
         );
-        if (this.freshClients) throw error;
         if (this.stopping) return;
         await this.pause();
         continue;
@@ -696,8 +698,19 @@ export class ProjectionRunner implements ReadModelProgress {
     upTo: LogPosition,
   ): Promise<void> {
     const freshClient = this.freshClients?.get(slot.projection.name);
-    if (freshClient) await this.writeSlot(freshClient, slot, events, upTo);
-    else await this.options.database.transaction((client) => this.writeSlot(client, slot, events, upTo));
+    try {
+      if (freshClient) await this.writeSlot(freshClient, slot, events, upTo);
+      else await this.options.database.transaction((client) => this.writeSlot(client, slot, events, upTo));
+    } catch (error) {
+      const { name, version } = slot.projection;
+      throw new ProjectionWriteError(
+        name,
+        version,
+        events[0]?.commitPosition ?? upTo.commit,
+        upTo.commit,
+        error,
+      );
+    }
   }
 
   /** Inside a transaction: the slot's rows for the events after its (locked) checkpoint row, and the row. */

@@ -40,3 +40,25 @@ export class ProjectionQueryError extends SubledgerError {
     this.name = 'ProjectionQueryError';
   }
 }
+
+/**
+ * A projection could not write a batch: names the projection and the events' place in `$all`, so an
+ * operator can find the event (an event the fold cannot take is the log's, not the database's) without
+ * reading the stack. The original error is the `cause`.
+ */
+export class ProjectionWriteError extends Error {
+  constructor(
+    readonly projection: string,
+    readonly version: number,
+    readonly fromCommit: bigint,
+    readonly toCommit: bigint,
+    cause: unknown,
+  ) {
+    super(
+      `the ${projection} v${version} projection could not write the events at commit positions ` +
+        `${fromCommit}–${toCommit}: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+    this.name = 'ProjectionWriteError';
+  }
+}

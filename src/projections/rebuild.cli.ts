@@ -20,8 +20,9 @@ async function main(): Promise<void> {
   const config = loadConfig(process.env);
   const connection = await EventStoreConnection.open(config.eventStore, { joinRunning: true });
   const database = await Database.open(config.database);
+  let runner: ProjectionRunner | undefined;
   try {
-    const runner = new ProjectionRunner({
+    runner = new ProjectionRunner({
       client: connection.client,
       projections: PROJECTIONS,
       database,
@@ -55,6 +56,9 @@ async function main(): Promise<void> {
         `(${Math.round(events / (foldedMs / 1000))} events/s); committed in ${((totalMs - foldedMs) / 1000).toFixed(2)} s\n`,
     );
   } finally {
+    // After a failure: roll the transaction back and give its connections back, or closing the pool
+    // would wait for them forever (after a success this returns at once: the runner is stopped).
+    await runner?.stop({ commit: false });
     await database.close();
     await connection.onApplicationShutdown();
   }

@@ -1,4 +1,6 @@
+import { jsonEvent } from '@eventstore/db-client';
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -6,6 +8,7 @@ import { promisify } from 'node:util';
 import { createSubAccount, expectStatus, openParent } from '../support/ledger-fixtures';
 import { startServiceProcess, type ServiceProcess } from '../support/service';
 import { makeDataDir } from '../support/database';
+import { startTestEventStore } from '../support/event-store';
 
 // Two service starts and two tool runs, each a fresh ts-node process.
 jest.setTimeout(300_000);
@@ -17,11 +20,13 @@ async function tool(
   script: string,
   args: readonly string[],
   dataDir: string,
+  overrides: NodeJS.ProcessEnv = {},
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const env: NodeJS.ProcessEnv = { ...process.env, SUBLEDGER_DATA_DIR: dataDir };
   delete env.EVENTSTORE_CONNECTION_STRING;
   delete env.DATABASE_URL;
   delete env.SUBLEDGER_EVENTSTORE_MEMORY;
+  Object.assign(env, overrides);
   try {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
@@ -109,5 +114,42 @@ describe('npm run replay and npm run rebuild while the service runs (SPEC §8)',
     expect(
       history.body.entries.filter((entry: { type: string }) => entry.type === 'UsageRecorded'),
     ).toHaveLength(6);
+  });
+
+  it('fails a rebuild that meets an event its projections cannot take: exits with the projection and the place, reads no further', async () => {
+    const store = await startTestEventStore();
+    const rebuildDir = makeDataDir('subledger-tools-broken-');
+    try {
+      const parentId = `broken-${randomUUID().slice(0, 8)}`;
+      const metadata = { recordedAt: '2026-10-02T10:00:00.000Z', schemaVersion: 1 };
+      const opened = {
+        parentId,
+        name: 'Broken log',
+        currency: 'EUR',
+        creditPrice: '0.001',
+        openedAt: metadata.recordedAt,
+      };
+      // A usage record without the balances every writer of this build puts on it: the fold cannot take it.
+      const malformed = { subAccountId: 's1', credits: 1, meter: 'images', usageId: randomUUID() };
+      await store.client.appendToStream(`ledger-${parentId}`, [
+        jsonEvent({ type: 'ParentAccountOpened', data: opened, metadata }),
+        jsonEvent({ type: 'UsageRecorded', data: malformed, metadata }),
+      ]);
+      const started = Date.now();
+      const rebuild = await tool('src/projections/rebuild.cli.ts', [], rebuildDir, {
+        EVENTSTORE_CONNECTION_STRING: store.connectionString,
+      });
+      expect(rebuild.code).toBe(1);
+      expect(rebuild.stderr).toMatch(
+        /Rebuild failed: the [a-z-]+ v\d+ projection could not write the events at commit positions \d+–\d+: /,
+      );
+      // Said once, not once per event read after it, and not as if it would be retried.
+      expect(rebuild.stderr.match(/failed for good/g)).toHaveLength(1);
+      expect(rebuild.stderr).not.toMatch(/retrying/);
+      expect(Date.now() - started).toBeLessThan(60_000);
+    } finally {
+      await store.stop();
+      await rm(rebuildDir, { recursive: true, force: true });
+    }
   });
 });
