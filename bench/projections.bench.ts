@@ -223,7 +223,7 @@ async function main(): Promise<void> {
     console.log(
       `restart from the checkpoints to caught up: ${((performance.now() - loadStart) / 1000).toFixed(2)} s`,
     );
-    const history = new SubAccountHistoryService(restarted, database, client, { readTimeoutMs: 1_000 });
+    const history = new SubAccountHistoryService(restarted, database, { readTimeoutMs: 1_000 });
     const balances = new BalanceAsOfService(restarted, database, { readTimeoutMs: 1_000 });
     const parentId = `${runId}-7`;
     const pageStart = performance.now();

@@ -1,6 +1,7 @@
 import type { PoolClient } from 'pg';
 import { CopyRows } from '../database/copy-rows';
 import type { SubAccountBalances } from '../ledger/domain/ledger.events';
+import { poolHistoryEntry, subAccountHistoryEntry } from './history/history-entry';
 import {
   movesNoCredits,
   parentIdOfStream,
@@ -10,7 +11,7 @@ import {
 } from './projection';
 
 /** The table of the current version; `credit_entries` is the stable view over it (docs/read-model.md). */
-export const CREDIT_ENTRIES_TABLE = 'credit_entries_v1';
+export const CREDIT_ENTRIES_TABLE = 'credit_entries_v2';
 /** The `account` of a parent's pool; sub-account ids are never empty (kernel/ids.ts). */
 export const POOL_ACCOUNT = '';
 
@@ -19,13 +20,14 @@ const ZERO: SubAccountBalances = { quota: 0, used: 0, remaining: 0 };
 /**
  * Every credit movement, one row per account it touches: a sub-account's rows carry its balance after
  * the event (the same numbers the write side decided, `balancesAfter`, so the read side never
- * re-derives a balance), the pool's rows (account '') only the movement. It serves two slices: the
- * history (which revisions make up a page; the events themselves are read back from the log, which
- * holds every field an auditor wants) and the balance as of an instant (one index lookup).
+ * re-derives a balance), the pool's rows (account '') only the movement. Each row also keeps its
+ * history entry as JSON, made from the event by the history slice's own functions. It serves two
+ * slices: the history (a page is one index range of rows) and the balance as of an instant (one index
+ * lookup). Version 2 added the entries (decision 81).
  */
 export const creditEntriesProjection: Projection = {
   name: 'credit-entries',
-  version: 1,
+  version: 2,
   tables: [CREDIT_ENTRIES_TABLE],
   views: { credit_entries: CREDIT_ENTRIES_TABLE },
   async write(client: PoolClient, events: readonly RecordedEnvelope[]): Promise<void> {
@@ -85,6 +87,7 @@ const COLUMNS = [
   'credits',
   'quota_after',
   'used_after',
+  'entry',
 ] as const;
 
 function add(
@@ -94,14 +97,20 @@ function add(
   credits: number,
   after: SubAccountBalances | null,
 ): void {
+  const recordedAt = Number.isNaN(event.recordedAtMs) ? null : new Date(event.recordedAtMs).toISOString();
   rows.add(
     parentIdOfStream(event.streamName),
     account,
     event.revision,
-    Number.isNaN(event.recordedAtMs) ? null : new Date(event.recordedAtMs).toISOString(),
+    recordedAt,
     event.type,
     credits,
     after ? after.quota : null,
     after ? after.used : null,
+    JSON.stringify(
+      account === POOL_ACCOUNT
+        ? poolHistoryEntry(event, recordedAt)
+        : subAccountHistoryEntry(event, account, recordedAt),
+    ),
   );
 }

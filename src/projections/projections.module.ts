@@ -87,13 +87,9 @@ export class ProjectionsLifecycle implements OnApplicationBootstrap, BeforeAppli
     { provide: ReadModelProgress, useExisting: PROJECTOR },
     {
       provide: SubAccountHistoryService,
-      useFactory: (
-        progress: ReadModelProgress,
-        database: Database,
-        client: EventStoreDBClient,
-        options: ProjectionReadOptions,
-      ) => new SubAccountHistoryService(progress, database, client, options),
-      inject: [ReadModelProgress, Database, EVENT_STORE_CLIENT, READ_OPTIONS],
+      useFactory: (progress: ReadModelProgress, database: Database, options: ProjectionReadOptions) =>
+        new SubAccountHistoryService(progress, database, options),
+      inject: [ReadModelProgress, Database, READ_OPTIONS],
     },
     {
       provide: BalanceAsOfService,

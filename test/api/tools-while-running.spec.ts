@@ -82,7 +82,7 @@ describe('npm run replay and npm run rebuild while the service runs (SPEC §8)',
     // The tool joins the service's embedded PostgreSQL (the service started it: it is not the tool's to stop).
     const rebuild = await tool('src/projections/rebuild.cli.ts', [], dataDir);
     expect({ code: rebuild.code, stderr: rebuild.stderr }).toEqual({ code: 0, stderr: expect.any(String) });
-    expect(rebuild.stdout).toMatch(/Rebuilt credit-entries v1, usage-analytics v1/);
+    expect(rebuild.stdout).toMatch(/Rebuilt credit-entries v2, usage-analytics v1/);
 
     // The service answers from the rebuilt tables, and goes on after them: a record made now counts once.
     const usageTotal = async () =>

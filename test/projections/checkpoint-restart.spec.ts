@@ -61,7 +61,7 @@ function openLedger(client: EventStoreDBClient, parentId: string): LedgerWriter 
 /** Every row of the read models, in a fixed order: two databases built from one log must be equal. */
 async function tables(database: Database, usageTable = 'usage_daily_v1'): Promise<Record<string, unknown[]>> {
   const credit = await database.pool.query(
-    'SELECT * FROM credit_entries_v1 ORDER BY parent_id, account, revision',
+    'SELECT * FROM credit_entries_v2 ORDER BY parent_id, account, revision',
   );
   const usage = await database.pool.query(
     `SELECT * FROM ${usageTable} ORDER BY parent_id, sub_account_id, meter, day`,
@@ -182,13 +182,9 @@ describe('projection checkpoints in PostgreSQL', () => {
         { key: '2026-10-03', day: '2026-10-03', credits: 100, records: 100 },
         { key: '2026-10-04', day: '2026-10-04', credits: 50, records: 50 },
       ]);
-      const page = await new SubAccountHistoryService(resumed, db, store.client, READ).history(
-        'pstaggered',
-        's',
-        {
-          limit: 500,
-        },
-      );
+      const page = await new SubAccountHistoryService(resumed, db, READ).history('pstaggered', 's', {
+        limit: 500,
+      });
       const revisions = page!.entries.map((e) => e.revision);
       expect(new Set(revisions).size).toBe(revisions.length);
       expect(page!.entries.filter((e) => e.type === 'UsageRecorded')).toHaveLength(250);
@@ -364,7 +360,7 @@ describe('projection checkpoints in PostgreSQL', () => {
       'SELECT projection, version FROM read_model_checkpoints ORDER BY 1, 2',
     );
     expect(rows).toEqual([
-      { projection: creditEntriesProjection.name, version: 1 },
+      { projection: creditEntriesProjection.name, version: creditEntriesProjection.version },
       { projection: bumped.name, version: 1 },
       { projection: bumped.name, version: 2 },
     ]);
@@ -382,7 +378,7 @@ describe('projection checkpoints in PostgreSQL', () => {
     // While the rebuild holds the checkpoint rows, the live runner's next batch waits; readers see the old rows.
     const during = appendUsage(ledger, 's', 100, '2026-10-03');
     await rebuild.whenCaughtUp(WAIT_MS);
-    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM credit_entries_v1');
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM credit_entries_v2');
     expect(rows[0].n).toBeGreaterThan(0);
     await rebuild.stop({ commit: true });
     const end = await during;

@@ -26,7 +26,7 @@ describe('history pagination and the parent feed', () => {
     database = await openTestDatabase();
     runner = new ProjectionRunner({ client: store.client, projections: PROJECTIONS, database });
     await runner.start();
-    history = new SubAccountHistoryService(runner, database, store.client, { readTimeoutMs: WAIT_MS });
+    history = new SubAccountHistoryService(runner, database, { readTimeoutMs: WAIT_MS });
     feed = new ParentFeedService(store.client);
   });
 

@@ -29,7 +29,7 @@ describe('read models over the ledger stream', () => {
     database = await openTestDatabase();
     runner = new ProjectionRunner({ client: store.client, projections: PROJECTIONS, database });
     await runner.start();
-    history = new SubAccountHistoryService(runner, database, store.client, READ);
+    history = new SubAccountHistoryService(runner, database, READ);
     balances = new BalanceAsOfService(runner, database, READ);
     usage = new UsageAnalyticsService(runner, database, READ);
   });
@@ -250,7 +250,7 @@ describe('read models over the ledger stream', () => {
       await reader.waitForPosition(last, WAIT_MS);
       for (const db of [database, readerDatabase]) {
         for (const [table, column] of [
-          ['credit_entries_v1', 'parent_id'],
+          ['credit_entries_v2', 'parent_id'],
           ['usage_daily_v1', 'parent_id'],
         ]) {
           const { rows } = await db.pool.query<{ parent: string }>(

@@ -1,5 +1,5 @@
 import type { ActorType, PoolBalances, SubAccountBalances } from '../../ledger/domain/ledger.events';
-import { recordedAtMsOf, type StoredLedgerEvent } from '../projection';
+import type { StoredLedgerEvent } from '../projection';
 import { ProjectionQueryError } from '../projection.errors';
 
 export const SUB_ACCOUNT_HISTORY_EVENT_TYPES = [
@@ -46,7 +46,7 @@ export function decodeHistoryCursor(cursor: string): number {
   return revision;
 }
 
-interface HistoryEntryBase {
+export interface HistoryEntryBase {
   /** Resume after this entry: pass it as `cursor`. */
   readonly cursor: string;
   readonly eventId: string;
@@ -85,150 +85,197 @@ export interface PoolHistoryEntry extends HistoryEntryBase {
 const ZERO_BALANCES: SubAccountBalances = { quota: 0, used: 0, remaining: 0 };
 
 /**
- * An audit entry from the stored event. Only fields meant for the sub-account are copied: the raw data
- * of SubAccountCreated carries the credit price, which a `bill-to-parent` sub-account must not see.
+ * An entry as the credit-entries projection keeps it (its `entry` column): everything but the cursor,
+ * which the page adds from the revision.
+ */
+export type StoredHistoryEntry<Entry extends HistoryEntryBase> = Omit<Entry, 'cursor'>;
+
+/**
+ * An audit entry from the stored event, as the credit-entries projection stores it. Only fields meant
+ * for the sub-account are copied: the raw data of SubAccountCreated carries the credit price, which a
+ * `bill-to-parent` sub-account must not see. `recordedAt` is the event's, already formatted by the
+ * caller (the row's column has it too). Each entry is one object literal with its keys in one order:
+ * this runs for every credit movement of a rebuild, where spreading a base object cost ~10 µs a row.
  */
 export function subAccountHistoryEntry(
-  recorded: StoredLedgerEvent,
+  event: StoredLedgerEvent,
   subAccountId: string,
-): SubAccountHistoryEntry {
-  const base = entryBase(recorded);
-  switch (recorded.type) {
+  recordedAt: string | null,
+): StoredHistoryEntry<SubAccountHistoryEntry> {
+  switch (event.type) {
     case 'SubAccountCreated':
-      return { ...base, ...noUsage, type: recorded.type, credits: 0, balancesAfter: ZERO_BALANCES };
+      return subEntry(event, recordedAt, 0, null, ZERO_BALANCES, null);
     case 'QuotaAllocated':
     case 'CreditsReturned':
-      return {
-        ...base,
-        ...noUsage,
-        type: recorded.type,
-        credits: recorded.data.credits,
-        reason: recorded.data.reason,
-        balancesAfter: recorded.data.balancesAfter.subAccount,
-      };
-    case 'UsageRecorded':
-      return {
-        ...base,
-        type: recorded.type,
-        credits: recorded.data.credits,
-        balancesAfter: recorded.data.balancesAfter.subAccount,
-        occurredAt: recorded.data.occurredAt,
-        meter: recorded.data.meter,
-        usageId: recorded.data.usageId,
-        idempotencyKey: recorded.data.idempotencyKey,
-        billingPeriod: recorded.data.billingPeriod,
-        late: recorded.data.late,
-      };
+      return subEntry(
+        event,
+        recordedAt,
+        event.data.credits,
+        event.data.reason,
+        event.data.balancesAfter.subAccount,
+        null,
+      );
+    case 'UsageRecorded': {
+      const data = event.data;
+      return subEntry(event, recordedAt, data.credits, null, data.balancesAfter.subAccount, {
+        occurredAt: data.occurredAt,
+        meter: data.meter,
+        usageId: data.usageId,
+        idempotencyKey: data.idempotencyKey,
+        billingPeriod: data.billingPeriod,
+        late: data.late,
+      });
+    }
     case 'SubAccountClosed':
-      return {
-        ...base,
-        ...noUsage,
-        type: recorded.type,
-        credits: recorded.data.returnedCredits,
-        balancesAfter: recorded.data.balancesAfter.subAccount,
-      };
+      return subEntry(
+        event,
+        recordedAt,
+        event.data.returnedCredits,
+        null,
+        event.data.balancesAfter.subAccount,
+        null,
+      );
     case 'CreditsExpired': {
       // The entry of the sub-account the history is of: the caller only asks for revisions it has rows at.
-      const from = recorded.data.fromSubAccounts.find((entry) => entry.subAccountId === subAccountId);
-      return {
-        ...base,
-        ...noUsage,
-        type: recorded.type,
-        credits: from?.credits ?? 0,
-        reason: `lot ${recorded.data.lotId} expired`,
-        balancesAfter: from?.balancesAfter ?? ZERO_BALANCES,
-      };
+      const from = event.data.fromSubAccounts.find((entry) => entry.subAccountId === subAccountId);
+      return subEntry(
+        event,
+        recordedAt,
+        from?.credits ?? 0,
+        `lot ${event.data.lotId} expired`,
+        from?.balancesAfter ?? ZERO_BALANCES,
+        null,
+      );
     }
-    case 'UsageReversed':
-      return {
-        ...base,
-        type: recorded.type,
-        credits: recorded.data.credits,
-        reason: recorded.data.reason,
-        balancesAfter: recorded.data.balancesAfter.subAccount,
-        occurredAt: recorded.data.occurredAt,
-        meter: recorded.data.meter,
-        usageId: recorded.data.usageId,
-        idempotencyKey: recorded.data.idempotencyKey,
-        billingPeriod: recorded.data.originalPeriod,
+    case 'UsageReversed': {
+      const data = event.data;
+      return subEntry(event, recordedAt, data.credits, data.reason, data.balancesAfter.subAccount, {
+        occurredAt: data.occurredAt,
+        meter: data.meter,
+        usageId: data.usageId,
+        idempotencyKey: data.idempotencyKey,
+        billingPeriod: data.originalPeriod,
         late: null,
-      };
+      });
+    }
     default:
-      throw new Error(`${recorded.type} at revision ${recorded.revision} is not a sub-account history event`);
+      throw new Error(`${event.type} at revision ${event.revision} is not a sub-account history event`);
   }
 }
 
-export function poolHistoryEntry(recorded: StoredLedgerEvent): PoolHistoryEntry {
-  const base = entryBase(recorded);
-  switch (recorded.type) {
+export function poolHistoryEntry(
+  event: StoredLedgerEvent,
+  recordedAt: string | null,
+): StoredHistoryEntry<PoolHistoryEntry> {
+  switch (event.type) {
     case 'CreditsPurchased':
-      return {
-        ...base,
-        type: recorded.type,
-        credits: recorded.data.credits,
-        subAccountId: null,
-        reference: recorded.data.reference,
-        poolAfter: recorded.data.balancesAfter.pool,
-      };
+      return poolEntry(
+        event,
+        recordedAt,
+        event.data.credits,
+        null,
+        null,
+        event.data.reference,
+        event.data.balancesAfter.pool,
+      );
     case 'QuotaAllocated':
     case 'CreditsReturned':
-      return {
-        ...base,
-        type: recorded.type,
-        credits: recorded.data.credits,
-        reason: recorded.data.reason,
-        subAccountId: recorded.data.subAccountId,
-        reference: null,
-        poolAfter: recorded.data.balancesAfter.pool,
-      };
+      return poolEntry(
+        event,
+        recordedAt,
+        event.data.credits,
+        event.data.reason,
+        event.data.subAccountId,
+        null,
+        event.data.balancesAfter.pool,
+      );
     case 'SubAccountClosed':
-      return {
-        ...base,
-        type: recorded.type,
-        credits: recorded.data.returnedCredits,
-        subAccountId: recorded.data.subAccountId,
-        reference: null,
-        poolAfter: recorded.data.balancesAfter.pool,
-      };
+      return poolEntry(
+        event,
+        recordedAt,
+        event.data.returnedCredits,
+        null,
+        event.data.subAccountId,
+        null,
+        event.data.balancesAfter.pool,
+      );
     case 'CreditsExpired':
-      return {
-        ...base,
-        type: recorded.type,
-        credits: recorded.data.credits,
-        reason: `lot ${recorded.data.lotId} expired`,
-        subAccountId: null,
-        reference: null,
-        poolAfter: recorded.data.balancesAfter.pool,
-      };
+      return poolEntry(
+        event,
+        recordedAt,
+        event.data.credits,
+        `lot ${event.data.lotId} expired`,
+        null,
+        null,
+        event.data.balancesAfter.pool,
+      );
     default:
-      throw new Error(`${recorded.type} at revision ${recorded.revision} is not a pool history event`);
+      throw new Error(`${event.type} at revision ${event.revision} is not a pool history event`);
   }
 }
 
-const noUsage = {
-  occurredAt: null,
-  meter: null,
-  usageId: null,
-  idempotencyKey: null,
-  billingPeriod: null,
-  late: null,
-} as const;
+interface UsageFields {
+  readonly occurredAt: string;
+  readonly meter: string;
+  readonly usageId: string;
+  readonly idempotencyKey: string;
+  readonly billingPeriod: string;
+  readonly late: boolean | null;
+}
 
-function entryBase(event: StoredLedgerEvent): HistoryEntryBase {
+function subEntry(
+  event: StoredLedgerEvent,
+  recordedAt: string | null,
+  credits: number,
+  reason: string | null,
+  balancesAfter: SubAccountBalances,
+  usage: UsageFields | null,
+): StoredHistoryEntry<SubAccountHistoryEntry> {
   const metadata = event.metadata;
-  const revision = Number(event.revision);
   const actor = metadata.actor as { type: ActorType; id: string } | undefined;
-  const recordedAt = recordedAtMsOf(metadata, event.data);
   return {
-    cursor: encodeHistoryCursor(revision),
     eventId: event.id,
-    revision,
-    type: event.type,
-    credits: 0,
-    reason: null,
-    recordedAt: Number.isNaN(recordedAt) ? null : new Date(recordedAt).toISOString(),
+    revision: Number(event.revision),
+    type: event.type as SubAccountHistoryEntry['type'],
+    credits,
+    reason,
+    recordedAt,
     actor: actor ? { type: actor.type, id: actor.id } : null,
     correlationId: typeof metadata.$correlationId === 'string' ? metadata.$correlationId : null,
     causationId: typeof metadata.$causationId === 'string' ? metadata.$causationId : null,
+    balancesAfter,
+    occurredAt: usage ? usage.occurredAt : null,
+    meter: usage ? usage.meter : null,
+    usageId: usage ? usage.usageId : null,
+    idempotencyKey: usage ? usage.idempotencyKey : null,
+    billingPeriod: usage ? usage.billingPeriod : null,
+    late: usage ? usage.late : null,
+  };
+}
+
+function poolEntry(
+  event: StoredLedgerEvent,
+  recordedAt: string | null,
+  credits: number,
+  reason: string | null,
+  subAccountId: string | null,
+  reference: string | null,
+  poolAfter: PoolBalances,
+): StoredHistoryEntry<PoolHistoryEntry> {
+  const metadata = event.metadata;
+  const actor = metadata.actor as { type: ActorType; id: string } | undefined;
+  return {
+    eventId: event.id,
+    revision: Number(event.revision),
+    type: event.type as PoolHistoryEntry['type'],
+    credits,
+    reason,
+    recordedAt,
+    actor: actor ? { type: actor.type, id: actor.id } : null,
+    correlationId: typeof metadata.$correlationId === 'string' ? metadata.$correlationId : null,
+    causationId: typeof metadata.$causationId === 'string' ? metadata.$causationId : null,
+    subAccountId,
+    poolAfter,
+    reference,
   };
 }

@@ -1,19 +1,16 @@
-import type { EventStoreDBClient } from '@eventstore/db-client';
 import type { Database } from '../../database/database';
-import { fromResolvedEvent } from '../../event-store/command-processing/event-envelope';
-import { ledgerStreamName } from '../../ledger/domain';
 import { CREDIT_ENTRIES_TABLE, creditEntriesProjection, POOL_ACCOUNT } from '../credit-entries.projection';
-import { isLedgerEvent, type ProjectionReadOptions, type StoredLedgerEvent } from '../projection';
+import type { ProjectionReadOptions } from '../projection';
 import { ProjectionQueryError } from '../projection.errors';
 import type { ReadModelProgress } from '../read-model-progress';
 import {
   decodeHistoryCursor,
   encodeHistoryCursor,
   MAX_HISTORY_LIMIT,
-  poolHistoryEntry,
-  subAccountHistoryEntry,
+  type HistoryEntryBase,
   type HistoryQuery,
   type PoolHistoryEntry,
+  type StoredHistoryEntry,
   type SubAccountHistoryEntry,
 } from './history-entry';
 
@@ -23,20 +20,14 @@ export interface HistoryPage<Entry> {
   readonly nextCursor: string | null;
 }
 
-/** Needed revisions closer than this are read in one range rather than in two reads. */
-const MAX_GAP_READ_THROUGH = 12;
-const PARALLEL_READS = 8;
-
 /**
- * The audit trail of a sub-account or of a parent's pool. The credit entries say which revisions of
- * the parent's stream belong to the page (one index range in PostgreSQL); this service reads exactly
- * those events back from the store, so every entry shows what the log holds, field for field.
+ * The audit trail of a sub-account or of a parent's pool: one index range of the credit entries, each
+ * row holding its entry as the projection made it from the event (decision 81).
  */
 export class SubAccountHistoryService {
   constructor(
     private readonly runner: ReadModelProgress,
     private readonly database: Database,
-    private readonly client: EventStoreDBClient,
     private readonly options: ProjectionReadOptions,
   ) {}
 
@@ -46,27 +37,26 @@ export class SubAccountHistoryService {
     subAccountId: string,
     query: HistoryQuery,
   ): Promise<HistoryPage<SubAccountHistoryEntry> | undefined> {
-    return this.page(parentId, subAccountId, query, (event) => subAccountHistoryEntry(event, subAccountId));
+    return this.page<SubAccountHistoryEntry>(parentId, subAccountId, query);
   }
 
   /** undefined when the read model knows no credit movement of the parent at all. */
   poolHistory(parentId: string, query: HistoryQuery): Promise<HistoryPage<PoolHistoryEntry> | undefined> {
-    return this.page(parentId, POOL_ACCOUNT, query, poolHistoryEntry);
+    return this.page<PoolHistoryEntry>(parentId, POOL_ACCOUNT, query);
   }
 
-  private async page<Entry>(
+  private async page<Entry extends HistoryEntryBase>(
     parentId: string,
     account: string,
     query: HistoryQuery,
-    toEntry: (event: StoredLedgerEvent) => Entry,
   ): Promise<HistoryPage<Entry> | undefined> {
     if (!Number.isInteger(query.limit) || query.limit < 1 || query.limit > MAX_HISTORY_LIMIT) {
       throw new ProjectionQueryError(`limit must be an integer from 1 to ${MAX_HISTORY_LIMIT}`);
     }
     const after = query.cursor === undefined ? -1 : decodeHistoryCursor(query.cursor);
     await this.runner.readable(creditEntriesProjection.name, this.options.readTimeoutMs);
-    const { rows } = await this.database.pool.query<{ revision: string }>(
-      `SELECT revision FROM ${CREDIT_ENTRIES_TABLE}
+    const { rows } = await this.database.pool.query<{ revision: string; entry: StoredHistoryEntry<Entry> }>(
+      `SELECT revision, entry FROM ${CREDIT_ENTRIES_TABLE}
        WHERE parent_id = $1 AND account = $2 AND revision > $3
          AND ($4::timestamptz IS NULL OR recorded_at >= $4) AND ($5::timestamptz IS NULL OR recorded_at < $5)
        ORDER BY revision LIMIT $6`,
@@ -81,16 +71,15 @@ export class SubAccountHistoryService {
     );
     if (rows.length === 0 && !(await this.known(parentId, account))) return undefined;
     const hasMore = rows.length > query.limit;
-    const revisions = rows.slice(0, query.limit).map((row) => Number(row.revision));
-    const events = await readRevisions(this.client, ledgerStreamName(parentId), revisions);
-    const entries = revisions.map((revision) => {
-      const event = events.get(revision);
-      if (!event)
-        throw new Error(`Revision ${revision} of ${ledgerStreamName(parentId)} could not be read back`);
-      return toEntry(event);
-    });
-    const last = revisions.at(-1);
-    return { entries, nextCursor: hasMore && last !== undefined ? encodeHistoryCursor(last) : null };
+    const page = rows.slice(0, query.limit);
+    const entries = page.map(
+      (row) => ({ cursor: encodeHistoryCursor(Number(row.revision)), ...row.entry }) as Entry,
+    );
+    const last = page.at(-1);
+    return {
+      entries,
+      nextCursor: hasMore && last !== undefined ? encodeHistoryCursor(Number(last.revision)) : null,
+    };
   }
 
   private async known(parentId: string, account: string): Promise<boolean> {
@@ -102,44 +91,4 @@ export class SubAccountHistoryService {
     );
     return (rowCount ?? 0) > 0;
   }
-}
-
-/**
- * Reads the given revisions (ascending) of one stream. A sub-account's events are interleaved with its
- * siblings' in the parent stream, so nearby revisions are read as one range and far ones as separate
- * reads, a few at a time.
- */
-export async function readRevisions(
-  client: EventStoreDBClient,
-  streamName: string,
-  revisions: readonly number[],
-): Promise<Map<number, StoredLedgerEvent>> {
-  const ranges: { from: number; count: number }[] = [];
-  for (const revision of revisions) {
-    const range = ranges.at(-1);
-    if (range && revision - (range.from + range.count - 1) <= MAX_GAP_READ_THROUGH) {
-      range.count = revision - range.from + 1;
-    } else {
-      ranges.push({ from: revision, count: 1 });
-    }
-  }
-  const wanted = new Set(revisions);
-  const found = new Map<number, StoredLedgerEvent>();
-  let next = 0;
-  const worker = async () => {
-    while (next < ranges.length) {
-      const range = ranges[next++];
-      for await (const resolved of client.readStream(streamName, {
-        fromRevision: BigInt(range.from),
-        maxCount: range.count,
-      })) {
-        const event = fromResolvedEvent(resolved);
-        if (event && isLedgerEvent(event) && wanted.has(Number(event.revision))) {
-          found.set(Number(event.revision), event);
-        }
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, ranges.length) }, worker));
-  return found;
 }
