@@ -8,19 +8,8 @@
 -- The runner folds the log into this table while credit_entries_v1 keeps serving, then points the
 -- credit_entries view at it (blue/green, decision 46). `json`, not `jsonb`: the text is kept as written
 -- (the service hands it back as it is), and auditors can still use ->, ->> on it.
-CREATE TABLE credit_entries_v2 (
-  parent_id   text        NOT NULL,
-  account     text        NOT NULL,
-  revision    bigint      NOT NULL,
-  recorded_at timestamptz,
-  event_type  text        NOT NULL,
-  credits     bigint      NOT NULL,
-  quota_after bigint,
-  used_after  bigint,
-  entry       json        NOT NULL,
-  PRIMARY KEY (parent_id, account, revision)
-);
-CREATE INDEX credit_entries_v2_by_time ON credit_entries_v2 (parent_id, account, recorded_at, revision);
+CREATE TABLE credit_entries_v2 (LIKE credit_entries_v1 INCLUDING ALL);
+ALTER TABLE credit_entries_v2 ADD COLUMN entry json NOT NULL;
 GRANT SELECT ON credit_entries_v2 TO subledger_auditor;
 
 -- Down Migration
