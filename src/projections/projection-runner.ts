@@ -17,6 +17,8 @@ import {
   recordedEnvelopeOf,
 } from './projection';
 import { ProjectionRebuildingError, ProjectionWriteError } from './projection.errors';
+import { readLogChunks } from './log-reading/log-chunks';
+import { readLogChunksInThread } from './log-reading/threaded-log-reader';
 import type { ProjectionStatus, ReadModelProgress } from './read-model-progress';
 import { CaughtUpGate, PositionWaiters, wakeableDelay } from './waiting';
 import type { PoolClient } from 'pg';
@@ -54,6 +56,12 @@ export interface ProjectionRunnerOptions {
    * rebuild should run at the speed of a read. Default true; false catches up through the subscription.
    */
   readonly catchUpByReading?: boolean;
+  /**
+   * Catch up on a reader thread of its own with its own client on this connection string
+   * (`readLogChunksInThread`): the client's decoding then runs beside the folding and the writes, on
+   * another core. Unset: the runner's client reads on the runner's thread.
+   */
+  readonly readerThread?: string;
   /** Pause before resubscribing after the subscription failed, or before retrying a failed transaction. */
   readonly retryDelayMs?: number;
   readonly logger?: ProjectionRunnerLogger;
@@ -72,8 +80,6 @@ interface Slot {
   applied: number;
 }
 
-/** Events per catch-up read: long enough to stream at full speed, short enough to stop promptly. */
-const CATCH_UP_PAGE = 20_000;
 const DEFAULT_BATCH = 4_000;
 const DEFAULT_LINGER_MS = 10;
 /** A batch this large is written by one transaction per projection, side by side (catch-up, rebuild). */
@@ -399,6 +405,8 @@ export class ProjectionRunner implements ReadModelProgress {
       try {
         await this.catchUpByReading();
       } catch (error) {
+        // The rebuild tool has no subscription to fall back on: it fails, naming the cause.
+        if (this.options.fresh) return this.fail(error);
         // The subscription below catches up from wherever the read stopped.
         this.logger.warn(
           `Catching up by reading failed (${error instanceof Error ? error.message : String(error)}); ` +
@@ -437,38 +445,34 @@ export class ProjectionRunner implements ReadModelProgress {
   }
 
   /**
-   * Reads `$all` from the resume position in pages until a page comes back short (the end of the log as
-   * the read met it), handing batches to the database as they fill. A page is always read to its end:
-   * the client's `dispose` waits for any read left half-consumed.
+   * Reads `$all` from the resume position to its end as the read meets it (`readLogChunks`, on a thread
+   * of its own when `readerThread` is set), handing batches to the database as they fill.
    */
   private async catchUpByReading(): Promise<void> {
-    for (;;) {
-      const from = this.processed;
-      let read = 0;
-      for await (const resolved of this.options.client.readAll({
-        fromPosition: from === null ? START : { commit: from.commit, prepare: from.prepare },
-        maxCount: CATCH_UP_PAGE,
-      })) {
-        read++;
-        const position = resolved.event?.position;
-        // A failed rebuild reads no further (the page is still read to its end, as a stop does).
-        if (this.stopping || this.failure || !position) continue;
-        // A read from a position includes it; a subscription from it would not.
-        if (from !== null && comparePositions(position, from) <= 0) continue;
-        if (resolved.event!.streamId.startsWith(LEDGER_STREAM_PREFIX)) this.apply(resolved);
-        else this.deliver(position);
-        if (this.pending.length >= this.batchSize) {
-          this.kick();
-          // One batch commits while the next is read; reading waits only when two more are waiting.
-          while (this.pending.length >= 3 * this.batchSize && this.draining) await this.nextCommit();
-        }
+    const from = this.processed;
+    const chunks = this.options.readerThread
+      ? readLogChunksInThread(this.options.readerThread, from)
+      : readLogChunks(this.options.client, from, () => this.stopping || this.failure !== null);
+    // Never left early: a read is consumed to its end (the client's `dispose` waits for it otherwise).
+    for await (const chunk of chunks) {
+      // A failed rebuild reads no further.
+      if (this.stopping || this.failure) continue;
+      for (const envelope of chunk.envelopes) {
+        this.pending.push(envelope);
+        this.deliver(positionOf(envelope), 1);
       }
-      if (this.stopping || this.failure) return;
-      if (read < CATCH_UP_PAGE) {
+      const others = chunk.events - chunk.envelopes.length;
+      if (chunk.last !== null && others > 0) this.deliver(chunk.last, others);
+      if (chunk.end) {
         this.requestCaughtUp();
         this.kick();
         await this.draining;
         return;
+      }
+      if (this.pending.length >= this.batchSize) {
+        this.kick();
+        // One batch commits while the next is read; reading waits only when two more are waiting.
+        while (this.pending.length >= 3 * this.batchSize && this.draining) await this.nextCommit();
       }
     }
   }
@@ -497,11 +501,12 @@ export class ProjectionRunner implements ReadModelProgress {
     // An event of a type this build does not know is written by no projection; checkpoints pass it.
     const envelope = recordedEnvelopeOf(recorded, position);
     if (envelope) this.pending.push(envelope);
-    this.deliver(position);
+    this.deliver(position, 1);
   }
 
-  private deliver(position: LogPosition): void {
-    this.delivered++;
+  /** `events` more were delivered, the last of them at `position`. */
+  private deliver(position: LogPosition, events: number): void {
+    this.delivered += events;
     this.processed = position;
     this.pendingUpTo = position;
     // Nothing uncommitted before it (pending keeps events until their batch commits): an event no

@@ -27,6 +27,8 @@ async function main(): Promise<void> {
       projections: PROJECTIONS,
       database,
       fresh: true,
+      // The client's decoding on a thread of its own, beside the folding and the writes (decision 82).
+      readerThread: connection.connectionString,
       logger: {
         log: () => {},
         warn: (m) => process.stderr.write(`${m}\n`),

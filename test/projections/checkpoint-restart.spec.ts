@@ -21,11 +21,16 @@ const WAIT_MS = 30_000;
 /** The read models this suite checks row by row (the service's list may hold more). */
 const PROJECTIONS: readonly AnyProjection[] = [creditEntriesProjection, usageAnalyticsProjection];
 const READ = { readTimeoutMs: WAIT_MS };
-/** The runner's two ways of catching up after a restart: both must resume alike. */
-const CATCH_UP_PATHS: Array<[string, boolean]> = [
-  ['reading $all', true],
-  ['the subscription', false],
+/**
+ * The runner's ways of catching up after a restart: all must resume alike. The reader thread is given
+ * its connection string when the store has started (`catchUpBy`).
+ */
+const CATCH_UP_PATHS: Array<[string, CatchUpPath]> = [
+  ['reading $all', 'reading'],
+  ['reading $all on a reader thread', 'thread'],
+  ['the subscription', 'subscription'],
 ];
+type CatchUpPath = 'reading' | 'thread' | 'subscription';
 
 /** Appends `count` usage records of 1 credit in appends of 50, returning the last commit position. */
 async function appendUsage(
@@ -79,6 +84,10 @@ describe('projection checkpoints in PostgreSQL', () => {
     return opened;
   };
   /** A started runner of every projection (unless `options` says otherwise), stopped after the test. */
+  const catchUpBy = (path: CatchUpPath): Partial<ProjectionRunnerOptions> => ({
+    catchUpByReading: path !== 'subscription',
+    ...(path === 'thread' ? { readerThread: store.connectionString } : {}),
+  });
   const startRunner = async (
     db: Database,
     options: Partial<ProjectionRunnerOptions> = {},
@@ -117,14 +126,15 @@ describe('projection checkpoints in PostgreSQL', () => {
 
   it.each(CATCH_UP_PATHS)(
     'resumes after the checkpoint rows, catching up by %s, with no event written twice or skipped',
-    async (_, catchUpByReading) => {
+    async (_, path) => {
+      const catchUp = catchUpBy(path);
       const ledger = openLedger(store.client, 'pcheck');
       await ledger.flush();
       const firstEnd = await appendUsage(ledger, 's', 298, '2026-10-02');
       const db = await database();
 
       // Batches of 100 events, each committed with its checkpoint.
-      const first = await startRunner(db, { catchUpByReading, batchSize: 100 });
+      const first = await startRunner(db, { ...catchUp, batchSize: 100 });
       await first.waitForPosition(firstEnd, WAIT_MS);
       await first.stop({ commit: false });
       const { rows } = await db.pool.query<{ commit_position: string }>(
@@ -133,7 +143,7 @@ describe('projection checkpoints in PostgreSQL', () => {
       expect(rows.map((row) => BigInt(row.commit_position))).toEqual(PROJECTIONS.map(() => firstEnd));
 
       const secondEnd = await appendUsage(ledger, 's', 100, '2026-10-03');
-      const resumed = await startRunner(db, { catchUpByReading });
+      const resumed = await startRunner(db, catchUp);
       expect(resumed.status().map((s) => s.checkpoint?.commit)).toEqual(PROJECTIONS.map(() => firstEnd));
       await resumed.waitForPosition(secondEnd, WAIT_MS);
       // Only the 100 events after the checkpoint were written again.
@@ -149,7 +159,8 @@ describe('projection checkpoints in PostgreSQL', () => {
 
   it.each(CATCH_UP_PATHS)(
     'resumes each projection from its own checkpoint when they stand at different positions, catching up by %s',
-    async (_, catchUpByReading) => {
+    async (_, path) => {
+      const catchUp = catchUpBy(path);
       const ledger = openLedger(store.client, 'pstaggered');
       await ledger.flush();
       const db = await database();
@@ -163,7 +174,7 @@ describe('projection checkpoints in PostgreSQL', () => {
       await runTo(await appendUsage(ledger, 's', 100, '2026-10-03'), [usageAnalyticsProjection]);
       const end = await appendUsage(ledger, 's', 50, '2026-10-04');
 
-      const resumed = await startRunner(db, { catchUpByReading });
+      const resumed = await startRunner(db, catchUp);
       const checkpointOf = (name: string) =>
         resumed.status().find((s) => s.name === name)!.checkpoint!.commit;
       expect(checkpointOf(creditEntriesProjection.name)).toBeLessThan(

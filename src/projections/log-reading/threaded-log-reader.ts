@@ -1,0 +1,89 @@
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import type { LogPosition } from '../projection';
+import type { LogChunk } from './log-chunks';
+import type { ReaderCommand, ReaderMessage, ReaderThreadData } from './log-reader-messages';
+
+/** Chunks (of 1,000 events) the reader thread may run ahead of the folding thread. */
+const CHUNKS_AHEAD = 8;
+
+/**
+ * `readLogChunks` on a thread of its own, with its own client on `connectionString`: the same chunks,
+ * read and decoded beside the thread that folds them. Used where the log is read to its end in bulk
+ * (the rebuild tool, a catch-up); the live subscription stays on the runner's thread.
+ *
+ * The reader stays at most CHUNKS_AHEAD chunks ahead. Stopping early (`return` on the iterator) tells
+ * it to stop; it ends the page it is reading (the client needs a read consumed to its end) and exits.
+ */
+export async function* readLogChunksInThread(
+  connectionString: string,
+  from: LogPosition | null,
+): AsyncGenerator<LogChunk> {
+  const workerData: ReaderThreadData = {
+    connectionString,
+    from: from === null ? null : { commit: from.commit.toString(), prepare: from.prepare.toString() },
+    ahead: CHUNKS_AHEAD,
+  };
+  const worker = startReaderThread(workerData);
+  const received: ReaderMessage[] = [];
+  let wake: (() => void) | null = null;
+  let crashed: Error | null = null;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+  worker.on('message', (message: ReaderMessage) => {
+    received.push(message);
+    wake?.();
+  });
+  worker.on('error', (error) => {
+    crashed = error;
+    wake?.();
+  });
+  // Its last messages are delivered before its exit is seen here (a turn later, to be sure).
+  void exited.then(() =>
+    setImmediate(() => {
+      crashed ??= new Error('The log reader thread exited before the end of the log');
+      wake?.();
+    }),
+  );
+  let taken = 0;
+  let done = false;
+  try {
+    for (;;) {
+      const message = received.shift();
+      if (message === undefined) {
+        if (crashed) throw crashed;
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = null;
+        continue;
+      }
+      if (message.type === 'failed') {
+        done = true;
+        throw new Error(`Reading the log failed: ${message.message}`);
+      }
+      if (message.type === 'done') {
+        done = true;
+        return;
+      }
+      yield message.chunk;
+      worker.postMessage({ type: 'taken', count: ++taken } satisfies ReaderCommand);
+    }
+  } finally {
+    // At the end (or after a failure) the thread has nothing left to do; stopped early, it ends its page.
+    if (done || crashed) await worker.terminate();
+    else {
+      worker.postMessage({ type: 'stop' } satisfies ReaderCommand);
+      await exited;
+    }
+  }
+}
+
+function startReaderThread(workerData: ReaderThreadData): Worker {
+  // Compiled: the .js beside this file. From sources (ts-node, jest): the .ts through ts-node.
+  const fromSources = __filename.endsWith('.ts');
+  const entry = path.join(__dirname, `log-reader.worker.${fromSources ? 'ts' : 'js'}`);
+  return fromSources
+    ? new Worker(`require('ts-node/register/transpile-only');\nrequire(${JSON.stringify(entry)});`, {
+        eval: true,
+        workerData,
+      })
+    : new Worker(entry, { workerData });
+}
