@@ -233,19 +233,30 @@ async function initialise(
   password: string,
   ids: Ids | undefined,
 ): Promise<void> {
-  await fs.rm(dataDir, { recursive: true, force: true });
-  await fs.mkdir(dataDir, { recursive: true, mode: 0o700 });
+  // Never over someone's files: a folder that holds anything but no cluster is refused, not emptied.
+  const present = await fs.readdir(dataDir).catch(() => undefined);
+  if (present !== undefined && present.length > 0) {
+    throw new EmbeddedPostgresError(
+      `${dataDir} holds files but no PostgreSQL cluster (no PG_VERSION); the embedded server will not ` +
+        'initialise over them. Move them away, or point SUBLEDGER_DATA_DIR at another folder.',
+    );
+  }
+  // initdb writes beside it and the finished cluster is renamed into place: an initdb cut short (a
+  // crash, kill -9) leaves only that folder, never a half cluster under the real name.
+  const building = `${dataDir}.initdb-${randomBytes(4).toString('hex')}`;
+  await removeUnfinished(dataDir);
+  await fs.mkdir(building, { recursive: true, mode: 0o700 });
   const pwfile = path.join(os.tmpdir(), `subledger-pg-${randomBytes(6).toString('hex')}`);
   await fs.writeFile(pwfile, `${password}\n`, { mode: 0o600 });
   try {
     if (ids) {
-      await fs.chown(dataDir, ids.uid, ids.gid);
+      await fs.chown(building, ids.uid, ids.gid);
       await fs.chown(pwfile, ids.uid, ids.gid);
     }
     await execAs(
       bin.initdb,
       [
-        `--pgdata=${dataDir}`,
+        `--pgdata=${building}`,
         '--auth=scram-sha-256',
         `--username=${SUPERUSER}`,
         `--pwfile=${pwfile}`,
@@ -254,12 +265,22 @@ async function initialise(
       ],
       ids,
     );
+    if (present !== undefined) await fs.rmdir(dataDir);
+    await fs.rename(building, dataDir);
   } catch (error) {
-    // A half-initialised folder would be taken for a cluster next time.
-    await fs.rm(dataDir, { recursive: true, force: true });
+    await fs.rm(building, { recursive: true, force: true });
     throw new EmbeddedPostgresError(`initdb failed for ${dataDir}: ${messageOf(error)}`);
   } finally {
     await fs.rm(pwfile, { force: true });
+  }
+}
+
+/** Folders an earlier initdb for `dataDir` left behind when it was cut short (ours by their name). */
+async function removeUnfinished(dataDir: string): Promise<void> {
+  const parent = path.dirname(dataDir);
+  const prefix = `${path.basename(dataDir)}.initdb-`;
+  for (const name of await fs.readdir(parent)) {
+    if (name.startsWith(prefix)) await fs.rm(path.join(parent, name), { recursive: true, force: true });
   }
 }
 

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, rm, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Client } from 'pg';
 import { Database } from '../../src/database/database';
@@ -69,6 +69,31 @@ describe('the embedded PostgreSQL', () => {
       expect(rows).toEqual([{ random_page_cost: '1.1' }]);
     } finally {
       await second.close();
+    }
+  });
+
+  it('never initialises over a folder that holds files but no cluster, and clears what a cut-short initdb left', async () => {
+    const dataDir = path.join(dir, 'pg');
+    await mkdir(dataDir, { recursive: true });
+    await writeFile(path.join(dataDir, 'events.log'), 'not a cluster');
+    await expect(startEmbeddedPostgres({ dataDir })).rejects.toThrow(
+      /holds files but no PostgreSQL cluster \(no PG_VERSION\)/,
+    );
+    expect(readFileSync(path.join(dataDir, 'events.log'), 'utf8')).toBe('not a cluster');
+
+    // An initdb killed halfway left its folder beside an empty one: the next start clears it and initialises.
+    await rm(dataDir, { recursive: true });
+    await mkdir(dataDir);
+    const unfinished = `${dataDir}.initdb-0badc0de`;
+    await mkdir(unfinished);
+    await writeFile(path.join(unfinished, 'PG_VERSION'), '17');
+    const server = await startEmbeddedPostgres({ dataDir });
+    try {
+      expect(existsSync(unfinished)).toBe(false);
+      expect(existsSync(path.join(dataDir, 'PG_VERSION'))).toBe(true);
+      expect(await rowsIn(server.adminUrl, 'SELECT 1 AS one')).toEqual([{ one: 1 }]);
+    } finally {
+      await server.stop();
     }
   });
 
