@@ -62,6 +62,12 @@ export interface ProjectionRunnerOptions {
    * another core. Unset: the runner's client reads on the runner's thread.
    */
   readonly readerThread?: string;
+  /**
+   * A catch-up that folded at least this many events (a first start on a long log, a version bump)
+   * vacuums and analyses the projections' tables before the runner opens for reads (default 100,000;
+   * decision 83). Below it, PostgreSQL's autovacuum keeps up on its own.
+   */
+  readonly settleAfterEvents?: number;
   /** Pause before resubscribing after the subscription failed, or before retrying a failed transaction. */
   readonly retryDelayMs?: number;
   readonly logger?: ProjectionRunnerLogger;
@@ -81,6 +87,7 @@ interface Slot {
 }
 
 const DEFAULT_BATCH = 4_000;
+const DEFAULT_SETTLE_AFTER = 100_000;
 const DEFAULT_LINGER_MS = 10;
 /** A batch this large is written by one transaction per projection, side by side (catch-up, rebuild). */
 const PARALLEL_FROM = 1_000;
@@ -131,6 +138,9 @@ export class ProjectionRunner implements ReadModelProgress {
   private draining: Promise<void> | null = null;
   /** What stopped the rebuild tool's transactions (a live runner retries instead and never fails). */
   private failure: Error | null = null;
+  /** The tables being vacuumed after a large catch-up (`settle`), before the runner opens for reads. */
+  private settling: Promise<void> | null = null;
+  private readonly settleAbort = new AbortController();
   /** Woken after every transaction the drain loop ends (committed or failed): backpressure waits here. */
   private commitWaiters: (() => void)[] = [];
   /** The rebuild tool's transactions, one per projection (so they write side by side). */
@@ -273,6 +283,8 @@ export class ProjectionRunner implements ReadModelProgress {
     const commit = opts.commit ?? true;
     this.stopping = true;
     this.stopWake?.();
+    this.settleAbort.abort();
+    await this.settling;
     const subscription = this.subscription;
     if (subscription) {
       await subscription.unsubscribe();
@@ -813,8 +825,40 @@ export class ProjectionRunner implements ReadModelProgress {
   }
 
   private markCaughtUp(): void {
-    if (!this.caughtUp.open()) return;
+    if (this.caughtUp.isOpen || this.settling) return;
     this.caughtUpAt = null;
+    const folded = Math.max(...this.slotList.map((slot) => slot.applied));
+    if (!this.options.fresh && folded >= (this.options.settleAfterEvents ?? DEFAULT_SETTLE_AFTER)) {
+      // Readers keep waiting (as while catching up) until the freshly loaded tables are settled.
+      this.settling = this.settle(folded).finally(() => {
+        this.settling = null;
+        this.openForReads();
+      });
+      return;
+    }
+    this.openForReads();
+  }
+
+  private async settle(folded: number): Promise<void> {
+    const started = Date.now();
+    const tables = this.slotList.flatMap((slot) => slot.projection.tables);
+    try {
+      await this.options.database.vacuumAnalyze(tables, this.settleAbort.signal);
+      this.logger.log(
+        `Vacuumed and analysed ${tables.length} tables after folding ${folded} events (${Date.now() - started} ms)`,
+      );
+    } catch (error) {
+      if (this.stopping) return;
+      // Not a reason to keep the read models closed: autovacuum will do it later.
+      this.logger.warn(
+        `Could not vacuum the read models after catching up (${error instanceof Error ? error.message : String(error)}); ` +
+          'autovacuum will',
+      );
+    }
+  }
+
+  private openForReads(): void {
+    if (this.stopping || !this.caughtUp.open()) return;
     this.logger.log(`Projections caught up after ${this.delivered} events`);
     if (!this.options.fresh) {
       void this.pointViews().catch((error: unknown) =>

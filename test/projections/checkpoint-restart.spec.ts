@@ -398,4 +398,34 @@ describe('projection checkpoints in PostgreSQL', () => {
     const report = await new UsageAnalyticsService(live, db, READ).usage('prebuild', { groupBy: ['day'] });
     expect(report.total).toEqual({ credits: 500, records: 500 });
   });
+
+  it('vacuums and analyses its tables after a large catch-up, before it opens for reads, and not after a small one', async () => {
+    const ledger = openLedger(store.client, 'psettle');
+    await ledger.flush();
+    const end = await appendUsage(ledger, 's', 200, '2026-10-02');
+    const vacuumed = async (db: Database) =>
+      (
+        await db.pool.query<{ relname: string; vacuumed: boolean; analysed: boolean }>(
+          `SELECT relname, last_vacuum IS NOT NULL AS vacuumed, last_analyze IS NOT NULL AS analysed
+           FROM pg_stat_user_tables WHERE relname = ANY($1) ORDER BY relname`,
+          [PROJECTIONS.flatMap((projection) => projection.tables)],
+        )
+      ).rows;
+
+    // 200 records (and the opening events) folded: over a threshold of 100, under one of 1,000.
+    const small = await database();
+    const under = await startRunner(small, { settleAfterEvents: 1_000 });
+    await under.waitForPosition(end, WAIT_MS);
+    expect((await vacuumed(small)).map((row) => row.vacuumed || row.analysed)).toEqual([false, false]);
+
+    const large = await database();
+    const over = await startRunner(large, { settleAfterEvents: 100 });
+    await over.whenCaughtUp(WAIT_MS);
+    // Open for reads only once both tables are settled.
+    expect(await vacuumed(large)).toEqual([
+      { relname: 'credit_entries_v2', vacuumed: true, analysed: true },
+      { relname: 'usage_daily_v1', vacuumed: true, analysed: true },
+    ]);
+    expect(await tables(large)).toEqual(await tables(small));
+  });
 });
