@@ -1,6 +1,5 @@
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
 import type { LogPosition } from '../projection';
+import { startWorkerThread } from '../worker-thread';
 import type { LogChunk } from './log-chunks';
 import type { ReaderCommand, ReaderMessage, ReaderThreadData } from './log-reader-messages';
 
@@ -24,7 +23,7 @@ export async function* readLogChunksInThread(
     from: from === null ? null : { commit: from.commit.toString(), prepare: from.prepare.toString() },
     ahead: CHUNKS_AHEAD,
   };
-  const worker = startReaderThread(workerData);
+  const worker = startWorkerThread(__filename, 'log-reader', { workerData });
   const received: ReaderMessage[] = [];
   let wake: (() => void) | null = null;
   let crashed: Error | null = null;
@@ -74,16 +73,4 @@ export async function* readLogChunksInThread(
       await exited;
     }
   }
-}
-
-function startReaderThread(workerData: ReaderThreadData): Worker {
-  // Compiled: the .js beside this file. From sources (ts-node, jest): the .ts through ts-node.
-  const fromSources = __filename.endsWith('.ts');
-  const entry = path.join(__dirname, `log-reader.worker.${fromSources ? 'ts' : 'js'}`);
-  return fromSources
-    ? new Worker(`require('ts-node/register/transpile-only');\nrequire(${JSON.stringify(entry)});`, {
-        eval: true,
-        workerData,
-      })
-    : new Worker(entry, { workerData });
 }

@@ -1,8 +1,8 @@
-import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ProjectionRunnerLogger } from '../projection-runner';
 import type { AnyProjection } from '../projection';
 import { FollowedProgress } from './followed-progress';
+import { startWorkerThread } from '../worker-thread';
 import {
   fromWire,
   type ProjectorCommand,
@@ -76,9 +76,6 @@ export class ProjectorThread extends FollowedProgress {
   }
 
   private spawn(): Worker {
-    // Compiled: the .js beside this file. From sources (ts-node, jest): the .ts through ts-node.
-    const fromSources = __filename.endsWith('.ts');
-    const entry = path.join(__dirname, `projector.worker.${fromSources ? 'ts' : 'js'}`);
     const workerData: ProjectorThreadData = {
       eventStoreConnectionString: this.options.eventStoreConnectionString,
       databaseUrl: this.options.databaseUrl,
@@ -86,13 +83,7 @@ export class ProjectorThread extends FollowedProgress {
     // The thread's young generation is capped (V8 would let it grow to 48 MiB under load): it decodes
     // and writes in batches, where a scavenge more often costs no request any latency (decision 67).
     const resourceLimits = { maxYoungGenerationSizeMb: PROJECTOR_YOUNG_GENERATION_MB };
-    const worker = fromSources
-      ? new Worker(`require('ts-node/register/transpile-only');\nrequire(${JSON.stringify(entry)});`, {
-          eval: true,
-          workerData,
-          resourceLimits,
-        })
-      : new Worker(entry, { workerData, resourceLimits });
+    const worker = startWorkerThread(__filename, 'projector', { workerData, resourceLimits });
     this.worker = worker;
     this.lastWanted = null;
     worker.on('message', (message: ProjectorMessage) => this.receive(message));
