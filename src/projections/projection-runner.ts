@@ -462,13 +462,14 @@ export class ProjectionRunner implements ReadModelProgress {
    */
   private async catchUpByReading(): Promise<void> {
     const from = this.processed;
+    // A stop, or a failed rebuild, reads no further than the page being read.
+    const stopped = () => this.stopping || this.failure !== null;
     const chunks = this.options.readerThread
-      ? readLogChunksInThread(this.options.readerThread, from)
-      : readLogChunks(this.options.client, from, () => this.stopping || this.failure !== null);
+      ? readLogChunksInThread(this.options.readerThread, from, stopped)
+      : readLogChunks(this.options.client, from, stopped);
     // Never left early: a read is consumed to its end (the client's `dispose` waits for it otherwise).
     for await (const chunk of chunks) {
-      // A failed rebuild reads no further.
-      if (this.stopping || this.failure) continue;
+      if (stopped()) continue;
       for (const envelope of chunk.envelopes) {
         this.pending.push(envelope);
         this.deliver(positionOf(envelope), 1);

@@ -77,6 +77,20 @@ describe('reading the log in chunks, on the runner’s thread or a reader thread
     expect(again.at(-1)!.end).toBe(true);
   });
 
+  it.each([
+    ['in place', (stopped: () => boolean) => readLogChunks(store.client, null, stopped)],
+    [
+      'on a reader thread',
+      (stopped: () => boolean) => readLogChunksInThread(store.connectionString, null, stopped),
+    ],
+  ])('hands on no chunk once told to stop, and ends (%s)', async (_, read) => {
+    // Told to stop once it has handed over one chunk: the rest of the page is read unseen.
+    const chunks: LogChunk[] = [];
+    for await (const chunk of read(() => chunks.length >= 1)) chunks.push(chunk);
+    expect(chunks).toHaveLength(1);
+    expect(chunks[0].events).toBe(1_000);
+  });
+
   it('fails with the cause when the reader thread cannot read the log', async () => {
     // Nothing listens on this port: the thread's reads are refused, and the reader says so.
     await expect(collect(readLogChunksInThread('esdb://127.0.0.1:1?tls=false', null))).rejects.toThrow(

@@ -31,7 +31,8 @@ export const CHUNK_EVENTS = 1_000;
 /**
  * Reads `$all` after `from` (from the start when null) to its end in pages, as chunks. A page is always
  * read to its end even when the consumer stops early: the client's `dispose` waits for any read left
- * half-consumed. `stopped` is asked between events.
+ * half-consumed. `stopped` is asked before each chunk: once it says so, no chunk is handed on any more and
+the page is read to its end unseen.
  */
 export async function* readLogChunks(
   client: EventStoreDBClient,
@@ -62,13 +63,14 @@ export async function* readLogChunks(
         if (envelope) envelopes.push(envelope);
       }
       if (events === CHUNK_EVENTS) {
-        yield { envelopes, events, last, end: false };
+        stop = stopped();
+        if (!stop) yield { envelopes, events, last, end: false };
         envelopes = [];
         events = 0;
-        stop = stopped();
+        stop ||= stopped();
       }
     }
-    if (stop) return;
+    if (stop || stopped()) return;
     const end = read < READ_PAGE;
     if (events > 0 || end) yield { envelopes, events, last, end };
     if (end || stopped()) return;

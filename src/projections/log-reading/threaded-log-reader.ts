@@ -11,12 +11,14 @@ const CHUNKS_AHEAD = 8;
  * read and decoded beside the thread that folds them. Used where the log is read to its end in bulk
  * (the rebuild tool, a catch-up); the live subscription stays on the runner's thread.
  *
- * The reader stays at most CHUNKS_AHEAD chunks ahead. Stopping early (`return` on the iterator) tells
- * it to stop; it ends the page it is reading (the client needs a read consumed to its end) and exits.
+ * The reader stays at most CHUNKS_AHEAD chunks ahead. Once `stopped()` (asked before each chunk) says
+ * so, no chunk is handed on any more and the thread ends the page it is reading (the client needs a
+ * read consumed to its end), as `readLogChunks` does; `return` on the iterator stops it the same way.
  */
 export async function* readLogChunksInThread(
   connectionString: string,
   from: LogPosition | null,
+  stopped: () => boolean = () => false,
 ): AsyncGenerator<LogChunk> {
   const workerData: ReaderThreadData = {
     connectionString,
@@ -45,6 +47,7 @@ export async function* readLogChunksInThread(
   );
   let taken = 0;
   let done = false;
+  let stopSent = false;
   try {
     for (;;) {
       const message = received.shift();
@@ -62,6 +65,12 @@ export async function* readLogChunksInThread(
         done = true;
         return;
       }
+      // Told to stop: the chunks already handed over are dropped, and the thread ends its page.
+      if (!stopSent && stopped()) {
+        stopSent = true;
+        worker.postMessage({ type: 'stop' } satisfies ReaderCommand);
+      }
+      if (stopSent) continue;
       yield message.chunk;
       worker.postMessage({ type: 'taken', count: ++taken } satisfies ReaderCommand);
     }
