@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { arrayLiteral } from '../../database/array-literal';
 import {
   movesNoCredits,
   parentIdOfStream,
@@ -79,12 +80,12 @@ export function usageAnalyticsInto(table: string, version: number): Projection {
        ON CONFLICT (parent_id, sub_account_id, meter, day)
        DO UPDATE SET credits = u.credits + EXCLUDED.credits, records = u.records + EXCLUDED.records`,
         [
-          rows.map((row) => row.parent),
-          rows.map((row) => row.sub),
-          rows.map((row) => row.meter),
-          rows.map((row) => row.day),
-          rows.map((row) => row.credits),
-          rows.map((row) => row.records),
+          arrayLiteral(rows.map((row) => row.parent)),
+          arrayLiteral(rows.map((row) => row.sub)),
+          arrayLiteral(rows.map((row) => row.meter)),
+          arrayLiteral(rows.map((row) => row.day)),
+          arrayLiteral(rows.map((row) => row.credits)),
+          arrayLiteral(rows.map((row) => row.records)),
         ],
       );
     },

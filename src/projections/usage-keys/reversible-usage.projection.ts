@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { arrayLiteral } from '../../database/array-literal';
 import { parentIdOfStream, type Projection, type RecordedEnvelope } from '../projection';
 import { USAGE_KEY_RETENTION_HOURS, headOf, writeHeads, type Head } from './usage-keys.projection';
 
@@ -91,16 +92,16 @@ async function insertUsages(
                           $8::boolean[], $9::timestamptz[], $10::bigint[])
      ON CONFLICT (parent_id, usage_id) DO NOTHING`,
     [
-      rows.map((row) => row.parent),
-      rows.map((row) => row.data.usageId),
-      rows.map((row) => row.data.subAccountId),
-      rows.map((row) => row.data.credits),
-      rows.map((row) => row.data.meter),
-      rows.map((row) => row.data.occurredAt),
-      rows.map((row) => row.data.billingPeriod),
-      rows.map((row) => row.data.late),
-      rows.map((row) => new Date(Date.parse(row.data.recordedAt)).toISOString()),
-      rows.map((row) => row.revision.toString()),
+      arrayLiteral(rows.map((row) => row.parent)),
+      arrayLiteral(rows.map((row) => row.data.usageId)),
+      arrayLiteral(rows.map((row) => row.data.subAccountId)),
+      arrayLiteral(rows.map((row) => row.data.credits)),
+      arrayLiteral(rows.map((row) => row.data.meter)),
+      arrayLiteral(rows.map((row) => row.data.occurredAt)),
+      arrayLiteral(rows.map((row) => row.data.billingPeriod)),
+      arrayLiteral(rows.map((row) => row.data.late)),
+      arrayLiteral(rows.map((row) => new Date(Date.parse(row.data.recordedAt)).toISOString())),
+      arrayLiteral(rows.map((row) => row.revision.toString())),
     ],
   );
 }
@@ -130,14 +131,14 @@ async function insertReversals(
      FROM (SELECT parent_id, usage_id, sum(credits) AS credits FROM added GROUP BY parent_id, usage_id) s
      WHERE u.parent_id = s.parent_id AND u.usage_id = s.usage_id`,
     [
-      rows.map((row) => row.parent),
-      rows.map((row) => row.data.usageId),
-      rows.map((row) => row.data.idempotencyKey),
-      rows.map((row) => row.data.reversalId),
-      rows.map((row) => row.data.fingerprint),
-      rows.map((row) => row.data.credits),
-      rows.map((row) => new Date(Date.parse(row.data.reversedAt)).toISOString()),
-      rows.map((row) => row.revision.toString()),
+      arrayLiteral(rows.map((row) => row.parent)),
+      arrayLiteral(rows.map((row) => row.data.usageId)),
+      arrayLiteral(rows.map((row) => row.data.idempotencyKey)),
+      arrayLiteral(rows.map((row) => row.data.reversalId)),
+      arrayLiteral(rows.map((row) => row.data.fingerprint)),
+      arrayLiteral(rows.map((row) => row.data.credits)),
+      arrayLiteral(rows.map((row) => new Date(Date.parse(row.data.reversedAt)).toISOString())),
+      arrayLiteral(rows.map((row) => row.revision.toString())),
     ],
   );
 }

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import { arrayLiteral } from '../../database/array-literal';
 import { USAGE_KEY_RETENTION_MS } from '../../ledger/domain';
 import { parentIdOfStream, type Projection, type RecordedEnvelope } from '../projection';
 
@@ -55,10 +56,12 @@ export async function writeHeads(
        SET revision = GREATEST(h.revision, EXCLUDED.revision),
            latest_recorded_at = GREATEST(h.latest_recorded_at, EXCLUDED.latest_recorded_at)`,
     [
-      parents,
-      headRows.map((head) => head.revision.toString()),
-      headRows.map((head) =>
-        Number.isFinite(head.latestRecordedAtMs) ? new Date(head.latestRecordedAtMs).toISOString() : null,
+      arrayLiteral(parents),
+      arrayLiteral(headRows.map((head) => head.revision.toString())),
+      arrayLiteral(
+        headRows.map((head) =>
+          Number.isFinite(head.latestRecordedAtMs) ? new Date(head.latestRecordedAtMs).toISOString() : null,
+        ),
       ),
     ],
   );
@@ -115,14 +118,14 @@ export function usageKeysInto(keysTable: string, headsTable: string, version: nu
                  revision = EXCLUDED.revision
              WHERE k.revision < EXCLUDED.revision`,
           [
-            keyRows.map((row) => row.parent),
-            keyRows.map((row) => row.sub),
-            keyRows.map((row) => row.key),
-            keyRows.map((row) => row.usageId),
-            keyRows.map((row) => row.fingerprint),
-            keyRows.map((row) => row.remaining),
-            keyRows.map((row) => row.recordedAt),
-            keyRows.map((row) => row.revision.toString()),
+            arrayLiteral(keyRows.map((row) => row.parent)),
+            arrayLiteral(keyRows.map((row) => row.sub)),
+            arrayLiteral(keyRows.map((row) => row.key)),
+            arrayLiteral(keyRows.map((row) => row.usageId)),
+            arrayLiteral(keyRows.map((row) => row.fingerprint)),
+            arrayLiteral(keyRows.map((row) => row.remaining)),
+            arrayLiteral(keyRows.map((row) => row.recordedAt)),
+            arrayLiteral(keyRows.map((row) => row.revision.toString())),
           ],
         );
       }
