@@ -27,6 +27,13 @@ export interface LogChunk {
 export const READ_PAGE = 20_000;
 /** Events per chunk handed on. */
 export const CHUNK_EVENTS = 1_000;
+/**
+ * Decoded events the client's read stream may hold before it stops taking messages off the wire (its
+ * default is 16): handing on a chunk keeps the consumer busy for a few milliseconds, during which a
+ * stream of 16 stops pulling from the call, and the store from sending. Measured only together with the
+ * rest of decision 85.
+ */
+const READ_BUFFER_EVENTS = 4_096;
 
 /**
  * Reads `$all` after `from` (from the start when null) to its end in pages, as chunks. A page is always
@@ -46,10 +53,13 @@ export async function* readLogChunks(
     let events = 0;
     let last: LogPosition | null = null;
     let stop = false;
-    for await (const resolved of client.readAll({
-      fromPosition: after === null ? START : { commit: after.commit, prepare: after.prepare },
-      maxCount: READ_PAGE,
-    })) {
+    for await (const resolved of client.readAll(
+      {
+        fromPosition: after === null ? START : { commit: after.commit, prepare: after.prepare },
+        maxCount: READ_PAGE,
+      },
+      { highWaterMark: READ_BUFFER_EVENTS },
+    )) {
       read++;
       const position = resolved.event?.position;
       if (stop || !position) continue;

@@ -5,6 +5,12 @@ import type { ReaderCommand, ReaderMessage, ReaderThreadData } from './log-reade
 
 /** Chunks (of 1,000 events) the reader thread may run ahead of the folding thread. */
 const CHUNKS_AHEAD = 8;
+/**
+ * The reader thread's young generation, MiB (three semi-spaces of 32): the client's decoding makes
+ * several short-lived objects an event, and with V8's default a scavenge ran every few hundred events,
+ * each copying the chunk being gathered (decision 85: GC 8.8% → 6.7% of the thread).
+ */
+const READER_YOUNG_GENERATION_MB = 96;
 
 /**
  * `readLogChunks` on a thread of its own, with its own client on `connectionString`: the same chunks,
@@ -25,7 +31,8 @@ export async function* readLogChunksInThread(
     from: from === null ? null : { commit: from.commit.toString(), prepare: from.prepare.toString() },
     ahead: CHUNKS_AHEAD,
   };
-  const worker = startWorkerThread(__filename, 'log-reader', { workerData });
+  const resourceLimits = { maxYoungGenerationSizeMb: READER_YOUNG_GENERATION_MB };
+  const worker = startWorkerThread(__filename, 'log-reader', { workerData, resourceLimits });
   const received: ReaderMessage[] = [];
   let wake: (() => void) | null = null;
   let crashed: Error | null = null;
