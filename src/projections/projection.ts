@@ -36,7 +36,7 @@ export function isLedgerEvent(event: RecordedDomainEvent): event is StoredLedger
  * The envelope the runner hands to `evolve`; undefined for an event of a type this build does not know.
  * Built field by field: an object made by spreading `event` folds about twice as slowly
  * (bench/projections-fold.bench.ts), and TypeScript cannot follow that `type` and `data` copied side by
- * side still belong to one event, hence the cast.
+ * side still belong to one event, hence the cast. Its metadata is `projectedMetadata`'s.
  */
 export function recordedEnvelopeOf(
   event: RecordedDomainEvent,
@@ -46,7 +46,7 @@ export function recordedEnvelopeOf(
   return {
     type: event.type,
     data: event.data,
-    metadata: event.metadata,
+    metadata: projectedMetadata(event.metadata),
     id: event.id,
     streamName: event.streamName,
     revision: event.revision,
@@ -55,6 +55,24 @@ export function recordedEnvelopeOf(
     preparePosition: position.prepare,
     recordedAtMs: recordedAtMsOf(event.metadata, event.data),
   } as RecordedEnvelope;
+}
+
+/**
+ * The metadata fields projections read: `recordedAt` (business time) and, for the history entries,
+ * the actor and the correlation and causation ids. An envelope carries only these, on every path (the
+ * live subscription, a catch-up, the rebuild's reader thread), so no projection can come to depend on
+ * a field one path keeps and another drops; one that needs another field adds it here. The rest (the
+ * audit chain's two hashes, the request id, the schema version) is over half of an event's metadata,
+ * and in a rebuild every envelope is cloned from the reader thread to the folding one (decision 85).
+ * Fields the event lacks stay undefined, so every envelope's metadata has one shape.
+ */
+export function projectedMetadata(metadata: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  return {
+    recordedAt: metadata.recordedAt,
+    actor: metadata.actor,
+    $correlationId: metadata.$correlationId,
+    $causationId: metadata.$causationId,
+  };
 }
 
 export function recordedAtMsOf(metadata: Readonly<Record<string, unknown>>, data: unknown): number {

@@ -66,6 +66,53 @@ describe('reading the log in chunks, on the runner’s thread or a reader thread
     );
   });
 
+  it('carries only the metadata projections read, the same on both paths', async () => {
+    const own = await startTestEventStore();
+    try {
+      const metadata = {
+        $correlationId: 'corr-1',
+        $causationId: 'cause-1',
+        actor: { type: 'parent', id: 'pmeta' },
+        requestId: 'req-1',
+        schemaVersion: 1,
+        recordedAt: '2026-10-01T00:00:00.000Z',
+        chain: { prev: '0'.repeat(64), hash: 'a'.repeat(64) },
+      };
+      await own.client.appendToStream('ledger-pmeta', [
+        jsonEvent({ type: 'ParentAccountRenamed', data: { name: 'Renamed' }, metadata }),
+        // An event without an actor or ids: its envelope has the same fields, undefined.
+        jsonEvent({
+          type: 'ParentAccountRenamed',
+          data: { name: 'Again' },
+          metadata: { recordedAt: metadata.recordedAt },
+        }),
+      ]);
+      for (const chunks of [
+        await collect(readLogChunks(own.client, null)),
+        await collect(readLogChunksInThread(own.connectionString, null)),
+      ]) {
+        const [first, second] = chunks.flatMap((chunk) => chunk.envelopes);
+        expect(Object.keys(first.metadata).sort()).toEqual([
+          '$causationId',
+          '$correlationId',
+          'actor',
+          'recordedAt',
+        ]);
+        expect(first.metadata).toEqual({
+          recordedAt: metadata.recordedAt,
+          actor: metadata.actor,
+          $correlationId: 'corr-1',
+          $causationId: 'cause-1',
+        });
+        expect(Object.keys(second.metadata).sort()).toEqual(Object.keys(first.metadata).sort());
+        expect(second.metadata.actor).toBeUndefined();
+        expect(second.recordedAtMs).toBe(Date.parse(metadata.recordedAt));
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+
   it('ends the reader thread when its reader stops early, and reading again still works', async () => {
     let taken = 0;
     for await (const chunk of readLogChunksInThread(store.connectionString, null)) {

@@ -28,23 +28,26 @@ export const READ_PAGE = 20_000;
 /** Events per chunk handed on. */
 export const CHUNK_EVENTS = 1_000;
 /**
- * Decoded events the client's read stream may hold before it stops taking messages off the wire (its
- * default is 16): handing on a chunk keeps the consumer busy for a few milliseconds, during which a
- * stream of 16 stops pulling from the call, and the store from sending. Measured only together with the
- * rest of decision 85.
+ * Decoded events the reader thread's read stream may hold before it stops taking messages off the wire
+ * (the client's default is 16): handing on a chunk keeps that thread busy for a few milliseconds, during
+ * which a stream of 16 stops pulling from the call, and the store from sending. Measured only together
+ * with the rest of decision 85. Read in place, the consumer is the fold itself, and the default stays:
+ * more would only hold memory in the service's projector thread during a catch-up.
  */
-const READ_BUFFER_EVENTS = 4_096;
+export const THREAD_READ_BUFFER_EVENTS = 4_096;
 
 /**
  * Reads `$all` after `from` (from the start when null) to its end in pages, as chunks. A page is always
  * read to its end even when the consumer stops early: the client's `dispose` waits for any read left
  * half-consumed. `stopped` is asked before each chunk: once it says so, no chunk is handed on any more and
-the page is read to its end unseen.
+ * the page is read to its end unseen. `readBufferEvents`: the read stream's buffer, the client's default
+ * when not given.
  */
 export async function* readLogChunks(
   client: EventStoreDBClient,
   from: LogPosition | null,
   stopped: () => boolean = () => false,
+  readBufferEvents?: number,
 ): AsyncGenerator<LogChunk> {
   let after = from;
   for (;;) {
@@ -58,7 +61,7 @@ export async function* readLogChunks(
         fromPosition: after === null ? START : { commit: after.commit, prepare: after.prepare },
         maxCount: READ_PAGE,
       },
-      { highWaterMark: READ_BUFFER_EVENTS },
+      readBufferEvents === undefined ? {} : { highWaterMark: readBufferEvents },
     )) {
       read++;
       const position = resolved.event?.position;

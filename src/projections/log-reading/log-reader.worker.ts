@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { EventStoreDBClient } from '@eventstore/db-client';
-import { readLogChunks } from './log-chunks';
+import { readLogChunks, THREAD_READ_BUFFER_EVENTS } from './log-chunks';
 import type { ReaderCommand, ReaderMessage, ReaderThreadData } from './log-reader-messages';
 
 /**
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   try {
     const from =
       data.from === null ? null : { commit: BigInt(data.from.commit), prepare: BigInt(data.from.prepare) };
-    for await (const chunk of readLogChunks(client, from, () => stopped)) {
+    for await (const chunk of readLogChunks(client, from, () => stopped, THREAD_READ_BUFFER_EVENTS)) {
       post({ type: 'chunk', chunk });
       sent++;
       while (!stopped && sent - taken >= data.ahead) await new Promise<void>((resolve) => (wake = resolve));
