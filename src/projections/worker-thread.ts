@@ -2,9 +2,8 @@ import * as path from 'node:path';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 /**
- * Starts `<dir>/<name>.worker` as a worker thread: compiled, the `.js` beside the caller; from sources
- * (ts-node, jest), the `.ts` through ts-node. `dir` is the caller's `__dirname`, whose own file name
- * (`caller`, its `__filename`) says which of the two it is.
+ * Starts `<name>.worker` beside `caller` (the caller's `__filename`) as a worker thread: compiled, the
+ * `.js`; from sources (ts-node, jest), the `.ts` through ts-node. The caller's own extension says which.
  */
 export function startWorkerThread(
   caller: string,
