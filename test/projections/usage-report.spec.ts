@@ -1,4 +1,5 @@
 import * as fc from 'fast-check';
+import { CopyBuffers } from '../../src/database/copy-rows';
 import type { Database } from '../../src/database/database';
 import { USAGE_DAILY_TABLE } from '../../src/projections/usage-analytics/usage-analytics.projection';
 import {
@@ -6,7 +7,7 @@ import {
   copiedReport,
   usageReportBody,
   usageReportCopy,
-  usageReportJsonSelect,
+  usageReportRowsSelect,
   usageReportQuery,
   usageReportView,
   type SubAccountRange,
@@ -20,11 +21,11 @@ import {
 import { openTestDatabase } from '../support/database';
 
 /*
- * The JSON route's report is written by PostgreSQL (usageReportJsonSelect, fetched with COPY); the CSV
- * route's is built here from rows (usageReportView). Both must be the same report: same groups, same order, same
+ * The JSON route's report is written byte by byte from the rows COPY sends (usageReportRowsSelect,
+ * copiedReport); the CSV route's is built from rows (usageReportView). Both must be the same report: same groups, same order, same
  * fields in the same order, same totals, for every groupBy and filter.
  */
-describe('usage report: the JSON PostgreSQL writes is the report built from rows', () => {
+describe('usage report: the JSON written from the copied rows is the report built from rows', () => {
   let database: Database;
   const DAY_MS = 86_400_000;
   const firstDay = Date.UTC(2026, 9, 30) / DAY_MS;
@@ -68,10 +69,13 @@ describe('usage report: the JSON PostgreSQL writes is the report built from rows
   ): Promise<string> {
     const copied = await Promise.all(
       parts.map((part) =>
-        database.copyOut(usageReportCopy(usageReportJsonSelect(USAGE_DAILY_TABLE, parentId, query, part))),
+        database.copyOut(usageReportCopy(usageReportRowsSelect(USAGE_DAILY_TABLE, parentId, query, part))),
       ),
     );
-    const body = usageReportBody(query, copied.map(copiedReport));
+    const body = usageReportBody(
+      query,
+      copied.map((rows) => copiedReport(rows, query.groupBy)),
+    );
     const text = Buffer.concat(body.chunks).toString();
     expect(Buffer.byteLength(text)).toBe(body.bytes);
     return text;
@@ -165,25 +169,41 @@ describe('usage report: the JSON PostgreSQL writes is the report built from rows
     }
   });
 
-  it('splits a copied row into its groups and totals, and refuses anything else', async () => {
+  it('turns copied rows into their groups and totals, and refuses anything else', async () => {
     const query: UsageReportQuery = { groupBy: ['subAccount', 'day'] };
     const copy = (parentId: string) =>
-      database.copyOut(usageReportCopy(usageReportJsonSelect(USAGE_DAILY_TABLE, parentId, query)));
+      database.copyOut(usageReportCopy(usageReportRowsSelect(USAGE_DAILY_TABLE, parentId, query)));
     const view = async (parentId: string) => {
       const sql = usageReportQuery(USAGE_DAILY_TABLE, parentId, query);
       return usageReportView(query, (await database.pool.query(sql.text, sql.values)).rows);
     };
-    const some = copiedReport(await copy(parents[0]));
+    // Into kept buffers too: a buffer larger than the answer, holding an earlier answer's bytes.
+    const buffers = new CopyBuffers(1 << 20);
+    buffers.give(buffers.larger(Buffer.alloc(0), 0, 100_000).fill(0x41));
     const expected = await view(parents[0]);
-    expect(JSON.parse(`[${some.groups.toString()}]`)).toEqual(expected.groups);
-    expect([Number(some.credits), Number(some.records)]).toEqual([
-      expected.total.credits,
-      expected.total.records,
-    ]);
-    const none = copiedReport(await copy('p-json-none'));
-    expect([none.groups.length, none.credits, none.records]).toEqual([0, '0', '0']);
-    for (const wrong of ['{"key":"a"}', '{"key":"a"}\t1\n', '{"key":"a"}\t1\tx\n', '\t1\t2']) {
-      expect(() => copiedReport(Buffer.from(wrong))).toThrow(/one row of groups, credits and records/);
+    for (const some of [
+      copiedReport(await copy(parents[0]), query.groupBy),
+      copiedReport(await copy(parents[0]), query.groupBy, buffers),
+    ]) {
+      expect(JSON.parse(`[${some.groups.toString()}]`)).toEqual(expected.groups);
+      expect([some.credits, some.records]).toEqual([expected.total.credits, expected.total.records]);
+    }
+    const none = copiedReport(await copy('p-json-none'), query.groupBy);
+    expect([none.groups.length, none.credits, none.records]).toEqual([0, 0, 0]);
+    const wrongs = [
+      'a\t1\n', // a value short
+      'a\t2026-10-30\t1\t2\t3\n', // one too many
+      'a\t2026-10-30\t1\tx\n', // records not a number
+      'a\t2026-10-30\t-\t2\n',
+      'a\t2026-10-30\t1\t2', // no line end
+      'a"b\t2026-10-30\t1\t2\n', // would end the JSON string
+      'a\\\\b\t2026-10-30\t1\t2\n', // COPY's escaped backslash
+      '\t2026-10-30\t1\t2\n', // an empty value
+    ];
+    for (const wrong of wrongs) {
+      expect(() => copiedReport(Buffer.from(`b\t2026-10-29\t5\t1\n${wrong}`), query.groupBy)).toThrow(
+        /rows did not come back as values, credits and records/,
+      );
     }
   });
 
@@ -233,7 +253,7 @@ describe('usage report: the JSON PostgreSQL writes is the report built from rows
       await client.query('BEGIN');
       await client.query('SET LOCAL enable_sort = off');
       for (const groupBy of [['subAccount'], ['subAccount', 'meter']] as const) {
-        const sql = usageReportJsonSelect(USAGE_DAILY_TABLE, parents[0], { groupBy: [...groupBy] });
+        const sql = usageReportRowsSelect(USAGE_DAILY_TABLE, parents[0], { groupBy: [...groupBy] });
         const { rows } = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql}`);
         const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
         expect({ groupBy, sorts: /\bSort\b/.test(plan) }).toEqual({ groupBy, sorts: false });

@@ -59,8 +59,8 @@ export class UsageAnalyticsController {
   }
 
   /**
-   * JSON comes serialised from PostgreSQL, as the buffers it arrived in (a parent's report may hold
-   * 100,000 groups, 6.7 MB); CSV is rendered here from the report's rows.
+   * JSON is written from the rows COPY sent into buffers sent as they are (a parent's report may hold
+   * 100,000 groups, 6.8 MB); CSV is rendered here from the report's rows.
    */
   private async answer(
     context: RequestContext,
