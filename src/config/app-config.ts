@@ -68,6 +68,11 @@ export interface ReadModelSettings {
    * (`npm run projector`, or another instance), this process only follows the checkpoint rows.
    */
   readonly projector: ProjectorPlacement;
+  /**
+   * SUBLEDGER_REBUILD_PATIENCE_MS: how long `npm run rebuild` goes on without reading an event (the
+   * store down or unreachable) before it gives up, commits nothing and exits 1 naming the last cause.
+   */
+  readonly rebuildPatienceMs: number;
 }
 
 export const PROJECTOR_PLACEMENTS = ['thread', 'inline', 'external'] as const;
@@ -173,6 +178,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Conf
     catchUpTimeoutMs: READ_MODEL_WAIT_MS,
     readYourWritesTimeoutMs: READ_MODEL_WAIT_MS,
     projector: projector as ProjectorPlacement,
+    rebuildPatienceMs: parseInteger(
+      'SUBLEDGER_REBUILD_PATIENCE_MS',
+      value('SUBLEDGER_REBUILD_PATIENCE_MS'),
+      60_000,
+      1_000,
+      86_400_000,
+      problems,
+    ),
   };
 
   const databaseUrl = value('DATABASE_URL');

@@ -22,6 +22,8 @@ async function rebuild(): Promise<void> {
   const connection = await EventStoreConnection.open(config.eventStore, { joinRunning: true });
   const database = await Database.open(config.database);
   let runner: ProjectionRunner | undefined;
+  /** What the runner last warned of (the store not answering, and why), for the message if it gives up. */
+  let lastWarning: string | undefined;
   try {
     runner = new ProjectionRunner({
       client: connection.client,
@@ -32,19 +34,37 @@ async function rebuild(): Promise<void> {
       readerThread: connection.connectionString,
       logger: {
         log: () => {},
-        warn: (m) => process.stderr.write(`${m}\n`),
+        warn: (m) => {
+          lastWarning = m;
+          process.stderr.write(`${m}\n`);
+        },
         error: (m) => process.stderr.write(`${m}\n`),
       },
     });
     const startedAt = performance.now();
     await runner.start();
+    const patienceMs = config.readModels.rebuildPatienceMs;
+    let progressAt = startedAt;
+    let delivered = 0;
     for (;;) {
       try {
-        await runner.whenCaughtUp(5_000);
+        await runner.whenCaughtUp(Math.min(5_000, patienceMs));
         break;
       } catch (error) {
         if (!(error instanceof ProjectionRebuildingError)) throw error;
         const now = performance.now();
+        if (runner.eventsDelivered !== delivered) {
+          delivered = runner.eventsDelivered;
+          progressAt = now;
+        } else if (now - progressAt >= patienceMs) {
+          // The runner would retry for ever, as a service must; a tool run by hand gives up (decision 87).
+          throw new Error(
+            `no event read for ${Math.round((now - progressAt) / 1000)} s (SUBLEDGER_REBUILD_PATIENCE_MS) after ` +
+              `${delivered} events; nothing was committed` +
+              (lastWarning === undefined ? '' : `. Last: ${lastWarning}`),
+            { cause: error },
+          );
+        }
         const rate = Math.round(runner.eventsDelivered / ((now - startedAt) / 1000));
         process.stderr.write(`… ${runner.eventsDelivered} events so far, ${rate} events/s\n`);
       }

@@ -33,6 +33,7 @@ describe('configuration', () => {
       clockStartsAt: undefined,
       eventStore: { kind: 'embedded', memory: false, dataDir: path.resolve('data') },
       operatorTokenGenerated: true,
+      readModels: { rebuildPatienceMs: 60_000 },
     });
     // A generated token is strong and new on every start.
     expect(config.operatorToken).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -49,6 +50,7 @@ describe('configuration', () => {
         LOG_LEVEL: 'WARN',
         SUBLEDGER_NOW: '2026-10-31T23:00:00Z',
         SUBLEDGER_BODY_LIMIT_BYTES: '2097152',
+        SUBLEDGER_REBUILD_PATIENCE_MS: '5000',
       },
       { port: 0 },
     );
@@ -60,6 +62,7 @@ describe('configuration', () => {
       operatorTokenGenerated: false,
       logLevel: 'warn',
       bodyLimitBytes: 2 * 1024 * 1024,
+      readModels: { rebuildPatienceMs: 5_000 },
     });
     expect(config.clockStartsAt?.toISOString()).toBe('2026-10-31T23:00:00.000Z');
     expect(loadConfig({ SUBLEDGER_EVENTSTORE_MEMORY: 'true' }).eventStore).toEqual({
@@ -130,9 +133,11 @@ describe('configuration', () => {
         LOG_LEVEL: 'loud',
         SUBLEDGER_NOW: '2026-10-31 23:00',
         SUBLEDGER_EVENTSTORE_MEMORY: 'maybe',
+        SUBLEDGER_REBUILD_PATIENCE_MS: '10',
       }),
     );
-    expect(problems).toHaveLength(8);
+    expect(problems).toHaveLength(9);
+    expect(problems.join('\n')).toMatch(/SUBLEDGER_REBUILD_PATIENCE_MS must be an integer from 1000/);
     expect(problems.join('\n')).toMatch(/PORT.*70000/);
     expect(problems.join('\n')).toMatch(/LOG_LEVEL/);
     expect(problems.join('\n')).toMatch(/SUBLEDGER_NOW must be an ISO 8601 instant with a zone/);

@@ -116,6 +116,26 @@ describe('npm run replay and npm run rebuild while the service runs (SPEC §8)',
     ).toHaveLength(6);
   });
 
+  it('gives a rebuild up when the store does not answer for SUBLEDGER_REBUILD_PATIENCE_MS: exits 1 naming the cause, commits nothing', async () => {
+    const rebuildDir = makeDataDir('subledger-tools-unreachable-');
+    try {
+      const started = Date.now();
+      // Nothing listens on port 1: every connection is refused.
+      const rebuild = await tool('src/projections/rebuild.cli.ts', [], rebuildDir, {
+        EVENTSTORE_CONNECTION_STRING: 'esdb://127.0.0.1:1?tls=false',
+        SUBLEDGER_REBUILD_PATIENCE_MS: '2000',
+      });
+      expect(rebuild.code).toBe(1);
+      expect(rebuild.stderr).toMatch(
+        /Rebuild failed: no event read for \d+ s \(SUBLEDGER_REBUILD_PATIENCE_MS\) after 0 events; nothing was committed\. Last: The event store did not answer \(14 UNAVAILABLE.*ECONNREFUSED 127\.0\.0\.1:1/,
+      );
+      expect(rebuild.stdout).not.toMatch(/Rebuilt/);
+      expect(Date.now() - started).toBeLessThan(60_000);
+    } finally {
+      await rm(rebuildDir, { recursive: true, force: true });
+    }
+  });
+
   it('fails a rebuild that meets an event its projections cannot take: exits with the projection and the place, reads no further', async () => {
     const store = await startTestEventStore();
     const rebuildDir = makeDataDir('subledger-tools-broken-');
