@@ -177,7 +177,8 @@ describe('usage report: the JSON written from the copied rows is the report buil
       const sql = usageReportQuery(USAGE_DAILY_TABLE, parentId, query);
       return usageReportView(query, (await database.pool.query(sql.text, sql.values)).rows);
     };
-    // Into kept buffers too: a buffer larger than the answer, holding an earlier answer's bytes.
+    // Into kept buffers too: a buffer larger than the answer, holding an earlier answer's bytes. (Without
+    // buffers the JSON starts in an empty one and grows many times in every report of these tests.)
     const buffers = new CopyBuffers(1 << 20);
     buffers.give(buffers.larger(Buffer.alloc(0), 0, 100_000).fill(0x41));
     const expected = await view(parents[0]);

@@ -139,14 +139,11 @@ export function copiedReport(
   buffers?: CopyBuffers,
 ): CopiedReport {
   const width = groupBy.length + 2;
-  let lines = 0;
-  for (let at = copied.indexOf(LF); at >= 0; at = copied.indexOf(LF, at + 1)) lines++;
   const fields = groupBy.map((dimension) => Buffer.from(`","${fieldOf(dimension)}":"`));
-  // Each value twice (the key and its field), the totals once, and the fixed text of each group.
-  const fixed = GROUP_FIXED + fields.reduce((sum, field) => sum + field.length + 1, 0);
-  const needed = 2 * copied.length + lines * fixed;
+  // The most a group can take: each value twice (the key and its field), and the fixed text.
+  const fixed = GROUP_FIXED + fields.reduce((sum, field) => sum + field.length, 0);
+  // A kept buffer is most often large enough already; otherwise it grows as the groups are written.
   let out = buffers?.take() ?? EMPTY;
-  if (out.length < needed) out = buffers?.larger(out, 0, needed) ?? Buffer.allocUnsafe(needed);
   const starts = new Int32Array(width);
   const ends = new Int32Array(width);
   let o = 0;
@@ -166,6 +163,8 @@ export function copiedReport(
       if (byte !== (f === width - 1 ? LF : TAB) || at === starts[f]) throw rowsRefused(copied, starts[f]);
       ends[f] = at++;
     }
+    const needed = o + 2 * (at - starts[0]) + fixed;
+    if (needed > out.length) out = larger(out, o, needed, buffers);
     if (o > 0) out[o++] = COMMA;
     o = put(out, o, KEY_OPEN, 0, KEY_OPEN.length);
     for (let f = 0; f < width - 2; f++) {
@@ -185,6 +184,14 @@ export function copiedReport(
     records += integerAt(copied, starts[width - 1], ends[width - 1]);
   }
   return { groups: out.subarray(0, o), credits, records };
+}
+
+/** A buffer of at least `needed` bytes holding the first `used` of `out`: from `buffers` when given. */
+function larger(out: Buffer, used: number, needed: number, buffers?: CopyBuffers): Buffer {
+  if (buffers !== undefined) return buffers.larger(out, used, needed);
+  const next = Buffer.allocUnsafe(Math.ceil(needed * 1.5));
+  out.copy(next, 0, 0, used);
+  return next;
 }
 
 /** Copies `from[start, end)` to `to` at `o` byte by byte (a few dozen bytes: cheaper than a native copy). */
@@ -223,7 +230,7 @@ const CLOSE = 0x7d;
 const KEY_OPEN = Buffer.from('{"key":"');
 const CREDITS = Buffer.from('","credits":');
 const RECORDS = Buffer.from(',"records":');
-/** The bytes of a group that are neither values nor totals, and the comma before it. */
+/** The bytes of a group that are neither values nor field names, and the comma before it. */
 const GROUP_FIXED = KEY_OPEN.length + CREDITS.length + RECORDS.length + 2;
 const EMPTY = Buffer.alloc(0);
 const COMMA_BUFFER = Buffer.from(',');
@@ -235,7 +242,7 @@ export interface ReportBody {
 }
 
 /**
- * The JSON body of a report from its copied row, or from the rows of its parts in sub-account order:
+ * The JSON body of a report from its groups and totals, or from its parts' in sub-account order:
  * `UsageReportView`, serialised. The groups' bytes are sent as they came, between a head and a tail
  * written here.
  */
