@@ -128,6 +128,29 @@ export const REQUIRED_OUTCOMES = [
   'usage 409 sub_account_closed',
 ];
 
+/** The ledger {@link everyOutcomeOps} is written for: 1,000 credits bought, 100 allocated to each sub-account. */
+export const EVERY_OUTCOME_LEDGER = { purchased: 1_000, initialQuotas: [100, 100, 100] } as const;
+
+/**
+ * Requests that, sent one after the other on {@link EVERY_OUTCOME_LEDGER}, meet every required
+ * outcome, spread over the given number of instances. The properties run them as one of their
+ * examples, so that their coverage check does not depend on what the random runs happened to produce
+ * (a CI run once missed `set-quota 409 quota_below_used` in all twelve random multi-instance runs).
+ */
+export function everyOutcomeOps(instances: number): Op[] {
+  const commands: Command[] = [
+    { kind: 'usage', sub: 0, key: 1, credits: 10, ownKey: false }, // 201
+    { kind: 'usage', sub: 0, key: 1, credits: 10, ownKey: false }, // 200, a true repeat
+    { kind: 'usage', sub: 0, key: 1, credits: 11, ownKey: false }, // idempotency_conflict
+    { kind: 'usage', sub: 0, key: 2, credits: 500, ownKey: false }, // insufficient_quota
+    { kind: 'set-quota', sub: 0, quota: 5 }, // quota_below_used
+    { kind: 'allocate', sub: 1, credits: 5_000 }, // insufficient_pool
+    { kind: 'close', sub: 2 },
+    { kind: 'usage', sub: 2, key: 3, credits: 1, ownKey: false }, // sub_account_closed
+  ];
+  return commands.map((command, index) => ({ ...command, via: index % instances }));
+}
+
 export function outcomeOf({ op, response }: Answer): string {
   return `${op.kind} ${response.status} ${response.body?.code ?? ''}`.trim();
 }

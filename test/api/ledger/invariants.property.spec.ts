@@ -1,7 +1,9 @@
 import * as fc from 'fast-check';
 import { uniqueId } from '../../support/ledger-fixtures';
 import {
+  EVERY_OUTCOME_LEDGER,
   REQUIRED_OUTCOMES,
+  everyOutcomeOps,
   SUB_ACCOUNTS,
   auditLedger,
   opArbitrary,
@@ -48,18 +50,8 @@ const scenarioArbitrary: fc.Arbitrary<Scenario> = fc.integer({ min: 100, max: 5_
  * the coverage check below independent of what they happened to produce.
  */
 const EVERY_OUTCOME: Scenario = {
-  purchased: 1_000,
-  initialQuotas: [100, 100, 100],
-  ops: [
-    { kind: 'usage', sub: 0, key: 1, credits: 10, ownKey: false, via: 0 }, // 201
-    { kind: 'usage', sub: 0, key: 1, credits: 10, ownKey: false, via: 0 }, // 200, a true repeat
-    { kind: 'usage', sub: 0, key: 1, credits: 11, ownKey: false, via: 0 }, // idempotency_conflict
-    { kind: 'usage', sub: 0, key: 2, credits: 500, ownKey: false, via: 0 }, // insufficient_quota
-    { kind: 'set-quota', sub: 0, quota: 5, via: 0 }, // quota_below_used
-    { kind: 'allocate', sub: 1, credits: 5_000, via: 0 }, // insufficient_pool
-    { kind: 'close', sub: 2, via: 0 },
-    { kind: 'usage', sub: 2, key: 3, credits: 1, ownKey: false, via: 0 }, // sub_account_closed
-  ],
+  ...EVERY_OUTCOME_LEDGER,
+  ops: everyOutcomeOps(1),
   chunkSize: 1,
 };
 
