@@ -1,8 +1,9 @@
-import { CopyBuffers, CopyRows } from '../../src/database/copy-rows';
+import type { PoolClient } from 'pg';
+import { CopyBuffers, CopyRows, copyOut } from '../../src/database/copy-rows';
 import type { Database } from '../../src/database/database';
 import { openTestDatabase } from '../support/database';
 
-describe('COPY through pg-copy-streams', () => {
+describe('COPY in and out of PostgreSQL', () => {
   let database: Database;
 
   beforeAll(async () => {
@@ -84,6 +85,71 @@ describe('COPY through pg-copy-streams', () => {
       buffers.give(small);
       expect(buffers.bytes).toBeGreaterThan(0);
       expect(buffers.bytes).toBeLessThanOrEqual(1024 * 1024);
+    });
+  });
+
+  // copyOut reads the copy off the connection's socket itself, then hands the socket back to pg.
+  describe('copyOut on a connection', () => {
+    let client: PoolClient;
+
+    beforeAll(async () => {
+      client = await database.pool.connect();
+      await client.query(`CREATE FUNCTION noisy(i int) RETURNS int LANGUAGE plpgsql AS $$
+        BEGIN IF i % 100 = 0 THEN RAISE NOTICE 'row %', i; END IF; RETURN i; END $$`);
+    });
+
+    afterAll(() => client.release());
+
+    /** The connection answers an ordinary query afterwards: the socket went back to pg in order. */
+    const stillAnswers = async () =>
+      expect((await client.query<{ n: number }>('SELECT 41 + 1 AS n')).rows).toEqual([{ n: 42 }]);
+
+    it('answers every row of a copy of many small rows, split across many reads of the socket', async () => {
+      const rows = await copyOut(
+        client,
+        `COPY (SELECT g, repeat('a', g % 40) FROM generate_series(1, 100000) g) TO STDOUT`,
+      );
+      const expected = Array.from({ length: 100_000 }, (_, n) => `${n + 1}\t${'a'.repeat((n + 1) % 40)}\n`);
+      expect(rows.toString()).toBe(expected.join(''));
+      await stillAnswers();
+    });
+
+    it('answers a row larger than a read of the socket, and rows around it', async () => {
+      const rows = await copyOut(
+        client,
+        `COPY (SELECT g, CASE WHEN g = 2 THEN repeat('b', 300000) ELSE 'c' END FROM generate_series(1, 3) g) TO STDOUT`,
+      );
+      expect(rows.toString()).toBe(`1\tc\n2\t${'b'.repeat(300_000)}\n3\tc\n`);
+      await stillAnswers();
+    });
+
+    it('skips the notices the server sends between rows', async () => {
+      const rows = await copyOut(client, 'COPY (SELECT noisy(g) FROM generate_series(1, 2000) g) TO STDOUT');
+      expect(rows.toString()).toBe(Array.from({ length: 2_000 }, (_, n) => `${n + 1}\n`).join(''));
+      await stillAnswers();
+    });
+
+    it("fails with the server's error when the copy fails after sending rows, and the connection goes on", async () => {
+      await expect(
+        copyOut(client, 'COPY (SELECT 100000 / (50000 - g) FROM generate_series(1, 60000) g) TO STDOUT'),
+      ).rejects.toThrow('division by zero');
+      await stillAnswers();
+    });
+
+    it("fails with the server's error when the copy cannot start", async () => {
+      await expect(copyOut(client, 'COPY (SELECT * FROM no_such_table) TO STDOUT')).rejects.toThrow(
+        'relation "no_such_table" does not exist',
+      );
+      await stillAnswers();
+    });
+
+    it('lets a query sent during the copy wait for it, and answers both', async () => {
+      const [rows, after] = await Promise.all([
+        copyOut(client, 'COPY (SELECT g FROM generate_series(1, 50000) g) TO STDOUT'),
+        client.query<{ n: number }>('SELECT 7 AS n'),
+      ]);
+      expect(rows.toString().split('\n')).toHaveLength(50_001);
+      expect(after.rows).toEqual([{ n: 7 }]);
     });
   });
 });
