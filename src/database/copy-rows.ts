@@ -104,17 +104,18 @@ class CopyOutQuery implements Submittable {
     });
   }
 
-  submit(connection: Connection): void {
+  /** An error returned here is `pg`'s to report: it settles the query with it and frees the connection. */
+  submit(connection: Connection): Error | undefined {
     const listeners = connection.stream.listeners('data') as DataHandler[];
     if (listeners.length !== 1) {
-      this.handleError(new Error(`COPY needs pg's one socket reader, found ${listeners.length}`));
-      return;
+      return new Error(`COPY needs pg's one socket reader, found ${listeners.length}`);
     }
     this.connection = connection;
     this.pgHandler = listeners[0];
     connection.stream.removeListener('data', this.pgHandler);
     connection.stream.on('data', this.onData);
     connection.query(this.text);
+    return undefined;
   }
 
   private parse(data: Buffer): void {

@@ -143,6 +143,18 @@ describe('COPY in and out of PostgreSQL', () => {
       await stillAnswers();
     });
 
+    it('refuses to copy when pg does not read the socket alone, and the connection goes on', async () => {
+      const stream = (client as unknown as { connection: { stream: NodeJS.EventEmitter } }).connection.stream;
+      const other = () => undefined;
+      stream.on('data', other);
+      try {
+        await expect(copyOut(client, 'COPY (SELECT 1) TO STDOUT')).rejects.toThrow("pg's one socket reader");
+      } finally {
+        stream.removeListener('data', other);
+      }
+      await stillAnswers();
+    });
+
     it('lets a query sent during the copy wait for it, and answers both', async () => {
       const [rows, after] = await Promise.all([
         copyOut(client, 'COPY (SELECT g FROM generate_series(1, 50000) g) TO STDOUT'),
