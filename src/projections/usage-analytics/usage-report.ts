@@ -60,7 +60,7 @@ export function usageReportQuery(table: string, parentId: string, query: UsageRe
   const grouped = columns.length === 0 ? 'ARRAY[]::text[]' : `ARRAY[${columns.join(', ')}]`;
   return {
     text:
-      `SELECT ${grouped} AS values, sum(credits)::text AS credits, sum(records)::text AS records ` +
+      `SELECT ${grouped} AS values, sum_bigint(credits)::text AS credits, sum_bigint(records)::text AS records ` +
       `FROM ${table} WHERE ${where}` +
       (columns.length === 0 ? '' : ` GROUP BY ${columns.join(', ')}`) +
       ' HAVING count(*) > 0',
@@ -76,7 +76,8 @@ export function usageReportQuery(table: string, parentId: string, query: UsageRe
  *
  * PostgreSQL used to write the JSON itself (decision 66): for a parent with 100,000 sub-accounts, the
  * concatenations cost ~145 of its ~200 ms, while the rows cost it ~100 ms to copy and the service
- * ~25 ms to write as the same JSON (decision 86).
+ * ~25 ms to write as the same JSON (decision 86). The totals are summed as bigints (`sum_bigint`,
+ * migration 1765001700000): `sum` would make each of them a numeric (decision 89).
  *
  * The values are written into the statement (quoted by `pg`'s `escapeLiteral`), because `COPY (…)
  * TO STDOUT` takes no parameters: the answer arrives as the bytes PostgreSQL wrote, never as a
@@ -94,7 +95,7 @@ export function usageReportRowsSelect(
   const order = grouped.length === 0 ? '' : ` ORDER BY ${grouped.map((g) => `${g} COLLATE "C"`).join(', ')}`;
   return (
     `SELECT ${[...grouped, 'credits', 'records'].join(', ')} ` +
-    `FROM (SELECT ${[...columns, 'sum(credits) AS credits', 'sum(records) AS records'].join(', ')} ` +
+    `FROM (SELECT ${[...columns, 'sum_bigint(credits) AS credits', 'sum_bigint(records) AS records'].join(', ')} ` +
     `FROM ${table} WHERE ${where}` +
     (columns.length === 0 ? '' : ` GROUP BY ${columns.map((_, n) => n + 1).join(', ')}`) +
     ` HAVING count(*) > 0) AS grouped${order}`
