@@ -289,7 +289,9 @@ describe('usage report: the JSON written from the copied rows is the report buil
     const rowsSql = usageReportQuery(USAGE_DAILY_TABLE, over, { groupBy: ['subAccount'] });
     await expect(database.pool.query(rowsSql.text, rowsSql.values)).rejects.toMatchObject({ code: '22003' });
     await expect(
-      database.copyOut(usageReportCopy(usageReportRowsSelect(USAGE_DAILY_TABLE, over, { groupBy: ['subAccount'] }))),
+      database.copyOut(
+        usageReportCopy(usageReportRowsSelect(USAGE_DAILY_TABLE, over, { groupBy: ['subAccount'] })),
+      ),
     ).rejects.toMatchObject({ code: '22003' });
   });
 
