@@ -8,6 +8,7 @@ import { AppConfigModule } from './config/app-config.module';
 import { ConsoleModule } from './console/console.module';
 import { DatabaseModule } from './database/database.module';
 import { EventStoreModule } from './event-store/event-store.module';
+import type { StartingEmbeddedStore } from './event-store/embedded-store.process';
 import { HealthModule } from './health/health.module';
 import { LedgerModule } from './ledger/ledger.module';
 import { HttpModule } from './http/http.module';
@@ -31,13 +32,14 @@ const FEATURE_MODULES: Type[] = [
 
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+  /** `startedStore`: the embedded store's process, started by `main.ts` before the modules loaded. */
+  static forRoot(config: AppConfig, logger: Logger, startedStore?: StartingEmbeddedStore): DynamicModule {
     return {
       module: AppModule,
       imports: [
         AppConfigModule.forRoot(config),
         LoggingModule.forRoot(logger),
-        EventStoreModule,
+        EventStoreModule.forRoot(startedStore),
         DatabaseModule,
         // Global: the ledger's command processor asks it for the idempotency-key index.
         UsageKeyIndexModule,

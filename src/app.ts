@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import type { DestinationStream, Logger } from 'pino';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigOverrides, loadConfig } from './config/app-config';
+import type { StartingEmbeddedStore } from './event-store/embedded-store.process';
 import { keepGeneratedOperatorToken } from './config/operator-token';
 import { answerFrameworkError } from './http/framework-errors';
 import { useJsonBodyOnly } from './http/json-body-parser';
@@ -26,6 +27,8 @@ export interface CreateAppOptions extends ConfigOverrides {
   readonly logDestination?: DestinationStream;
   /** Close the app on SIGTERM / SIGINT (the real process); off for services started inside tests. */
   readonly handleSignals?: boolean;
+  /** The embedded store's process, started by `main.ts` on the configured folder before the modules loaded. */
+  readonly startedStore?: StartingEmbeddedStore;
 }
 
 export interface RunningApp {
@@ -49,7 +52,7 @@ export async function createApp(options: CreateAppOptions = {}): Promise<Running
   const config = keepGeneratedOperatorToken(loadConfig(options.env ?? process.env, options));
   const logger = createRootLogger(config, options.logDestination);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, logger),
+    AppModule.forRoot(config, logger, options.startedStore),
     createFastifyAdapter(config),
     // abortOnError off: a failed start rejects (main.ts reports it and exits) instead of Nest
     // killing the process, which would take a whole test run with it.

@@ -3,7 +3,7 @@ import { EventStoreDBClient } from '@eventstore/db-client';
 import { AppConfig, EventStoreSettings } from '../config/app-config';
 import { useNativeBase64ForAppends } from './append-encoding';
 import { runningStoreOn } from './embedded-store.child';
-import { startEmbeddedStoreProcess } from './embedded-store.process';
+import { startEmbeddedStoreProcess, type StartingEmbeddedStore } from './embedded-store.process';
 
 /** Injection token of the application's single `EventStoreDBClient`. */
 export const EVENT_STORE_CLIENT = Symbol('EVENT_STORE_CLIENT');
@@ -35,13 +35,23 @@ export class EventStoreConnection implements OnApplicationShutdown {
    * service's embedded store already serves the data folder, connect to it through the client rather
    * than wait for its lock. The service itself never joins: it owns its store (and reads its cache
    * without re-checking the stream, `exclusiveWriter`), so a second service on one folder waits.
+   * `started`: the store's process `main.ts` started on the same folder before the modules loaded.
    */
   static async open(
     settings: EventStoreSettings,
-    options: { joinRunning?: boolean } = {},
+    options: { joinRunning?: boolean; started?: StartingEmbeddedStore } = {},
   ): Promise<EventStoreConnection> {
     // Same bytes on the wire, a fraction of the client's CPU per appended event (see the module).
     useNativeBase64ForAppends();
+    const { started } = options;
+    if (
+      started &&
+      (settings.kind !== 'embedded' || settings.memory || settings.dataDir !== started.dataDir)
+    ) {
+      throw new Error(
+        `A store was started early on ${started.dataDir}, but the service's store is elsewhere`,
+      );
+    }
     if (settings.kind === 'external') {
       return new EventStoreConnection(
         EventStoreDBClient.connectionString(settings.connectionString),
@@ -57,7 +67,7 @@ export class EventStoreConnection implements OnApplicationShutdown {
     if (!settings.memory) {
       // A store on disk runs in a child process: its own core, its own event loop (it dies with
       // this process, and holds the data folder's lock while it runs).
-      const child = await startEmbeddedStoreProcess(settings.dataDir);
+      const child = await (options.started?.ready ?? startEmbeddedStoreProcess(settings.dataDir));
       EventStoreConnection.logger.log(
         `Embedded event store (process ${child.pid}) on ${settings.dataDir} at ${child.connectionString}`,
       );
@@ -96,15 +106,17 @@ export class EventStoreConnection implements OnApplicationShutdown {
   }
 }
 
-export const eventStoreProviders: Provider[] = [
-  {
-    provide: EventStoreConnection,
-    useFactory: (config: AppConfig) => EventStoreConnection.open(config.eventStore),
-    inject: [AppConfig],
-  },
-  {
-    provide: EVENT_STORE_CLIENT,
-    useFactory: (connection: EventStoreConnection) => connection.client,
-    inject: [EventStoreConnection],
-  },
-];
+export function eventStoreProviders(started?: StartingEmbeddedStore): Provider[] {
+  return [
+    {
+      provide: EventStoreConnection,
+      useFactory: (config: AppConfig) => EventStoreConnection.open(config.eventStore, { started }),
+      inject: [AppConfig],
+    },
+    {
+      provide: EVENT_STORE_CLIENT,
+      useFactory: (connection: EventStoreConnection) => connection.client,
+      inject: [EventStoreConnection],
+    },
+  ];
+}

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -81,6 +81,37 @@ describe('the service as a process (src/main.ts)', () => {
         expectStatus(await second.api.get(`/v1/parents/${parentId}`, second.operatorToken), 200);
       } finally {
         await second.stop();
+      }
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  });
+
+  it('starts its store before loading its modules, so the store opens its log while they load', async () => {
+    // The store's spawn instant, from its process's start (clock ticks since boot, as /proc/uptime),
+    // against the instant the service began building its modules (Nest's first log line): when Nest
+    // started the store, it came after that line; main.ts starts it before the modules load (~0.8 s
+    // compiled, seconds through ts-node), so it comes well before (decision 90).
+    const folder = await mkdtemp(path.join(tmpdir(), 'subledger-early-'));
+    try {
+      const service = await startServiceProcess({ env: { SUBLEDGER_DATA_DIR: folder, LOG_LEVEL: 'info' } });
+      try {
+        const storePid = Number(readFileSync(path.join(folder, LOCK_FILE), 'utf8'));
+        const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+        const startTicks = (pid: number) =>
+          Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19]);
+        const bootEpochMs = Date.now() - Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
+        const spawnedAtMs = (pid: number) => bootEpochMs + (startTicks(pid) / ticksPerSecond) * 1000;
+        const nestLine = service
+          .output()
+          .split('\n')
+          .find((line) => line.includes('Starting Nest application'));
+        expect(nestLine).toBeDefined();
+        const nestStartedAtMs = (JSON.parse(nestLine!) as { time: number }).time;
+        expect(spawnedAtMs(service.child.pid!)).toBeLessThan(spawnedAtMs(storePid));
+        expect(nestStartedAtMs - spawnedAtMs(storePid)).toBeGreaterThan(300);
+      } finally {
+        await service.stop();
       }
     } finally {
       await rm(folder, { recursive: true, force: true });

@@ -15,7 +15,9 @@ import { LedgerWriter } from './ledger-writer';
 
 async function startContext(dataDir: string) {
   const config = loadConfig({}, { dataDir, logLevel: 'silent', databaseUrl: await testDatabaseUrl(dataDir) });
-  @Module({ imports: [AppConfigModule.forRoot(config), EventStoreModule, DatabaseModule, ProjectionsModule] })
+  @Module({
+    imports: [AppConfigModule.forRoot(config), EventStoreModule.forRoot(), DatabaseModule, ProjectionsModule],
+  })
   class TestModule {}
   const app = await NestFactory.createApplicationContext(TestModule, { logger: false });
   await app.init();
