@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config/app-config';
+import { type AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { startEmbeddedStoreEarly, type StartingEmbeddedStore } from './event-store/embedded-store.process';
 import { boundHeapGrowth } from './observability/heap-growth';
 
@@ -26,7 +26,7 @@ async function main(): Promise<void> {
  * takes over a second at 5,000,000 events, the service's modules ~0.8 s, and the two then overlap
  * (decision 90). Invalid settings throw `ConfigError` here, before anything starts.
  */
-function startStoreBeforeLoading(config: ReturnType<typeof loadConfig>): StartingEmbeddedStore | undefined {
+function startStoreBeforeLoading(config: AppConfig): StartingEmbeddedStore | undefined {
   const store = config.eventStore;
   return store.kind === 'embedded' && !store.memory ? startEmbeddedStoreEarly(store.dataDir) : undefined;
 }
