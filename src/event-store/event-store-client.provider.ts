@@ -67,7 +67,7 @@ export class EventStoreConnection implements OnApplicationShutdown {
     if (!settings.memory) {
       // A store on disk runs in a child process: its own core, its own event loop (it dies with
       // this process, and holds the data folder's lock while it runs).
-      const child = await (options.started?.ready ?? startEmbeddedStoreProcess(settings.dataDir));
+      const child = await (started?.ready ?? startEmbeddedStoreProcess(settings.dataDir));
       EventStoreConnection.logger.log(
         `Embedded event store (process ${child.pid}) on ${settings.dataDir} at ${child.connectionString}`,
       );
